@@ -1,0 +1,39 @@
+#include "surge/core/mpi.hpp"
+
+#include "surge/core/error.hpp"
+#include "surge/core/log.hpp"
+
+namespace surge::core {
+
+MpiSession::MpiSession(int* argc, char*** argv) {
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  if (!initialised) {
+    int provided = 0;
+    SURGE_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+    owns_ = true;
+  }
+  // Errors come back as codes, so SURGE_MPI_CHECK can turn them into MpiError.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  Logger::configure();
+}
+
+MpiSession::~MpiSession() {
+  if (owns_) MPI_Finalize();
+}
+
+int comm_rank(MPI_Comm comm) {
+  int r = 0;
+  SURGE_MPI_CHECK(MPI_Comm_rank(comm, &r));
+  return r;
+}
+
+int comm_size(MPI_Comm comm) {
+  int s = 0;
+  SURGE_MPI_CHECK(MPI_Comm_size(comm, &s));
+  return s;
+}
+
+}  // namespace surge::core
