@@ -92,6 +92,14 @@ std::string ConfigReader::article(const char* type_name) {
   return std::string(vowel ? "an " : "a ") + type_name;
 }
 
+Pluggable read_pluggable(const YAML::Node& node, const ConfigSource& source,
+                         const std::string& path) {
+  Pluggable part;
+  ConfigReader reader(YAML::Node(YAML::NodeType::Map), path, source);
+  reader.read_pluggable(node, path.empty() ? std::string("<root>") : path, part);
+  return part;
+}
+
 YAML::Node load_yaml_file(const std::string& path) {
   std::ifstream in(path);
   SURGE_REQUIRE(in.good(), IoError, "cannot read config file '" << path << "'");

@@ -140,14 +140,14 @@ void write_attribute(hid_t obj, const std::string& name, const std::string& valu
 
 void write_attribute(hid_t obj, const std::string& name, const std::vector<double>& value) {
   Attribute a = fresh_attribute(obj, name, H5T_NATIVE_DOUBLE, vector_space(value.size()));
-  SURGE_HDF5_CHECK(H5Awrite(a, H5T_NATIVE_DOUBLE, value.data()));
+  if (!value.empty()) SURGE_HDF5_CHECK(H5Awrite(a, H5T_NATIVE_DOUBLE, value.data()));
 }
 
 void write_attribute(hid_t obj, const std::string& name, const std::vector<bool>& value) {
   Datatype t = bool_type();
   Attribute a = fresh_attribute(obj, name, t, vector_space(value.size()));
   std::vector<std::int8_t> bytes(value.begin(), value.end());
-  SURGE_HDF5_CHECK(H5Awrite(a, t, bytes.data()));
+  if (!bytes.empty()) SURGE_HDF5_CHECK(H5Awrite(a, t, bytes.data()));
 }
 
 void write_attribute(hid_t obj, const std::string& name, const std::vector<std::string>& value) {
@@ -155,7 +155,7 @@ void write_attribute(hid_t obj, const std::string& name, const std::vector<std::
   Attribute a = fresh_attribute(obj, name, t, vector_space(value.size()));
   std::vector<const char*> ptrs;
   for (const auto& s : value) ptrs.push_back(s.c_str());
-  SURGE_HDF5_CHECK(H5Awrite(a, t, ptrs.data()));
+  if (!ptrs.empty()) SURGE_HDF5_CHECK(H5Awrite(a, t, ptrs.data()));
 }
 
 double read_attribute_double(hid_t obj, const std::string& name) {

@@ -148,6 +148,9 @@ class ConfigReader {
   // Throws ConfigError naming the first key that no visit() asked for.
   void finish() const;
 
+  // Reads `type:` + `parameters:` from `child` (the node at `path`).
+  void read_pluggable(const YAML::Node& child, const std::string& path, Pluggable& value) const;
+
   // "file.yaml:7: " or "command-line override 'k=v': " for the node at `path`.
   [[nodiscard]] std::string where(const YAML::Node& node, const std::string& path) const;
 
@@ -177,7 +180,6 @@ class ConfigReader {
       }
     }
   }
-  void read_pluggable(const YAML::Node& child, const std::string& path, Pluggable& value) const;
   static std::string article(const char* type_name);
 
   YAML::Node node_;
@@ -259,6 +261,10 @@ YAML::Node dump_config(S s) {
   s.visit(writer);
   return writer.node();
 }
+
+// Reads a whole node as `type:` + `parameters:` (e.g. a file that configures one part).
+[[nodiscard]] Pluggable read_pluggable(const YAML::Node& node, const ConfigSource& source,
+                                       const std::string& path = "");
 
 // Loads a YAML file; IoError if unreadable, ConfigError (with line) if malformed.
 [[nodiscard]] YAML::Node load_yaml_file(const std::string& path);

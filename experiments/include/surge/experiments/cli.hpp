@@ -1,0 +1,32 @@
+#pragma once
+// The `surge` command line: one executable, one sub-command per task (`solve` now; `run`,
+// `submit`, `predict` come with later issues). Each command documents every option.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace surge::experiments {
+
+struct Command {
+  std::string name;
+  std::string summary;
+  // Runs the command with the arguments after its name; returns the exit code. Throws
+  // core::Error for bad input or failures (main prints it).
+  std::function<int(const std::vector<std::string>& args)> run;
+};
+
+// All commands, in the order `surge --help` lists them.
+[[nodiscard]] const std::vector<Command>& commands();
+
+// `surge solve`: runs one ensemble member.
+int solve_command(const std::vector<std::string>& args);
+
+// Text of `surge --version`.
+[[nodiscard]] std::string version_text();
+
+// Entry point shared by main() and the tests: parses argv, dispatches, catches errors,
+// prints one line for each, and returns the exit code (0 ok, 1 failure, 2 bad usage).
+int main_entry(int argc, char** argv);
+
+}  // namespace surge::experiments

@@ -1,0 +1,138 @@
+// `surge solve <solver> [key=value ...] [--config FILE] [--out FILE]`: one ensemble member.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "surge/core/config.hpp"
+#include "surge/core/error.hpp"
+#include "surge/core/log.hpp"
+#include "surge/experiments/cli.hpp"
+#include "surge/solvers/kokkos_aliases.hpp"
+#include "surge/solvers/member.hpp"
+#include "surge/solvers/solver.hpp"
+
+namespace surge::experiments {
+
+namespace {
+
+struct SolveOptions {
+  std::string solver;
+  std::string config_file;
+  std::string out;
+  std::vector<std::string> overrides;
+  bool help = false;
+  bool dump_config = false;
+};
+
+void print_help(const std::string& solver) {
+  std::printf(
+      "usage: surge solve <solver> [key=value ...] [options]\n"
+      "\nRuns one ensemble member and writes its trajectory as an HDF5 file in the layout of\n"
+      "The Well. Under `mpirun -np N` the grid is split over N ranks; the file is the same.\n"
+      "\noptions:\n"
+      "  --config FILE     YAML file with the solver's parameters (a map of key: value, or\n"
+      "                    `type: <solver>` + `parameters: {...}`); key=value arguments\n"
+      "                    override it (default: none, every key at its default)\n"
+      "  --out FILE        output HDF5 file (default: <solver>.h5); written as FILE.partial\n"
+      "                    and renamed when complete\n"
+      "  --dump-config     print the resolved configuration as YAML and exit\n"
+      "  --log-level L     debug, info, warn, error, off (default: info)\n"
+      "  --help            this text\n");
+  const auto& registry = solvers::solver_registry();
+  if (solver.empty()) {
+    std::printf("\nsolvers (`surge solve <solver> --help` lists its keys):\n");
+    for (const auto& name : registry.names()) {
+      std::printf("  %-10s %s\n", name.c_str(), registry.at(name).summary.c_str());
+    }
+  } else {
+    const auto& entry = registry.at(solver);
+    std::printf("\n%s keys (%s):\n%s", solver.c_str(), entry.summary.c_str(),
+                core::format_key_docs(entry.keys()).c_str());
+  }
+}
+
+SolveOptions parse(const std::vector<std::string>& args) {
+  SolveOptions o;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const char* option) -> std::string {
+      SURGE_REQUIRE(i + 1 < args.size(), ConfigError, option << " needs a value");
+      return args[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      o.help = true;
+    } else if (a == "--config") {
+      o.config_file = value("--config");
+    } else if (a == "--out" || a == "-o") {
+      o.out = value("--out");
+    } else if (a == "--dump-config") {
+      o.dump_config = true;
+    } else if (a == "--log-level") {
+      core::Logger::set_level(core::parse_log_level(value("--log-level")));
+    } else if (a.rfind("--", 0) == 0) {
+      SURGE_THROW(ConfigError, "unknown option '" << a << "' (see surge solve --help)");
+    } else if (core::is_override(a)) {
+      o.overrides.push_back(a);
+    } else if (o.solver.empty()) {
+      o.solver = a;
+    } else {
+      SURGE_THROW(ConfigError, "unexpected argument '" << a << "' (keys are set as key=value)");
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+int solve_command(const std::vector<std::string>& args) {
+  SolveOptions o = parse(args);
+  const int rank = core::Logger::rank();
+  if (o.help) {
+    if (rank == 0) print_help(o.solver);
+    return 0;
+  }
+
+  // The member's parameters: the file (if any), then the overrides on top.
+  core::ConfigSource source;
+  YAML::Node parameters(YAML::NodeType::Map);
+  if (!o.config_file.empty()) {
+    source.file = o.config_file;
+    YAML::Node file = core::load_yaml_file(o.config_file);
+    if (file.IsMap() && file["type"]) {
+      const core::Pluggable part = core::read_pluggable(file, source);
+      SURGE_REQUIRE(
+          o.solver.empty() || o.solver == part.type, ConfigError,
+          o.config_file << " configures solver '" << part.type << "', not '" << o.solver << "'");
+      o.solver = part.type;
+      parameters = part.parameters;
+    } else {
+      parameters = file;
+    }
+  }
+  SURGE_REQUIRE(!o.solver.empty(), ConfigError,
+                "no solver named (usage: surge solve <solver> [key=value ...]; see --help)");
+  for (const auto& assignment : o.overrides) core::apply_override(parameters, assignment, source);
+  if (o.out.empty()) o.out = o.solver + ".h5";
+
+  solvers::KokkosSession kokkos;
+  const auto& entry = solvers::solver_registry().at(o.solver);
+  std::unique_ptr<solvers::Solver> solver = entry.create(parameters, source, MPI_COMM_WORLD);
+  if (o.dump_config) {
+    if (rank == 0) std::cout << core::to_yaml_text(solver->resolved_config());
+    return 0;
+  }
+
+  core::Logger log(o.solver);
+  solvers::WellWriter writer(o.out, *solver);
+  const double seconds = solvers::run_member(*solver, {&writer}, log);
+  if (rank == 0) {
+    const auto& d = solver->decomposition();
+    std::printf("surge solve %s: wrote %s (%zu frames of %d x %d, %.2f s on %d rank%s)\n",
+                o.solver.c_str(), std::filesystem::absolute(o.out).c_str(),
+                solver->output_times().size(), d.nx(), d.ny(), seconds, d.size(),
+                d.size() > 1 ? "s" : "");
+  }
+  return 0;
+}
+
+}  // namespace surge::experiments

@@ -1,0 +1,45 @@
+#pragma once
+// The Kokkos types every solver uses. Kernels run in the default execution space (Serial on
+// Debian, CUDA or OpenMP with a user's Kokkos); nothing here assumes the host.
+
+#include <Kokkos_Core.hpp>
+
+namespace surge::solvers {
+
+using DevExec = Kokkos::DefaultExecutionSpace;
+using DevMem = DevExec::memory_space;
+// A 2D field with one ghost layer: index (i, j) = (x, y), owned cells at [1, n] in each axis.
+using Field2D = Kokkos::View<double**, DevMem>;
+// A 1D device buffer (halo faces, packed output blocks).
+using Buffer1D = Kokkos::View<double*, DevMem>;
+// Row-major (y fastest) float block on the device, copied to the host for HDF5.
+using OutputBlock = Kokkos::View<float**, Kokkos::LayoutRight, DevMem>;
+using Range2D = Kokkos::MDRangePolicy<DevExec, Kokkos::Rank<2>>;
+using Range1D = Kokkos::RangePolicy<DevExec>;
+
+// Initialises Kokkos for the lifetime of the object unless it already is (tests, embedding).
+class KokkosSession {
+ public:
+  KokkosSession(int& argc, char** argv) {
+    if (!Kokkos::is_initialized()) {
+      Kokkos::initialize(argc, argv);
+      owns_ = true;
+    }
+  }
+  KokkosSession() {
+    if (!Kokkos::is_initialized()) {
+      Kokkos::initialize();
+      owns_ = true;
+    }
+  }
+  ~KokkosSession() {
+    if (owns_) Kokkos::finalize();
+  }
+  KokkosSession(const KokkosSession&) = delete;
+  KokkosSession& operator=(const KokkosSession&) = delete;
+
+ private:
+  bool owns_ = false;
+};
+
+}  // namespace surge::solvers

@@ -1,0 +1,62 @@
+#pragma once
+// Running one ensemble member: the loop over output times, and where its frames go. A
+// FrameSink receives every output frame (the Well HDF5 writer here; the streaming client
+// is another sink).
+
+#include <mpi.h>
+
+#include <string>
+#include <vector>
+
+#include "surge/core/hdf5.hpp"
+#include "surge/core/log.hpp"
+#include "surge/solvers/solver.hpp"
+
+namespace surge::solvers {
+
+class FrameSink {
+ public:
+  virtual ~FrameSink() = default;
+  // Called collectively on every rank for output `index` (0-based) at the solver's time.
+  virtual void write_frame(int index, const Solver& solver) = 0;
+  // Called once after the last frame; makes the result visible.
+  virtual void finish() = 0;
+};
+
+// Writes one member's trajectory in the layout of The Well (PolymathicAI): root attributes,
+// dimensions/, boundary_conditions/, scalars/, t0_fields/<field> float32 (1, T, nx, ny).
+// The file is written as `<path>.partial` and renamed to `path` by finish(), so a file under
+// the final name is always complete; an unfinished writer removes its partial file.
+class WellWriter final : public FrameSink {
+ public:
+  // Collective over the solver's communicator. Throws IoError (on every rank) if the file
+  // cannot be created.
+  WellWriter(const std::string& path, const Solver& solver);
+  ~WellWriter() override;
+  WellWriter(const WellWriter&) = delete;
+  WellWriter& operator=(const WellWriter&) = delete;
+
+  void write_frame(int index, const Solver& solver) override;
+  void finish() override;
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+
+ private:
+  std::string path_, partial_;
+  MPI_Comm comm_;
+  int rank_;
+  int n_frames_;
+  core::h5::File file_;
+  std::vector<core::h5::Dataset> fields_;
+  std::vector<float> block_;
+  bool finished_ = false;
+};
+
+// Checks on rank 0 that `path` can be created (its directory exists and is writable, it is
+// not a directory) and throws the same IoError on every rank of `comm` if not.
+void require_writable(const std::string& path, MPI_Comm comm);
+
+// Runs the member to its last output time, handing every frame to every sink, with a
+// progress line. Returns the wall time in seconds.
+double run_member(Solver& solver, const std::vector<FrameSink*>& sinks, const core::Logger& log);
+
+}  // namespace surge::solvers

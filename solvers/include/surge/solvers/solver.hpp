@@ -1,0 +1,54 @@
+#pragma once
+// What every ensemble member's solver offers the rest of surge (`surge solve`, the Well
+// writer, later the streaming client), and the registry that builds one from
+// `type:` + `parameters:`.
+
+#include <mpi.h>
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "surge/core/registry.hpp"
+#include "surge/solvers/decomposition.hpp"
+
+namespace surge::solvers {
+
+// A Dirichlet-type boundary of one axis: values at the low and the high end.
+struct BoundaryCondition {
+  std::string axis;  // "x" or "y"
+  std::string type;  // "dirichlet", "periodic", ...
+  std::vector<std::string> fields;
+  std::vector<double> values;  // {low, high}; empty when not value-based
+};
+
+class Solver {
+ public:
+  virtual ~Solver() = default;
+
+  [[nodiscard]] virtual std::string name() const = 0;
+  [[nodiscard]] virtual const Decomposition2D& decomposition() const = 0;
+  [[nodiscard]] virtual std::vector<std::string> field_names() const = 0;
+  // This rank's owned block of `field` as float, row-major (y fastest), on the host.
+  // Throws ConfigError for an unknown field.
+  virtual void copy_field(const std::string& field, std::vector<float>& out) const = 0;
+  // The member's parameters (name, value), in the order a surrogate takes them.
+  [[nodiscard]] virtual std::vector<std::pair<std::string, double>> parameters() const = 0;
+  [[nodiscard]] virtual std::vector<double> output_times() const = 0;
+  [[nodiscard]] virtual std::vector<BoundaryCondition> boundary_conditions() const = 0;
+  // Advances to time t (an output time). Throws NumericalError on failure.
+  virtual void advance_to(double t) = 0;
+  [[nodiscard]] virtual double time() const = 0;
+  // The configuration actually used, defaults filled in.
+  [[nodiscard]] virtual YAML::Node resolved_config() const = 0;
+  // One line for the log: scheme, step, grid.
+  [[nodiscard]] virtual std::string summary() const = 0;
+};
+
+using SolverRegistry = core::Registry<Solver, MPI_Comm>;
+
+// All solvers surge knows, by name ("heat2d", ...).
+[[nodiscard]] const SolverRegistry& solver_registry();
+
+}  // namespace surge::solvers

@@ -1,0 +1,199 @@
+#include "surge/solvers/member.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "surge/core/config.hpp"
+#include "surge/core/error.hpp"
+#include "surge/core/progress.hpp"
+#include "surge/core/version.hpp"
+
+namespace surge::solvers {
+
+namespace fs = std::filesystem;
+namespace h5 = core::h5;
+
+void require_writable(const std::string& path, MPI_Comm comm) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  std::string problem;
+  if (rank == 0) {
+    const fs::path p = fs::absolute(path);
+    const fs::path dir = p.parent_path();
+    std::error_code ec;
+    if (path.empty()) {
+      problem = "the output path is empty";
+    } else if (!fs::is_directory(dir, ec)) {
+      problem = "directory '" + dir.string() + "' does not exist";
+    } else if (access(dir.c_str(), W_OK) != 0) {
+      problem = "directory '" + dir.string() + "' is not writable";
+    } else if (fs::is_directory(p, ec)) {
+      problem = "'" + p.string() + "' is a directory";
+    }
+  }
+  int length = static_cast<int>(problem.size());
+  SURGE_MPI_CHECK(MPI_Bcast(&length, 1, MPI_INT, 0, comm));
+  problem.resize(static_cast<std::size_t>(length));
+  if (length > 0) SURGE_MPI_CHECK(MPI_Bcast(problem.data(), length, MPI_CHAR, 0, comm));
+  SURGE_REQUIRE(problem.empty(), IoError, "cannot write '" << path << "': " << problem);
+}
+
+WellWriter::WellWriter(const std::string& path, const Solver& solver)
+    : path_(path),
+      partial_(path + ".partial"),
+      comm_(solver.decomposition().comm()),
+      rank_(solver.decomposition().rank()),
+      n_frames_(static_cast<int>(solver.output_times().size())) {
+  require_writable(path_, comm_);
+  const auto& d = solver.decomposition();
+  file_ = h5::create_file(partial_, d.size() > 1 ? comm_ : MPI_COMM_NULL);
+
+  // Root attributes: the member's parameters, one attribute each plus their list.
+  std::vector<std::string> names;
+  for (const auto& [name, value] : solver.parameters()) {
+    names.push_back(name);
+    h5::write_attribute(file_, name, value);
+  }
+  h5::write_attribute(file_, "simulation_parameters", names);
+  h5::write_attribute(file_, "dataset_name", solver.name());
+  h5::write_attribute(file_, "grid_type", "cartesian");
+  h5::write_attribute(file_, "n_spatial_dims", std::int64_t{2});
+  h5::write_attribute(file_, "n_trajectories", std::int64_t{1});
+  h5::write_attribute(file_, "surge_version", std::string(kVersion) + " (" + kGitRevision + ")");
+  h5::write_attribute(file_, "surge_config", core::to_yaml_text(solver.resolved_config()));
+
+  // dimensions/: the time of each frame and the node coordinates.
+  {
+    h5::Group g = h5::create_group(file_, "dimensions");
+    h5::write_attribute(g, "spatial_dims", std::vector<std::string>{"x", "y"});
+    std::vector<float> time;
+    for (double t : solver.output_times()) time.push_back(static_cast<float>(t));
+    h5::write_dataset(g, "time", time);
+    for (int axis = 0; axis < 2; ++axis) {
+      const int n = axis == 0 ? d.nx() : d.ny();
+      std::vector<float> coords(static_cast<std::size_t>(n));
+      for (int i = 0; i < n; ++i)
+        coords[static_cast<std::size_t>(i)] = static_cast<float>(i) / (n - 1);
+      const char* name = axis == 0 ? "x" : "y";
+      h5::write_dataset(g, name, coords);
+      h5::Dataset ds(SURGE_HDF5_CHECK(H5Dopen2(g, name, H5P_DEFAULT)));
+      h5::write_attribute(ds, "sample_varying", false);
+      h5::write_attribute(ds, "time_varying", false);
+    }
+    h5::Dataset t(SURGE_HDF5_CHECK(H5Dopen2(g, "time", H5P_DEFAULT)));
+    h5::write_attribute(t, "sample_varying", false);
+  }
+  // boundary_conditions/: one group per axis, mask on the end nodes, values there.
+  {
+    h5::Group g = h5::create_group(file_, "boundary_conditions");
+    for (const auto& bc : solver.boundary_conditions()) {
+      h5::Group b = h5::create_group(g, bc.axis + "_" + bc.type);
+      h5::write_attribute(b, "associated_dims", std::vector<std::string>{bc.axis});
+      h5::write_attribute(b, "associated_fields", bc.fields);
+      h5::write_attribute(b, "bc_type", bc.type);
+      h5::write_attribute(b, "sample_varying", !bc.values.empty());
+      h5::write_attribute(b, "time_varying", false);
+      const int n = bc.axis == "x" ? d.nx() : d.ny();
+      std::vector<bool> mask(static_cast<std::size_t>(n), false);
+      mask.front() = mask.back() = true;
+      h5::write_dataset(b, "mask", mask);
+      std::vector<float> values(bc.values.begin(), bc.values.end());
+      if (!values.empty()) h5::write_dataset(b, "values", values);
+    }
+  }
+  // scalars/: the parameters again, as the Well's scalar datasets.
+  {
+    h5::Group g = h5::create_group(file_, "scalars");
+    h5::write_attribute(g, "field_names", names);
+    for (const auto& [name, value] : solver.parameters()) {
+      h5::write_dataset(g, name, std::vector<float>{static_cast<float>(value)});
+      h5::Dataset ds(SURGE_HDF5_CHECK(H5Dopen2(g, name.c_str(), H5P_DEFAULT)));
+      h5::write_attribute(ds, "sample_varying", true);
+      h5::write_attribute(ds, "time_varying", false);
+    }
+  }
+  // t0_fields/ (scalar fields); t1 (vector) and t2 (tensor) are empty for heat2d.
+  {
+    h5::Group g = h5::create_group(file_, "t0_fields");
+    h5::write_attribute(g, "field_names", solver.field_names());
+    const std::vector<hsize_t> dims = {1, static_cast<hsize_t>(n_frames_),
+                                       static_cast<hsize_t>(d.nx()), static_cast<hsize_t>(d.ny())};
+    for (const auto& name : solver.field_names()) {
+      h5::Dataset ds = h5::create_dataset(g, name, H5T_IEEE_F32LE, dims);
+      h5::write_attribute(ds, "dim_varying", std::vector<bool>{true, true});
+      h5::write_attribute(ds, "sample_varying", true);
+      h5::write_attribute(ds, "time_varying", true);
+      fields_.push_back(std::move(ds));
+    }
+    for (const char* other : {"t1_fields", "t2_fields"}) {
+      h5::Group empty = h5::create_group(file_, other);
+      h5::write_attribute(empty, "field_names", std::vector<std::string>{});
+    }
+  }
+}
+
+WellWriter::~WellWriter() {
+  if (finished_) return;
+  // An unfinished file must not survive under any name that claims completeness.
+  fields_.clear();
+  file_.reset();
+  if (rank_ == 0) std::remove(partial_.c_str());
+}
+
+void WellWriter::write_frame(int index, const Solver& solver) {
+  SURGE_REQUIRE(index >= 0 && index < n_frames_, IoError,
+                "frame " << index << " is outside [0, " << n_frames_ << ")");
+  const auto& d = solver.decomposition();
+  const std::vector<hsize_t> offset = {0, static_cast<hsize_t>(index),
+                                       static_cast<hsize_t>(d.offset_x()),
+                                       static_cast<hsize_t>(d.offset_y())};
+  const std::vector<hsize_t> count = {1, 1, static_cast<hsize_t>(d.local_nx()),
+                                      static_cast<hsize_t>(d.local_ny())};
+  const auto names = solver.field_names();
+  for (std::size_t f = 0; f < names.size(); ++f) {
+    solver.copy_field(names[f], block_);
+    h5::write_block(fields_[f], offset, count, block_.data());
+  }
+}
+
+void WellWriter::finish() {
+  fields_.clear();
+  file_.close();
+  // Every rank has closed (H5Fclose is collective for MPI-IO files) before rank 0 renames.
+  SURGE_MPI_CHECK(MPI_Barrier(comm_));
+  int ok = 1;
+  std::string error;
+  if (rank_ == 0) {
+    std::error_code ec;
+    fs::rename(partial_, path_, ec);
+    if (ec) {
+      ok = 0;
+      error = ec.message();
+    }
+  }
+  SURGE_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, comm_));
+  SURGE_REQUIRE(ok, IoError, "cannot rename '" << partial_ << "' to '" << path_ << "': " << error);
+  finished_ = true;
+}
+
+double run_member(Solver& solver, const std::vector<FrameSink*>& sinks, const core::Logger& log) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto times = solver.output_times();
+  SURGE_LOG(log, info, solver.summary());
+  core::Progress progress(log, "outputs", static_cast<std::int64_t>(times.size()));
+  for (std::size_t k = 0; k < times.size(); ++k) {
+    solver.advance_to(times[k]);
+    for (FrameSink* sink : sinks) sink->write_frame(static_cast<int>(k), solver);
+    char detail[64];
+    std::snprintf(detail, sizeof detail, "t = %.4g", solver.time());
+    progress.update(static_cast<std::int64_t>(k + 1), detail);
+  }
+  for (FrameSink* sink : sinks) sink->finish();
+  progress.finish();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace surge::solvers
