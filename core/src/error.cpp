@@ -20,7 +20,12 @@ Error::Error(const std::string& message, const char* file, int line)
       file_(file),
       line_(line) {}
 
-std::string describe(const Error& e) { return std::string(e.kind()) + ": " + e.what(); }
+std::string describe(const Error& e) {
+  // A configuration error is the user's input, not a fault in surge: the source location
+  // would only distract. Every other kind keeps it for bug reports.
+  if (dynamic_cast<const ConfigError*>(&e)) return std::string(e.kind()) + ": " + e.message();
+  return std::string(e.kind()) + ": " + e.what();
+}
 
 namespace detail {
 

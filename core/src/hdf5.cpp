@@ -187,6 +187,7 @@ std::vector<std::string> read_attribute_strings(hid_t obj, const std::string& na
                 "HDF5 attribute '" << name << "' is not a string");
   const hsize_t n = element_count(a);
   std::vector<std::string> out;
+  if (n == 0) return out;
   if (H5Tis_variable_str(file_type) > 0) {
     Datatype mem = string_type();
     std::vector<char*> ptrs(n, nullptr);

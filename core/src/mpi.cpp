@@ -1,5 +1,7 @@
 #include "surge/core/mpi.hpp"
 
+#include <cstdlib>
+
 #include "surge/core/error.hpp"
 #include "surge/core/log.hpp"
 
@@ -9,6 +11,13 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   int initialised = 0;
   MPI_Initialized(&initialised);
   if (!initialised) {
+#ifdef OPEN_MPI
+    // Open MPI's own MPI-IO component (OMPIO) has lost blocks of collective HDF5 writes here
+    // (Open MPI 4.1.4, shared-memory transport without single-copy: whole ranks' hyperslabs
+    // read back as zeros) and has a record of such bugs (open-mpi/ompi#6285, #10546); ROMIO
+    // writes them correctly. Prefer ROMIO unless the user chose an io component.
+    setenv("OMPI_MCA_io", "^ompio", /*overwrite=*/0);
+#endif
     int provided = 0;
     SURGE_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
     owns_ = true;

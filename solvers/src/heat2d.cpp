@@ -6,6 +6,7 @@
 
 #include "surge/core/error.hpp"
 #include "surge/core/log.hpp"
+#include "surge/solvers/grid_loops.hpp"
 
 namespace surge::solvers {
 
@@ -28,6 +29,12 @@ KOKKOS_INLINE_FUNCTION double initial_value(int gi, int gj, int nx, int ny, doub
   if (on_y) return by;
   return ic;
 }
+
+const surge::core::Logger log_("heat2d");
+
+// Widens the bounds of the reproducible sums past the rounding of the quantities they are
+// computed from (relative errors near 1e-15; the sums themselves are exact to ~1e-13).
+constexpr double kBoundSafety = 1.0 + 1e-6;
 
 }  // namespace
 
@@ -103,8 +110,8 @@ void Heat2d::step_explicit() {
   const double cx = config_.alpha * dt_ / (hx_ * hx_), cy = config_.alpha * dt_ / (hy_ * hy_);
   auto u = u_, un = u_next_;
   // FTCS: u^{n+1} = u^n + alpha dt (D_xx + D_yy) u^n.
-  Kokkos::parallel_for(
-      "heat2d_ftcs", Range2D({i_begin_, j_begin_}, {i_end_, j_end_}), KOKKOS_LAMBDA(int i, int j) {
+  for_each_cell(
+      "heat2d_ftcs", interior(), KOKKOS_LAMBDA(int i, int j) {
         const double c = u(i, j);
         un(i, j) = c + cx * (u(i - 1, j) - 2.0 * c + u(i + 1, j)) +
                    cy * (u(i, j - 1) - 2.0 * c + u(i, j + 1));
@@ -112,13 +119,16 @@ void Heat2d::step_explicit() {
   std::swap(u_, u_next_);
 }
 
-double Heat2d::dot(const Field2D& a, const Field2D& b) const {
-  double local = 0.0;
-  Kokkos::parallel_reduce(
-      "heat2d_dot", Range2D({i_begin_, j_begin_}, {i_end_, j_end_}),
-      KOKKOS_LAMBDA(int i, int j, double& acc) { acc += a(i, j) * b(i, j); }, local);
+template <class Produce>
+double Heat2d::global_sum(const char* name, const Produce& produce, double bound) const {
+  const MPI_Comm comm = decomposition_.comm();
+  if (config_.cg_reproducible) {
+    const double n = static_cast<double>(config_.nx - 2) * static_cast<double>(config_.ny - 2);
+    return reproducible_sum(name, interior(), produce, bound, n, comm);
+  }
+  const double local = sum_over_cells(name, interior(), produce);
   double global = 0.0;
-  SURGE_MPI_CHECK(MPI_Allreduce(&local, &global, 1, MPI_DOUBLE, MPI_SUM, decomposition_.comm()));
+  SURGE_MPI_CHECK(MPI_Allreduce(&local, &global, 1, MPI_DOUBLE, MPI_SUM, comm));
   return global;
 }
 
@@ -128,26 +138,36 @@ void Heat2d::step_implicit() {
   // first residual r = u^n - (I - alpha dt L) u^n = alpha dt L u^n carries the boundary values;
   // later products act on directions that vanish on the boundary.
   const double cx = config_.alpha * dt_ / (hx_ * hx_), cy = config_.alpha * dt_ / (hy_ * hy_);
-  const Range2D interior({i_begin_, j_begin_}, {i_end_, j_end_});
+  const Box box = interior();
   auto u = u_, r = r_, p = p_, ap = ap_;
-  const MPI_Comm comm = decomposition_.comm();
-
   halo_.exchange(u_);
-  Kokkos::parallel_for(
-      "heat2d_cg_initial_residual", interior, KOKKOS_LAMBDA(int i, int j) {
-        const double c = u(i, j);
-        const double lu =
-            cx * (u(i - 1, j) - 2.0 * c + u(i + 1, j)) + cy * (u(i, j - 1) - 2.0 * c + u(i, j + 1));
-        r(i, j) = lu;
-        p(i, j) = lu;
-      });
-  double rr = dot(r_, r_);
+  // The first residual r = alpha dt L u^n. Its bound comes from a max pass (once a step);
+  // inside the loop the bounds follow from the CG recurrences, so each sum stays one pass.
+  const auto initial_residual = KOKKOS_LAMBDA(int i, int j) {
+    const double c = u(i, j);
+    const double lu =
+        cx * (u(i - 1, j) - 2.0 * c + u(i + 1, j)) + cy * (u(i, j - 1) - 2.0 * c + u(i, j + 1));
+    r(i, j) = lu;
+    p(i, j) = lu;
+    return lu * lu;
+  };
+  double bound = 0.0;
+  if (config_.cg_reproducible) {
+    const double local = max_abs_over_cells("heat2d_cg_residual_bound", box, initial_residual);
+    SURGE_MPI_CHECK(MPI_Allreduce(&local, &bound, 1, MPI_DOUBLE, MPI_MAX, decomposition_.comm()));
+    bound *= kBoundSafety;
+  }
+  double rr = global_sum("heat2d_cg_initial_residual", initial_residual, bound);
 
   const auto& c = config_;
   const double scale =
       std::max({std::abs(c.ic), std::abs(c.b1), std::abs(c.b2), std::abs(c.b3), std::abs(c.b4)});
   const double n_interior = static_cast<double>(c.nx - 2) * static_cast<double>(c.ny - 2);
   const double threshold = std::pow(c.cg_tolerance * scale, 2) * n_interior;
+  // |(A p)_i| <= gain * max |p| for A = I - alpha dt L with the 5-point L.
+  const double gain = 1.0 + 4.0 * cx + 4.0 * cy;
+  // Bound on ||p||_2, hence on every |p_i|: p = r + beta p gives ||p|| <= ||r|| + beta ||p||.
+  double p_norm_bound = std::sqrt(rr) * kBoundSafety;
 
   int iteration = 0;
   while (rr > threshold) {
@@ -157,41 +177,41 @@ void Heat2d::step_implicit() {
                       << std::sqrt(rr / n_interior) << ")");
     SURGE_REQUIRE(std::isfinite(rr), NumericalError, "heat2d: CG residual is not finite");
     halo_.exchange(p_);
-    double local_pap = 0.0;
-    Kokkos::parallel_reduce(
-        "heat2d_cg_apply", interior,
-        KOKKOS_LAMBDA(int i, int j, double& acc) {
+    const double pap = global_sum(
+        "heat2d_cg_apply",
+        KOKKOS_LAMBDA(int i, int j) {
           const double q = p(i, j);
           const double aq = q - cx * (p(i - 1, j) - 2.0 * q + p(i + 1, j)) -
                             cy * (p(i, j - 1) - 2.0 * q + p(i, j + 1));
           ap(i, j) = aq;
-          acc += q * aq;
+          return q * aq;
         },
-        local_pap);
-    double pap = 0.0;
-    SURGE_MPI_CHECK(MPI_Allreduce(&local_pap, &pap, 1, MPI_DOUBLE, MPI_SUM, comm));
+        gain * p_norm_bound * p_norm_bound * kBoundSafety);
     const double step = rr / pap;
-    double local_rr = 0.0;
-    Kokkos::parallel_reduce(
-        "heat2d_cg_update", interior,
-        KOKKOS_LAMBDA(int i, int j, double& acc) {
+    // |r_i - step (A p)_i| <= ||r|| + step gain max |p|.
+    const double r_bound = std::sqrt(rr) * kBoundSafety + std::abs(step) * gain * p_norm_bound;
+    const double rr_next = global_sum(
+        "heat2d_cg_update",
+        KOKKOS_LAMBDA(int i, int j) {
           u(i, j) += step * p(i, j);
           const double rn = r(i, j) - step * ap(i, j);
           r(i, j) = rn;
-          acc += rn * rn;
+          return rn * rn;
         },
-        local_rr);
-    double rr_next = 0.0;
-    SURGE_MPI_CHECK(MPI_Allreduce(&local_rr, &rr_next, 1, MPI_DOUBLE, MPI_SUM, comm));
+        r_bound * r_bound * kBoundSafety);
     const double beta = rr_next / rr;
     rr = rr_next;
-    Kokkos::parallel_for(
-        "heat2d_cg_direction", interior,
+    p_norm_bound = std::sqrt(rr) * kBoundSafety + beta * p_norm_bound;
+    for_each_cell(
+        "heat2d_cg_direction", box,
         KOKKOS_LAMBDA(int i, int j) { p(i, j) = r(i, j) + beta * p(i, j); });
     ++iteration;
   }
   Kokkos::fence();
   last_iterations_ = iteration;
+  SURGE_LOG(log_, debug,
+            "step " << steps_ + 1 << ": CG " << iteration << " iterations, RMS residual "
+                    << std::sqrt(rr / n_interior));
   total_iterations_ += iteration;
 }
 

@@ -57,7 +57,7 @@ class NumericalError : public Error {
   [[nodiscard]] const char* kind() const noexcept override { return "numerical error"; }
 };
 
-// One line for a user: "<kind>: <message> [file.cpp:42]".
+// One line for a user: "<kind>: <message> [file.cpp:42]" (no location for ConfigError).
 [[nodiscard]] std::string describe(const Error& e);
 
 namespace detail {

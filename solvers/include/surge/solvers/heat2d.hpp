@@ -13,6 +13,7 @@
 
 #include "surge/core/config.hpp"
 #include "surge/solvers/decomposition.hpp"
+#include "surge/solvers/grid_loops.hpp"
 #include "surge/solvers/kokkos_aliases.hpp"
 
 namespace surge::solvers {
@@ -36,6 +37,7 @@ struct Heat2dConfig {
   double cfl_safety = 0.9;
   double cg_tolerance = 1e-10;
   int cg_max_iterations = 10000;
+  bool cg_reproducible = true;
 
   template <class V>
   void visit(V& v) {
@@ -65,6 +67,8 @@ struct Heat2dConfig {
       core::greater_than(0.0));
     v("cg_max_iterations", cg_max_iterations, "CG iterations before the step fails",
       core::at_least(1));
+    v("cg_reproducible", cg_reproducible,
+      "exact-fold CG sums: bit-identical results on any number of ranks (about 25% slower CG)");
   }
 };
 
@@ -105,8 +109,13 @@ class Heat2d {
  private:
   void step_explicit();
   void step_implicit();
-  // Global sum over the interior nodes of a(i, j) * b(i, j).
-  [[nodiscard]] double dot(const Field2D& a, const Field2D& b) const;
+  // Owned nodes that are updated (not on the physical boundary), as a local index box.
+  [[nodiscard]] Box interior() const noexcept { return {i_begin_, i_end_, j_begin_, j_end_}; }
+  // Runs `produce(i, j)` (a kernel body that may write and returns one term) over the
+  // interior and returns the global sum of its terms: with cg_reproducible by exact-fold
+  // summation, which needs `bound` >= every |term|; otherwise a plain sum (bound unused).
+  template <class Produce>
+  double global_sum(const char* name, const Produce& produce, double bound) const;
 
   Heat2dConfig config_;
   Decomposition2D decomposition_;

@@ -9,7 +9,9 @@ namespace surge::solvers {
 using DevExec = Kokkos::DefaultExecutionSpace;
 using DevMem = DevExec::memory_space;
 // A 2D field with one ghost layer: index (i, j) = (x, y), owned cells at [1, n] in each axis.
-using Field2D = Kokkos::View<double**, DevMem>;
+// LayoutRight on every device: j (y) is contiguous, as in the HDF5 output, and the row loops
+// of grid_loops.hpp put vector lanes along it.
+using Field2D = Kokkos::View<double**, Kokkos::LayoutRight, DevMem>;
 // A 1D device buffer (halo faces, packed output blocks).
 using Buffer1D = Kokkos::View<double*, DevMem>;
 // Row-major (y fastest) float block on the device, copied to the host for HDF5.
