@@ -1,0 +1,54 @@
+/* C API of the surge streaming client, for C and Fortran solvers (ISO_C_BINDING): one
+ * client per MPI rank of a member. Every function returns SURGE_OK or an error code;
+ * surge_client_last_error() then describes the failure (per thread). */
+#ifndef SURGE_STREAMING_CLIENT_H
+#define SURGE_STREAMING_CLIENT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct surge_client surge_client;
+
+enum surge_status {
+  SURGE_OK = 0,
+  SURGE_ERROR_ARGUMENT = 1, /* a null pointer, bad identity, unknown field, block out of shape */
+  SURGE_ERROR_REFUSED = 2,  /* the server refused the handshake */
+  SURGE_ERROR_PROTOCOL = 3, /* no answer, send timeout, unreadable reply */
+  SURGE_ERROR_INTERNAL = 4  /* anything else (out of memory, ...) */
+};
+
+enum surge_dtype { SURGE_FLOAT32 = 1, SURGE_FLOAT64 = 2 };
+
+/* Shakes hands with the server at `front_endpoint` and makes *client. Every field has the
+ * same global shape global_shape[0..ndim) (row-major). `parameters` (may be NULL when
+ * parameter_count is 0) go with every block. `server_public_key_file` is NULL or "" without
+ * CURVE. Returns SURGE_OK, SURGE_ERROR_ARGUMENT, SURGE_ERROR_REFUSED or SURGE_ERROR_PROTOCOL;
+ * on error *client is NULL. */
+int surge_client_init(surge_client** client, const char* front_endpoint, const char* experiment,
+                      uint64_t simulation_id, int member_rank, int member_size, int dtype,
+                      int field_count, const char* const* field_names, int ndim,
+                      const uint64_t* global_shape, int parameter_count, const double* parameters,
+                      const char* server_public_key_file);
+
+/* Sends this rank's block of `field_name` at `step`: block_extent[0..ndim) elements of the
+ * client's dtype at `data`, placed at block_offset[0..ndim) in the global field. Both may be
+ * NULL for the whole field. The data are copied once; the call blocks under back-pressure.
+ * Returns SURGE_OK, SURGE_ERROR_ARGUMENT or SURGE_ERROR_PROTOCOL. */
+int surge_client_send(surge_client* client, const char* field_name, int64_t step, double time,
+                      const void* data, const uint64_t* block_offset, const uint64_t* block_extent);
+
+/* Sends end-of-simulation, waits for queued blocks to leave, and frees the client (also on
+ * error). NULL is accepted. Returns SURGE_OK or SURGE_ERROR_PROTOCOL. */
+int surge_client_finalize(surge_client* client);
+
+/* The message of this thread's last failed call, or "" if none failed. */
+const char* surge_client_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SURGE_STREAMING_CLIENT_H */

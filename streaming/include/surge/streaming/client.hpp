@@ -1,0 +1,118 @@
+#pragma once
+// The solver side of streaming: one Client per MPI rank of a member. It shakes hands with
+// the server's front, then pushes its blocks of each field to the server rank it was given.
+// send() copies the data once into the message (send_owned() not at all) and blocks while
+// the server applies back-pressure.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "surge/core/error.hpp"
+#include "surge/streaming/config.hpp"
+#include "surge/streaming/protocol.hpp"
+#include "surge/streaming/span.hpp"
+
+namespace surge::streaming {
+
+// Who is sending: the member, this rank, what it streams.
+struct MemberIdentity {
+  std::string experiment;
+  std::uint64_t simulation = 0;
+  std::uint32_t member_rank = 0;
+  std::uint32_t member_size = 1;
+  DType dtype = DType::float64;
+  std::vector<FieldSpec> fields;   // names and global shapes
+  std::vector<double> parameters;  // sent with every block
+};
+
+// This rank's block of a field: global offsets and extents per dimension. Empty = the whole
+// field.
+struct Block {
+  std::vector<std::uint64_t> offset;
+  std::vector<std::uint64_t> extent;
+};
+
+// The server refused the handshake; reason() says why.
+class HandshakeRefused : public core::ProtocolError {
+ public:
+  HandshakeRefused(RefusalReason reason, const std::string& message, const char* file, int line)
+      : core::ProtocolError(message, file, line), reason_(reason) {}
+  [[nodiscard]] RefusalReason reason() const noexcept { return reason_; }
+
+ private:
+  RefusalReason reason_;
+};
+
+class Client {
+ public:
+  // Shakes hands with config.front_endpoint and connects to the assigned data endpoint.
+  // Throws HandshakeRefused (refused, with the reason), ProtocolError (no answer within
+  // handshake_timeout_ms, unreadable answer), ConfigError (bad identity, CURVE keys),
+  // IoError (key files).
+  Client(const ClientConfig& config, MemberIdentity identity);
+  // Sends END unless finish() was called, then closes (waiting up to linger_ms).
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sends this rank's block of `field` at `step`: one copy into the message. `data` holds
+  // prod(block.extent) elements row-major and must match the member's dtype. Blocks while
+  // the server applies back-pressure. Throws ProtocolError (unknown field, block outside the
+  // shape, wrong size or dtype, send timeout, after finish()).
+  void send(std::string_view field, std::int64_t step, double time, Span<const double> data,
+            const Block& block = {});
+  void send(std::string_view field, std::int64_t step, double time, Span<const float> data,
+            const Block& block = {});
+  // As send(), but takes ownership of `data` and, when it is at least zero_copy_bytes, hands
+  // it to ZeroMQ without any copy. Throws as send().
+  void send_owned(std::string_view field, std::int64_t step, double time,
+                  std::vector<double>&& data, const Block& block = {});
+  void send_owned(std::string_view field, std::int64_t step, double time, std::vector<float>&& data,
+                  const Block& block = {});
+
+  // Sends END (after every block sent before) and stops heartbeats; idempotent. Throws
+  // ProtocolError if END cannot be sent within send_timeout_ms.
+  void finish();
+
+  // The server rank and data endpoint the front assigned.
+  [[nodiscard]] std::uint32_t server_rank() const noexcept { return server_rank_; }
+  [[nodiscard]] const std::string& data_endpoint() const noexcept { return data_endpoint_; }
+  [[nodiscard]] const MemberIdentity& identity() const noexcept { return identity_; }
+  // Data messages sent so far, and heartbeats.
+  [[nodiscard]] std::uint64_t blocks_sent() const noexcept { return blocks_sent_; }
+  [[nodiscard]] std::uint64_t heartbeats_sent() const noexcept { return heartbeats_sent_; }
+
+ private:
+  Header block_header(std::string_view field, std::int64_t step, double time, DType dtype,
+                      std::size_t elements, const Block& block) const;
+  void send_copy(const Header& h, Bytes payload);
+  template <class T>
+  void send_vector(std::string_view field, std::int64_t step, double time, std::vector<T>&& data,
+                   const Block& block);
+  void send_control(MessageKind kind, std::int64_t step);
+  void heartbeat_loop();
+
+  struct Zmq;
+  ClientConfig config_;
+  MemberIdentity identity_;
+  std::unique_ptr<Zmq> zmq_;
+  std::uint32_t server_rank_ = 0;
+  std::string data_endpoint_;
+  std::int64_t last_step_ = -1;
+  bool finished_ = false;
+  std::atomic<std::uint64_t> blocks_sent_{0}, heartbeats_sent_{0};
+
+  std::mutex heartbeat_mutex_;
+  std::condition_variable heartbeat_cv_;
+  bool heartbeat_stop_ = false;
+  std::thread heartbeat_thread_;
+};
+
+}  // namespace surge::streaming

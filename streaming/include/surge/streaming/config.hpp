@@ -1,0 +1,111 @@
+#pragma once
+// Configuration of the streaming layer: the server side (front + receivers, the `streaming:`
+// section of an experiment) and the client side (a solver member). Every key is listed once
+// in visit(), which reads, validates, documents and dumps it.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "surge/core/config.hpp"
+
+namespace surge::streaming {
+
+// ZeroMQ CURVE keys: Z85 text files of 40 characters, as zmq_curve_keypair writes them.
+struct CurveConfig {
+  std::string server_public_key_file;  // clients and server
+  std::string server_secret_key_file;  // server only
+
+  template <class V>
+  void visit(V& v) {
+    v("server_public_key_file", server_public_key_file,
+      "file with the server's CURVE public key (Z85); empty = CURVE off");
+    v("server_secret_key_file", server_secret_key_file,
+      "server only: file with the server's CURVE secret key (Z85)");
+  }
+  [[nodiscard]] bool enabled() const noexcept { return !server_public_key_file.empty(); }
+};
+
+// The server side: one front (handshakes) and one receiver per server rank.
+struct ReceiverConfig {
+  std::string experiment = "default";
+  std::vector<std::string> fields;  // empty: any field name is accepted
+  std::string front_endpoint = "tcp://127.0.0.1:*";
+  std::string data_endpoint = "tcp://127.0.0.1:*";
+  int hwm = 64;
+  std::int64_t max_message_bytes = std::int64_t{256} << 20;
+  std::int64_t max_field_bytes = std::int64_t{1} << 30;
+  int queue_capacity = 16;
+  int max_pending_fields = 4096;
+  int reject_log_interval_ms = 1000;
+  int io_threads = 1;
+  CurveConfig curve;
+
+  template <class V>
+  void visit(V& v) {
+    v("experiment", experiment, "experiment id a member must announce to be accepted");
+    v("fields", fields, "field names accepted at the handshake; empty accepts any");
+    v("front_endpoint", front_endpoint,
+      "ZeroMQ endpoint the handshake (ROUTER) socket binds; port * = chosen by the kernel");
+    v("data_endpoint", data_endpoint,
+      "ZeroMQ endpoint each receiver's data (PULL) socket binds; port * = chosen by the kernel");
+    v("hwm", hwm,
+      "high-water mark of the data sockets, in messages: how much is buffered before senders "
+      "block",
+      core::at_least(1));
+    v("max_message_bytes", max_message_bytes,
+      "largest data message accepted (header + parameters + payload); larger ones are "
+      "rejected as oversized",
+      core::at_least(std::int64_t{4096}));
+    v("max_field_bytes", max_field_bytes,
+      "largest global field a member may announce; larger ones are refused as too large",
+      core::at_least(std::int64_t{1}));
+    v("queue_capacity", queue_capacity,
+      "complete fields a receiver holds for a consumer that pops them; when full, reading "
+      "stops (back-pressure)",
+      core::at_least(1));
+    v("max_pending_fields", max_pending_fields,
+      "partially assembled fields a receiver holds at most (guards against a misbehaving "
+      "sender)",
+      core::at_least(1));
+    v("reject_log_interval_ms", reject_log_interval_ms,
+      "at most one log line per rejection kind in this interval (the rest are counted)",
+      core::at_least(0));
+    v("io_threads", io_threads, "ZeroMQ I/O threads per receiver", core::in_range(1, 16));
+    v.section("curve", curve, "optional ZeroMQ CURVE encryption and authentication");
+  }
+};
+
+// The solver side.
+struct ClientConfig {
+  std::string front_endpoint;  // the server's handshake endpoint, e.g. tcp://127.0.0.1:5555
+  int hwm = 64;
+  int handshake_timeout_ms = 10000;
+  int heartbeat_interval_ms = 1000;
+  int send_timeout_ms = -1;
+  int linger_ms = -1;
+  std::int64_t zero_copy_bytes = std::int64_t{1} << 16;
+  CurveConfig curve;
+
+  template <class V>
+  void visit(V& v) {
+    v("front_endpoint", front_endpoint, "the server's handshake endpoint");
+    v("hwm", hwm, "send high-water mark, in messages; send() blocks beyond it", core::at_least(1));
+    v("handshake_timeout_ms", handshake_timeout_ms,
+      "how long to wait for the server's answer to the handshake", core::at_least(1));
+    v("heartbeat_interval_ms", heartbeat_interval_ms,
+      "interval between heartbeats; 0 turns them off", core::at_least(0));
+    v("send_timeout_ms", send_timeout_ms,
+      "how long send() may block on back-pressure before failing; -1 = forever",
+      core::at_least(-1));
+    v("linger_ms", linger_ms,
+      "how long finish() waits for queued messages to leave; -1 = until delivered",
+      core::at_least(-1));
+    v("zero_copy_bytes", zero_copy_bytes,
+      "send_owned() payloads at least this large go out without any copy",
+      core::at_least(std::int64_t{0}));
+    v.section("curve", curve, "CURVE: the server's public key file (clients need no secret)");
+  }
+};
+
+}  // namespace surge::streaming

@@ -1,0 +1,67 @@
+#pragma once
+// The server's handshake endpoint: members announce themselves here (ROUTER socket, own
+// thread); the front checks the announcement, assigns each simulation to one server rank
+// round-robin, and answers with that rank's data endpoint and an admission ticket.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "surge/streaming/config.hpp"
+#include "surge/streaming/protocol.hpp"
+
+namespace surge::streaming {
+
+struct FrontStats {
+  std::uint64_t accepted = 0;
+  std::array<std::uint64_t, 6> refused{};  // by RefusalReason (index = reason value)
+  std::uint64_t handshake_failures = 0;    // ZeroMQ-level (CURVE) failures
+  [[nodiscard]] std::uint64_t refused_of(RefusalReason r) const noexcept {
+    return refused[static_cast<std::size_t>(r)];
+  }
+};
+
+class Front {
+ public:
+  // Binds config.front_endpoint and starts answering; `data_endpoints[k]` is server rank
+  // k's receiver. Throws ConfigError (no endpoints, bad endpoint, CURVE keys) or IoError.
+  Front(const ReceiverConfig& config, std::uint64_t admission_key,
+        std::vector<std::string> data_endpoints);
+  ~Front();
+  Front(const Front&) = delete;
+  Front& operator=(const Front&) = delete;
+
+  // The bound handshake endpoint, with the chosen port (what members are given).
+  [[nodiscard]] const std::string& endpoint() const noexcept { return endpoint_; }
+  [[nodiscard]] FrontStats stats() const;
+  // The server rank a simulation was assigned to, or -1 if it never shook hands.
+  [[nodiscard]] int assigned_rank(std::uint64_t simulation) const;
+  // Stops the thread (idempotent).
+  void stop();
+
+ private:
+  void run();
+  // The reply to one HELLO message.
+  std::vector<std::byte> answer(Bytes hello);
+
+  struct Zmq;
+  ReceiverConfig config_;
+  std::uint64_t admission_key_;
+  std::vector<std::string> data_endpoints_;
+  std::unique_ptr<Zmq> zmq_;
+  std::string endpoint_;
+  mutable std::mutex mutex_;  // guards stats_ and assignment_
+  FrontStats stats_;
+  std::unordered_map<std::uint64_t, std::uint32_t> assignment_;
+  std::uint32_t next_rank_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace surge::streaming

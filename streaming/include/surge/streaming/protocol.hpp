@@ -1,0 +1,191 @@
+#pragma once
+// The surge streaming wire protocol (streaming/PROTOCOL.md): message kinds, the fixed
+// 128-byte little-endian header, the member announcement, and the stateless frame decoder
+// that every received message goes through before any state is touched.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "surge/streaming/span.hpp"
+
+namespace surge::streaming {
+
+inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr std::array<unsigned char, 4> kMagic = {'S', 'R', 'G', 'E'};
+inline constexpr std::size_t kHeaderBytes = 128;
+inline constexpr std::size_t kChecksumOffset = 120;
+inline constexpr std::uint64_t kChecksumSeed = 0x5355524745ULL;
+inline constexpr int kMaxDims = 4;
+inline constexpr std::size_t kMaxNameBytes = 256;
+inline constexpr std::uint32_t kMaxFields = 256;
+inline constexpr std::uint32_t kMaxMemberSize = 1u << 20;
+inline constexpr std::uint32_t kMaxParameters = 4096;
+
+enum class MessageKind : std::uint8_t {
+  hello = 1,
+  welcome = 2,
+  refuse = 3,
+  declare = 4,
+  data = 5,
+  heartbeat = 6,
+  end = 7,
+};
+
+enum class DType : std::uint8_t { none = 0, float32 = 1, float64 = 2 };
+
+// Bytes per element of `t` (0 for none).
+[[nodiscard]] constexpr std::size_t dtype_size(DType t) noexcept {
+  return t == DType::float32 ? 4 : t == DType::float64 ? 8 : 0;
+}
+[[nodiscard]] const char* to_string(DType t) noexcept;
+
+// Why a received message was dropped; each kind has its own counter.
+enum class Rejection : std::uint8_t {
+  truncated,
+  wrong_magic,
+  wrong_version,
+  oversized,
+  bad_checksum,
+  malformed,
+  bad_ticket,
+  conflicting_declaration,
+  unknown_simulation,
+  outside_shape,
+  duplicate,
+  too_many_pending,
+};
+inline constexpr std::size_t kRejectionKinds = 12;
+[[nodiscard]] const char* to_string(Rejection r) noexcept;
+
+// Why the front refused a handshake (sent in REFUSE).
+enum class RefusalReason : std::uint32_t {
+  wrong_version = 1,
+  wrong_experiment = 2,
+  unknown_field = 3,
+  too_large = 4,
+  malformed = 5,
+};
+[[nodiscard]] const char* to_string(RefusalReason r) noexcept;
+
+// The fixed header, decoded. Offsets of each field on the wire are in PROTOCOL.md.
+struct Header {
+  std::uint16_t version = kProtocolVersion;
+  MessageKind kind = MessageKind::data;
+  DType dtype = DType::none;
+  std::uint64_t simulation = 0;
+  std::uint32_t member_rank = 0;
+  std::uint32_t field_id = 0;
+  std::int64_t step = 0;
+  double time = 0.0;
+  std::uint32_t ndim = 0;
+  std::uint32_t parameter_count = 0;
+  std::array<std::uint64_t, kMaxDims> offset{};
+  std::array<std::uint64_t, kMaxDims> extent{};
+  std::uint64_t payload_bytes = 0;
+  std::uint64_t checksum = 0;
+};
+
+// Writes `h` (all fields except checksum) into out[0..128); the checksum bytes are zeroed.
+void write_header(const Header& h, std::byte* out) noexcept;
+// Reads the 128 header bytes at `in` (no validation).
+[[nodiscard]] Header read_header(const std::byte* in) noexcept;
+// XXH64 of header bytes 0..119, then `params`, then `payload`.
+[[nodiscard]] std::uint64_t frame_checksum(const std::byte* header, Bytes params,
+                                           Bytes payload) noexcept;
+// Stores `checksum` in header bytes 120..127.
+void store_checksum(std::byte* header, std::uint64_t checksum) noexcept;
+
+// One field a member streams: its name and global shape.
+struct FieldSpec {
+  std::string name;
+  std::vector<std::uint64_t> shape;
+  bool operator==(const FieldSpec& o) const { return name == o.name && shape == o.shape; }
+};
+
+// What a member says about itself at the handshake.
+struct Announcement {
+  std::string experiment;
+  std::uint64_t simulation = 0;
+  std::uint32_t member_rank = 0;
+  std::uint32_t member_size = 1;
+  DType dtype = DType::float64;
+  std::uint32_t parameter_count = 0;
+  std::vector<FieldSpec> fields;
+  bool operator==(const Announcement& o) const {
+    return experiment == o.experiment && simulation == o.simulation &&
+           member_rank == o.member_rank && member_size == o.member_size && dtype == o.dtype &&
+           parameter_count == o.parameter_count && fields == o.fields;
+  }
+};
+
+// Encodes an announcement (PROTOCOL.md, "Handshake").
+[[nodiscard]] std::vector<std::byte> encode_announcement(const Announcement& a);
+// Decodes and checks an announcement; empty if malformed (bad lengths, limits, shapes).
+[[nodiscard]] std::optional<Announcement> decode_announcement(Bytes bytes);
+
+// A validated message: the header plus views of its parameters and payload, which point
+// into the buffers given to decode_frame.
+struct FrameView {
+  Header header;
+  Bytes parameters;  // parameter_count * 8 bytes (little-endian f64)
+  Bytes payload;
+};
+
+// The outcome of decode_frame: a frame or a rejection kind.
+struct DecodeResult {
+  std::optional<FrameView> frame;
+  Rejection rejection = Rejection::malformed;  // meaningful when !frame
+  [[nodiscard]] bool ok() const noexcept { return frame.has_value(); }
+};
+
+// Validates one message given as its first frame `head` and optional second frame `body`
+// (empty for single-frame messages): size, magic, version, size limit, checksum, and the
+// header's own consistency. Touches no state; never throws.
+[[nodiscard]] DecodeResult decode_frame(Bytes head, Bytes body,
+                                        std::uint64_t max_message_bytes) noexcept;
+
+// Builds a complete single-frame message (header + parameters + payload, checksummed).
+[[nodiscard]] std::vector<std::byte> encode_message(const Header& h, Span<const double> params,
+                                                    Bytes payload);
+
+// Little-endian reader over a byte string, for announcements and replies; every read
+// checks the bounds and sets failed() instead of reading past the end.
+class ByteReader {
+ public:
+  explicit ByteReader(Bytes b) noexcept : b_(b) {}
+  std::uint8_t u8() noexcept;
+  std::uint32_t u32() noexcept;
+  std::uint64_t u64() noexcept;
+  std::string string(std::size_t max_bytes) noexcept;
+  [[nodiscard]] bool failed() const noexcept { return failed_; }
+  [[nodiscard]] std::size_t remaining() const noexcept { return b_.size() - pos_; }
+  [[nodiscard]] Bytes rest() const noexcept { return b_.subspan(pos_, b_.size() - pos_); }
+
+ private:
+  bool take(void* out, std::size_t n) noexcept;
+  Bytes b_;
+  std::size_t pos_ = 0;
+  bool failed_ = false;
+};
+
+// Little-endian writer, the counterpart of ByteReader.
+class ByteWriter {
+ public:
+  void u8(std::uint8_t v) { put(&v, 1); }
+  void u32(std::uint32_t v) { put(&v, 4); }
+  void u64(std::uint64_t v) { put(&v, 8); }
+  void string(std::string_view s);
+  void bytes(Bytes b) { put(b.data(), b.size()); }
+  [[nodiscard]] std::vector<std::byte>& buffer() noexcept { return out_; }
+
+ private:
+  void put(const void* p, std::size_t n);
+  std::vector<std::byte> out_;
+};
+
+}  // namespace surge::streaming

@@ -1,0 +1,320 @@
+// Block assembly, exactly-once bookkeeping and rejection counting (PROTOCOL.md, "Data",
+// "End of simulation", "Rejections").
+#include "surge/streaming/assembler.hpp"
+
+#include <cstring>
+
+#include "surge/streaming/checksum.hpp"
+
+namespace surge::streaming {
+
+FieldBuffer FieldBuffer::allocate(std::size_t bytes) {
+  std::shared_ptr<std::byte[]> owner(new std::byte[bytes == 0 ? 1 : bytes]());
+  const std::byte* data = owner.get();
+  return adopt(data, bytes, std::shared_ptr<const void>(owner, data));
+}
+
+std::uint64_t admission_ticket(std::uint64_t admission_key, std::uint32_t server_rank,
+                               Bytes announcement) noexcept {
+  Xxh64 h(admission_key);
+  h.update(&server_rank, 4);
+  h.update(announcement.data(), announcement.size());
+  return h.digest();
+}
+
+bool Assembler::StepSet::contains(std::int64_t step) const {
+  auto it = runs_.upper_bound(step);
+  if (it == runs_.begin()) return false;
+  --it;
+  return step < it->second;
+}
+
+void Assembler::StepSet::insert(std::int64_t step) {
+  // Merge with the run ending at `step` and the run starting at step + 1; steps usually
+  // arrive in order, so the set stays one run per field.
+  auto next = runs_.find(step + 1);
+  auto it = runs_.upper_bound(step);
+  if (it != runs_.begin()) {
+    auto prev = std::prev(it);
+    if (prev->second == step) {
+      prev->second = step + 1;
+      if (next != runs_.end()) {
+        prev->second = next->second;
+        runs_.erase(next);
+      }
+      return;
+    }
+  }
+  if (next != runs_.end()) {
+    const std::int64_t last = next->second;
+    runs_.erase(next);
+    runs_.emplace(step, last);
+  } else {
+    runs_.emplace(step, step + 1);
+  }
+}
+
+std::size_t Assembler::KeyHash::operator()(const Key& k) const noexcept {
+  std::uint64_t h = k.simulation * 0x9E3779B97F4A7C15ULL;
+  h ^= (static_cast<std::uint64_t>(k.step) + 0x632BE59BD9B4E019ULL + (h << 6) + (h >> 2));
+  h ^= (std::uint64_t{k.field} + 0x85EBCA77C2B2AE63ULL + (h << 6) + (h >> 2));
+  return static_cast<std::size_t>(h);
+}
+
+Assembler::Assembler(AssemblerLimits limits, std::uint64_t admission_key, std::uint32_t server_rank)
+    : limits_(limits), admission_key_(admission_key), server_rank_(server_rank) {}
+
+IngestResult Assembler::reject(Rejection why) {
+  ++stats_.rejected[static_cast<std::size_t>(why)];
+  IngestResult r;
+  r.rejection = why;
+  return r;
+}
+
+IngestResult Assembler::ingest(const RawMessage& m, Clock::time_point now) {
+  ++stats_.messages;
+  stats_.bytes += m.head.size() + m.body.size();
+  const DecodeResult d = decode_frame(m.head, m.body, limits_.max_message_bytes);
+  if (!d.ok()) return reject(d.rejection);
+  const FrameView& f = *d.frame;
+  IngestResult r;
+  switch (f.header.kind) {
+    case MessageKind::declare:
+      r = on_declare(f, now, false);
+      break;
+    case MessageKind::data:
+      r = on_data(f, m, now);
+      break;
+    case MessageKind::end:
+      r = on_end(f, now);
+      break;
+    case MessageKind::heartbeat: {
+      // A heartbeat carries the declaration too, so one that overtakes the DECLARE (it
+      // travels on its own connection) admits the member rather than being rejected.
+      auto it = simulations_.find(f.header.simulation);
+      if (it != simulations_.end() && f.header.member_rank < it->second.declared.size() &&
+          it->second.declared[f.header.member_rank]) {
+        it->second.last_seen[f.header.member_rank] = now;
+        ++stats_.heartbeats;
+      } else {
+        r = on_declare(f, now, true);
+      }
+      break;
+    }
+    default:
+      return reject(Rejection::malformed);  // handshake kinds belong to the front
+  }
+  if (r.accepted()) {
+    r.kind = f.header.kind;
+    ++stats_.accepted;
+  }
+  return r;
+}
+
+IngestResult Assembler::on_declare(const FrameView& f, Clock::time_point now, bool heartbeat) {
+  ByteReader reader(f.payload);
+  const std::uint64_t ticket = reader.u64();
+  const std::uint32_t server_rank = reader.u32();
+  if (reader.failed()) return reject(Rejection::malformed);
+  const Bytes body = reader.rest();
+  std::optional<Announcement> a = decode_announcement(body);
+  if (!a || a->simulation != f.header.simulation || a->member_rank != f.header.member_rank) {
+    return reject(Rejection::malformed);
+  }
+  if (server_rank != server_rank_ ||
+      ticket != admission_ticket(admission_key_, server_rank, body)) {
+    return reject(Rejection::bad_ticket);
+  }
+  auto it = simulations_.find(a->simulation);
+  if (it != simulations_.end()) {
+    Announcement known = it->second.declaration;
+    known.member_rank = a->member_rank;
+    if (!(known == *a)) return reject(Rejection::conflicting_declaration);
+  } else {
+    Simulation s;
+    s.declared.assign(a->member_size, false);
+    s.ended.assign(a->member_size, false);
+    s.last_seen.assign(a->member_size, Clock::time_point{});
+    s.completed.resize(a->fields.size());
+    s.declaration = *a;
+    it = simulations_.emplace(a->simulation, std::move(s)).first;
+  }
+  Simulation& s = it->second;
+  s.declared[a->member_rank] = true;
+  s.last_seen[a->member_rank] = now;
+  if (heartbeat) {
+    ++stats_.heartbeats;
+    return {};
+  }
+  if (s.ended[a->member_rank]) {  // a relaunched rank: the simulation is open again
+    s.ended[a->member_rank] = false;
+    --s.ranks_ended;
+  }
+  ++stats_.declarations;
+  return {};
+}
+
+namespace {
+// Copies a row-major block (extents `ext`, at `off`) into a row-major global array of
+// `shape`; runs along the last dimension are contiguous.
+void scatter_block(const std::byte* src, std::byte* dst, std::size_t elem,
+                   const std::vector<std::uint64_t>& shape, const Header& h) {
+  const std::size_t nd = shape.size();
+  const std::size_t run = h.extent[nd - 1] * elem;
+  std::uint64_t rows = 1;
+  for (std::size_t d = 0; d + 1 < nd; ++d) rows *= h.extent[d];
+  std::array<std::uint64_t, kMaxDims> idx{};  // index of the row within the block
+  for (std::uint64_t row = 0; row < rows; ++row) {
+    std::uint64_t linear = 0;
+    for (std::size_t d = 0; d < nd; ++d) {
+      const std::uint64_t i = (d + 1 < nd ? idx[d] : 0) + h.offset[d];
+      linear = linear * shape[d] + i;
+    }
+    std::memcpy(dst + linear * elem, src + row * run, run);
+    for (std::size_t d = nd - 1; d-- > 0;) {  // odometer over the leading dimensions
+      if (++idx[d] < h.extent[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+}  // namespace
+
+IngestResult Assembler::on_data(const FrameView& f, const RawMessage& m, Clock::time_point now) {
+  const Header& h = f.header;
+  auto it = simulations_.find(h.simulation);
+  if (it == simulations_.end() || h.member_rank >= it->second.declared.size() ||
+      !it->second.declared[h.member_rank]) {
+    return reject(Rejection::unknown_simulation);
+  }
+  Simulation& s = it->second;
+  const Announcement& a = s.declaration;
+  if (h.field_id >= a.fields.size() || h.dtype != a.dtype ||
+      h.parameter_count != a.parameter_count || h.ndim != a.fields[h.field_id].shape.size()) {
+    return reject(Rejection::malformed);
+  }
+  const std::vector<std::uint64_t>& shape = a.fields[h.field_id].shape;
+  std::uint64_t block_elements = 1, total = 1;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    // offset + extent <= shape, written so that it cannot overflow
+    if (h.extent[d] > shape[d] || h.offset[d] > shape[d] - h.extent[d]) {
+      return reject(Rejection::outside_shape);
+    }
+    block_elements *= h.extent[d];
+    total *= shape[d];
+  }
+  if (s.completed[h.field_id].contains(h.step)) return reject(Rejection::duplicate);
+  const Key key{h.simulation, h.field_id, h.step};
+  auto pit = pending_.find(key);
+  if (pit != pending_.end()) {
+    Pending& p = pit->second;
+    if (p.ranks[h.member_rank]) return reject(Rejection::duplicate);
+    if (block_elements > total - p.covered) return reject(Rejection::outside_shape);
+  } else if (pending_.size() >= limits_.max_pending_fields && block_elements < total) {
+    return reject(Rejection::too_many_pending);
+  }
+
+  const std::size_t elem = dtype_size(h.dtype);
+  s.last_seen[h.member_rank] = now;
+  ++stats_.blocks;
+  auto params = [&] {
+    std::vector<double> v(h.parameter_count);
+    if (!v.empty()) std::memcpy(v.data(), f.parameters.data(), f.parameters.size());
+    return v;
+  };
+  auto complete = [&](FieldBuffer data, double time, std::vector<double> parameters) {
+    s.completed[h.field_id].insert(h.step);
+    ++stats_.fields;
+    IngestResult r;
+    Delivery dl;
+    dl.kind = DeliveryKind::field;
+    dl.simulation = h.simulation;
+    Field& out = dl.field;
+    out.simulation = h.simulation;
+    out.field_id = h.field_id;
+    out.name = a.fields[h.field_id].name;
+    out.step = h.step;
+    out.time = time;
+    out.dtype = h.dtype;
+    out.shape = shape;
+    out.parameters = std::move(parameters);
+    out.data = std::move(data);
+    r.delivery = std::move(dl);
+    return r;
+  };
+
+  if (pit == pending_.end() && block_elements == total) {
+    // The whole field in one block: hand the received bytes on without a copy when they
+    // are aligned for the dtype, else copy them once.
+    const bool in_body = !m.body.empty();
+    const std::shared_ptr<const void>& owner = in_body ? m.body_owner : m.head_owner;
+    FieldBuffer data;
+    if (owner && reinterpret_cast<std::uintptr_t>(f.payload.data()) % elem == 0) {
+      data = FieldBuffer::adopt(f.payload.data(), f.payload.size(), owner);
+      ++stats_.zero_copy_fields;
+    } else {
+      data = FieldBuffer::allocate(f.payload.size());
+      std::memcpy(data.writable(), f.payload.data(), f.payload.size());
+    }
+    return complete(std::move(data), h.time, params());
+  }
+
+  if (pit == pending_.end()) {
+    Pending p;
+    p.buffer = FieldBuffer::allocate(total * elem);
+    p.ranks.assign(a.member_size, false);
+    p.time = h.time;
+    p.parameters = params();
+    pit = pending_.emplace(key, std::move(p)).first;
+  }
+  Pending& p = pit->second;
+  scatter_block(f.payload.data(), p.buffer.writable(), elem, shape, h);
+  p.ranks[h.member_rank] = true;
+  p.covered += block_elements;
+  if (p.covered < total) return {};
+  Pending done = std::move(p);
+  pending_.erase(pit);
+  return complete(std::move(done.buffer), done.time, std::move(done.parameters));
+}
+
+IngestResult Assembler::on_end(const FrameView& f, Clock::time_point now) {
+  const Header& h = f.header;
+  auto it = simulations_.find(h.simulation);
+  if (it == simulations_.end() || h.member_rank >= it->second.declared.size() ||
+      !it->second.declared[h.member_rank]) {
+    return reject(Rejection::unknown_simulation);
+  }
+  Simulation& s = it->second;
+  s.last_seen[h.member_rank] = now;
+  ++stats_.ends;
+  if (s.ended[h.member_rank]) return {};  // a repeated END changes nothing
+  s.ended[h.member_rank] = true;
+  if (++s.ranks_ended < s.declaration.member_size) return {};
+  // Every rank has ended: its partial fields can never complete.
+  for (auto p = pending_.begin(); p != pending_.end();) {
+    if (p->first.simulation == h.simulation) {
+      ++stats_.incomplete_fields;
+      p = pending_.erase(p);
+    } else {
+      ++p;
+    }
+  }
+  ++stats_.simulations_ended;
+  IngestResult r;
+  Delivery dl;
+  dl.kind = DeliveryKind::simulation_end;
+  dl.simulation = h.simulation;
+  r.delivery = std::move(dl);
+  return r;
+}
+
+std::vector<MemberStatus> Assembler::members() const {
+  std::vector<MemberStatus> out;
+  for (const auto& [id, s] : simulations_) {
+    for (std::uint32_t r = 0; r < s.declared.size(); ++r) {
+      if (s.declared[r]) out.push_back({id, r, s.last_seen[r], bool(s.ended[r])});
+    }
+  }
+  return out;
+}
+
+}  // namespace surge::streaming

@@ -1,0 +1,301 @@
+#include "surge/streaming/client.hpp"
+
+#include <chrono>
+#include <cstring>
+
+#include "surge/core/log.hpp"
+#include "surge/streaming/checksum.hpp"
+#include "zmq_support.hpp"
+
+namespace surge::streaming {
+namespace {
+constexpr std::uint64_t kMaxReplyBytes = 1 << 20;
+
+template <class T>
+constexpr DType dtype_of() {
+  return std::is_same_v<T, float> ? DType::float32 : DType::float64;
+}
+}  // namespace
+
+struct Client::Zmq {
+  zmq::context_t context{1};
+  zmq::socket_t data{context, zmq::socket_type::push};
+  zmq::socket_t heartbeat{context, zmq::socket_type::push};
+  std::vector<std::byte> declaration;  // ticket, server rank, announcement
+};
+
+Client::Client(const ClientConfig& config, MemberIdentity identity)
+    : config_(config), identity_(std::move(identity)), zmq_(std::make_unique<Zmq>()) {
+  const MemberIdentity& id = identity_;
+  SURGE_REQUIRE(!config_.front_endpoint.empty(), ConfigError,
+                "streaming client: front_endpoint is empty");
+  SURGE_REQUIRE(id.member_size >= 1 && id.member_rank < id.member_size, ConfigError,
+                "streaming client: member rank " << id.member_rank << " not in [0, "
+                                                 << id.member_size << ")");
+  SURGE_REQUIRE(!id.fields.empty(), ConfigError, "streaming client: no fields to stream");
+  Announcement a;
+  a.experiment = id.experiment;
+  a.simulation = id.simulation;
+  a.member_rank = id.member_rank;
+  a.member_size = id.member_size;
+  a.dtype = id.dtype;
+  a.parameter_count = static_cast<std::uint32_t>(id.parameters.size());
+  a.fields = id.fields;
+  const std::vector<std::byte> announcement = encode_announcement(a);
+  SURGE_REQUIRE(decode_announcement(Bytes(announcement.data(), announcement.size())), ConfigError,
+                "streaming client: invalid identity (names 1.."
+                    << kMaxNameBytes << " bytes and unique, 1.." << kMaxDims
+                    << " dimensions of extent >= 1, "
+                       "dtype float32/float64)");
+
+  // Handshake with the front.
+  zmq::socket_t front(zmq_->context, zmq::socket_type::dealer);
+  front.set(zmq::sockopt::linger, 0);
+  if (config_.curve.enabled()) detail::make_curve_client(front, config_.curve);
+  front.connect(config_.front_endpoint);
+  Header hello;
+  hello.kind = MessageKind::hello;
+  hello.simulation = id.simulation;
+  hello.member_rank = id.member_rank;
+  const std::vector<std::byte> msg =
+      encode_message(hello, {}, Bytes(announcement.data(), announcement.size()));
+  (void)front.send(zmq::buffer(msg), zmq::send_flags::dontwait);
+  zmq::pollitem_t item{front.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, std::chrono::milliseconds(config_.handshake_timeout_ms));
+  zmq::message_t answer;
+  SURGE_REQUIRE((item.revents & ZMQ_POLLIN) && front.recv(answer, zmq::recv_flags::dontwait),
+                ProtocolError,
+                "no answer from the streaming server at " << config_.front_endpoint << " within "
+                                                          << config_.handshake_timeout_ms
+                                                          << " ms (server down, or CURVE keys "
+                                                             "that do not match?)");
+  const Bytes reply(static_cast<const std::byte*>(answer.data()), answer.size());
+  const DecodeResult d = decode_frame(reply, {}, kMaxReplyBytes);
+  if (!d.ok() && d.rejection == Rejection::wrong_version) {
+    std::uint16_t version;
+    std::memcpy(&version, reply.data() + 4, 2);
+    throw HandshakeRefused(RefusalReason::wrong_version,
+                           "streaming server speaks protocol version " + std::to_string(version) +
+                               ", this client " + std::to_string(kProtocolVersion),
+                           __FILE__, __LINE__);
+  }
+  SURGE_REQUIRE(d.ok(), ProtocolError,
+                "unreadable handshake answer from " << config_.front_endpoint << " ("
+                                                    << to_string(d.rejection) << ")");
+  ByteReader r(d.frame->payload);
+  if (d.frame->header.kind == MessageKind::refuse) {
+    const auto reason = static_cast<RefusalReason>(r.u32());
+    const std::string text = r.string(1 << 16);
+    throw HandshakeRefused(
+        reason,
+        std::string("streaming server refused simulation ") + std::to_string(id.simulation) +
+            " rank " + std::to_string(id.member_rank) + ": " + to_string(reason) + ": " + text,
+        __FILE__, __LINE__);
+  }
+  SURGE_REQUIRE(d.frame->header.kind == MessageKind::welcome, ProtocolError,
+                "unexpected handshake answer from " << config_.front_endpoint);
+  server_rank_ = r.u32();
+  const std::uint64_t ticket = r.u64();
+  data_endpoint_ = r.string(kMaxNameBytes * 4);
+  SURGE_REQUIRE(!r.failed() && !data_endpoint_.empty(), ProtocolError,
+                "malformed WELCOME from " << config_.front_endpoint);
+
+  // Declaration payload, also carried by heartbeats (PROTOCOL.md).
+  ByteWriter w;
+  w.u64(ticket);
+  w.u32(server_rank_);
+  w.bytes(Bytes(announcement.data(), announcement.size()));
+  zmq_->declaration = std::move(w.buffer());
+
+  zmq::socket_t& data = zmq_->data;
+  data.set(zmq::sockopt::sndhwm, config_.hwm);
+  data.set(zmq::sockopt::linger, config_.linger_ms);
+  data.set(zmq::sockopt::sndtimeo, config_.send_timeout_ms);
+  if (config_.curve.enabled()) detail::make_curve_client(data, config_.curve);
+  data.connect(data_endpoint_);
+  send_control(MessageKind::declare, 0);
+
+  if (config_.heartbeat_interval_ms > 0) {
+    zmq::socket_t& hb = zmq_->heartbeat;
+    hb.set(zmq::sockopt::sndhwm, 2);
+    hb.set(zmq::sockopt::linger, 0);
+    if (config_.curve.enabled()) detail::make_curve_client(hb, config_.curve);
+    hb.connect(data_endpoint_);
+    heartbeat_thread_ = std::thread([this] { heartbeat_loop(); });
+  }
+}
+
+Client::~Client() {
+  try {
+    finish();
+  } catch (const std::exception& e) {
+    core::Logger("streaming").error(std::string("client: ") + e.what());
+  }
+}
+
+void Client::heartbeat_loop() {
+  Header h;
+  h.kind = MessageKind::heartbeat;
+  h.simulation = identity_.simulation;
+  h.member_rank = identity_.member_rank;
+  const std::vector<std::byte> msg =
+      encode_message(h, {}, Bytes(zmq_->declaration.data(), zmq_->declaration.size()));
+  std::unique_lock<std::mutex> lock(heartbeat_mutex_);
+  while (!heartbeat_cv_.wait_for(lock, std::chrono::milliseconds(config_.heartbeat_interval_ms),
+                                 [&] { return heartbeat_stop_; })) {
+    // Never block: under back-pressure the data traffic already shows the member is alive.
+    if (zmq_->heartbeat.send(zmq::buffer(msg), zmq::send_flags::dontwait)) ++heartbeats_sent_;
+  }
+}
+
+void Client::send_control(MessageKind kind, std::int64_t step) {
+  Header h;
+  h.kind = kind;
+  h.simulation = identity_.simulation;
+  h.member_rank = identity_.member_rank;
+  h.step = step;
+  Bytes payload;
+  if (kind == MessageKind::declare) {
+    payload = Bytes(zmq_->declaration.data(), zmq_->declaration.size());
+  }
+  const std::vector<std::byte> msg = encode_message(h, {}, payload);
+  SURGE_REQUIRE(zmq_->data.send(zmq::buffer(msg)), ProtocolError,
+                "streaming client: could not send to " << data_endpoint_ << " within "
+                                                       << config_.send_timeout_ms << " ms");
+}
+
+Header Client::block_header(std::string_view field, std::int64_t step, double time, DType dtype,
+                            std::size_t elements, const Block& block) const {
+  SURGE_REQUIRE(!finished_, ProtocolError, "streaming client: send() after finish()");
+  SURGE_REQUIRE(dtype == identity_.dtype, ProtocolError,
+                "streaming client: sending " << to_string(dtype) << " data, the member declared "
+                                             << to_string(identity_.dtype));
+  std::size_t id = 0;
+  while (id < identity_.fields.size() && identity_.fields[id].name != field) ++id;
+  SURGE_REQUIRE(id < identity_.fields.size(), ProtocolError,
+                "streaming client: field '" << field << "' was not announced");
+  const std::vector<std::uint64_t>& shape = identity_.fields[id].shape;
+  Header h;
+  h.kind = MessageKind::data;
+  h.dtype = dtype;
+  h.simulation = identity_.simulation;
+  h.member_rank = identity_.member_rank;
+  h.field_id = static_cast<std::uint32_t>(id);
+  h.step = step;
+  h.time = time;
+  h.ndim = static_cast<std::uint32_t>(shape.size());
+  h.parameter_count = static_cast<std::uint32_t>(identity_.parameters.size());
+  const bool whole = block.offset.empty() && block.extent.empty();
+  SURGE_REQUIRE(
+      whole || (block.offset.size() == shape.size() && block.extent.size() == shape.size()),
+      ProtocolError,
+      "streaming client: block of field '" << field << "' needs " << shape.size()
+                                           << " offsets and extents");
+  std::uint64_t count = 1;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    h.offset[d] = whole ? 0 : block.offset[d];
+    h.extent[d] = whole ? shape[d] : block.extent[d];
+    SURGE_REQUIRE(h.extent[d] <= shape[d] && h.offset[d] <= shape[d] - h.extent[d], ProtocolError,
+                  "streaming client: block of field '" << field << "' leaves the global shape "
+                                                       << "in dimension " << d);
+    count *= h.extent[d];
+  }
+  SURGE_REQUIRE(count == elements, ProtocolError,
+                "streaming client: block of field '" << field << "' has " << count
+                                                     << " elements, data has " << elements);
+  h.payload_bytes = count * dtype_size(dtype);
+  return h;
+}
+
+void Client::send_copy(const Header& h, Bytes payload) {
+  const std::size_t param_bytes = identity_.parameters.size() * sizeof(double);
+  zmq::message_t msg(kHeaderBytes + param_bytes + payload.size());
+  auto* p = static_cast<std::byte*>(msg.data());
+  write_header(h, p);
+  if (param_bytes) std::memcpy(p + kHeaderBytes, identity_.parameters.data(), param_bytes);
+  // The one copy, fused with the checksum: each chunk is hashed while it is still in cache.
+  Xxh64 hash(kChecksumSeed);
+  hash.update(p, kChecksumOffset);
+  hash.update(p + kHeaderBytes, param_bytes);
+  constexpr std::size_t kChunk = 32 << 10;
+  std::byte* dst = p + kHeaderBytes + param_bytes;
+  for (std::size_t at = 0; at < payload.size(); at += kChunk) {
+    const std::size_t n = std::min(kChunk, payload.size() - at);
+    std::memcpy(dst + at, payload.data() + at, n);
+    hash.update(dst + at, n);
+  }
+  store_checksum(p, hash.digest());
+  SURGE_REQUIRE(zmq_->data.send(msg, zmq::send_flags::none), ProtocolError,
+                "streaming client: could not send to " << data_endpoint_ << " within "
+                                                       << config_.send_timeout_ms << " ms");
+  ++blocks_sent_;
+  last_step_ = std::max(last_step_, h.step);
+}
+
+void Client::send(std::string_view field, std::int64_t step, double time, Span<const double> data,
+                  const Block& block) {
+  send_copy(block_header(field, step, time, DType::float64, data.size(), block), as_bytes(data));
+}
+
+void Client::send(std::string_view field, std::int64_t step, double time, Span<const float> data,
+                  const Block& block) {
+  send_copy(block_header(field, step, time, DType::float32, data.size(), block), as_bytes(data));
+}
+
+template <class T>
+void Client::send_vector(std::string_view field, std::int64_t step, double time,
+                         std::vector<T>&& data, const Block& block) {
+  const Header h = block_header(field, step, time, dtype_of<T>(), data.size(), block);
+  const std::size_t bytes = data.size() * sizeof(T);
+  if (static_cast<std::int64_t>(bytes) < config_.zero_copy_bytes || bytes == 0) {
+    send_copy(h, as_bytes(Span<const T>(data)));
+    return;
+  }
+  // Zero copy: header + parameters in frame 1, the vector's own buffer as frame 2, freed by
+  // ZeroMQ once it has been written to the socket.
+  auto* owned = new std::vector<T>(std::move(data));
+  zmq::message_t payload(
+      owned->data(), bytes, [](void*, void* hint) { delete static_cast<std::vector<T>*>(hint); },
+      owned);
+  const std::size_t param_bytes = identity_.parameters.size() * sizeof(double);
+  zmq::message_t head(kHeaderBytes + param_bytes);
+  auto* p = static_cast<std::byte*>(head.data());
+  write_header(h, p);
+  if (param_bytes) std::memcpy(p + kHeaderBytes, identity_.parameters.data(), param_bytes);
+  store_checksum(p, frame_checksum(p, Bytes(p + kHeaderBytes, param_bytes),
+                                   Bytes(static_cast<const std::byte*>(payload.data()), bytes)));
+  // ZeroMQ checks the high-water mark at the first frame only, so once it is queued the
+  // second frame always follows.
+  SURGE_REQUIRE(zmq_->data.send(head, zmq::send_flags::sndmore), ProtocolError,
+                "streaming client: could not send to " << data_endpoint_ << " within "
+                                                       << config_.send_timeout_ms << " ms");
+  (void)zmq_->data.send(payload, zmq::send_flags::none);
+  ++blocks_sent_;
+  last_step_ = std::max(last_step_, h.step);
+}
+
+void Client::send_owned(std::string_view field, std::int64_t step, double time,
+                        std::vector<double>&& data, const Block& block) {
+  send_vector(field, step, time, std::move(data), block);
+}
+
+void Client::send_owned(std::string_view field, std::int64_t step, double time,
+                        std::vector<float>&& data, const Block& block) {
+  send_vector(field, step, time, std::move(data), block);
+}
+
+void Client::finish() {
+  if (finished_) return;
+  finished_ = true;
+  if (heartbeat_thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(heartbeat_mutex_);
+      heartbeat_stop_ = true;
+    }
+    heartbeat_cv_.notify_all();
+    heartbeat_thread_.join();
+  }
+  send_control(MessageKind::end, last_step_);
+}
+
+}  // namespace surge::streaming

@@ -1,0 +1,133 @@
+// The C API (client.h) over streaming::Client: exceptions become status codes and a
+// per-thread message.
+#include "surge/streaming/client.h"
+
+#include <new>
+#include <string>
+
+#include "surge/core/error.hpp"
+#include "surge/streaming/client.hpp"
+
+struct surge_client {
+  std::unique_ptr<surge::streaming::Client> client;
+  std::size_t elements = 0;  // of the whole field
+};
+
+namespace {
+thread_local std::string last_error;
+
+int fail(int code, const std::string& message) {
+  last_error = message;
+  return code;
+}
+
+// Runs `body`, mapping exceptions to status codes.
+template <class F>
+int guarded(F&& body) {
+  using namespace surge;
+  try {
+    body();
+    last_error.clear();
+    return SURGE_OK;
+  } catch (const streaming::HandshakeRefused& e) {
+    return fail(SURGE_ERROR_REFUSED, e.message());
+  } catch (const core::ProtocolError& e) {
+    // Client-side misuse (unknown field, block out of shape, ...) is reported as a
+    // protocol error by the C++ API too; the message says which.
+    return fail(SURGE_ERROR_PROTOCOL, e.message());
+  } catch (const core::Error& e) {
+    return fail(SURGE_ERROR_ARGUMENT, e.message());
+  } catch (const std::bad_alloc&) {
+    return fail(SURGE_ERROR_INTERNAL, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(SURGE_ERROR_INTERNAL, e.what());
+  }
+}
+}  // namespace
+
+extern "C" {
+
+int surge_client_init(surge_client** client, const char* front_endpoint, const char* experiment,
+                      uint64_t simulation_id, int member_rank, int member_size, int dtype,
+                      int field_count, const char* const* field_names, int ndim,
+                      const uint64_t* global_shape, int parameter_count, const double* parameters,
+                      const char* server_public_key_file) {
+  using namespace surge::streaming;
+  if (!client) return fail(SURGE_ERROR_ARGUMENT, "surge_client_init: client is NULL");
+  *client = nullptr;
+  if (!front_endpoint || !experiment || !field_names || !global_shape || field_count < 1 ||
+      ndim < 1 || ndim > kMaxDims || member_rank < 0 || member_size < 1 ||
+      (dtype != SURGE_FLOAT32 && dtype != SURGE_FLOAT64) || parameter_count < 0 ||
+      (parameter_count > 0 && !parameters)) {
+    return fail(SURGE_ERROR_ARGUMENT,
+                "surge_client_init: NULL pointer or value out of range (field_count >= 1, ndim "
+                "in 1..4, member_rank >= 0, member_size >= 1, dtype SURGE_FLOAT32/64)");
+  }
+  return guarded([&] {
+    ClientConfig config;
+    config.front_endpoint = front_endpoint;
+    if (server_public_key_file) config.curve.server_public_key_file = server_public_key_file;
+    MemberIdentity id;
+    id.experiment = experiment;
+    id.simulation = simulation_id;
+    id.member_rank = static_cast<std::uint32_t>(member_rank);
+    id.member_size = static_cast<std::uint32_t>(member_size);
+    id.dtype = dtype == SURGE_FLOAT32 ? DType::float32 : DType::float64;
+    std::vector<std::uint64_t> shape(global_shape, global_shape + ndim);
+    for (int i = 0; i < field_count; ++i) {
+      SURGE_REQUIRE(field_names[i], ConfigError,
+                    "surge_client_init: field name " << i << " is NULL");
+      id.fields.push_back({field_names[i], shape});
+    }
+    id.parameters.assign(parameters, parameters + parameter_count);
+    auto c = std::make_unique<surge_client>();
+    c->elements = 1;
+    for (std::uint64_t n : shape) c->elements *= n;
+    c->client = std::make_unique<Client>(config, std::move(id));
+    *client = c.release();
+  });
+}
+
+int surge_client_send(surge_client* client, const char* field_name, int64_t step, double time,
+                      const void* data, const uint64_t* block_offset,
+                      const uint64_t* block_extent) {
+  using namespace surge::streaming;
+  if (!client || !client->client || !field_name || !data ||
+      (block_offset == nullptr) != (block_extent == nullptr)) {
+    return fail(SURGE_ERROR_ARGUMENT,
+                "surge_client_send: NULL client, field name or data, or only one of "
+                "block_offset/block_extent given");
+  }
+  return guarded([&] {
+    const MemberIdentity& id = client->client->identity();
+    Block block;
+    std::size_t elements = client->elements;
+    if (block_offset) {
+      const std::size_t nd = id.fields.front().shape.size();
+      block.offset.assign(block_offset, block_offset + nd);
+      block.extent.assign(block_extent, block_extent + nd);
+      elements = 1;
+      for (std::uint64_t n : block.extent) elements *= n;
+    }
+    if (id.dtype == DType::float32) {
+      client->client->send(field_name, step, time,
+                           Span<const float>(static_cast<const float*>(data), elements), block);
+    } else {
+      client->client->send(field_name, step, time,
+                           Span<const double>(static_cast<const double*>(data), elements), block);
+    }
+  });
+}
+
+int surge_client_finalize(surge_client* client) {
+  if (!client) return SURGE_OK;
+  std::unique_ptr<surge_client> owned(client);
+  return guarded([&] {
+    owned->client->finish();
+    owned->client.reset();  // waits for queued messages (linger)
+  });
+}
+
+const char* surge_client_last_error(void) { return last_error.c_str(); }
+
+}  // extern "C"

@@ -1,0 +1,203 @@
+#include "surge/streaming/receiver.hpp"
+
+#include <random>
+
+#include "surge/core/error.hpp"
+#include "surge/core/log.hpp"
+#include "zmq_support.hpp"
+
+namespace surge::streaming {
+namespace {
+const core::Logger& logger() {
+  static const core::Logger log("streaming");
+  return log;
+}
+std::atomic<std::uint64_t> control_counter{0};
+}  // namespace
+
+std::uint64_t make_admission_key() {
+  std::random_device rd;
+  return (std::uint64_t{rd()} << 32) ^ rd();
+}
+
+struct Receiver::Zmq {
+  zmq::context_t context;
+  zmq::socket_t data;
+  zmq::socket_t control_in, control_out;
+  std::unique_ptr<detail::HandshakeMonitor> monitor;
+  explicit Zmq(int io_threads)
+      : context(io_threads),
+        data(context, zmq::socket_type::pull),
+        control_in(context, zmq::socket_type::pair),
+        control_out(context, zmq::socket_type::pair) {}
+};
+
+Receiver::Receiver(const ReceiverConfig& config, std::uint64_t admission_key,
+                   std::uint32_t server_rank, Handler handler)
+    : config_(config),
+      server_rank_(server_rank),
+      handler_(std::move(handler)),
+      zmq_(std::make_unique<Zmq>(config.io_threads)),
+      assembler_(AssemblerLimits{static_cast<std::uint64_t>(config.max_message_bytes),
+                                 static_cast<std::uint32_t>(config.max_pending_fields)},
+                 admission_key, server_rank) {
+  zmq::socket_t& data = zmq_->data;
+  data.set(zmq::sockopt::rcvhwm, config.hwm);
+  data.set(zmq::sockopt::linger, 0);
+  // A hard wall well above the checked limit: frames between the two are counted as
+  // oversized by the decoder, larger ones make ZeroMQ drop the connection before
+  // allocating them.
+  data.set(zmq::sockopt::maxmsgsize, config.max_message_bytes + (std::int64_t{1} << 20));
+  if (config.curve.enabled()) detail::make_curve_server(data, config.curve);
+  zmq_->monitor = std::make_unique<detail::HandshakeMonitor>(zmq_->context, data);
+  detail::bind(data, config.data_endpoint, "receiver data");
+  endpoint_ = detail::bound_endpoint(data);
+  const std::string control =
+      "inproc://surge-receiver-control-" + std::to_string(control_counter++);
+  zmq_->control_in.bind(control);
+  zmq_->control_out.connect(control);
+  thread_ = std::thread([this] { run(); });
+  SURGE_LOG(logger(), debug, "receiver " << server_rank_ << " listening on " << endpoint_);
+}
+
+Receiver::~Receiver() { stop(); }
+
+void Receiver::stop() {
+  if (stopping_.exchange(true)) {
+    if (thread_.joinable()) thread_.join();
+    return;
+  }
+  { std::lock_guard<std::mutex> lock(queue_mutex_); }
+  not_full_.notify_all();
+  not_empty_.notify_all();
+  zmq_->control_out.send(zmq::str_buffer("stop"), zmq::send_flags::dontwait);
+  if (thread_.joinable()) thread_.join();
+}
+
+void Receiver::deliver(Delivery&& d) {
+  if (handler_) {
+    handler_(std::move(d));
+    return;
+  }
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  not_full_.wait(lock, [&] {
+    return queue_.size() < static_cast<std::size_t>(config_.queue_capacity) || stopping_;
+  });
+  queue_.push_back(std::move(d));  // when stopping, beyond capacity: nothing is dropped
+  lock.unlock();
+  not_empty_.notify_one();
+}
+
+std::optional<Delivery> Receiver::pop(std::chrono::milliseconds timeout) {
+  SURGE_REQUIRE(!handler_, ConfigError, "Receiver::pop() needs a receiver made without handler");
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  if (!not_empty_.wait_for(lock, timeout, [&] { return !queue_.empty() || stopping_; }) ||
+      queue_.empty()) {
+    return std::nullopt;
+  }
+  Delivery d = std::move(queue_.front());
+  queue_.pop_front();
+  lock.unlock();
+  not_full_.notify_one();
+  return d;
+}
+
+std::size_t Receiver::queued() const {
+  std::lock_guard<std::mutex> lock(queue_mutex_);
+  return queue_.size();
+}
+
+IngestStats Receiver::stats() const {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  return assembler_.stats();
+}
+
+std::vector<MemberStatus> Receiver::members() const {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  return assembler_.members();
+}
+
+std::vector<MemberStatus> Receiver::silent_members(Clock::duration max_silence) const {
+  const Clock::time_point now = Clock::now();
+  std::vector<MemberStatus> out;
+  for (const MemberStatus& m : members()) {
+    if (!m.ended && now - m.last_seen > max_silence) out.push_back(m);
+  }
+  return out;
+}
+
+void Receiver::log_rejection(Rejection why) {
+  const auto k = static_cast<std::size_t>(why);
+  const Clock::time_point now = Clock::now();
+  if (now - last_logged_[k] < std::chrono::milliseconds(config_.reject_log_interval_ms)) {
+    ++unlogged_[k];
+    return;
+  }
+  SURGE_LOG(logger(), warn,
+            "receiver " << server_rank_ << ": dropped a message (" << to_string(why) << ")"
+                        << (unlogged_[k] ? " and " + std::to_string(unlogged_[k]) +
+                                               " more of this kind since the last report"
+                                         : std::string()));
+  last_logged_[k] = now;
+  unlogged_[k] = 0;
+}
+
+void Receiver::run() {
+  zmq::socket_t& data = zmq_->data;
+  zmq::pollitem_t items[] = {{data.handle(), 0, ZMQ_POLLIN, 0},
+                             {zmq_->control_in.handle(), 0, ZMQ_POLLIN, 0},
+                             {zmq_->monitor->socket().handle(), 0, ZMQ_POLLIN, 0}};
+  try {
+    while (!stopping_) {
+      zmq::poll(items, 3, std::chrono::milliseconds(-1));
+      if (items[1].revents & ZMQ_POLLIN) break;
+      if (items[2].revents & ZMQ_POLLIN) handshake_failures_ += zmq_->monitor->drain();
+      if (!(items[0].revents & ZMQ_POLLIN)) continue;
+      // Drain a batch, then poll again so control and monitor events are not starved.
+      for (int n = 0; n < 256 && !stopping_; ++n) {
+        auto head = std::make_shared<zmq::message_t>();
+        if (!data.recv(*head, zmq::recv_flags::dontwait)) break;
+        std::shared_ptr<zmq::message_t> body;
+        bool extra_frames = false;
+        if (head->more()) {
+          body = std::make_shared<zmq::message_t>();
+          (void)data.recv(*body);
+          if (body->more()) {  // more than two frames: drain them, count as malformed
+            extra_frames = true;
+            zmq::message_t rest;
+            do {
+              (void)data.recv(rest);
+            } while (rest.more());
+          }
+        }
+        RawMessage m;
+        m.head = Bytes(static_cast<const std::byte*>(head->data()), head->size());
+        m.head_owner = head;
+        if (body) {
+          m.body = Bytes(static_cast<const std::byte*>(body->data()), body->size());
+          m.body_owner = body;
+          // A zero-length second frame would read as a single-frame message; count it as
+          // malformed instead.
+          if (body->size() == 0) extra_frames = true;
+        }
+        IngestResult r;
+        {
+          std::lock_guard<std::mutex> lock(state_mutex_);
+          if (extra_frames) {
+            assembler_.count_rejection(Rejection::malformed);
+            r.rejection = Rejection::malformed;
+          } else {
+            r = assembler_.ingest(m, Clock::now());
+          }
+        }
+        if (r.rejection) log_rejection(*r.rejection);
+        if (r.delivery) deliver(std::move(*r.delivery));
+      }
+    }
+  } catch (const std::exception& e) {
+    // Only a context shutdown or an allocation failure lands here; say so and stop.
+    SURGE_LOG(logger(), error, "receiver " << server_rank_ << " stopped: " << e.what());
+  }
+}
+
+}  // namespace surge::streaming
