@@ -10,6 +10,8 @@
 #include "surge/solvers/kokkos_aliases.hpp"
 #include "surge/solvers/member.hpp"
 #include "surge/solvers/solver.hpp"
+#include "surge/solvers/stream_sink.hpp"
+#include "surge/streaming/config.hpp"
 
 namespace surge::experiments {
 
@@ -19,6 +21,10 @@ struct SolveOptions {
   std::string solver;
   std::string config_file;
   std::string out;
+  std::string stream;
+  std::string stream_config;
+  std::string experiment = "default";
+  std::uint64_t simulation_id = 0;
   std::vector<std::string> overrides;
   bool help = false;
   bool dump_config = false;
@@ -35,6 +41,13 @@ void print_help(const std::string& solver) {
       "                    override it (default: none, every key at its default)\n"
       "  --out FILE        output HDF5 file (default: <solver>.h5); written as FILE.partial\n"
       "                    and renamed when complete\n"
+      "  --stream ENDPOINT stream every output to the training server whose handshake\n"
+      "                    endpoint this is (default: off); with --stream and no --out,\n"
+      "                    no file is written\n"
+      "  --stream-config FILE  YAML of the client settings (hwm, timeouts, CURVE key;\n"
+      "                    see streaming/PROTOCOL.md) (default: built-in defaults)\n"
+      "  --experiment ID   experiment id announced to the server (default: default)\n"
+      "  --simulation-id N this member's simulation id (default: 0)\n"
       "  --dump-config     print the resolved configuration as YAML and exit\n"
       "  --log-level L     debug, info, warn, error, off (default: info)\n"
       "  --help            this text\n");
@@ -65,6 +78,22 @@ SolveOptions parse(const std::vector<std::string>& args) {
       o.config_file = value("--config");
     } else if (a == "--out" || a == "-o") {
       o.out = value("--out");
+    } else if (a == "--stream") {
+      o.stream = value("--stream");
+    } else if (a == "--stream-config") {
+      o.stream_config = value("--stream-config");
+    } else if (a == "--experiment") {
+      o.experiment = value("--experiment");
+    } else if (a == "--simulation-id") {
+      const std::string text = value("--simulation-id");
+      std::size_t used = 0;
+      try {
+        o.simulation_id = std::stoull(text, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      SURGE_REQUIRE(used == text.size() && !text.empty() && text[0] != '-', ConfigError,
+                    "--simulation-id must be a non-negative integer, got '" << text << "'");
     } else if (a == "--dump-config") {
       o.dump_config = true;
     } else if (a == "--log-level") {
@@ -112,7 +141,18 @@ int solve_command(const std::vector<std::string>& args) {
   SURGE_REQUIRE(!o.solver.empty(), ConfigError,
                 "no solver named (usage: surge solve <solver> [key=value ...]; see --help)");
   for (const auto& assignment : o.overrides) core::apply_override(parameters, assignment, source);
-  if (o.out.empty()) o.out = o.solver + ".h5";
+  if (o.out.empty() && o.stream.empty()) o.out = o.solver + ".h5";
+  streaming::ClientConfig stream_config;
+  if (!o.stream.empty()) {
+    core::ConfigSource stream_source;
+    YAML::Node node(YAML::NodeType::Map);
+    if (!o.stream_config.empty()) {
+      stream_source.file = o.stream_config;
+      node = core::load_yaml_file(o.stream_config);
+    }
+    stream_config = core::read_config<streaming::ClientConfig>(node, stream_source);
+    stream_config.front_endpoint = o.stream;
+  }
 
   solvers::KokkosSession kokkos;
   const auto& entry = solvers::solver_registry().at(o.solver);
@@ -123,9 +163,26 @@ int solve_command(const std::vector<std::string>& args) {
   }
 
   core::Logger log(o.solver);
-  solvers::WellWriter writer(o.out, *solver);
-  const double seconds = solvers::run_member(*solver, {&writer}, log);
-  if (rank == 0) {
+  std::vector<solvers::FrameSink*> sinks;
+  std::unique_ptr<solvers::WellWriter> writer;
+  std::unique_ptr<solvers::StreamSink> stream;
+  if (!o.out.empty()) {
+    writer = std::make_unique<solvers::WellWriter>(o.out, *solver);
+    sinks.push_back(writer.get());
+  }
+  if (!o.stream.empty()) {
+    stream = std::make_unique<solvers::StreamSink>(stream_config, o.experiment, o.simulation_id,
+                                                   *solver);
+    sinks.push_back(stream.get());
+    SURGE_LOG(log, info, "streaming simulation " << o.simulation_id << " to " << o.stream);
+  }
+  const double seconds = solvers::run_member(*solver, sinks, log);
+  if (rank == 0 && stream) {
+    std::printf("surge solve %s: streamed %zu frames of simulation %llu to %s\n", o.solver.c_str(),
+                solver->output_times().size(), static_cast<unsigned long long>(o.simulation_id),
+                o.stream.c_str());
+  }
+  if (rank == 0 && writer) {
     const auto& d = solver->decomposition();
     std::printf("surge solve %s: wrote %s (%zu frames of %d x %d, %.2f s on %d rank%s)\n",
                 o.solver.c_str(), std::filesystem::absolute(o.out).c_str(),

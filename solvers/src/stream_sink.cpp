@@ -1,0 +1,36 @@
+#include "surge/solvers/stream_sink.hpp"
+
+namespace surge::solvers {
+
+StreamSink::StreamSink(const streaming::ClientConfig& config, const std::string& experiment,
+                       std::uint64_t simulation_id, const Solver& solver) {
+  const auto& d = solver.decomposition();
+  streaming::MemberIdentity identity;
+  identity.experiment = experiment;
+  identity.simulation = simulation_id;
+  identity.member_rank = static_cast<std::uint32_t>(d.rank());
+  identity.member_size = static_cast<std::uint32_t>(d.size());
+  identity.dtype = streaming::DType::float32;
+  for (const auto& name : solver.field_names()) {
+    identity.fields.push_back(
+        {name, {static_cast<std::uint64_t>(d.nx()), static_cast<std::uint64_t>(d.ny())}});
+  }
+  for (const auto& [name, value] : solver.parameters()) identity.parameters.push_back(value);
+  client_ = std::make_unique<streaming::Client>(config, std::move(identity));
+}
+
+void StreamSink::write_frame(int index, const Solver& solver) {
+  const auto& d = solver.decomposition();
+  const streaming::Block block{
+      {static_cast<std::uint64_t>(d.offset_x()), static_cast<std::uint64_t>(d.offset_y())},
+      {static_cast<std::uint64_t>(d.local_nx()), static_cast<std::uint64_t>(d.local_ny())}};
+  for (const auto& name : solver.field_names()) {
+    solver.copy_field(name, block_);
+    client_->send(name, index, solver.time(),
+                  streaming::Span<const float>(block_.data(), block_.size()), block);
+  }
+}
+
+void StreamSink::finish() { client_->finish(); }
+
+}  // namespace surge::solvers
