@@ -1,6 +1,7 @@
 #include "surge/core/config.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 
 namespace surge::core {
@@ -81,6 +82,39 @@ void ConfigReader::read_pluggable(const YAML::Node& child, const std::string& pa
                   where(params, path + ".parameters")
                       << "'" << path << ".parameters' must be a map");
     value.parameters = params;
+  }
+}
+
+void ConfigReader::read_intervals(const YAML::Node& child, const std::string& path,
+                                  IntervalMap& value) const {
+  SURGE_REQUIRE(child.IsMap(), ConfigError,
+                where(child, path)
+                    << "'" << path << "' must be a map of name: [min, max] or value");
+  value.clear();
+  for (const auto& entry : child) {
+    const std::string name = entry.first.as<std::string>();
+    const std::string key = path + "." + name;
+    const YAML::Node& v = entry.second;
+    Interval range;
+    try {
+      if (v.IsScalar()) {
+        range.min = range.max = v.as<double>();
+      } else if (v.IsSequence() && v.size() == 2) {
+        range.min = v[0].as<double>();
+        range.max = v[1].as<double>();
+      } else {
+        throw YAML::Exception(v.Mark(), "not a range");
+      }
+    } catch (const YAML::Exception&) {
+      SURGE_THROW(ConfigError, where(v, key)
+                                   << "'" << key << "' must be [min, max] or a single number");
+    }
+    SURGE_REQUIRE(std::isfinite(range.min) && std::isfinite(range.max), ConfigError,
+                  where(v, key) << "'" << key << "' must be finite");
+    SURGE_REQUIRE(range.min <= range.max, ConfigError,
+                  where(v, key) << "'" << key << "' has min " << detail::to_text(range.min)
+                                << " > max " << detail::to_text(range.max));
+    value[name] = range;
   }
 }
 

@@ -10,6 +10,7 @@
 #include "surge/core/log.hpp"
 #include "surge/core/mpi.hpp"
 #include "surge/core/version.hpp"
+#include "surge/experiments/launcher.hpp"
 
 namespace surge::experiments {
 
@@ -52,6 +53,7 @@ void print_usage() {
 }  // namespace
 
 int main_entry(int argc, char** argv) {
+  capture_launch_environment();  // before MPI_Init adds its own variables
   core::MpiSession mpi(&argc, &argv);
   const std::vector<std::string> args(argv + 1, argv + argc);
   try {

@@ -198,3 +198,41 @@ TEST(Registry, CreatesByNameAndListsKnownOnError) {
     EXPECT_EQ(e.message(), "unknown animal 'cat' (known: dog)");
   }
 }
+
+namespace {
+struct WithRanges {
+  core::IntervalMap ranges;
+  YAML::Node extra;
+  template <class V>
+  void visit(V& v) {
+    v("ranges", ranges, "parameter ranges");
+    v("extra", extra, "free-form parameters");
+  }
+};
+}  // namespace
+
+TEST(Config, IntervalMapsReadCheckAndDump) {
+  const auto r = core::read_config<WithRanges>(
+      YAML::Load("ranges: {b1: [100, 500], alpha: 2}\nextra: {a: 1}"), {});
+  ASSERT_EQ(r.ranges.size(), 2u);
+  EXPECT_EQ(r.ranges.at("b1"), (core::Interval{100, 500}));
+  EXPECT_EQ(r.ranges.at("alpha"), (core::Interval{2, 2}));
+  EXPECT_EQ(r.extra["a"].as<int>(), 1);
+  const auto back =
+      core::read_config<WithRanges>(YAML::Load(core::to_yaml_text(core::dump_config(r))), {});
+  EXPECT_EQ(back.ranges, r.ranges);
+  auto error = [](const std::string& yaml) {
+    try {
+      (void)core::read_config<WithRanges>(YAML::Load(yaml), {"exp.yaml", {}});
+    } catch (const core::ConfigError& e) {
+      return e.message();
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error("ranges:\n  b1: [500, 100]\n"), "exp.yaml:2: 'ranges.b1' has min 500 > max 100");
+  EXPECT_EQ(error("ranges: {b1: [1, 2, 3]}"),
+            "exp.yaml:1: 'ranges.b1' must be [min, max] or a single number");
+  EXPECT_EQ(error("ranges: {b1: hot}"),
+            "exp.yaml:1: 'ranges.b1' must be [min, max] or a single number");
+  EXPECT_EQ(error("extra: 3"), "exp.yaml:1: 'extra' must be a map of key: value");
+}

@@ -30,6 +30,14 @@ struct Pluggable {
   YAML::Node parameters{YAML::NodeType::Map};
 };
 
+// Named closed intervals, e.g. the ranges a sampler draws parameters from. In YAML each
+// entry is a list [min, max] or a single number (a fixed value, min = max).
+struct Interval {
+  double min = 0.0, max = 0.0;
+  bool operator==(const Interval& o) const { return min == o.min && max == o.max; }
+};
+using IntervalMap = std::map<std::string, Interval>;
+
 // Where a YAML tree came from, so that errors point at a file line or an override.
 struct ConfigSource {
   std::string file;                              // "" when not read from a file
@@ -61,6 +69,18 @@ std::string to_text(const T& value) {
     return value;
   } else if constexpr (std::is_same_v<T, Pluggable>) {
     return value.type;
+  } else if constexpr (std::is_same_v<T, IntervalMap>) {
+    std::string out = "{";
+    for (const auto& [name, range] : value) {
+      out += (out.size() > 1 ? ", " : "") + name + ": " +
+             (range.min == range.max ? to_text(range.min)
+                                     : "[" + to_text(range.min) + ", " + to_text(range.max) + "]");
+    }
+    return out + "}";
+  } else if constexpr (std::is_same_v<T, YAML::Node>) {
+    YAML::Emitter out;
+    out << YAML::Flow << value;
+    return value.IsNull() || !value.IsDefined() ? std::string("{}") : std::string(out.c_str());
   } else if constexpr (std::is_arithmetic_v<T>) {
     return std::to_string(value);
   } else {  // vectors
@@ -162,6 +182,12 @@ class ConfigReader {
   void read_value(const YAML::Node& child, const std::string& path, T& value) const {
     if constexpr (std::is_same_v<T, Pluggable>) {
       read_pluggable(child, path, value);
+    } else if constexpr (std::is_same_v<T, IntervalMap>) {
+      read_intervals(child, path, value);
+    } else if constexpr (std::is_same_v<T, YAML::Node>) {
+      SURGE_REQUIRE(child.IsMap(), ConfigError,
+                    where(child, path) << "'" << path << "' must be a map of key: value");
+      value = child;
     } else {
       try {
         if constexpr (std::is_same_v<T, std::string> || std::is_arithmetic_v<T>) {
@@ -180,6 +206,7 @@ class ConfigReader {
       }
     }
   }
+  void read_intervals(const YAML::Node& child, const std::string& path, IntervalMap& value) const;
   static std::string article(const char* type_name);
 
   YAML::Node node_;
@@ -215,7 +242,24 @@ class ConfigWriter {
  public:
   template <class T>
   void operator()(const char* key, T& value, const char* doc, const Check<T>& check = {}) {
-    if constexpr (std::is_same_v<T, Pluggable>) {
+    if constexpr (std::is_same_v<T, IntervalMap>) {
+      YAML::Node map(YAML::NodeType::Map);
+      for (const auto& [name, range] : value) {
+        if (range.min == range.max) {
+          map[name] = detail::to_text(range.min);
+        } else {
+          YAML::Node pair(YAML::NodeType::Sequence);
+          pair.SetStyle(YAML::EmitterStyle::Flow);
+          pair.push_back(detail::to_text(range.min));
+          pair.push_back(detail::to_text(range.max));
+          map[name] = pair;
+        }
+      }
+      node_[key] = map;
+    } else if constexpr (std::is_same_v<T, YAML::Node>) {
+      node_[key] = YAML::Clone(
+          value.IsDefined() && !value.IsNull() ? value : YAML::Node(YAML::NodeType::Map));
+    } else if constexpr (std::is_same_v<T, Pluggable>) {
       YAML::Node p(YAML::NodeType::Map);
       p["type"] = value.type;
       p["parameters"] = YAML::Clone(value.parameters);

@@ -1,0 +1,105 @@
+#pragma once
+// Starts ensemble members as child processes (`mpirun -np k surge solve ...`), no more than
+// a limit at once, and keeps them honest: a member that exits non-zero, dies by a signal or
+// falls silent past a timeout is killed (its whole process group) and relaunched with the
+// same simulation id, so steps it already delivered are dropped as duplicates by the
+// receiver. After the last retry it is redrawn (new parameters, new id) or marked failed.
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "surge/core/log.hpp"
+#include "surge/experiments/experiment_config.hpp"
+
+namespace surge::experiments {
+
+enum class MemberRole { validation, train };
+enum class MemberStatus { pending, running, done, failed, redrawn };
+[[nodiscard]] const char* to_string(MemberRole role);
+[[nodiscard]] const char* to_string(MemberStatus status);
+
+struct MemberRecord {
+  std::uint64_t simulation_id = 0;
+  std::vector<double> parameters;  // in the order of the ensemble's ranges (by name)
+  MemberRole role = MemberRole::train;
+  MemberStatus status = MemberStatus::pending;
+  int attempts = 0;
+  std::string last_error;
+};
+
+// Saves this process's environment; call first thing in main, before MPI_Init, so members
+// start with the user's environment and not the one an MPI runtime adds to its processes.
+void capture_launch_environment();
+// The saved environment, minus variables an MPI launcher sets for its own processes
+// (PMIX_*, OMPI_COMM_WORLD_*, OMPI_MCA_orte_*, ...), which would confuse a child mpirun.
+[[nodiscard]] std::vector<std::string> launch_environment();
+// The full path of `program` on PATH, or "" if there is none.
+[[nodiscard]] std::string find_on_path(const std::string& program);
+
+class LocalLauncher {
+ public:
+  // The command line of one attempt of a member.
+  using CommandFor = std::function<std::vector<std::string>(const MemberRecord&, int attempt)>;
+  // Seconds since the member was last heard of, or a negative value if never.
+  using SilenceOf = std::function<double(std::uint64_t simulation_id)>;
+  // A fresh record (new id, new parameters) replacing one that failed every attempt.
+  using Redraw = std::function<MemberRecord(const MemberRecord& failed)>;
+
+  LocalLauncher(const LauncherConfig& config, std::vector<MemberRecord> members, CommandFor command,
+                SilenceOf silence, Redraw redraw, std::string log_dir);
+  ~LocalLauncher();
+  LocalLauncher(const LocalLauncher&) = delete;
+  LocalLauncher& operator=(const LocalLauncher&) = delete;
+
+  // Starts the launcher thread. Members start in list order.
+  void start();
+  // Kills every running member and stops the thread (idempotent).
+  void stop();
+  // True once every member is done or failed (or stop() was called).
+  [[nodiscard]] bool finished() const noexcept { return finished_; }
+  // Blocks until finished().
+  void wait();
+  // A snapshot of every member record (redrawn ones included).
+  [[nodiscard]] std::vector<MemberRecord> members() const;
+  // Counts by status.
+  struct Counts {
+    int pending = 0, running = 0, done = 0, failed = 0, redrawn = 0;
+  };
+  [[nodiscard]] Counts counts() const;
+  // Whether every member of `role` has finished (done or failed).
+  [[nodiscard]] bool role_finished(MemberRole role) const;
+
+ private:
+  struct Running {
+    std::size_t index;
+    pid_t pid;
+    std::chrono::steady_clock::time_point started;
+  };
+  void run();
+  void launch(std::size_t index);
+  // Handles an attempt that ended badly: retry, redraw or fail.
+  void attempt_failed(std::size_t index, const std::string& why);
+
+  LauncherConfig config_;
+  CommandFor command_;
+  SilenceOf silence_;
+  Redraw redraw_;
+  std::string log_dir_;
+  core::Logger log_{"launcher"};
+
+  mutable std::mutex mutex_;
+  std::vector<MemberRecord> members_;
+  std::vector<Running> running_;
+  std::atomic<bool> stop_{false}, finished_{false};
+  std::thread thread_;
+};
+
+}  // namespace surge::experiments

@@ -1,0 +1,311 @@
+#include "surge/experiments/launcher.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "surge/core/error.hpp"
+
+extern char** environ;
+
+namespace surge::experiments {
+
+namespace {
+std::vector<std::string>& saved_environment() {
+  static std::vector<std::string> env;
+  return env;
+}
+bool g_captured = false;
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+// Variables an MPI launcher (Open MPI's mpirun / PMIx) sets for the processes it starts.
+bool set_by_mpi_launcher(const std::string& entry) {
+  static const char* const kPrefixes[] = {"PMIX_",
+                                          "OPAL_",
+                                          "OMPI_COMM_WORLD_",
+                                          "OMPI_MCA_orte_",
+                                          "OMPI_MCA_ess",
+                                          "OMPI_MCA_pmix",
+                                          "OMPI_MCA_shmem_RUNTIME",
+                                          "OMPI_MCA_initial_wdir",
+                                          "OMPI_MCA_mpi_oversubscribe",
+                                          "OMPI_APP_CTX_",
+                                          "OMPI_NUM_APP_CTX=",
+                                          "OMPI_FIRST_RANKS=",
+                                          "OMPI_UNIVERSE_SIZE=",
+                                          "OMPI_FILE_LOCATION=",
+                                          "OMPI_COMMAND=",
+                                          "OMPI_ARGV=",
+                                          "OMPI_MCA_io="};
+  for (const char* p : kPrefixes) {
+    if (starts_with(entry, p)) return true;
+  }
+  return false;
+}
+}  // namespace
+
+const char* to_string(MemberRole role) {
+  return role == MemberRole::validation ? "validation" : "train";
+}
+
+const char* to_string(MemberStatus status) {
+  switch (status) {
+    case MemberStatus::pending:
+      return "pending";
+    case MemberStatus::running:
+      return "running";
+    case MemberStatus::done:
+      return "done";
+    case MemberStatus::failed:
+      return "failed";
+    case MemberStatus::redrawn:
+      return "redrawn";
+  }
+  return "?";
+}
+
+void capture_launch_environment() {
+  auto& env = saved_environment();
+  env.clear();
+  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+  g_captured = true;
+}
+
+std::vector<std::string> launch_environment() {
+  if (!g_captured) capture_launch_environment();  // embedded use: today's environment
+  std::vector<std::string> out;
+  for (const auto& entry : saved_environment()) {
+    if (!set_by_mpi_launcher(entry)) out.push_back(entry);
+  }
+  return out;
+}
+
+std::string find_on_path(const std::string& program) {
+  if (program.find('/') != std::string::npos) {
+    return access(program.c_str(), X_OK) == 0 ? program : std::string();
+  }
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/bin:/bin";
+  for (std::size_t start = 0; start <= dirs.size();) {
+    const auto end = dirs.find(':', start);
+    const std::string dir =
+        dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    const std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return {};
+}
+
+LocalLauncher::LocalLauncher(const LauncherConfig& config, std::vector<MemberRecord> members,
+                             CommandFor command, SilenceOf silence, Redraw redraw,
+                             std::string log_dir)
+    : config_(config),
+      command_(std::move(command)),
+      silence_(std::move(silence)),
+      redraw_(std::move(redraw)),
+      log_dir_(std::move(log_dir)),
+      members_(std::move(members)) {
+  std::filesystem::create_directories(log_dir_);
+}
+
+LocalLauncher::~LocalLauncher() { stop(); }
+
+void LocalLauncher::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void LocalLauncher::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void LocalLauncher::wait() {
+  while (!finished_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+std::vector<MemberRecord> LocalLauncher::members() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return members_;
+}
+
+LocalLauncher::Counts LocalLauncher::counts() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Counts c;
+  for (const auto& m : members_) {
+    switch (m.status) {
+      case MemberStatus::pending:
+        ++c.pending;
+        break;
+      case MemberStatus::running:
+        ++c.running;
+        break;
+      case MemberStatus::done:
+        ++c.done;
+        break;
+      case MemberStatus::failed:
+        ++c.failed;
+        break;
+      case MemberStatus::redrawn:
+        ++c.redrawn;
+        break;
+    }
+  }
+  return c;
+}
+
+bool LocalLauncher::role_finished(MemberRole role) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& m : members_) {
+    if (m.role == role && (m.status == MemberStatus::pending || m.status == MemberStatus::running))
+      return false;
+  }
+  return true;
+}
+
+void LocalLauncher::launch(std::size_t index) {
+  MemberRecord& m = members_[index];
+  ++m.attempts;
+  const std::vector<std::string> args = command_(m, m.attempts);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const std::vector<std::string> env = launch_environment();
+  std::vector<char*> envp;
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  const std::string log_file = log_dir_ + "/member_" + std::to_string(m.simulation_id) +
+                               "_attempt" + std::to_string(m.attempts) + ".log";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_file.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  // Its own process group: killing the group reaches mpirun and every rank it started.
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    attempt_failed(index, std::string("cannot start ") + argv[0] + ": " + std::strerror(rc));
+    return;
+  }
+  m.status = MemberStatus::running;
+  running_.push_back({index, pid, std::chrono::steady_clock::now()});
+  SURGE_LOG(log_, debug,
+            "started simulation " << m.simulation_id << " (" << to_string(m.role) << ", attempt "
+                                  << m.attempts << ", pid " << pid << ")");
+}
+
+void LocalLauncher::attempt_failed(std::size_t index, const std::string& why) {
+  MemberRecord& m = members_[index];
+  m.last_error = why;
+  if (m.attempts <= config_.retries) {
+    SURGE_LOG(log_, warn,
+              "simulation " << m.simulation_id << " attempt " << m.attempts << " " << why
+                            << "; relaunching");
+    m.status = MemberStatus::pending;
+    return;
+  }
+  if (config_.on_failure == "redraw" && m.role == MemberRole::train) {
+    m.status = MemberStatus::redrawn;
+    MemberRecord fresh = redraw_(m);
+    SURGE_LOG(log_, warn,
+              "simulation " << m.simulation_id << " failed " << m.attempts << " times (" << why
+                            << "); redrawn as simulation " << fresh.simulation_id);
+    members_.push_back(std::move(fresh));
+  } else {
+    m.status = MemberStatus::failed;
+    SURGE_LOG(log_, warn,
+              "simulation " << m.simulation_id << " failed " << m.attempts << " times (" << why
+                            << "); marked failed");
+  }
+}
+
+void LocalLauncher::run() {
+  using namespace std::chrono;
+  while (!stop_) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      // Reap members that ended.
+      for (std::size_t k = 0; k < running_.size();) {
+        int status = 0;
+        const pid_t r = waitpid(running_[k].pid, &status, WNOHANG);
+        if (r == 0) {
+          // Still running: is it silent?
+          const double since_start =
+              duration<double>(steady_clock::now() - running_[k].started).count();
+          const double silence = silence_(members_[running_[k].index].simulation_id);
+          const double quiet = silence < 0 ? since_start : std::min(silence, since_start);
+          if (quiet > config_.silence_timeout_s) {
+            kill(-running_[k].pid, SIGKILL);
+            waitpid(running_[k].pid, &status, 0);
+            attempt_failed(running_[k].index,
+                           "was silent for " + std::to_string(static_cast<int>(quiet)) + " s");
+            running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(k));
+            continue;
+          }
+          ++k;
+          continue;
+        }
+        MemberRecord& m = members_[running_[k].index];
+        if (r == running_[k].pid && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+          m.status = MemberStatus::done;
+          SURGE_LOG(log_, debug, "simulation " << m.simulation_id << " done");
+        } else {
+          std::string why = "exited with an error";
+          if (r == running_[k].pid && WIFEXITED(status)) {
+            why = "exited with code " + std::to_string(WEXITSTATUS(status));
+          } else if (r == running_[k].pid && WIFSIGNALED(status)) {
+            why = std::string("was killed by signal ") + std::to_string(WTERMSIG(status));
+          }
+          // Leftover ranks of a member whose launcher died.
+          kill(-running_[k].pid, SIGKILL);
+          attempt_failed(running_[k].index, why);
+        }
+        running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(k));
+      }
+      // Start pending members in order while there is room.
+      for (std::size_t i = 0;
+           i < members_.size() && static_cast<int>(running_.size()) < config_.max_concurrent; ++i) {
+        if (members_[i].status == MemberStatus::pending) launch(i);
+      }
+      bool all_finished = running_.empty();
+      for (const auto& m : members_) {
+        all_finished = all_finished && m.status != MemberStatus::pending;
+      }
+      if (all_finished) {
+        finished_ = true;
+        return;
+      }
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  // Stopped from outside: end every member still running.
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& r : running_) {
+    kill(-r.pid, SIGKILL);
+    int status = 0;
+    waitpid(r.pid, &status, 0);
+    members_[r.index].status = MemberStatus::failed;
+    members_[r.index].last_error = "stopped";
+  }
+  running_.clear();
+  finished_ = true;
+}
+
+}  // namespace surge::experiments

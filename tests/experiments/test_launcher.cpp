@@ -1,0 +1,163 @@
+// The local launcher with stand-in members (/bin/sh): concurrency limit, retries with the same
+// simulation id, silence kills, redraws and failures, the environment members inherit.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "surge/experiments/launcher.hpp"
+
+namespace ex = surge::experiments;
+
+namespace {
+
+std::vector<ex::MemberRecord> members(int n) {
+  std::vector<ex::MemberRecord> out;
+  for (int i = 0; i < n; ++i) {
+    ex::MemberRecord m;
+    m.simulation_id = static_cast<std::uint64_t>(i);
+    m.parameters = {static_cast<double>(i)};
+    out.push_back(m);
+  }
+  return out;
+}
+
+std::string log_dir(const char* name) {
+  return std::string(SURGE_BINARY_DIR) + "/launcher_test_" + name;
+}
+
+ex::LocalLauncher::Redraw redraw_from(std::uint64_t first_id) {
+  auto next = std::make_shared<std::atomic<std::uint64_t>>(first_id);
+  return [next](const ex::MemberRecord& failed) {
+    ex::MemberRecord fresh = failed;
+    fresh.simulation_id = (*next)++;
+    fresh.attempts = 0;
+    fresh.status = ex::MemberStatus::pending;
+    return fresh;
+  };
+}
+
+const auto kNeverSilent = [](std::uint64_t) { return 0.0; };
+
+}  // namespace
+
+TEST(Launcher, RunsEveryMemberWithinTheConcurrencyLimit) {
+  ex::LauncherConfig config;
+  config.max_concurrent = 2;
+  const std::string dir = log_dir("concurrency");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  // Each member records its start and end; at most two may overlap.
+  ex::LocalLauncher launcher(
+      config, members(6),
+      [&](const ex::MemberRecord& m, int) {
+        const std::string f = dir + "/trace";
+        return std::vector<std::string>{
+            "/bin/sh", "-c", "echo start >> " + f + "; sleep 0.2; echo end >> " + f + "; exit 0"};
+      },
+      kNeverSilent, redraw_from(100), dir);
+  launcher.start();
+  launcher.wait();
+  const auto c = launcher.counts();
+  EXPECT_EQ(c.done, 6);
+  EXPECT_EQ(c.failed + c.running + c.pending, 0);
+  std::ifstream trace(dir + "/trace");
+  int open = 0, worst = 0, starts = 0;
+  for (std::string line; std::getline(trace, line);) {
+    if (line == "start") {
+      worst = std::max(worst, ++open);
+      ++starts;
+    } else {
+      --open;
+    }
+  }
+  EXPECT_EQ(starts, 6);
+  EXPECT_LE(worst, 2);
+  EXPECT_GE(worst, 2);  // and it does use both slots
+}
+
+TEST(Launcher, RetriesAFailedAttemptWithTheSameSimulationId) {
+  ex::LauncherConfig config;
+  config.retries = 2;
+  ex::LocalLauncher launcher(
+      config, members(3),
+      [](const ex::MemberRecord& m, int attempt) {
+        // Simulation 1 fails on its first attempt only.
+        const bool fail = m.simulation_id == 1 && attempt == 1;
+        return std::vector<std::string>{"/bin/sh", "-c", fail ? "exit 3" : "exit 0"};
+      },
+      kNeverSilent, redraw_from(100), log_dir("retry"));
+  launcher.start();
+  launcher.wait();
+  const auto all = launcher.members();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[1].attempts, 2);
+  EXPECT_EQ(all[1].status, ex::MemberStatus::done);
+  EXPECT_EQ(all[1].last_error, "exited with code 3");
+  EXPECT_EQ(all[0].attempts, 1);
+}
+
+TEST(Launcher, KillsSilentMembersAndRedrawsAfterTheLastRetry) {
+  ex::LauncherConfig config;
+  config.retries = 1;
+  config.silence_timeout_s = 0.3;
+  config.on_failure = "redraw";
+  ex::LocalLauncher launcher(
+      config, members(2),
+      [](const ex::MemberRecord& m, int) {
+        // Simulation 0 hangs forever; the redrawn member (id 100) and simulation 1 finish.
+        return std::vector<std::string>{"/bin/sh", "-c",
+                                        m.simulation_id == 0 ? "sleep 60" : "exit 0"};
+      },
+      [](std::uint64_t id) { return id == 0 ? 1e9 : 0.0; }, redraw_from(100), log_dir("silent"));
+  const auto t0 = std::chrono::steady_clock::now();
+  launcher.start();
+  launcher.wait();
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
+  const auto all = launcher.members();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].status, ex::MemberStatus::redrawn);
+  EXPECT_EQ(all[0].attempts, 2);
+  EXPECT_NE(all[0].last_error.find("silent"), std::string::npos) << all[0].last_error;
+  EXPECT_EQ(all[2].simulation_id, 100u);
+  EXPECT_EQ(all[2].status, ex::MemberStatus::done);
+}
+
+TEST(Launcher, MarksFailedWhenToldSoAndReportsSignals) {
+  ex::LauncherConfig config;
+  config.retries = 0;
+  config.on_failure = "fail";
+  ex::LocalLauncher launcher(
+      config, members(1),
+      [](const ex::MemberRecord&, int) {
+        return std::vector<std::string>{"/bin/sh", "-c", "kill -9 $$"};
+      },
+      kNeverSilent, redraw_from(100), log_dir("signal"));
+  launcher.start();
+  launcher.wait();
+  const auto all = launcher.members();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].status, ex::MemberStatus::failed);
+  EXPECT_EQ(all[0].last_error, "was killed by signal 9");
+}
+
+TEST(Launcher, MembersInheritTheEnvironmentWithoutMpiLauncherVariables) {
+  setenv("SURGE_TEST_MARKER", "kept", 1);
+  setenv("PMIX_RANK", "3", 1);
+  setenv("OMPI_COMM_WORLD_SIZE", "4", 1);
+  ex::capture_launch_environment();
+  const auto env = ex::launch_environment();
+  auto has = [&](const std::string& prefix) {
+    for (const auto& e : env)
+      if (e.rfind(prefix, 0) == 0) return true;
+    return false;
+  };
+  EXPECT_TRUE(has("SURGE_TEST_MARKER=kept"));
+  EXPECT_TRUE(has("PATH="));
+  EXPECT_FALSE(has("PMIX_RANK="));
+  EXPECT_FALSE(has("OMPI_COMM_WORLD_SIZE="));
+  EXPECT_EQ(ex::find_on_path("sh").empty(), false);
+  EXPECT_EQ(ex::find_on_path("surely-not-a-program-xyz"), "");
+}
