@@ -25,6 +25,7 @@ struct SolveOptions {
   std::string stream_config;
   std::string experiment = "default";
   std::uint64_t simulation_id = 0;
+  int fail_at_output = -1;
   std::vector<std::string> overrides;
   bool help = false;
   bool dump_config = false;
@@ -48,6 +49,8 @@ void print_help(const std::string& solver) {
       "                    see streaming/PROTOCOL.md) (default: built-in defaults)\n"
       "  --experiment ID   experiment id announced to the server (default: default)\n"
       "  --simulation-id N this member's simulation id (default: 0)\n"
+      "  --fail-at-output K  testing aid: end the process abruptly (exit code 3, no\n"
+      "                    end-of-simulation) right after output K (default: off)\n"
       "  --dump-config     print the resolved configuration as YAML and exit\n"
       "  --log-level L     debug, info, warn, error, off (default: info)\n"
       "  --help            this text\n");
@@ -94,6 +97,13 @@ SolveOptions parse(const std::vector<std::string>& args) {
       }
       SURGE_REQUIRE(used == text.size() && !text.empty() && text[0] != '-', ConfigError,
                     "--simulation-id must be a non-negative integer, got '" << text << "'");
+    } else if (a == "--fail-at-output") {
+      const std::string text = value("--fail-at-output");
+      try {
+        o.fail_at_output = std::stoi(text);
+      } catch (const std::exception&) {
+        SURGE_THROW(ConfigError, "--fail-at-output must be an integer, got '" << text << "'");
+      }
     } else if (a == "--dump-config") {
       o.dump_config = true;
     } else if (a == "--log-level") {
@@ -176,6 +186,16 @@ int solve_command(const std::vector<std::string>& args) {
     sinks.push_back(stream.get());
     SURGE_LOG(log, info, "streaming simulation " << o.simulation_id << " to " << o.stream);
   }
+  // Simulates a crash for fault-tolerance tests: no END, no file renamed.
+  struct CrashAfter final : solvers::FrameSink {
+    explicit CrashAfter(int k) : output(k) {}
+    int output;
+    void write_frame(int index, const solvers::Solver&) override {
+      if (index == output) std::_Exit(3);
+    }
+    void finish() override {}
+  } crash(o.fail_at_output);
+  if (o.fail_at_output >= 0) sinks.push_back(&crash);
   const double seconds = solvers::run_member(*solver, sinks, log);
   if (rank == 0 && stream) {
     std::printf("surge solve %s: streamed %zu frames of simulation %llu to %s\n", o.solver.c_str(),
