@@ -9,7 +9,8 @@ std::array<int, 2> Decomposition2D::block(int n, int p, int coord) noexcept {
   return {coord * base + (coord < extra ? coord : extra), base + (coord < extra ? 1 : 0)};
 }
 
-Decomposition2D::Decomposition2D(MPI_Comm comm, int nx, int ny) : n_{nx, ny} {
+Decomposition2D::Decomposition2D(MPI_Comm comm, int nx, int ny, std::array<bool, 2> periodic)
+    : n_{nx, ny}, periodic_(periodic) {
   int size = 0;
   SURGE_MPI_CHECK(MPI_Comm_size(comm, &size));
   int dims[2] = {0, 0};
@@ -17,7 +18,7 @@ Decomposition2D::Decomposition2D(MPI_Comm comm, int nx, int ny) : n_{nx, ny} {
   SURGE_REQUIRE(dims[0] <= nx && dims[1] <= ny, ConfigError,
                 "grid " << nx << " x " << ny << " is too small for " << size << " ranks ("
                         << dims[0] << " x " << dims[1] << " blocks)");
-  const int periods[2] = {0, 0};
+  const int periods[2] = {periodic[0] ? 1 : 0, periodic[1] ? 1 : 0};
   SURGE_MPI_CHECK(MPI_Cart_create(comm, 2, dims, periods, /*reorder=*/0, &cart_));
   SURGE_MPI_CHECK(MPI_Comm_rank(cart_, &rank_));
   SURGE_MPI_CHECK(MPI_Comm_size(cart_, &size_));
@@ -37,8 +38,21 @@ Decomposition2D::~Decomposition2D() {
   if (cart_ != MPI_COMM_NULL) MPI_Comm_free(&cart_);
 }
 
-HaloExchange::HaloExchange(const Decomposition2D& decomposition) : d_(decomposition) {
-  const int lengths[4] = {d_.local_ny(), d_.local_ny(), d_.local_nx(), d_.local_nx()};
+HaloExchange::HaloExchange(const Decomposition2D& decomposition, int ghost, int components)
+    : d_(decomposition), ghost_(ghost), components_(components) {
+  for (int axis = 0; axis < 2; ++axis) {
+    const bool has_neighbours =
+        d_.neighbor_low(axis) != MPI_PROC_NULL || d_.neighbor_high(axis) != MPI_PROC_NULL;
+    const int local = axis == 0 ? d_.local_nx() : d_.local_ny();
+    SURGE_REQUIRE(!has_neighbours || local >= ghost, ConfigError,
+                  "a block of " << local << " cells along " << (axis == 0 ? "x" : "y")
+                                << " is thinner than the " << ghost
+                                << " ghost layers; use fewer ranks or a finer grid");
+  }
+  // A face buffer holds `ghost` layers of every component: (component, layer, position).
+  const int face = components * ghost;
+  const int lengths[4] = {face * d_.local_ny(), face * d_.local_ny(), face * d_.local_nx(),
+                          face * d_.local_nx()};
   const char* names[4] = {"halo_low_x", "halo_high_x", "halo_low_y", "halo_high_y"};
   for (int f = 0; f < 4; ++f) {
     send_[f] = Buffer1D(std::string("send_") + names[f], lengths[f]);
@@ -49,20 +63,34 @@ HaloExchange::HaloExchange(const Decomposition2D& decomposition) : d_(decomposit
 }
 
 void HaloExchange::exchange(const Field2D& u) {
-  const int nx = d_.local_nx(), ny = d_.local_ny();
+  SURGE_REQUIRE(components_ == 1, ConfigError,
+                "halo exchange of one field with a " << components_ << "-component exchanger");
+  // The same memory seen as one component plane (unmanaged: no copy, no ownership).
+  exchange(Fields2D(u.data(), 1, u.extent(0), u.extent(1)));
+}
+
+void HaloExchange::exchange(const Fields2D& u) {
+  const int nx = d_.local_nx(), ny = d_.local_ny(), g = ghost_;
+  SURGE_REQUIRE(static_cast<int>(u.extent(0)) == components_ &&
+                    static_cast<int>(u.extent(1)) == nx + 2 * g &&
+                    static_cast<int>(u.extent(2)) == ny + 2 * g,
+                ConfigError, "halo exchange of a field with the wrong extents");
   const int peer[4] = {d_.neighbor_low(0), d_.neighbor_high(0), d_.neighbor_low(1),
                        d_.neighbor_high(1)};
-  // Pack the owned edge rows/columns next to each neighbour.
+  // Pack the `g` owned layers next to each neighbour; buffer index (c * g + layer) * n + k.
   auto s0 = send_[0], s1 = send_[1], s2 = send_[2], s3 = send_[3];
+  const int face_x = components_ * g * ny, face_y = components_ * g * nx;
   Kokkos::parallel_for(
-      "halo_pack_x", Range1D(0, ny), KOKKOS_LAMBDA(int j) {
-        s0(j) = u(1, j + 1);
-        s1(j) = u(nx, j + 1);
+      "halo_pack_x", Range1D(0, face_x), KOKKOS_LAMBDA(int k) {
+        const int j = k % ny, cl = k / ny, layer = cl % g, c = cl / g;
+        s0(k) = u(c, g + layer, g + j);
+        s1(k) = u(c, nx + layer, g + j);
       });
   Kokkos::parallel_for(
-      "halo_pack_y", Range1D(0, nx), KOKKOS_LAMBDA(int i) {
-        s2(i) = u(i + 1, 1);
-        s3(i) = u(i + 1, ny);
+      "halo_pack_y", Range1D(0, face_y), KOKKOS_LAMBDA(int k) {
+        const int i = k % nx, cl = k / nx, layer = cl % g, c = cl / g;
+        s2(k) = u(c, g + i, g + layer);
+        s3(k) = u(c, g + i, ny + layer);
       });
   for (int f = 0; f < 4; ++f) Kokkos::deep_copy(send_host_[f], send_[f]);  // fences
 
@@ -83,14 +111,22 @@ void HaloExchange::exchange(const Field2D& u) {
     if (peer[f] == MPI_PROC_NULL) continue;
     Kokkos::deep_copy(recv_[f], recv_host_[f]);
     auto r = recv_[f];
+    // Layer `layer` of the low ghosts is index `layer` (counted from the outside), of the
+    // high ghosts n + g + layer; the neighbour packed its owned layers in the same order.
     if (f < 2) {
-      const int i = (f == 0) ? 0 : nx + 1;
+      const int i0 = (f == 0) ? 0 : nx + g;
       Kokkos::parallel_for(
-          "halo_unpack_x", Range1D(0, ny), KOKKOS_LAMBDA(int j) { u(i, j + 1) = r(j); });
+          "halo_unpack_x", Range1D(0, face_x), KOKKOS_LAMBDA(int k) {
+            const int j = k % ny, cl = k / ny, layer = cl % g, c = cl / g;
+            u(c, i0 + layer, g + j) = r(k);
+          });
     } else {
-      const int j = (f == 2) ? 0 : ny + 1;
+      const int j0 = (f == 2) ? 0 : ny + g;
       Kokkos::parallel_for(
-          "halo_unpack_y", Range1D(0, nx), KOKKOS_LAMBDA(int i) { u(i + 1, j) = r(i); });
+          "halo_unpack_y", Range1D(0, face_y), KOKKOS_LAMBDA(int k) {
+            const int i = k % nx, cl = k / nx, layer = cl % g, c = cl / g;
+            u(c, g + i, j0 + layer) = r(k);
+          });
     }
   }
   Kokkos::fence();

@@ -73,10 +73,7 @@ WellWriter::WellWriter(const std::string& path, const Solver& solver)
     for (double t : solver.output_times()) time.push_back(static_cast<float>(t));
     h5::write_dataset(g, "time", time);
     for (int axis = 0; axis < 2; ++axis) {
-      const int n = axis == 0 ? d.nx() : d.ny();
-      std::vector<float> coords(static_cast<std::size_t>(n));
-      for (int i = 0; i < n; ++i)
-        coords[static_cast<std::size_t>(i)] = static_cast<float>(i) / (n - 1);
+      const std::vector<float> coords = solver.coordinates(axis);
       const char* name = axis == 0 ? "x" : "y";
       h5::write_dataset(g, name, coords);
       h5::Dataset ds(SURGE_HDF5_CHECK(H5Dopen2(g, name, H5P_DEFAULT)));
@@ -115,23 +112,32 @@ WellWriter::WellWriter(const std::string& path, const Solver& solver)
       h5::write_attribute(ds, "time_varying", false);
     }
   }
-  // t0_fields/ (scalar fields); t1 (vector) and t2 (tensor) are empty for heat2d.
+  // t0_fields/ (scalar fields), t1_fields/ (vector fields, components last); t2 (tensor)
+  // is empty.
   {
-    h5::Group g = h5::create_group(file_, "t0_fields");
-    h5::write_attribute(g, "field_names", solver.field_names());
-    const std::vector<hsize_t> dims = {1, static_cast<hsize_t>(n_frames_),
-                                       static_cast<hsize_t>(d.nx()), static_cast<hsize_t>(d.ny())};
-    for (const auto& name : solver.field_names()) {
-      h5::Dataset ds = h5::create_dataset(g, name, H5T_IEEE_F32LE, dims);
-      h5::write_attribute(ds, "dim_varying", std::vector<bool>{true, true});
-      h5::write_attribute(ds, "sample_varying", true);
-      h5::write_attribute(ds, "time_varying", true);
-      fields_.push_back(std::move(ds));
+    const hsize_t frames = static_cast<hsize_t>(n_frames_), nx = static_cast<hsize_t>(d.nx()),
+                  ny = static_cast<hsize_t>(d.ny());
+    for (int order = 0; order < 2; ++order) {
+      std::vector<std::string> names;
+      for (const auto& field : solver.fields())
+        if (field.order == order) names.push_back(field.name);
+      h5::Group g = h5::create_group(file_, order == 0 ? "t0_fields" : "t1_fields");
+      h5::write_attribute(g, "field_names", names);
+      for (const auto& field : solver.fields()) {
+        if (field.order != order) continue;
+        std::vector<hsize_t> dims = {1, frames, nx, ny};
+        if (order == 1) dims.push_back(static_cast<hsize_t>(field.components));
+        h5::Dataset ds = h5::create_dataset(g, field.name, H5T_IEEE_F32LE, dims);
+        h5::write_attribute(ds, "dim_varying", std::vector<bool>{true, true});
+        h5::write_attribute(ds, "sample_varying", true);
+        h5::write_attribute(ds, "time_varying", true);
+        fields_.push_back(std::move(ds));
+        components_.push_back(order == 1 ? field.components : 0);
+        field_names_.push_back(field.name);
+      }
     }
-    for (const char* other : {"t1_fields", "t2_fields"}) {
-      h5::Group empty = h5::create_group(file_, other);
-      h5::write_attribute(empty, "field_names", std::vector<std::string>{});
-    }
+    h5::Group empty = h5::create_group(file_, "t2_fields");
+    h5::write_attribute(empty, "field_names", std::vector<std::string>{});
   }
 }
 
@@ -147,14 +153,17 @@ void WellWriter::write_frame(int index, const Solver& solver) {
   SURGE_REQUIRE(index >= 0 && index < n_frames_, IoError,
                 "frame " << index << " is outside [0, " << n_frames_ << ")");
   const auto& d = solver.decomposition();
-  const std::vector<hsize_t> offset = {0, static_cast<hsize_t>(index),
-                                       static_cast<hsize_t>(d.offset_x()),
-                                       static_cast<hsize_t>(d.offset_y())};
-  const std::vector<hsize_t> count = {1, 1, static_cast<hsize_t>(d.local_nx()),
-                                      static_cast<hsize_t>(d.local_ny())};
-  const auto names = solver.field_names();
-  for (std::size_t f = 0; f < names.size(); ++f) {
-    solver.copy_field(names[f], block_);
+  for (std::size_t f = 0; f < fields_.size(); ++f) {
+    std::vector<hsize_t> offset = {0, static_cast<hsize_t>(index),
+                                   static_cast<hsize_t>(d.offset_x()),
+                                   static_cast<hsize_t>(d.offset_y())};
+    std::vector<hsize_t> count = {1, 1, static_cast<hsize_t>(d.local_nx()),
+                                  static_cast<hsize_t>(d.local_ny())};
+    if (components_[f] > 0) {  // a vector field: all its components
+      offset.push_back(0);
+      count.push_back(static_cast<hsize_t>(components_[f]));
+    }
+    solver.copy_field(field_names_[f], block_);
     h5::write_block(fields_[f], offset, count, block_.data());
   }
 }

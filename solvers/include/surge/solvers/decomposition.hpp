@@ -1,6 +1,7 @@
 #pragma once
-// Block decomposition of an nx x ny grid of nodes over an MPI Cartesian communicator, and
-// the non-blocking halo exchange of one ghost layer between neighbouring blocks.
+// Block decomposition of an nx x ny grid of nodes (or cells) over an MPI Cartesian
+// communicator, periodic or not along each axis, and the non-blocking halo exchange of the
+// ghost layers between neighbouring blocks.
 
 #include <mpi.h>
 
@@ -12,9 +13,11 @@ namespace surge::solvers {
 
 class Decomposition2D {
  public:
-  // Builds a 2D Cartesian communicator over `comm` (MPI_Dims_create) and this rank's block.
-  // Throws ConfigError if the grid has fewer nodes than ranks along an axis.
-  Decomposition2D(MPI_Comm comm, int nx, int ny);
+  // Builds a 2D Cartesian communicator over `comm` (MPI_Dims_create) and this rank's block;
+  // along a periodic axis the first and the last block are neighbours (possibly one rank,
+  // its own neighbour). Throws ConfigError if the grid has fewer nodes than ranks along an
+  // axis.
+  Decomposition2D(MPI_Comm comm, int nx, int ny, std::array<bool, 2> periodic = {false, false});
   ~Decomposition2D();
   Decomposition2D(const Decomposition2D&) = delete;
   Decomposition2D& operator=(const Decomposition2D&) = delete;
@@ -32,7 +35,8 @@ class Decomposition2D {
   [[nodiscard]] int offset_x() const noexcept { return offset_[0]; }
   [[nodiscard]] int offset_y() const noexcept { return offset_[1]; }
 
-  // Neighbour ranks (MPI_PROC_NULL on the physical boundary).
+  [[nodiscard]] bool periodic(int axis) const noexcept { return periodic_[axis]; }
+  // Neighbour ranks (MPI_PROC_NULL on a non-periodic physical boundary).
   [[nodiscard]] int neighbor_low(int axis) const noexcept { return low_[axis]; }
   [[nodiscard]] int neighbor_high(int axis) const noexcept { return high_[axis]; }
 
@@ -45,18 +49,27 @@ class Decomposition2D {
   int rank_ = 0, size_ = 1;
   std::array<int, 2> dims_{1, 1}, coords_{0, 0}, n_{0, 0}, local_{0, 0}, offset_{0, 0};
   std::array<int, 2> low_{MPI_PROC_NULL, MPI_PROC_NULL}, high_{MPI_PROC_NULL, MPI_PROC_NULL};
+  std::array<bool, 2> periodic_{false, false};
 };
 
-// Fills the ghost layer of a Field2D from the neighbouring blocks. Faces are packed on the
-// device, copied through host mirrors (no-ops when the device is the host), exchanged with
-// MPI_Isend/MPI_Irecv, and unpacked on the device.
+// Fills the `ghost` outer layers of a field from the neighbouring blocks: a Field2D, or the
+// `components` planes of a Fields2D at once (one message per face). Owned cells sit at
+// [ghost, ghost + local_n) along each axis; corner ghosts are not filled (the stencils are
+// split by axis). Faces are packed on the device, copied through host mirrors (no-ops when
+// the device is the host), exchanged with MPI_Isend/MPI_Irecv, and unpacked on the device.
+// Ghosts on a non-periodic physical boundary are left to the caller.
 class HaloExchange {
  public:
-  explicit HaloExchange(const Decomposition2D& decomposition);
+  // Throws ConfigError if a block is thinner than `ghost` along an axis with neighbours.
+  explicit HaloExchange(const Decomposition2D& decomposition, int ghost = 1, int components = 1);
+  // Requires components == 1 and extents (local_nx + 2 ghost, local_ny + 2 ghost).
   void exchange(const Field2D& field);
+  // Requires extents (components, local_nx + 2 ghost, local_ny + 2 ghost).
+  void exchange(const Fields2D& fields);
 
  private:
   const Decomposition2D& d_;
+  int ghost_, components_;
   // Index: 0 = low x, 1 = high x, 2 = low y, 3 = high y.
   std::array<Buffer1D, 4> send_, recv_;
   std::array<Buffer1D::HostMirror, 4> send_host_, recv_host_;

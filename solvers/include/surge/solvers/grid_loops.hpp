@@ -76,6 +76,31 @@ double max_abs_over_cells(const char* name, const Box& box, const F& f) {
   return result;
 }
 
+// Returns the reduction over the box of f(i, j, partial), where f folds cell (i, j) into
+// `partial` (a Reducer::value_type) and may also write. Reducer is a Kokkos reducer class
+// (constructible from a value reference, with init and join), so any associative
+// combination works: maxima, counts and first indices in one pass. Local to this rank.
+template <class Reducer, class F>
+typename Reducer::value_type reduce_over_cells(const char* name, const Box& box, const F& f) {
+  using Value = typename Reducer::value_type;
+  Value result;
+  Reducer(result).init(result);
+  if (box.empty()) return result;
+  Kokkos::parallel_reduce(
+      name, RowPolicy(box.i1 - box.i0, Kokkos::AUTO),
+      KOKKOS_LAMBDA(const RowMember& team, Value& acc) {
+        const int i = box.i0 + team.league_rank();
+        Value row;
+        Reducer(row).init(row);
+        Kokkos::parallel_reduce(
+            Kokkos::TeamVectorRange(team, box.j0, box.j1),
+            [&](int j, Value& partial) { f(i, j, partial); }, Reducer(row));
+        Kokkos::single(Kokkos::PerTeam(team), [&]() { Reducer(acc).join(acc, row); });
+      },
+      Reducer(result));
+  return result;
+}
+
 // Partial sums of the folds of a reproducible sum, and the Kokkos reducer that adds them
 // (used for the lanes of a row and for the rows of a rank alike).
 struct FoldSums {

@@ -12,6 +12,9 @@ using DevMem = DevExec::memory_space;
 // LayoutRight on every device: j (y) is contiguous, as in the HDF5 output, and the row loops
 // of grid_loops.hpp put vector lanes along it.
 using Field2D = Kokkos::View<double**, Kokkos::LayoutRight, DevMem>;
+// Several 2D fields in one allocation, index (component, i, j): each component is a
+// contiguous LayoutRight plane, so Kokkos::subview(f, c, ALL, ALL) is a Field2D.
+using Fields2D = Kokkos::View<double***, Kokkos::LayoutRight, DevMem>;
 // A 1D device buffer (halo faces, packed output blocks).
 using Buffer1D = Kokkos::View<double*, DevMem>;
 // Row-major (y fastest) float block on the device, copied to the host for HDF5.

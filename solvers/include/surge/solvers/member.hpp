@@ -24,7 +24,8 @@ class FrameSink {
 };
 
 // Writes one member's trajectory in the layout of The Well (PolymathicAI): root attributes,
-// dimensions/, boundary_conditions/, scalars/, t0_fields/<field> float32 (1, T, nx, ny).
+// dimensions/, boundary_conditions/, scalars/, t0_fields/<field> float32 (1, T, nx, ny) and
+// t1_fields/<field> float32 (1, T, nx, ny, components) for vector fields.
 // The file is written as `<path>.partial` and renamed to `path` by finish(), so a file under
 // the final name is always complete; an unfinished writer removes its partial file.
 class WellWriter final : public FrameSink {
@@ -46,7 +47,9 @@ class WellWriter final : public FrameSink {
   int rank_;
   int n_frames_;
   core::h5::File file_;
-  std::vector<core::h5::Dataset> fields_;
+  std::vector<core::h5::Dataset> fields_;  // t0 datasets, then t1 datasets
+  std::vector<int> components_;            // 0 for a scalar field
+  std::vector<std::string> field_names_;
   std::vector<float> block_;
   bool finished_ = false;
 };

@@ -23,6 +23,14 @@ struct BoundaryCondition {
   std::vector<double> values;  // {low, high}; empty when not value-based
 };
 
+// One output field: scalar fields (order 0) go to the Well's t0_fields as (1, T, nx, ny),
+// vector fields (order 1) to t1_fields as (1, T, nx, ny, components).
+struct FieldDescriptor {
+  std::string name;
+  int order = 0;       // tensor order: 0 scalar, 1 vector
+  int components = 1;  // values per cell: 1 for a scalar, the stored components of a vector
+};
+
 class Solver {
  public:
   virtual ~Solver() = default;
@@ -30,9 +38,25 @@ class Solver {
   [[nodiscard]] virtual std::string name() const = 0;
   [[nodiscard]] virtual const Decomposition2D& decomposition() const = 0;
   [[nodiscard]] virtual std::vector<std::string> field_names() const = 0;
-  // This rank's owned block of `field` as float, row-major (y fastest), on the host.
-  // Throws ConfigError for an unknown field.
+  // Every output field with its tensor order, in output order. The default makes every
+  // name of field_names() a scalar.
+  [[nodiscard]] virtual std::vector<FieldDescriptor> fields() const {
+    std::vector<FieldDescriptor> out;
+    for (auto& name : field_names()) out.push_back({name, 0, 1});
+    return out;
+  }
+  // This rank's owned block of `field` as float, row-major (y fastest, then the components
+  // of a vector field), on the host. Throws ConfigError for an unknown field.
   virtual void copy_field(const std::string& field, std::vector<float>& out) const = 0;
+  // The global coordinates of the grid points along `axis` (0 = x, 1 = y), as written to the
+  // Well's dimensions/. The default is nodes on the unit interval, i / (n - 1).
+  [[nodiscard]] virtual std::vector<float> coordinates(int axis) const {
+    const int n = axis == 0 ? decomposition().nx() : decomposition().ny();
+    std::vector<float> coords(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i)
+      coords[static_cast<std::size_t>(i)] = static_cast<float>(i) / (n - 1);
+    return coords;
+  }
   // The member's parameters (name, value), in the order a surrogate takes them.
   [[nodiscard]] virtual std::vector<std::pair<std::string, double>> parameters() const = 0;
   [[nodiscard]] virtual std::vector<double> output_times() const = 0;

@@ -1,0 +1,66 @@
+// mhd2d zone-cycles per second on one core (one zone-cycle = one cell advanced by one full
+// time step, both stages), Orszag-Tang at 256^2 and 1024^2 with the default scheme (HLLD,
+// MC, VL2) and the HLLE and RK2 variants at 256^2.
+//
+// There is no bandwidth roofline to compare with here (HLLD is compute-bound); the bound is
+// the project's goal of 2e6 zone-cycles/s per core for 2D, the reference point
+// being Idefix's published 0.3-0.6e6 cell updates/s per CPU core for 3D constrained-transport
+// MHD. ratio >= 1 means the goal is met.
+#include <mpi.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "bench_result.hpp"
+#include "surge/solvers/mhd2d.hpp"
+
+using surge::bench::best_time;
+using surge::bench::print_result;
+using surge::solvers::Mhd2d;
+using surge::solvers::Mhd2dConfig;
+
+namespace {
+
+constexpr double kGoalPerCore = 2e6;
+
+double measure(int n, const char* riemann, const char* integrator, int steps, int repeats) {
+  Mhd2dConfig c;
+  c.problem = "orszag_tang";
+  c.nx = c.ny = n;
+  c.riemann_solver = riemann;
+  c.integrator = integrator;
+  Mhd2d sim(c, MPI_COMM_WORLD);
+  sim.step();  // warm-up: first touch of every array
+  const double t = best_time(repeats, [&] {
+    for (int s = 0; s < steps; ++s) sim.step();
+  });
+  const double rate = static_cast<double>(n) * n * steps / t;
+  std::printf("mhd2d orszag_tang %4dx%-4d %s + mc + %s: %3d steps  %.3g s  %.3g zone-cycles/s\n", n,
+              n, riemann, integrator, steps, t, rate);
+  std::fflush(stdout);
+  return rate;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  Kokkos::initialize(argc, argv);
+  {
+    int ranks = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    std::vector<std::pair<std::string, double>> results;
+    results.emplace_back("mhd2d_hlle_vl2_256", measure(256, "hlle", "vl2", 20, 3));
+    results.emplace_back("mhd2d_hlld_rk2_256", measure(256, "hlld", "rk2", 20, 3));
+    results.emplace_back("mhd2d_hlld_vl2_256", measure(256, "hlld", "vl2", 20, 3));
+    // A few steps at 1024^2 keep the run near 30 s on a slow core. The headline is last.
+    results.emplace_back("mhd2d_hlld_vl2_1024", measure(1024, "hlld", "vl2", 3, 2));
+    for (const auto& [name, rate] : results) {
+      print_result(name, rate / ranks, "zone_cycles_per_s_per_core", kGoalPerCore);
+    }
+  }
+  Kokkos::finalize();
+  MPI_Finalize();
+  return 0;
+}

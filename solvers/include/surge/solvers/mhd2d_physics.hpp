@@ -1,0 +1,257 @@
+#pragma once
+// Pointwise physics of ideal GLM-MHD for mhd2d: the variables, primitive/conservative
+// conversion, fast speeds, slope limiters, the GLM interface problem and the HLLE/HLLD
+// Riemann solvers. Everything here runs inside Kokkos kernels (no std::, no exceptions);
+// the kernels pick a struct with `enum class` template arguments, as Parthenon/AthenaPK do
+// (`Riemann<RiemannSolver::kHlld>::solve`).
+
+#include <Kokkos_Core.hpp>
+
+namespace surge::solvers::mhd {
+
+// Slots of the conservative state U and of the primitive state W (same slots, velocity in
+// place of momentum and gas pressure in place of total energy). Code units: magnetic
+// pressure B^2 / 2.
+enum Var : int {
+  kRho = 0,
+  kMx = 1,  // W: vx
+  kMy = 2,  // W: vy
+  kMz = 3,  // W: vz
+  kBx = 4,
+  kBy = 5,
+  kBz = 6,
+  kEnergy = 7,  // W: gas pressure
+  kPsi = 8,     // GLM divergence-cleaning scalar
+  kNumVars = 9
+};
+constexpr int kVx = kMx, kVy = kMy, kVz = kMz, kPressure = kEnergy;
+
+enum class RiemannSolver { kHlle, kHlld };
+// kFirstOrder: piecewise constant (the VL2 predictor); kMinmod, kMc: PLM slopes.
+enum class Limiter { kFirstOrder, kMinmod, kMc };
+enum class Integrator { kRk2, kVl2 };
+
+KOKKOS_INLINE_FUNCTION double abs_of(double x) { return x < 0.0 ? -x : x; }
+KOKKOS_INLINE_FUNCTION double min_of(double a, double b) { return a < b ? a : b; }
+KOKKOS_INLINE_FUNCTION double max_of(double a, double b) { return a > b ? a : b; }
+KOKKOS_INLINE_FUNCTION double square_root(double x) {
+#if KOKKOS_VERSION >= 40000
+  return Kokkos::sqrt(x);
+#else
+  return Kokkos::Experimental::sqrt(x);
+#endif
+}
+
+// A state in the frame of a face: n is the face normal, t1 and t2 complete a right-handed
+// frame (x: n = x, t1 = y, t2 = z; y: n = y, t1 = z, t2 = x).
+struct FaceState {
+  double d, vn, vt1, vt2, bn, bt1, bt2, p;
+};
+// Fluxes of (rho, m_n, m_t1, m_t2, B_t1, B_t2, E) through the face; B_n and psi belong to the
+// GLM subsystem.
+struct FaceFlux {
+  double d, mn, mt1, mt2, bt1, bt2, e;
+};
+
+struct Eos {
+  // Fast magnetosonic speed along the normal: c_f^2 = (a^2 + b^2 + sqrt((a^2 + b^2)^2 -
+  // 4 a^2 b_n^2)) / 2 with a^2 = gamma p / rho, b^2 = B^2 / rho, b_n^2 = B_n^2 / rho.
+  static KOKKOS_INLINE_FUNCTION double fast_speed(double d, double p, double bn, double bt1,
+                                                  double bt2, double gamma) {
+    const double a2 = gamma * p / d;
+    const double bn2 = bn * bn / d, b2 = bn2 + (bt1 * bt1 + bt2 * bt2) / d;
+    const double sum = a2 + b2;
+    const double disc = max_of(sum * sum - 4.0 * a2 * bn2, 0.0);
+    return square_root(0.5 * (sum + square_root(disc)));
+  }
+  // Gas pressure from the conservative variables.
+  static KOKKOS_INLINE_FUNCTION double pressure(double d, double mx, double my, double mz,
+                                                double bx, double by, double bz, double e,
+                                                double gamma) {
+    const double kinetic = 0.5 * (mx * mx + my * my + mz * mz) / d;
+    const double magnetic = 0.5 * (bx * bx + by * by + bz * bz);
+    return (gamma - 1.0) * (e - kinetic - magnetic);
+  }
+  // Total energy of a face state.
+  static KOKKOS_INLINE_FUNCTION double energy(const FaceState& w, double gamma) {
+    return w.p / (gamma - 1.0) + 0.5 * w.d * (w.vn * w.vn + w.vt1 * w.vt1 + w.vt2 * w.vt2) +
+           0.5 * (w.bn * w.bn + w.bt1 * w.bt1 + w.bt2 * w.bt2);
+  }
+};
+
+// Limited slope of a cell from its left and right differences.
+template <Limiter L>
+struct Slope;
+
+template <>
+struct Slope<Limiter::kFirstOrder> {
+  static KOKKOS_INLINE_FUNCTION double limit(double, double) { return 0.0; }
+};
+
+template <>
+struct Slope<Limiter::kMinmod> {
+  static KOKKOS_INLINE_FUNCTION double limit(double dl, double dr) {
+    if (dl * dr <= 0.0) return 0.0;
+    return abs_of(dl) < abs_of(dr) ? dl : dr;
+  }
+};
+
+// Monotonized central (van Leer 1977): minmod(2 dl, (dl + dr) / 2, 2 dr).
+template <>
+struct Slope<Limiter::kMc> {
+  static KOKKOS_INLINE_FUNCTION double limit(double dl, double dr) {
+    if (dl * dr <= 0.0) return 0.0;
+    const double m = min_of(min_of(2.0 * abs_of(dl), 2.0 * abs_of(dr)), 0.5 * abs_of(dl + dr));
+    return dl > 0.0 ? m : -m;
+  }
+};
+
+// The GLM subsystem for (B_n, psi) at a face, solved exactly (Dedner et al. 2002, eq. 42;
+// Mignone & Tzeferacos 2010, eq. 26): B_n = (B_L + B_R) / 2 - (psi_R - psi_L) / (2 c_h),
+// psi = (psi_L + psi_R) / 2 - c_h (B_R - B_L) / 2. Fluxes: B_n -> psi, psi -> c_h^2 B_n.
+struct Glm {
+  static KOKKOS_INLINE_FUNCTION void solve(double bl, double br, double psil, double psir,
+                                           double ch, double& bn, double& psi) {
+    bn = 0.5 * (bl + br) - 0.5 * (psir - psil) / ch;
+    psi = 0.5 * (psil + psir) - 0.5 * ch * (br - bl);
+  }
+};
+
+// Physical flux of a face state, with its total energy e.
+KOKKOS_INLINE_FUNCTION FaceFlux physical_flux(const FaceState& w, double e) {
+  const double pt = w.p + 0.5 * (w.bn * w.bn + w.bt1 * w.bt1 + w.bt2 * w.bt2);
+  const double vb = w.vn * w.bn + w.vt1 * w.bt1 + w.vt2 * w.bt2;
+  const double mn = w.d * w.vn;
+  return {mn,
+          mn * w.vn + pt - w.bn * w.bn,
+          mn * w.vt1 - w.bn * w.bt1,
+          mn * w.vt2 - w.bn * w.bt2,
+          w.bt1 * w.vn - w.bn * w.vt1,
+          w.bt2 * w.vn - w.bn * w.vt2,
+          (e + pt) * w.vn - w.bn * vb};
+}
+
+// Conservative variables of a face state in the flux order (rho, m_n, m_t1, m_t2, B_t1,
+// B_t2, E).
+KOKKOS_INLINE_FUNCTION FaceFlux conserved(const FaceState& w, double e) {
+  return {w.d, w.d * w.vn, w.d * w.vt1, w.d * w.vt2, w.bt1, w.bt2, e};
+}
+
+// F + s (U_a - U_b), componentwise.
+KOKKOS_INLINE_FUNCTION FaceFlux jump_flux(const FaceFlux& f, double s, const FaceFlux& ua,
+                                          const FaceFlux& ub) {
+  return {f.d + s * (ua.d - ub.d),       f.mn + s * (ua.mn - ub.mn),
+          f.mt1 + s * (ua.mt1 - ub.mt1), f.mt2 + s * (ua.mt2 - ub.mt2),
+          f.bt1 + s * (ua.bt1 - ub.bt1), f.bt2 + s * (ua.bt2 - ub.bt2),
+          f.e + s * (ua.e - ub.e)};
+}
+
+template <RiemannSolver R>
+struct Riemann;
+
+// HLLE with Davis's wave-speed estimates S_L = min(u_L - c_fL, u_R - c_fR), S_R = max(u_L +
+// c_fL, u_R + c_fR) (Einfeldt 1988; Davis 1988). Both states carry the same B_n.
+template <>
+struct Riemann<RiemannSolver::kHlle> {
+  static KOKKOS_INLINE_FUNCTION FaceFlux solve(const FaceState& l, const FaceState& r,
+                                               double gamma) {
+    const double cl = Eos::fast_speed(l.d, l.p, l.bn, l.bt1, l.bt2, gamma);
+    const double cr = Eos::fast_speed(r.d, r.p, r.bn, r.bt1, r.bt2, gamma);
+    const double sl = min_of(min_of(l.vn - cl, r.vn - cr), 0.0);
+    const double sr = max_of(max_of(l.vn + cl, r.vn + cr), 0.0);
+    const double el = Eos::energy(l, gamma), er = Eos::energy(r, gamma);
+    const FaceFlux fl = physical_flux(l, el), fr = physical_flux(r, er);
+    const FaceFlux ul = conserved(l, el), ur = conserved(r, er);
+    const double inv = 1.0 / (sr - sl), a = sr * inv, b = -sl * inv, c = sr * sl * inv;
+    return {a * fl.d + b * fr.d + c * (ur.d - ul.d),
+            a * fl.mn + b * fr.mn + c * (ur.mn - ul.mn),
+            a * fl.mt1 + b * fr.mt1 + c * (ur.mt1 - ul.mt1),
+            a * fl.mt2 + b * fr.mt2 + c * (ur.mt2 - ul.mt2),
+            a * fl.bt1 + b * fr.bt1 + c * (ur.bt1 - ul.bt1),
+            a * fl.bt2 + b * fr.bt2 + c * (ur.bt2 - ul.bt2),
+            a * fl.e + b * fr.e + c * (ur.e - ul.e)};
+  }
+};
+
+// HLLD (Miyoshi & Kusano 2005, JCP 208, 315): five waves S_L, S_L*, S_M, S_R*, S_R; the
+// equation numbers below are theirs. Both states carry the same B_n.
+template <>
+struct Riemann<RiemannSolver::kHlld> {
+  // The single-star state of side `w` with outer speed s (eqs. 43-48).
+  static KOKKOS_INLINE_FUNCTION FaceState star(const FaceState& w, double s, double sm,
+                                               double pt_star, double pt, double e,
+                                               double& e_star) {
+    FaceState u = w;
+    const double sdu = s - w.vn;
+    u.d = w.d * sdu / (s - sm);
+    const double denom = w.d * sdu * (s - sm) - w.bn * w.bn;
+    // Degenerate (S_M = S +- c_f with B_t = 0): the tangential fields do not jump (eq. 45).
+    if (abs_of(denom) > 1e-12 * pt_star) {
+      const double vfac = w.bn * (sm - w.vn) / denom;
+      const double bfac = (w.d * sdu * sdu - w.bn * w.bn) / denom;
+      u.vt1 = w.vt1 - w.bt1 * vfac;
+      u.vt2 = w.vt2 - w.bt2 * vfac;
+      u.bt1 = w.bt1 * bfac;
+      u.bt2 = w.bt2 * bfac;
+    }
+    u.vn = sm;
+    const double vb = w.vn * w.bn + w.vt1 * w.bt1 + w.vt2 * w.bt2;
+    const double vb_star = sm * w.bn + u.vt1 * u.bt1 + u.vt2 * u.bt2;
+    e_star = (sdu * e - pt * w.vn + pt_star * sm + w.bn * (vb - vb_star)) / (s - sm);  // eq. 48
+    return u;
+  }
+
+  static KOKKOS_INLINE_FUNCTION FaceFlux solve(const FaceState& l, const FaceState& r,
+                                               double gamma) {
+    const double cl = Eos::fast_speed(l.d, l.p, l.bn, l.bt1, l.bt2, gamma);
+    const double cr = Eos::fast_speed(r.d, r.p, r.bn, r.bt1, r.bt2, gamma);
+    const double cmax = max_of(cl, cr);
+    const double sl = min_of(l.vn, r.vn) - cmax, sr = max_of(l.vn, r.vn) + cmax;  // eq. 67
+    const double el = Eos::energy(l, gamma), er = Eos::energy(r, gamma);
+    if (sl >= 0.0) return physical_flux(l, el);
+    if (sr <= 0.0) return physical_flux(r, er);
+    const double bn = l.bn, bn2 = bn * bn;
+    const double ptl = l.p + 0.5 * (bn2 + l.bt1 * l.bt1 + l.bt2 * l.bt2);
+    const double ptr = r.p + 0.5 * (bn2 + r.bt1 * r.bt1 + r.bt2 * r.bt2);
+    const double sdl = sl - l.vn, sdr = sr - r.vn;
+    const double mass = sdr * r.d - sdl * l.d;
+    const double sm = (sdr * r.d * r.vn - sdl * l.d * l.vn - ptr + ptl) / mass;  // eq. 38
+    const double pt_star = (sdr * r.d * ptl - sdl * l.d * ptr +                  // eq. 41
+                            l.d * r.d * sdr * sdl * (r.vn - l.vn)) /
+                           mass;
+    double esl = 0.0, esr = 0.0;
+    const FaceState usl = star(l, sl, sm, pt_star, ptl, el, esl);
+    const FaceState usr = star(r, sr, sm, pt_star, ptr, er, esr);
+    const FaceFlux fl = physical_flux(l, el), fr = physical_flux(r, er);
+    const FaceFlux cl_u = conserved(l, el), cr_u = conserved(r, er);
+    const FaceFlux csl = conserved(usl, esl), csr = conserved(usr, esr);
+    const FaceFlux fsl = jump_flux(fl, sl, csl, cl_u);  // eq. 64
+    const FaceFlux fsr = jump_flux(fr, sr, csr, cr_u);
+    // Without a normal field the Alfven waves merge with the contact (S_L* = S_M = S_R*).
+    if (0.5 * bn2 < 1e-12 * pt_star) return sm >= 0.0 ? fsl : fsr;
+    const double sqdl = square_root(usl.d), sqdr = square_root(usr.d);
+    const double ssl = sm - abs_of(bn) / sqdl, ssr = sm + abs_of(bn) / sqdr;  // eq. 51
+    if (ssl >= 0.0) return fsl;
+    if (ssr <= 0.0) return fsr;
+    // Double-star states (eqs. 59-63).
+    const double sgn = bn > 0.0 ? 1.0 : -1.0, inv = 1.0 / (sqdl + sqdr);
+    FaceState uss = usl;
+    uss.vt1 = (sqdl * usl.vt1 + sqdr * usr.vt1 + (usr.bt1 - usl.bt1) * sgn) * inv;
+    uss.vt2 = (sqdl * usl.vt2 + sqdr * usr.vt2 + (usr.bt2 - usl.bt2) * sgn) * inv;
+    uss.bt1 = (sqdl * usr.bt1 + sqdr * usl.bt1 + sqdl * sqdr * (usr.vt1 - usl.vt1) * sgn) * inv;
+    uss.bt2 = (sqdl * usr.bt2 + sqdr * usl.bt2 + sqdl * sqdr * (usr.vt2 - usl.vt2) * sgn) * inv;
+    const double vb_ss = sm * bn + uss.vt1 * uss.bt1 + uss.vt2 * uss.bt2;
+    if (sm >= 0.0) {
+      const double vb_sl = sm * bn + usl.vt1 * usl.bt1 + usl.vt2 * usl.bt2;
+      const double ess = esl - sqdl * (vb_sl - vb_ss) * sgn;
+      uss.d = usl.d;
+      return jump_flux(fsl, ssl, conserved(uss, ess), csl);  // eq. 65
+    }
+    const double vb_sr = sm * bn + usr.vt1 * usr.bt1 + usr.vt2 * usr.bt2;
+    const double ess = esr + sqdr * (vb_sr - vb_ss) * sgn;
+    uss.d = usr.d;
+    return jump_flux(fsr, ssr, conserved(uss, ess), csr);
+  }
+};
+
+}  // namespace surge::solvers::mhd
