@@ -1,0 +1,142 @@
+#pragma once
+// The trainer every surrogate model uses: pulls batches from a reservoir buffer, normalises
+// them, steps the optimizer, validates and checkpoints, and averages gradients over MPI
+// ranks (data-parallel: each rank trains on its own buffer, the ranks' weights stay
+// bit-identical). Torch-free header (pimpl): `surge run` includes it without LibTorch.
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "surge/core/config.hpp"
+#include "surge/reservoir/buffer.hpp"
+#include "surge/reservoir/sample.hpp"
+#include "surge/surrogates/config.hpp"
+#include "surge/surrogates/description.hpp"
+#include "surge/surrogates/metrics.hpp"
+
+namespace surge::surrogates {
+
+// Held-out samples (whole simulations), kept in memory; x and y as in training.
+struct ValidationSet {
+  std::vector<reservoir::Sample> samples;
+  [[nodiscard]] bool empty() const noexcept { return samples.empty(); }
+};
+
+// One optimizer step, as the progress callback and history() see it.
+struct TrainingRecord {
+  std::int64_t batch = 0;         // optimizer steps taken so far (1 after the first)
+  std::int64_t samples = 0;       // samples in this step, summed over ranks
+  double loss = 0.0;              // MSE of the normalised outputs, mean over the ranks' samples
+  double learning_rate = 0.0;     // rate used for this step
+  double samples_per_second = 0;  // this rank's samples / wall seconds, since train() began
+  double wall_seconds = 0.0;      // since the trainer began (continued across restarts)
+};
+
+struct ValidationRecord {
+  std::int64_t batch = 0;
+  double wall_seconds = 0.0;
+  double loss = 0.0;  // normalised MSE over the validation set
+  std::vector<FieldMetrics> fields;
+};
+
+struct History {
+  std::vector<TrainingRecord> training;
+  std::vector<ValidationRecord> validation;
+};
+
+// Why train() returned.
+enum class StopReason { kBatchBudget, kTimeBudget, kExhausted };
+[[nodiscard]] const char* to_string(StopReason reason) noexcept;
+
+// Threads chosen for a trainer rank; product <= cores.
+struct ThreadChoice {
+  int cores = 1;  // cores this rank may use (its share of the node)
+  int intra_op = 1;
+  int blas = 1;
+  bool oversubscribed = false;  // explicit values whose product exceeds the cores
+};
+
+// Resolves the `threads:` keys for `cores` cores per rank (see ThreadsConfig). Explicit
+// values are kept (and flagged `oversubscribed` if their product exceeds the cores). Pure function,
+// throws nothing.
+[[nodiscard]] ThreadChoice choose_threads(const ThreadsConfig& config, int cores);
+// Cores this rank may use: the CPUs in its affinity mask divided among the ranks of `comm`
+// on the same node. Collective over `comm`.
+[[nodiscard]] int cores_per_rank(MPI_Comm comm);
+
+// Time spent in the parts of train(), for benchmarks (this rank, this process).
+struct TrainerTiming {
+  double wait_seconds = 0.0;      // blocked in Buffer::next_batch
+  double assembly_seconds = 0.0;  // copying a batch into tensors and normalising it
+  double step_seconds = 0.0;      // forward, backward, allreduce, optimizer
+  std::int64_t batches = 0;
+};
+
+class Trainer {
+ public:
+  // Called after every step; must not throw.
+  using Callback = std::function<void(const TrainingRecord&)>;
+
+  // MPI must be initialised. Builds the model (seeded from training.seed), the optimizer and the
+  // normalisers, and sets the thread counts (logged). Collective over `comm` (every rank must pass
+  // the same configuration). Throws core::ConfigError for an invalid config or description.
+  Trainer(const ModelConfig& model, const TrainingConfig& training, const IoDescription& io,
+          MPI_Comm comm = MPI_COMM_SELF, const core::ConfigSource& source = {});
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Trains until the batch budget (max_batches, counted across restarts) or the time budget
+  // of this call is spent, or every rank's buffer is exhausted. Validates every
+  // validate_every batches (if `validation` is not empty) and checkpoints every
+  // checkpoint_every batches (rank 0 writes). Collective over the communicator: every rank
+  // calls it, each with its own buffer. Returns why it stopped. Throws core::ProtocolError
+  // for a sample of the wrong size, core::IoError if a checkpoint cannot be written,
+  // core::NumericalError for a non-finite loss.
+  StopReason train(reservoir::Buffer<reservoir::Sample>& buffer, const ValidationSet& validation,
+                   const Callback& callback = {});
+
+  // Metrics of the current model on `validation` (de-normalised predictions), per field.
+  // Local to this rank. Throws core::ProtocolError for a sample of the wrong size.
+  [[nodiscard]] ValidationRecord validate(const ValidationSet& validation) const;
+
+  // Predictions for `n` raw (un-normalised) inputs, row-major [n][input_size] -> [n][output_size].
+  [[nodiscard]] std::vector<float> predict(const std::vector<float>& x, std::int64_t n) const;
+
+  [[nodiscard]] const History& history() const noexcept;
+  [[nodiscard]] std::int64_t batches() const noexcept;
+  [[nodiscard]] const TrainerTiming& timing() const noexcept;
+  [[nodiscard]] const ThreadChoice& threads() const noexcept;
+  // Every weight, flattened in registration order (for tests comparing ranks and runs).
+  [[nodiscard]] std::vector<float> flat_parameters() const;
+  // Running output statistics per field (mean, standard deviation) used to normalise y.
+  [[nodiscard]] std::vector<double> output_mean() const;
+  [[nodiscard]] std::vector<double> output_std() const;
+
+  // Writes model, optimizer state, step, normalisers, history and RNG state to `path`
+  // (a temporary file renamed into place). Local: call it on one rank. Throws core::IoError.
+  void save_checkpoint(const std::string& path) const;
+  // Restores a checkpoint written by a trainer of the same model and description; training
+  // then continues exactly as if it had not stopped. Throws core::IoError if unreadable,
+  // core::ConfigError if it belongs to another architecture or description.
+  void load_checkpoint(const std::string& path);
+  // The newest checkpoint_<batch>.pt in `dir`, if any.
+  [[nodiscard]] static std::optional<std::string> latest_checkpoint(const std::string& dir);
+
+  // Writes a loadable surrogate to `dir` (created): model.pt (weights) and surrogate.yaml
+  // (architecture, description, normalisation, resolved training config). Local. Throws
+  // core::IoError.
+  void export_model(const std::string& dir) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace surge::surrogates

@@ -1,0 +1,453 @@
+// The LibTorch side shared by training and inference: architectures (MLP), their registry,
+// normalisers, the exported directory, and surge::Surrogate.
+#include "model.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "surge/core/error.hpp"
+#include "surge/core/version.hpp"
+#include "surge/surrogate.hpp"
+
+namespace surge::surrogates {
+namespace detail {
+namespace {
+
+namespace fs = std::filesystem;
+
+// inputs -> hidden... -> outputs, fully connected, activation after every hidden layer.
+class Mlp final : public Model {
+ public:
+  Mlp(const MlpParameters& p, std::int64_t inputs, std::int64_t outputs) {
+    std::int64_t previous = inputs;
+    std::vector<std::int64_t> widths(p.hidden.begin(), p.hidden.end());
+    widths.push_back(outputs);
+    for (std::size_t i = 0; i < widths.size(); ++i) {
+      layers_.push_back(
+          register_module("layer" + std::to_string(i), torch::nn::Linear(previous, widths[i])));
+      previous = widths[i];
+    }
+    if (p.activation == "relu")
+      activation_ = [](const torch::Tensor& h) { return torch::relu(h); };
+    else if (p.activation == "tanh")
+      activation_ = [](const torch::Tensor& h) { return torch::tanh(h); };
+    else if (p.activation == "gelu")
+      activation_ = [](const torch::Tensor& h) { return torch::gelu(h); };
+    else
+      activation_ = [](const torch::Tensor& h) { return torch::silu(h); };
+  }
+
+  torch::Tensor forward(const torch::Tensor& x) override {
+    torch::Tensor h = x;
+    for (std::size_t i = 0; i + 1 < layers_.size(); ++i) h = activation_(layers_[i]->forward(h));
+    return layers_.back()->forward(h);
+  }
+
+ private:
+  std::vector<torch::nn::Linear> layers_;
+  std::function<torch::Tensor(const torch::Tensor&)> activation_;
+};
+
+// One architecture: how to build it and how to fill in its defaults.
+struct Architecture {
+  std::string summary;
+  std::function<std::unique_ptr<Model>(const YAML::Node&, const core::ConfigSource&,
+                                       const std::string&, const IoDescription&)>
+      create;
+  std::function<YAML::Node(const YAML::Node&, const core::ConfigSource&, const std::string&)>
+      resolve;
+  std::function<std::vector<core::KeyDoc>()> keys;
+};
+
+const std::map<std::string, Architecture>& architectures() {
+  static const std::map<std::string, Architecture> table = {
+      {"mlp",
+       {"fully connected: [parameters..., t] -> every field at t (Melissa's heat MLP)",
+        [](const YAML::Node& node, const core::ConfigSource& source, const std::string& path,
+           const IoDescription& io) -> std::unique_ptr<Model> {
+          const MlpParameters p = read_mlp_parameters(node, source, path);
+          return std::make_unique<Mlp>(p, io.input_size(), io.output_size());
+        },
+        [](const YAML::Node& node, const core::ConfigSource& source, const std::string& path) {
+          YAML::Node resolved = core::dump_config(read_mlp_parameters(node, source, path));
+          resolved["hidden"].SetStyle(YAML::EmitterStyle::Flow);
+          return resolved;
+        },
+        [] { return core::describe_config<MlpParameters>(); }}},
+  };
+  return table;
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+}  // namespace
+
+const ModelRegistry& model_registry() {
+  static const ModelRegistry registry = [] {
+    ModelRegistry r("model architecture");
+    for (const auto& [name, a] : architectures()) r.add(name, {a.create, a.summary, a.keys});
+    return r;
+  }();
+  return registry;
+}
+
+std::shared_ptr<Model> make_model(const ModelConfig& config, const IoDescription& io,
+                                  const core::ConfigSource& source, const std::string& path) {
+  std::unique_ptr<Model> model = model_registry().create(config, source, path + ".parameters", io);
+  return std::shared_ptr<Model>(std::move(model));
+}
+
+ModelConfig resolve_model_config(const ModelConfig& config, const core::ConfigSource& source,
+                                 const std::string& path) {
+  (void)model_registry().at(config.type);  // unknown type: ConfigError listing the known ones
+  ModelConfig out;
+  out.type = config.type;
+  out.parameters =
+      architectures().at(config.type).resolve(config.parameters, source, path + ".parameters");
+  return out;
+}
+
+std::vector<std::vector<std::int64_t>> parameter_shapes(const Model& model) {
+  std::vector<std::vector<std::int64_t>> shapes;
+  for (const auto& p : model.parameters()) shapes.push_back(p.sizes().vec());
+  return shapes;
+}
+
+// ---- Normaliser ----
+
+Normaliser::Normaliser(const IoDescription& io)
+    : fields_(static_cast<std::int64_t>(io.fields.size())),
+      field_size_(io.field_size()),
+      mean_(io.fields.size(), 0.0),
+      m2_(io.fields.size(), 0.0) {
+  std::vector<float> center, scale;
+  for (const InputRange& r : io.inputs) {
+    center.push_back(static_cast<float>(0.5 * (r.min + r.max)));
+    scale.push_back(r.max > r.min ? static_cast<float>(2.0 / (r.max - r.min)) : 0.0f);
+  }
+  in_center_ = torch::tensor(center, torch::kFloat);
+  in_scale_ = torch::tensor(scale, torch::kFloat);
+  refresh();
+}
+
+std::vector<double> Normaliser::std() const {
+  std::vector<double> out(mean_.size(), 1.0);
+  for (std::size_t f = 0; f < mean_.size(); ++f) {
+    const double s = count_ > 0 ? std::sqrt(m2_[f] / count_) : 1.0;
+    out[f] = s > 1e-30 ? s : 1.0;  // a constant field is only shifted
+  }
+  return out;
+}
+
+void Normaliser::refresh() {
+  const std::vector<double> s = std();
+  std::vector<float> mean(static_cast<std::size_t>(fields_ * field_size_));
+  std::vector<float> sd(mean.size()), inv(mean.size());
+  for (std::int64_t f = 0; f < fields_; ++f) {
+    for (std::int64_t i = 0; i < field_size_; ++i) {
+      const auto k = static_cast<std::size_t>(f * field_size_ + i);
+      mean[k] = static_cast<float>(mean_[static_cast<std::size_t>(f)]);
+      sd[k] = static_cast<float>(s[static_cast<std::size_t>(f)]);
+      inv[k] = static_cast<float>(1.0 / s[static_cast<std::size_t>(f)]);
+    }
+  }
+  out_mean_ = torch::tensor(mean, torch::kFloat);
+  out_std_ = torch::tensor(sd, torch::kFloat);
+  out_inv_std_ = torch::tensor(inv, torch::kFloat);
+}
+
+std::vector<double> Normaliser::batch_sums(const torch::Tensor& y) const {
+  // One pass over the floats with double accumulators: no temporary tensors, so that the
+  // statistics stay a small share of a step even for large fields.
+  const torch::Tensor yc = y.contiguous();
+  const std::int64_t n = yc.size(0);
+  const float* data = yc.data_ptr<float>();
+  std::vector<double> sums(static_cast<std::size_t>(1 + 2 * fields_), 0.0);
+  sums[0] = static_cast<double>(n * field_size_);
+  for (std::int64_t f = 0; f < fields_; ++f) {
+    const double shift = mean_[static_cast<std::size_t>(f)];
+    double s1 = 0.0, s2 = 0.0;
+    for (std::int64_t r = 0; r < n; ++r) {
+      const float* row = data + (r * fields_ + f) * field_size_;
+      for (std::int64_t i = 0; i < field_size_; ++i) {
+        const double d = static_cast<double>(row[i]) - shift;
+        s1 += d;
+        s2 += d * d;
+      }
+    }
+    sums[static_cast<std::size_t>(1 + f)] = s1;
+    sums[static_cast<std::size_t>(1 + fields_ + f)] = s2;
+  }
+  return sums;
+}
+
+void Normaliser::normalise_outputs_in_place(torch::Tensor& y) const {
+  const std::int64_t n = y.size(0);
+  float* data = y.data_ptr<float>();
+  const std::vector<double> sd = std();
+  for (std::int64_t f = 0; f < fields_; ++f) {
+    const auto mean = static_cast<float>(mean_[static_cast<std::size_t>(f)]);
+    const auto inv = static_cast<float>(1.0 / sd[static_cast<std::size_t>(f)]);
+    for (std::int64_t r = 0; r < n; ++r) {
+      float* row = data + (r * fields_ + f) * field_size_;
+      for (std::int64_t i = 0; i < field_size_; ++i) row[i] = (row[i] - mean) * inv;
+    }
+  }
+}
+
+void Normaliser::merge(const std::vector<double>& sums) {
+  const double nb = sums[0];
+  if (nb <= 0) return;
+  for (std::int64_t f = 0; f < fields_; ++f) {
+    const auto i = static_cast<std::size_t>(f);
+    const double s1 = sums[static_cast<std::size_t>(1 + f)];
+    const double s2 = sums[static_cast<std::size_t>(1 + fields_ + f)];
+    // Sums are shifted by the old mean, so the batch mean is mean + d and its M2 is
+    // s2 - s1^2 / nb; Chan's update combines the two (count, mean, M2) triples.
+    const double d = s1 / nb;
+    const double m2b = std::max(0.0, s2 - s1 * d);
+    const double total = count_ + nb;
+    mean_[i] += d * nb / total;
+    m2_[i] += m2b + d * d * count_ * nb / total;
+  }
+  count_ += nb;
+  refresh();
+}
+
+std::vector<double> Normaliser::state() const {
+  std::vector<double> out{count_};
+  out.insert(out.end(), mean_.begin(), mean_.end());
+  out.insert(out.end(), m2_.begin(), m2_.end());
+  return out;
+}
+
+void Normaliser::set_state(const std::vector<double>& state) {
+  SURGE_REQUIRE(state.size() == static_cast<std::size_t>(1 + 2 * fields_), IoError,
+                "normaliser state of " << state.size() << " values, expected " << 1 + 2 * fields_);
+  count_ = state[0];
+  std::copy(state.begin() + 1, state.begin() + 1 + fields_, mean_.begin());
+  std::copy(state.begin() + 1 + fields_, state.end(), m2_.begin());
+  refresh();
+}
+
+void Normaliser::set_fixed(const std::vector<double>& mean, const std::vector<double>& std) {
+  // count 1 with M2 = std^2 reproduces exactly these statistics.
+  count_ = 1.0;
+  mean_ = mean;
+  m2_.resize(std.size());
+  for (std::size_t f = 0; f < std.size(); ++f) m2_[f] = std[f] * std[f];
+  refresh();
+  std::vector<float> sd(static_cast<std::size_t>(fields_ * field_size_));
+  for (std::int64_t f = 0; f < fields_; ++f)
+    for (std::int64_t i = 0; i < field_size_; ++i)
+      sd[static_cast<std::size_t>(f * field_size_ + i)] =
+          static_cast<float>(std[static_cast<std::size_t>(f)]);
+  out_std_ = torch::tensor(sd, torch::kFloat);  // exactly the stored values, not sqrt(std^2)
+  out_inv_std_ = 1.0 / out_std_;
+}
+
+// ---- Exported directory ----
+
+namespace {
+YAML::Node exact_list(const std::vector<double>& values) {
+  YAML::Node node(YAML::NodeType::Sequence);
+  for (double v : values) node.push_back(core::detail::to_text(v));
+  node.SetStyle(YAML::EmitterStyle::Flow);
+  return node;
+}
+}  // namespace
+
+void write_surrogate_dir(const std::string& dir, Model& model, const ModelConfig& resolved,
+                         const IoDescription& io, const Normaliser& normaliser,
+                         const YAML::Node& training, std::int64_t batches) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  SURGE_REQUIRE(!ec && fs::is_directory(dir), IoError,
+                "cannot create surrogate directory '" << dir << "': " << ec.message());
+  const fs::path weights = fs::path(dir) / "model.pt";
+  const fs::path yaml = fs::path(dir) / "surrogate.yaml";
+  try {
+    torch::serialize::OutputArchive archive;
+    model.save(archive);
+    archive.save_to((weights.string() + ".partial"));
+  } catch (const c10::Error& e) {
+    SURGE_THROW(IoError, "cannot write weights '" << weights.string() << "': "
+                                                  << first_line(e.what_without_backtrace()));
+  }
+  YAML::Node root(YAML::NodeType::Map);
+  root["format_version"] = kSurrogateFormat;
+  root["surge_version"] = std::string(kVersion) + " (" + kGitRevision + ")";
+  YAML::Node arch(YAML::NodeType::Map);
+  arch["type"] = resolved.type;
+  arch["parameters"] = YAML::Clone(resolved.parameters);
+  root["architecture"] = arch;
+  root["io"] = io.to_yaml();
+  YAML::Node norm(YAML::NodeType::Map);
+  norm["inputs"] = "linear map of each input's [min, max] to [-1, 1]";
+  norm["output_mean"] = exact_list(normaliser.mean());
+  norm["output_std"] = exact_list(normaliser.std());
+  norm["output_samples"] = core::detail::to_text(normaliser.count());
+  root["normalisation"] = norm;
+  root["weights"] = "model.pt";
+  root["trained_batches"] = batches;
+  root["training"] = YAML::Clone(training);
+  {
+    std::ofstream out(yaml.string() + ".partial");
+    out << core::to_yaml_text(root);
+    SURGE_REQUIRE(out.good(), IoError, "cannot write '" << yaml.string() << "'");
+  }
+  fs::rename(weights.string() + ".partial", weights, ec);
+  if (!ec) fs::rename(yaml.string() + ".partial", yaml, ec);
+  SURGE_REQUIRE(!ec, IoError, "cannot rename into '" << dir << "': " << ec.message());
+}
+
+}  // namespace detail
+
+std::vector<ModelType> model_types() {
+  std::vector<ModelType> out;
+  for (const auto& [name, a] : detail::architectures()) out.push_back({name, a.summary, a.keys()});
+  return out;
+}
+
+void check_model_config(const ModelConfig& model, const core::ConfigSource& source,
+                        const std::string& path) {
+  (void)detail::resolve_model_config(model, source, path);
+}
+
+}  // namespace surge::surrogates
+
+// ---- surge::Surrogate ----
+
+namespace surge {
+
+namespace fs = std::filesystem;
+using surrogates::IoDescription;
+
+struct Surrogate::Impl {
+  IoDescription io;
+  std::string architecture;
+  std::vector<std::string> input_names;
+  std::string metadata;
+  std::shared_ptr<surrogates::detail::Model> model;
+  surrogates::detail::Normaliser normaliser;
+};
+
+namespace {
+std::vector<double> read_doubles(const YAML::Node& node, const std::string& what,
+                                 std::size_t expected, const std::string& file) {
+  SURGE_REQUIRE(node.IsSequence() && node.size() == expected, ConfigError,
+                file << ": '" << what << "' must be a list of " << expected << " numbers");
+  std::vector<double> out;
+  for (const auto& v : node) out.push_back(v.as<double>());
+  return out;
+}
+}  // namespace
+
+Surrogate Surrogate::load(const std::string& dir) {
+  SURGE_REQUIRE(fs::is_directory(dir), IoError,
+                "surrogate directory '" << dir << "' does not exist or is not a directory");
+  const std::string yaml = (fs::path(dir) / "surrogate.yaml").string();
+  SURGE_REQUIRE(fs::is_regular_file(yaml), IoError,
+                "'" << dir << "' holds no surrogate.yaml: not an exported surrogate");
+  const YAML::Node root = core::load_yaml_file(yaml);
+  auto impl = std::make_shared<Impl>();
+  try {
+    SURGE_REQUIRE(root.IsMap() && root["format_version"] && root["architecture"] && root["io"] &&
+                      root["normalisation"],
+                  ConfigError,
+                  yaml << ": not a surrogate description (format_version, architecture, io or "
+                          "normalisation missing)");
+    const auto version = root["format_version"].as<std::int64_t>();
+    SURGE_REQUIRE(version == surrogates::detail::kSurrogateFormat, ConfigError,
+                  yaml << ": format_version " << version << " is not the supported "
+                       << surrogates::detail::kSurrogateFormat);
+    impl->io = IoDescription::from_yaml(root["io"]);
+    core::ConfigSource source{yaml, {}};
+    const core::Pluggable arch = core::read_pluggable(root["architecture"], source, "architecture");
+    impl->architecture = arch.type;
+    const std::size_t fields = impl->io.fields.size();
+    const auto mean = read_doubles(root["normalisation"]["output_mean"],
+                                   "normalisation.output_mean", fields, yaml);
+    const auto sd =
+        read_doubles(root["normalisation"]["output_std"], "normalisation.output_std", fields, yaml);
+    impl->model = surrogates::detail::make_model(arch, impl->io, source, "architecture");
+    impl->normaliser = surrogates::detail::Normaliser(impl->io);
+    impl->normaliser.set_fixed(mean, sd);
+  } catch (const YAML::Exception& e) {
+    SURGE_THROW(ConfigError, yaml << ":" << e.mark.line + 1 << ": " << e.msg);
+  }
+  for (const auto& input : impl->io.inputs) impl->input_names.push_back(input.name);
+  impl->metadata = core::to_yaml_text(root);
+
+  const std::string weights = (fs::path(dir) / "model.pt").string();
+  SURGE_REQUIRE(fs::is_regular_file(weights), IoError,
+                "'" << dir << "' holds no model.pt (the weights)");
+  const auto expected = surrogates::detail::parameter_shapes(*impl->model);
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(weights);
+    impl->model->load(archive);
+  } catch (const c10::Error& e) {
+    const std::string what = e.what_without_backtrace();
+    SURGE_THROW(IoError,
+                "cannot read weights '" << weights << "': " << what.substr(0, what.find('\n')));
+  }
+  const auto loaded = surrogates::detail::parameter_shapes(*impl->model);
+  SURGE_REQUIRE(loaded == expected, IoError,
+                "weights '" << weights << "' do not fit the architecture in surrogate.yaml");
+  impl->model->eval();
+  return Surrogate(std::move(impl));
+}
+
+torch::Tensor Surrogate::predict(const torch::Tensor& x) const {
+  const std::int64_t n_in = impl_->io.input_size();
+  SURGE_REQUIRE((x.dim() == 1 || x.dim() == 2) && x.size(-1) == n_in, ConfigError,
+                "a surrogate of " << n_in << " inputs needs x of shape [batch, " << n_in << "] or ["
+                                  << n_in << "], got " << x.sizes());
+  torch::NoGradGuard no_grad;
+  const torch::Tensor xs = x.to(torch::kCPU, torch::kFloat).reshape({-1, n_in}).contiguous();
+  torch::Tensor y =
+      impl_->normaliser.denormalise(impl_->model->forward(impl_->normaliser.inputs(xs)));
+  return x.dim() == 1 ? y.reshape({impl_->io.output_size()}) : y;
+}
+
+torch::Tensor Surrogate::predict(const std::vector<double>& parameters, double t) const {
+  SURGE_REQUIRE(impl_->io.kind == "field_from_parameters", ConfigError,
+                "predict(parameters, t) needs a field_from_parameters model, this one is '"
+                    << impl_->io.kind << "'");
+  const bool timed = impl_->io.has_time();
+  const std::size_t expected = impl_->io.inputs.size() - (timed ? 1 : 0);
+  SURGE_REQUIRE(parameters.size() == expected, ConfigError,
+                "the surrogate takes " << expected << " parameters, got " << parameters.size());
+  std::vector<float> x(parameters.begin(), parameters.end());
+  if (timed) x.push_back(static_cast<float>(t));
+  torch::Tensor y = predict(torch::tensor(x, torch::kFloat));
+  std::vector<std::int64_t> shape{static_cast<std::int64_t>(impl_->io.fields.size())};
+  shape.insert(shape.end(), impl_->io.grid.begin(), impl_->io.grid.end());
+  return y.reshape(shape);
+}
+
+const std::string& Surrogate::kind() const noexcept { return impl_->io.kind; }
+const std::string& Surrogate::architecture() const noexcept { return impl_->architecture; }
+const std::string& Surrogate::solver() const noexcept { return impl_->io.solver; }
+const std::vector<std::string>& Surrogate::input_names() const noexcept {
+  return impl_->input_names;
+}
+std::vector<std::string> Surrogate::parameter_names() const { return impl_->io.parameter_names(); }
+std::vector<std::pair<double, double>> Surrogate::input_ranges() const {
+  std::vector<std::pair<double, double>> out;
+  for (const auto& r : impl_->io.inputs) out.emplace_back(r.min, r.max);
+  return out;
+}
+const std::vector<std::string>& Surrogate::field_names() const noexcept { return impl_->io.fields; }
+const std::vector<std::int64_t>& Surrogate::grid() const noexcept { return impl_->io.grid; }
+const std::vector<double>& Surrogate::times() const noexcept { return impl_->io.times; }
+std::int64_t Surrogate::input_size() const noexcept { return impl_->io.input_size(); }
+std::int64_t Surrogate::output_size() const noexcept { return impl_->io.output_size(); }
+const std::string& Surrogate::metadata_yaml() const noexcept { return impl_->metadata; }
+
+}  // namespace surge

@@ -1,0 +1,102 @@
+#pragma once
+// Library-internal: the LibTorch side of a surrogate shared by the trainer and
+// surge::Surrogate: the model base and its registry, the normalisers, and the exported
+// directory format (surrogate.yaml + model.pt).
+
+#include <torch/torch.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "surge/core/registry.hpp"
+#include "surge/surrogates/config.hpp"
+#include "surge/surrogates/description.hpp"
+
+namespace surge::surrogates::detail {
+
+// Every architecture: normalised x [batch, input_size] -> normalised y [batch, output_size].
+class Model : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward(const torch::Tensor& x) = 0;
+};
+
+// Factory arguments after (parameters, source): the key path of the parameters and the
+// description (input and output sizes).
+using ModelRegistry = core::Registry<Model, const std::string&, const IoDescription&>;
+[[nodiscard]] const ModelRegistry& model_registry();
+
+// The model `config` names, built from the current torch RNG state. Throws ConfigError.
+[[nodiscard]] std::shared_ptr<Model> make_model(const ModelConfig& config, const IoDescription& io,
+                                                const core::ConfigSource& source = {},
+                                                const std::string& path = "model");
+// `config` with every parameter's default filled in (what export writes). Throws ConfigError.
+[[nodiscard]] ModelConfig resolve_model_config(const ModelConfig& config,
+                                               const core::ConfigSource& source = {},
+                                               const std::string& path = "model");
+
+// Inputs: x_n = (x - center) * scale, mapping [min, max] to [-1, 1]. Outputs: per field,
+// y_n = (y - mean) / std from running statistics (Chan et al.'s pairwise update, in double).
+class Normaliser {
+ public:
+  Normaliser() = default;
+  explicit Normaliser(const IoDescription& io);
+
+  [[nodiscard]] torch::Tensor inputs(const torch::Tensor& x) const {
+    return (x - in_center_) * in_scale_;
+  }
+  [[nodiscard]] torch::Tensor outputs(const torch::Tensor& y) const {
+    return (y - out_mean_) * out_inv_std_;
+  }
+  [[nodiscard]] torch::Tensor denormalise(const torch::Tensor& y_n) const {
+    return y_n * out_std_ + out_mean_;
+  }
+
+  // Per-field sums of a batch y [n, output_size], shifted by the current means:
+  // {n, sum(y - mean_f) per field, sum((y - mean_f)^2) per field} (what ranks allreduce).
+  [[nodiscard]] std::vector<double> batch_sums(const torch::Tensor& y) const;
+  // y = (y - mean) / std in place, y a contiguous [n, output_size] float tensor; the same
+  // values as outputs(y).
+  void normalise_outputs_in_place(torch::Tensor& y) const;
+  // Merges sums from batch_sums (possibly summed over ranks) into the running statistics.
+  void merge(const std::vector<double>& sums);
+
+  // The per-element tensors the trainer applies in place ([input_size] / [output_size]).
+  [[nodiscard]] const torch::Tensor& in_center() const noexcept { return in_center_; }
+  [[nodiscard]] const torch::Tensor& in_scale() const noexcept { return in_scale_; }
+  [[nodiscard]] const torch::Tensor& out_mean() const noexcept { return out_mean_; }
+  [[nodiscard]] const torch::Tensor& out_inv_std() const noexcept { return out_inv_std_; }
+
+  [[nodiscard]] const std::vector<double>& mean() const noexcept { return mean_; }
+  [[nodiscard]] std::vector<double> std() const;
+  [[nodiscard]] double count() const noexcept { return count_; }
+  // Running state (count, mean, M2 per field), for checkpoints, and its restoration.
+  [[nodiscard]] std::vector<double> state() const;
+  void set_state(const std::vector<double>& state);
+  // Sets fixed statistics (a loaded surrogate): mean and std per field.
+  void set_fixed(const std::vector<double>& mean, const std::vector<double>& std);
+
+ private:
+  void refresh();
+
+  std::int64_t fields_ = 0, field_size_ = 0;
+  double count_ = 0.0;
+  std::vector<double> mean_, m2_;
+  torch::Tensor in_center_, in_scale_;
+  torch::Tensor out_mean_, out_std_, out_inv_std_;  // [output_size], float
+};
+
+// Writes the exported directory. Throws core::IoError.
+void write_surrogate_dir(const std::string& dir, Model& model, const ModelConfig& resolved,
+                         const IoDescription& io, const Normaliser& normaliser,
+                         const YAML::Node& training, std::int64_t batches);
+
+// Sizes of every parameter, in registration order.
+[[nodiscard]] std::vector<std::vector<std::int64_t>> parameter_shapes(const Model& model);
+
+// Version of the exported directory format.
+inline constexpr std::int64_t kSurrogateFormat = 1;
+
+}  // namespace surge::surrogates::detail
