@@ -34,6 +34,7 @@ Progress::~Progress() {
 }
 
 void Progress::update(std::int64_t done, std::string_view detail) {
+  last_done_ = done;
   if (!logger_.enabled(LogLevel::info)) return;
   const auto now = std::chrono::steady_clock::now();
   const double since = std::chrono::duration<double>(now - last_print_).count();
@@ -46,7 +47,7 @@ void Progress::finish(std::string_view detail) {
   if (finished_) return;
   finished_ = true;
   if (!logger_.enabled(LogLevel::info)) return;
-  print(total_, detail, true);
+  print(last_done_ >= 0 ? last_done_ : total_, detail, true);
 }
 
 void Progress::print(std::int64_t done, std::string_view detail, bool final_line) {

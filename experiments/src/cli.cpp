@@ -16,8 +16,11 @@ namespace surge::experiments {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
+      {"run", "run an online-training study from an experiment file", run_command},
       {"solve", "run one ensemble member of a solver and write its trajectory (The Well HDF5)",
        solve_command},
+      {"predict", "evaluate a trained surrogate and write its fields (The Well HDF5)",
+       predict_command},
   };
   return list;
 }

@@ -211,14 +211,29 @@ void LocalLauncher::launch(std::size_t index) {
                                   << m.attempts << ", pid " << pid << ")");
 }
 
+std::string LocalLauncher::gave_up() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return gave_up_;
+}
+
 void LocalLauncher::attempt_failed(std::size_t index, const std::string& why) {
   MemberRecord& m = members_[index];
   m.last_error = why;
+  const std::string log_file = log_dir_ + "/member_" + std::to_string(m.simulation_id) +
+                               "_attempt" + std::to_string(m.attempts) + ".log";
   if (m.attempts <= config_.retries) {
     SURGE_LOG(log_, warn,
               "simulation " << m.simulation_id << " attempt " << m.attempts << " " << why
                             << "; relaunching");
     m.status = MemberStatus::pending;
+    return;
+  }
+  if (++failed_members_ >= config_.max_failed_members) {
+    m.status = MemberStatus::failed;
+    gave_up_ = std::to_string(failed_members_) + " members failed every attempt; the last, " +
+               "simulation " + std::to_string(m.simulation_id) + ", " + why + " (see " + log_file +
+               ")";
+    log_.error("giving up: " + gave_up_);
     return;
   }
   if (config_.on_failure == "redraw" && m.role == MemberRole::train) {
@@ -282,8 +297,10 @@ void LocalLauncher::run() {
       // Start pending members in order while there is room.
       for (std::size_t i = 0;
            i < members_.size() && static_cast<int>(running_.size()) < config_.max_concurrent; ++i) {
+        if (!gave_up_.empty()) break;
         if (members_[i].status == MemberStatus::pending) launch(i);
       }
+      if (!gave_up_.empty()) break;
       bool all_finished = running_.empty();
       for (const auto& m : members_) {
         all_finished = all_finished && m.status != MemberStatus::pending;
@@ -295,7 +312,7 @@ void LocalLauncher::run() {
     }
     std::this_thread::sleep_for(milliseconds(20));
   }
-  // Stopped from outside: end every member still running.
+  // Stopped from outside, or gave up: end every member still running.
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& r : running_) {
     kill(-r.pid, SIGKILL);

@@ -23,7 +23,8 @@ class Progress {
 
   // Reports that `done` units are complete; prints only if the interval has passed.
   void update(std::int64_t done, std::string_view detail = {});
-  // Prints the final line (total, elapsed time, mean rate).
+  // Prints the final line: the units done (the last update(), or total if none), elapsed
+  // time, mean rate.
   void finish(std::string_view detail = {});
 
  private:
@@ -36,6 +37,7 @@ class Progress {
   bool terminal_;
   bool finished_ = false;
   bool drawn_ = false;
+  std::int64_t last_done_ = -1;
   std::chrono::steady_clock::time_point start_, last_print_;
 };
 

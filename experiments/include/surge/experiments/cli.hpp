@@ -19,8 +19,14 @@ struct Command {
 // All commands, in the order `surge --help` lists them.
 [[nodiscard]] const std::vector<Command>& commands();
 
+// `surge run`: one online-training study from an experiment file.
+int run_command(const std::vector<std::string>& args);
+
 // `surge solve`: runs one ensemble member.
 int solve_command(const std::vector<std::string>& args);
+
+// `surge predict`: evaluates a trained surrogate (experiments/src/predict_command.cpp).
+int predict_command(const std::vector<std::string>& args);
 
 // Text of `surge --version`.
 [[nodiscard]] std::string version_text();

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "surge/core/config.hpp"
+#include "surge/streaming/config.hpp"
+#include "surge/surrogates/config.hpp"
 
 namespace surge::experiments {
 
@@ -63,8 +65,11 @@ struct LauncherConfig {
   double silence_timeout_s = 60.0;
   int retries = 2;
   std::string on_failure = "redraw";
+  int max_failed_members = 4;
   std::string mpirun = "mpirun";
   std::vector<std::string> mpirun_args{"--oversubscribe"};
+  int fail_once_simulation = -1;
+  int fail_once_at_output = 1;
 
   template <class V>
   void visit(V& v) {
@@ -78,8 +83,19 @@ struct LauncherConfig {
       "after the last retry: redraw (new parameters, a new simulation id) or fail (mark it "
       "failed and go on)",
       core::one_of({"redraw", "fail"}));
-    v("mpirun", mpirun, "the MPI launcher members start with (looked up on PATH)");
+    v("max_failed_members", max_failed_members,
+      "the study stops with an error once this many members failed every attempt (redrawn or "
+      "marked failed): something is wrong with all of them",
+      core::at_least(1));
+    v("mpirun", mpirun,
+      "the MPI launcher members start with (looked up on PATH); as root, surge adds "
+      "--allow-run-as-root");
     v("mpirun_args", mpirun_args, "extra arguments for the launcher, before -np");
+    v("fail_once_simulation", fail_once_simulation,
+      "testing aid: the first attempt of this simulation id crashes (-1: none)",
+      core::at_least(-1));
+    v("fail_once_at_output", fail_once_at_output,
+      "testing aid: the output after which that attempt crashes", core::at_least(0));
   }
 };
 
@@ -88,10 +104,10 @@ struct ExperimentConfig {
   EnsembleConfig parameters;
   SolverSection solver;
   core::Pluggable launcher{"local", YAML::Node(YAML::NodeType::Map)};
-  YAML::Node streaming{YAML::NodeType::Map};
+  streaming::ReceiverConfig streaming;
   core::Pluggable reservoir{"reservoir", YAML::Node(YAML::NodeType::Map)};
   core::Pluggable model{"mlp", YAML::Node(YAML::NodeType::Map)};
-  YAML::Node training{YAML::NodeType::Map};
+  surrogates::TrainingConfig training;
 
   template <class V>
   void visit(V& v) {
@@ -99,10 +115,12 @@ struct ExperimentConfig {
     v.section("parameters", parameters, "the ensemble: parameter ranges, sampler, sizes");
     v.section("solver", solver, "the solver every member runs");
     v("launcher", launcher, "how members are started: local (mpirun on this machine)");
-    v("streaming", streaming, "server side of the stream (streaming/PROTOCOL.md)");
+    v.section("streaming", streaming,
+              "server side of the stream (streaming/PROTOCOL.md); experiment and fields are set "
+              "by surge run");
     v("reservoir", reservoir, "training buffer: fifo, firo, reservoir, trajectory");
     v("model", model, "the surrogate: mlp");
-    v("training", training, "optimizer, schedule, budget, validation and checkpoints");
+    v.section("training", training, "optimizer, schedule, budget, validation and checkpoints");
   }
 };
 

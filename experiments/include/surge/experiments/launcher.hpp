@@ -63,8 +63,10 @@ class LocalLauncher {
   void start();
   // Kills every running member and stops the thread (idempotent).
   void stop();
-  // True once every member is done or failed (or stop() was called).
+  // True once every member is done or failed, or the launcher gave up or was stopped.
   [[nodiscard]] bool finished() const noexcept { return finished_; }
+  // Why the launcher gave up (too many members failed every attempt), or "" if it did not.
+  [[nodiscard]] std::string gave_up() const;
   // Blocks until finished().
   void wait();
   // A snapshot of every member record (redrawn ones included).
@@ -98,6 +100,8 @@ class LocalLauncher {
   mutable std::mutex mutex_;
   std::vector<MemberRecord> members_;
   std::vector<Running> running_;
+  int failed_members_ = 0;
+  std::string gave_up_;
   std::atomic<bool> stop_{false}, finished_{false};
   std::thread thread_;
 };

@@ -1,0 +1,43 @@
+#pragma once
+// What `surge run` leaves behind: results.h5 (resolved config, parameter table, training and
+// validation curves, reservoir statistics, predictions against truth for a few validation
+// members) and the plots made from it by experiments/plot_results.py.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "surge/core/log.hpp"
+#include "surge/experiments/launcher.hpp"
+#include "surge/reservoir/buffer.hpp"
+#include "surge/reservoir/sample.hpp"
+#include "surge/surrogates/trainer.hpp"
+
+namespace surge::experiments {
+
+struct RunSummary {
+  std::string study;
+  std::string resolved_config;
+  std::string stop_reason;
+  std::vector<std::string> parameter_names;  // columns of the parameter table
+  std::vector<MemberRecord> members;
+  std::map<std::uint64_t, std::int64_t> samples;  // received, by simulation
+  double seconds = 0.0;
+};
+
+// Writes `path` (as path.partial, renamed when complete) and returns the final validation
+// metrics of the trainer on `validation`. Up to `predicted_members` validation members get
+// their frames predicted and stored beside the truth. Throws core::IoError.
+surrogates::ValidationRecord write_results(const std::string& path, const RunSummary& summary,
+                                           const surrogates::Trainer& trainer,
+                                           const reservoir::Buffer<reservoir::Sample>& buffer,
+                                           const surrogates::ValidationSet& validation,
+                                           const surrogates::IoDescription& io,
+                                           int predicted_members = 3);
+
+// Runs experiments/plot_results.py with Debian's /usr/bin/python3 on `output_dir`; says what
+// it did, or why it could not (no python3, no h5py/matplotlib, script missing).
+void make_plots(const std::string& output_dir, const core::Logger& log);
+
+}  // namespace surge::experiments

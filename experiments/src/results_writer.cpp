@@ -1,0 +1,212 @@
+#include "surge/experiments/results_writer.hpp"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include "surge/core/error.hpp"
+#include "surge/core/hdf5.hpp"
+#include "surge/core/version.hpp"
+#include "surge/reservoir/statistics.hpp"
+
+namespace surge::experiments {
+
+namespace fs = std::filesystem;
+namespace h5 = core::h5;
+
+namespace {
+
+template <class T, class F>
+std::vector<T> column(const std::vector<surrogates::TrainingRecord>& records, F f) {
+  std::vector<T> out;
+  out.reserve(records.size());
+  for (const auto& r : records) out.push_back(static_cast<T>(f(r)));
+  return out;
+}
+
+void write_members(hid_t file, const RunSummary& s) {
+  h5::Group g = h5::create_group(file, "members");
+  std::vector<std::int64_t> ids, attempts, samples;
+  std::vector<std::string> roles, statuses, errors;
+  std::vector<double> params;
+  for (const auto& m : s.members) {
+    ids.push_back(static_cast<std::int64_t>(m.simulation_id));
+    attempts.push_back(m.attempts);
+    const auto it = s.samples.find(m.simulation_id);
+    samples.push_back(it == s.samples.end() ? 0 : it->second);
+    roles.emplace_back(to_string(m.role));
+    statuses.emplace_back(to_string(m.status));
+    errors.push_back(m.last_error);
+    params.insert(params.end(), m.parameters.begin(), m.parameters.end());
+  }
+  h5::write_dataset(g, "simulation_id", ids);
+  h5::write_dataset(g, "attempts", attempts);
+  h5::write_dataset(g, "samples", samples);
+  h5::write_dataset(
+      g, "parameters", params,
+      {static_cast<hsize_t>(s.members.size()), static_cast<hsize_t>(s.parameter_names.size())});
+  // Strings (role, status, last error) are attributes: small, and easy to read from h5py.
+  h5::write_attribute(g, "role", roles);
+  h5::write_attribute(g, "status", statuses);
+  h5::write_attribute(g, "last_error", errors);
+  h5::write_attribute(g, "parameter_names", s.parameter_names);
+}
+
+void write_training(hid_t file, const surrogates::History& history) {
+  h5::Group g = h5::create_group(file, "training");
+  const auto& t = history.training;
+  h5::write_dataset(g, "batch", column<std::int64_t>(t, [](auto& r) { return r.batch; }));
+  h5::write_dataset(g, "loss", column<double>(t, [](auto& r) { return r.loss; }));
+  h5::write_dataset(g, "learning_rate", column<double>(t, [](auto& r) { return r.learning_rate; }));
+  h5::write_dataset(g, "samples_per_s",
+                    column<double>(t, [](auto& r) { return r.samples_per_second; }));
+  h5::write_dataset(g, "wall_time_s", column<double>(t, [](auto& r) { return r.wall_seconds; }));
+  h5::write_attribute(g, "loss_definition", "MSE of the normalised outputs");
+}
+
+void write_validation(hid_t file, const surrogates::History& history,
+                      const std::vector<std::string>& fields) {
+  h5::Group g = h5::create_group(file, "validation");
+  const auto& v = history.validation;
+  const std::size_t n = v.size(), f = fields.size();
+  std::vector<std::int64_t> batch;
+  std::vector<double> wall, loss, rel(n * f), nrmse(n * f), vrmse(n * f);
+  for (std::size_t i = 0; i < n; ++i) {
+    batch.push_back(v[i].batch);
+    wall.push_back(v[i].wall_seconds);
+    loss.push_back(v[i].loss);
+    for (std::size_t k = 0; k < f && k < v[i].fields.size(); ++k) {
+      rel[i * f + k] = v[i].fields[k].relative_l2;
+      nrmse[i * f + k] = v[i].fields[k].nrmse;
+      vrmse[i * f + k] = v[i].fields[k].vrmse;
+    }
+  }
+  const std::vector<hsize_t> dims = {static_cast<hsize_t>(n), static_cast<hsize_t>(f)};
+  h5::write_dataset(g, "batch", batch);
+  h5::write_dataset(g, "wall_time_s", wall);
+  h5::write_dataset(g, "loss", loss);
+  h5::write_dataset(g, "relative_l2", rel, dims);
+  h5::write_dataset(g, "nrmse", nrmse, dims);
+  h5::write_dataset(g, "vrmse", vrmse, dims);
+  h5::write_attribute(g, "field_names", fields);
+}
+
+// Truth and prediction of every frame of up to `count` validation members.
+void write_predictions(hid_t file, const surrogates::Trainer& trainer,
+                       const surrogates::ValidationSet& validation,
+                       const surrogates::IoDescription& io, int count) {
+  h5::Group g = h5::create_group(file, "predictions");
+  std::vector<std::int64_t> ids;
+  for (const auto& s : validation.samples) {
+    if (std::find(ids.begin(), ids.end(), s.simulation_id) == ids.end() &&
+        static_cast<int>(ids.size()) < count) {
+      ids.push_back(s.simulation_id);
+    }
+  }
+  const std::size_t frames = io.times.size();
+  const std::size_t out = static_cast<std::size_t>(io.output_size());
+  std::vector<float> truth(ids.size() * frames * out, 0.0f), pred(truth.size(), 0.0f);
+  std::vector<double> times(io.times);
+  for (std::size_t m = 0; m < ids.size(); ++m) {
+    std::vector<float> x;
+    std::vector<std::size_t> slots;
+    for (const auto& s : validation.samples) {
+      if (s.simulation_id != ids[m] || s.step < 0 || static_cast<std::size_t>(s.step) >= frames)
+        continue;
+      x.insert(x.end(), s.x.begin(), s.x.end());
+      slots.push_back(static_cast<std::size_t>(s.step));
+      std::copy(s.y.begin(), s.y.end(), truth.begin() + (m * frames + slots.back()) * out);
+    }
+    if (slots.empty()) continue;
+    const auto y = trainer.predict(x, static_cast<std::int64_t>(slots.size()));
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+      std::copy(y.begin() + k * out, y.begin() + (k + 1) * out,
+                pred.begin() + (m * frames + slots[k]) * out);
+    }
+  }
+  std::vector<hsize_t> dims = {static_cast<hsize_t>(ids.size()), static_cast<hsize_t>(frames)};
+  if (io.fields.size() > 1) dims.push_back(static_cast<hsize_t>(io.fields.size()));
+  for (auto e : io.grid) dims.push_back(static_cast<hsize_t>(e));
+  h5::write_dataset(g, "simulation_id", ids);
+  h5::write_dataset(g, "time", times);
+  h5::write_dataset(g, "truth", truth, dims);
+  h5::write_dataset(g, "prediction", pred, dims);
+  h5::write_attribute(g, "field_names", io.fields);
+}
+
+}  // namespace
+
+surrogates::ValidationRecord write_results(const std::string& path, const RunSummary& summary,
+                                           const surrogates::Trainer& trainer,
+                                           const reservoir::Buffer<reservoir::Sample>& buffer,
+                                           const surrogates::ValidationSet& validation,
+                                           const surrogates::IoDescription& io,
+                                           int predicted_members) {
+  const std::string partial = path + ".partial";
+  surrogates::ValidationRecord final_metrics;
+  if (!validation.empty()) final_metrics = trainer.validate(validation);
+  {
+    h5::File file = h5::create_file(partial);
+    h5::write_attribute(file, "study", summary.study);
+    h5::write_attribute(file, "surge_version", std::string(kVersion) + " (" + kGitRevision + ")");
+    h5::write_attribute(file, "surge_config", summary.resolved_config);
+    h5::write_attribute(file, "stop_reason", summary.stop_reason);
+    h5::write_attribute(file, "wall_seconds", summary.seconds);
+    h5::write_attribute(file, "batches", static_cast<std::int64_t>(trainer.batches()));
+    write_members(file, summary);
+    write_training(file, trainer.history());
+    write_validation(file, trainer.history(), io.fields);
+    {
+      h5::Group g = h5::create_group(file, "final_validation");
+      std::vector<double> rel, nrmse, vrmse;
+      for (const auto& f : final_metrics.fields) {
+        rel.push_back(f.relative_l2);
+        nrmse.push_back(f.nrmse);
+        vrmse.push_back(f.vrmse);
+      }
+      h5::write_dataset(g, "relative_l2", rel);
+      h5::write_dataset(g, "nrmse", nrmse);
+      h5::write_dataset(g, "vrmse", vrmse);
+      h5::write_attribute(g, "field_names", io.fields);
+    }
+    {
+      h5::Group g = h5::create_group(file, "reservoir");
+      h5::write_attribute(g, "policy", buffer.policy());
+      reservoir::write_statistics(g, buffer.statistics());
+    }
+    write_predictions(file, trainer, validation, io, predicted_members);
+    file.close();
+  }
+  std::error_code ec;
+  fs::rename(partial, path, ec);
+  SURGE_REQUIRE(!ec, IoError,
+                "cannot rename '" << partial << "' to '" << path << "': " << ec.message());
+  return final_metrics;
+}
+
+void make_plots(const std::string& output_dir, const core::Logger& log) {
+  const fs::path script = fs::path(SURGE_SOURCE_DIR) / "experiments" / "plot_results.py";
+  if (!fs::exists("/usr/bin/python3")) {
+    SURGE_LOG(log, warn,
+              "no plots: /usr/bin/python3 is missing (install python3-h5py "
+              "python3-matplotlib)");
+    return;
+  }
+  if (!fs::exists(script)) {
+    SURGE_LOG(log, warn, "no plots: " << script.string() << " is missing");
+    return;
+  }
+  const std::string command = "/usr/bin/python3 '" + script.string() + "' '" + output_dir + "'";
+  const int rc = std::system(command.c_str());
+  if (rc != 0) {
+    SURGE_LOG(log, warn,
+              "no plots: plot_results.py failed (exit " << WEXITSTATUS(rc)
+                                                        << "; are python3-h5py and "
+                                                           "python3-matplotlib "
+                                                           "installed?)");
+  }
+}
+
+}  // namespace surge::experiments

@@ -1,0 +1,68 @@
+#!/usr/bin/python3
+"""Checks a `surge run` output directory: every sample received exactly once, the loss went
+down, every dataset of results.h5 is there, the model and plots exist.
+
+usage: check_results.py <output_dir> <outputs per member> [simulation_id:attempts ...]
+"""
+import os
+import sys
+
+import h5py
+import numpy as np
+
+
+def fail(message):
+    print("FAIL:", message)
+    sys.exit(1)
+
+
+def main():
+    out, steps = sys.argv[1], int(sys.argv[2])
+    expected_attempts = dict(tuple(map(int, a.split(":"))) for a in sys.argv[3:])
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        for name in ["members/simulation_id", "members/attempts", "members/samples",
+                     "members/parameters", "training/batch", "training/loss",
+                     "training/learning_rate", "training/samples_per_s", "training/wall_time_s",
+                     "validation/batch", "validation/relative_l2", "validation/nrmse",
+                     "validation/vrmse", "final_validation/relative_l2",
+                     "reservoir/occupancy_samples", "reservoir/seen_held",
+                     "predictions/truth", "predictions/prediction"]:
+            if name not in f:
+                fail(f"results.h5 has no {name}")
+        for attr in ["surge_config", "study", "stop_reason"]:
+            if attr not in f.attrs:
+                fail(f"results.h5 has no attribute {attr}")
+        m = f["members"]
+        status = [s.decode() if isinstance(s, bytes) else s for s in m.attrs["status"]]
+        ids, samples, attempts = m["simulation_id"][:], m["samples"][:], m["attempts"][:]
+        done = [i for i, s in enumerate(status) if s == "done"]
+        if len(done) != len(status):
+            fail(f"not every member is done: {status}")
+        # Every output of every member exactly once: duplicates would push a count past steps.
+        for i in done:
+            if samples[i] != steps:
+                fail(f"simulation {ids[i]} delivered {samples[i]} samples, expected {steps}")
+        for sim, n in expected_attempts.items():
+            k = list(ids).index(sim)
+            if attempts[k] != n:
+                fail(f"simulation {sim} took {attempts[k]} attempts, expected {n}")
+        res = f["reservoir"].attrs
+        roles = [r.decode() if isinstance(r, bytes) else r for r in m.attrs["role"]]
+        train = sum(samples[i] for i in done if roles[i] == "train")
+        if res["puts"] + res["rejected_puts"] != train:
+            fail(f"the reservoir took {res['puts']} + refused {res['rejected_puts']} samples, "
+                 f"training members delivered {train}")
+        loss = f["training/loss"][:]
+        if len(loss) < 40:
+            fail(f"only {len(loss)} training steps")
+        first, last = np.mean(loss[:10]), np.mean(loss[-10:])
+        if not last < 0.5 * first:
+            fail(f"the loss did not go down: {first:.3g} -> {last:.3g}")
+    for path in ["model/surrogate.yaml", "plots/training.png", "plots/prediction.png"]:
+        if not os.path.exists(os.path.join(out, path)):
+            fail(f"{path} is missing")
+    print(f"ok: {len(done)} members, {int(sum(samples))} samples, loss {first:.3g} -> {last:.3g}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `surge run` on bad input: non-zero exit, one line on stderr matching <regex>, and nothing
+# started or created (the output directory does not appear).
+# usage: expect_run_error.sh <surge> <regex> <yaml> [args...]
+set -u
+surge=$1 regex=$2 yaml=$3
+shift 3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if [[ ${SURGE_TEST_PRECREATE:-0} == 1 ]]; then mkdir -p "$tmp/out" && echo keep >"$tmp/out/old"; fi
+"$surge" run "$yaml" study.output_dir="$tmp/out" "$@" >"$tmp/stdout" 2>"$tmp/stderr" </dev/null
+rc=$?
+fail() { echo "FAIL: $*"; echo "--- stderr"; cat "$tmp/stderr"; exit 1; }
+[[ $rc -ne 0 ]] || fail "exit code 0 for bad input"
+[[ $(wc -l <"$tmp/stderr") -eq 1 ]] || fail "expected exactly one line on stderr"
+grep -Eq -- "$regex" "$tmp/stderr" || fail "stderr does not match '$regex'"
+if [[ ${SURGE_TEST_PRECREATE:-0} == 1 ]]; then
+  [[ $(ls "$tmp/out") == old ]] || fail "the existing output directory was changed"
+else
+  [[ ! -e $tmp/out ]] || fail "the output directory was created"
+fi
+echo "ok (exit $rc): $(cat "$tmp/stderr")"
