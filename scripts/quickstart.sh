@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# README command 1: installs what is missing, builds, and runs the default experiment.
-# Until `surge run` lands, the default experiment is one heat2d ensemble member written to
-# results/heat2d.h5 in The Well's layout.
+# README command 1: installs what is missing, builds, and runs the default experiment: the
+# Melissa heat-equation study at laptop scale (experiments/heat2d_mlp.yaml), with results in
+# results/heat2d_mlp/ (results.h5, model/, plots/). Arguments go to `surge run`, e.g.
+# `training.max_batches=2000`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh
-mkdir -p results
-build/bin/surge solve heat2d --out results/heat2d.h5
+build/bin/surge run experiments/heat2d_mlp.yaml --overwrite "$@"

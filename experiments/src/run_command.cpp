@@ -62,6 +62,19 @@ void print_help() {
       "  --help          this text\n"
       "\nexperiment keys:\n%s",
       core::format_key_docs(core::describe_config<ExperimentConfig>()).c_str());
+  std::printf("\nparameters.sampler types: halton, lhs, uniform (no parameters)\n");
+  std::printf("\nlauncher type local, parameters:\n%s",
+              core::format_key_docs(core::describe_config<LauncherConfig>()).c_str());
+  const auto& buffers = reservoir::buffer_registry<reservoir::Sample>();
+  for (const auto& name : buffers.names()) {
+    const auto& entry = buffers.at(name);
+    std::printf("\nreservoir type %s (%s), parameters:\n%s", name.c_str(), entry.summary.c_str(),
+                core::format_key_docs(entry.keys()).c_str());
+  }
+  for (const auto& model : surrogates::model_types()) {
+    std::printf("\nmodel type %s (%s), parameters:\n%s", model.name.c_str(), model.summary.c_str(),
+                core::format_key_docs(model.keys).c_str());
+  }
 }
 
 RunOptions parse(const std::vector<std::string>& args) {

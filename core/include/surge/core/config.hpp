@@ -106,6 +106,10 @@ const char* type_name() {
     return "list of strings";
   else if constexpr (std::is_same_v<T, std::vector<int>>)
     return "list of integers";
+  else if constexpr (std::is_same_v<T, IntervalMap>)
+    return "map of name: [min, max] or value";
+  else if constexpr (std::is_same_v<T, YAML::Node>)
+    return "map";
   else if constexpr (std::is_same_v<T, Pluggable>)
     return "type + parameters";
   else
