@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "rank_runs.hpp"
 #include "surge/core/mpi.hpp"
 #include "surge/solvers/heat2d.hpp"
 
@@ -14,44 +15,13 @@ using surge::solvers::Heat2dConfig;
 
 namespace {
 
-// Runs the case on the first `ranks` world ranks and returns the global field on world
-// rank 0 (row-major, y fastest); other ranks return an empty vector.
+// The final temperature of the case run on the first `ranks` world ranks, on world rank 0.
 std::vector<double> run_on(int ranks, const Heat2dConfig& config) {
-  const int world_rank = surge::core::comm_rank(MPI_COMM_WORLD);
-  MPI_Comm comm = MPI_COMM_NULL;
-  MPI_Comm_split(MPI_COMM_WORLD, world_rank < ranks ? 0 : MPI_UNDEFINED, world_rank, &comm);
-  std::vector<double> global;
-  if (comm != MPI_COMM_NULL) {
+  return surge::test::on_first_ranks(ranks, [&](MPI_Comm comm) {
     Heat2d heat(config, comm);
     heat.advance_to(config.t_end);
-    const auto& d = heat.decomposition();
-    const auto local = heat.owned_values();
-    const int header[4] = {d.offset_x(), d.offset_y(), d.local_nx(), d.local_ny()};
-    const int size = d.size();
-    std::vector<int> headers(4 * static_cast<std::size_t>(size));
-    MPI_Gather(header, 4, MPI_INT, headers.data(), 4, MPI_INT, 0, d.comm());
-    std::vector<int> counts(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size));
-    for (int r = 0; r < size; ++r) {
-      counts[r] = headers[4 * r + 2] * headers[4 * r + 3];
-      displs[r] = r == 0 ? 0 : displs[r - 1] + counts[r - 1];
-    }
-    std::vector<double> gathered(static_cast<std::size_t>(config.nx) * config.ny);
-    MPI_Gatherv(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, gathered.data(),
-                counts.data(), displs.data(), MPI_DOUBLE, 0, d.comm());
-    if (d.rank() == 0) {
-      global.resize(gathered.size());
-      for (int r = 0; r < size; ++r) {
-        const int ox = headers[4 * r], oy = headers[4 * r + 1], lx = headers[4 * r + 2],
-                  ly = headers[4 * r + 3];
-        for (int i = 0; i < lx; ++i)
-          for (int j = 0; j < ly; ++j)
-            global[static_cast<std::size_t>(ox + i) * config.ny + oy + j] =
-                gathered[static_cast<std::size_t>(displs[r] + i * ly + j)];
-      }
-    }
-    MPI_Comm_free(&comm);
-  }
-  return global;
+    return surge::test::gather_global(heat.decomposition(), heat.owned_values());
+  });
 }
 
 Heat2dConfig odd_case(const char* scheme) {
