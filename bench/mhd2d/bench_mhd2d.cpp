@@ -8,7 +8,9 @@
 // MHD. ratio >= 1 means the goal is met.
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -32,12 +34,20 @@ double measure(int n, const char* riemann, const char* integrator, int steps, in
   c.integrator = integrator;
   Mhd2d sim(c, MPI_COMM_WORLD);
   sim.step();  // warm-up: first touch of every array
+  // Process CPU time alongside the wall time: on a shared machine the CPU-time rate shows
+  // the code's speed when other work takes the core away part of the time.
+  double best_cpu = 1e300;
   const double t = best_time(repeats, [&] {
+    const std::clock_t c0 = std::clock();
     for (int s = 0; s < steps; ++s) sim.step();
+    best_cpu = std::min(best_cpu, static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC);
   });
-  const double rate = static_cast<double>(n) * n * steps / t;
-  std::printf("mhd2d orszag_tang %4dx%-4d %s + mc + %s: %3d steps  %.3g s  %.3g zone-cycles/s\n", n,
-              n, riemann, integrator, steps, t, rate);
+  const double cells = static_cast<double>(n) * n * steps;
+  const double rate = cells / t;
+  std::printf(
+      "mhd2d orszag_tang %4dx%-4d %s + mc + %s: %3d steps  %.3g s  %.3g zone-cycles/s"
+      "  (cpu %.3g s, %.3g zone-cycles per cpu-s)\n",
+      n, n, riemann, integrator, steps, t, rate, best_cpu, cells / best_cpu);
   std::fflush(stdout);
   return rate;
 }

@@ -53,6 +53,144 @@ struct CellScanReducer {
   value_type* value_;
 };
 
+}  // namespace
+
+// The kernels of a step, as free function templates. They have external linkage on
+// purpose: CUDA does not allow device lambdas in functions of an anonymous namespace (nor in
+// private member functions).
+namespace mhd2d_kernels {
+
+// out = w0 base + w1 eval + cx (fx(i) - fx(i + 1)) + cy (fy(j) - fy(j + 1)) on the box, psi
+// then times `damping`. One team per row with the variables in the outer loop, so the lanes
+// run over j with unit stride (the loop vectorises); kWithEval (w1 != 0) is decided outside.
+struct UpdateWeights {
+  double w0, w1, cx, cy, damping;
+};
+
+template <bool kWithEval>
+void update_rows(const Fields2D& out, const Fields2D& base, const Fields2D& eval,
+                 const Fields2D& fx, const Fields2D& fy, const Box& box, const UpdateWeights& wts) {
+  const double w0 = wts.w0, w1 = wts.w1, cx = wts.cx, cy = wts.cy, damping = wts.damping;
+  const int i0 = box.i0, j0 = box.j0, j1 = box.j1;
+  Kokkos::parallel_for(
+      "mhd2d_update", RowPolicy(box.i1 - box.i0, Kokkos::AUTO),
+      KOKKOS_LAMBDA(const RowMember& team) {
+        const int i = i0 + team.league_rank();
+        for (int v = 0; v < kNumVars; ++v) {
+          const double scale = v == kPsi ? damping : 1.0;  // x 1.0 is exact
+          // Row pointers: the compiler then need not reload the views' data pointers after
+          // every store, and the lane loop vectorises.
+          const double *fx0 = &fx(v, i, 0), *fx1 = &fx(v, i + 1, 0), *fy0 = &fy(v, i, 0);
+          const double *b = &base(v, i, 0), *e = &eval(v, i, 0);
+          double* o = &out(v, i, 0);
+          Kokkos::parallel_for(Kokkos::TeamVectorRange(team, j0, j1), [&](int j) {
+            const double div = cx * (fx0[j] - fx1[j]) + cy * (fy0[j] - fy0[j + 1]);
+            double value = w0 * b[j] + div;
+            if (kWithEval) value += w1 * e[j];
+            o[j] = scale * value;
+          });
+        }
+      });
+}
+
+// Each cell's limited slope along axis A, once (a face needs the slopes of both its cells,
+// and every cell borders two faces): half_slope = limit(dl, dr) / 2, kept halved so the
+// faces add it exactly as the unhalved formula would. Row pointers let the compiler keep
+// the views' data pointers in registers.
+template <Limiter L, int A>
+void cell_half_slopes(const Fields2D& w, const Fields2D& half_slope, const Box& cells) {
+  constexpr int di = A == 0 ? 1 : 0, dj = 1 - di;
+  const int i0 = cells.i0, j0 = cells.j0, j1 = cells.j1;
+  Kokkos::parallel_for(
+      A == 0 ? "mhd2d_slopes_x" : "mhd2d_slopes_y", RowPolicy(cells.i1 - cells.i0, Kokkos::AUTO),
+      KOKKOS_LAMBDA(const RowMember& team) {
+        const int i = i0 + team.league_rank();
+        for (int v = 0; v < kNumVars; ++v) {
+          const double *lo = &w(v, i - di, 0) - dj, *mid = &w(v, i, 0), *hi = &w(v, i + di, 0) + dj;
+          double* out = &half_slope(v, i, 0);
+          Kokkos::parallel_for(Kokkos::TeamVectorRange(team, j0, j1), [&](int j) {
+            const double a = lo[j], b = mid[j], c = hi[j];
+            out[j] = 0.5 * Slope<L>::limit(b - a, c - b);
+          });
+        }
+      });
+}
+
+struct FluxParams {
+  double gamma, inv_gm1, ch, inv_ch, ch2;
+};
+
+// The fluxes through the faces (i, j) of axis A in the box, the face between cells
+// (i, j) - e_A and (i, j). The axis is a template argument so that the face slots below are
+// constants and the reconstructed states stay in registers.
+template <RiemannSolver R, Limiter L, int A>
+void face_fluxes(const Fields2D& w, const Fields2D& half_slope, const Fields2D& flux,
+                 const Box& faces, const FluxParams& p) {
+  constexpr int di = A == 0 ? 1 : 0, dj = 1 - di;
+  // Face slots of the normal and the two tangential directions (n, t1, t2 right-handed).
+  constexpr int vn = A == 0 ? kVx : kVy, vt1 = A == 0 ? kVy : kVz, vt2 = A == 0 ? kVz : kVx;
+  constexpr int bn = vn + 3, bt1 = vt1 + 3, bt2 = vt2 + 3;
+  const double gamma = p.gamma, inv_gm1 = p.inv_gm1, ch = p.ch, inv_ch = p.inv_ch, ch2 = p.ch2;
+  const int i0 = faces.i0, j0 = faces.j0, j1 = faces.j1;
+  // Distance between variables and between rows, in elements (the same in all three views).
+  const long plane = static_cast<long>(w.stride_0()), row = static_cast<long>(w.stride_1());
+  SURGE_REQUIRE(half_slope.stride_0() == w.stride_0() && flux.stride_0() == w.stride_0() &&
+                    half_slope.stride_1() == w.stride_1() && flux.stride_1() == w.stride_1(),
+                Error, "mhd2d: the face kernel's views differ in layout");
+  Kokkos::parallel_for(
+      A == 0 ? "mhd2d_flux_x" : "mhd2d_flux_y", RowPolicy(faces.i1 - faces.i0, Kokkos::AUTO),
+      KOKKOS_LAMBDA(const RowMember& team) {
+        const int i = i0 + team.league_rank();
+        const double* wr_row = &w(0, i, 0);             // cell (i, j) at wr_row[v * plane + j]
+        const double* wl_row = wr_row - di * row - dj;  // cell (i, j) - e_A
+        const double* sr_row = &half_slope(0, i, 0);
+        const double* sl_row = sr_row - di * row - dj;
+        double* f_row = &flux(0, i, 0);
+        Kokkos::parallel_for(Kokkos::TeamVectorRange(team, j0, j1), [&](int j) {
+          double wl[kNumVars], wr[kNumVars];
+          for (int v = 0; v < kNumVars; ++v) {
+            const double b = wl_row[v * plane + j], c = wr_row[v * plane + j];
+            if (L == Limiter::kFirstOrder) {
+              wl[v] = b;
+              wr[v] = c;
+            } else {
+              wl[v] = b + sl_row[v * plane + j];
+              wr[v] = c - sr_row[v * plane + j];
+            }
+          }
+          // A reconstruction that is not positive falls back to the cell values (first order;
+          // piecewise-constant states are the cell values already).
+          if (L != Limiter::kFirstOrder &&
+              !(wl[kRho] > 0.0 && wl[kPressure] > 0.0 && wr[kRho] > 0.0 && wr[kPressure] > 0.0)) {
+            for (int v = 0; v < kNumVars; ++v) {
+              wl[v] = wl_row[v * plane + j];
+              wr[v] = wr_row[v * plane + j];
+            }
+          }
+          double b_face = 0.0, psi_face = 0.0;
+          Glm::solve(wl[bn], wr[bn], wl[kPsi], wr[kPsi], ch, inv_ch, b_face, psi_face);
+          const FaceState l{wl[kRho], wl[vn],  wl[vt1], wl[vt2],
+                            b_face,   wl[bt1], wl[bt2], wl[kPressure]};
+          const FaceState r{wr[kRho], wr[vn],  wr[vt1], wr[vt2],
+                            b_face,   wr[bt1], wr[bt2], wr[kPressure]};
+          const FaceFlux f = Riemann<R>::solve(l, r, gamma, inv_gm1);
+          f_row[kRho * plane + j] = f.d;
+          f_row[vn * plane + j] = f.mn;
+          f_row[vt1 * plane + j] = f.mt1;
+          f_row[vt2 * plane + j] = f.mt2;
+          f_row[bn * plane + j] = psi_face;
+          f_row[bt1 * plane + j] = f.bt1;
+          f_row[bt2 * plane + j] = f.bt2;
+          f_row[kEnergy * plane + j] = f.e;
+          f_row[kPsi * plane + j] = ch2 * b_face;
+        });
+      });
+}
+
+}  // namespace mhd2d_kernels
+
+namespace {
+
 // Fills in the problem's standard gamma, end time and boundaries.
 Mhd2dConfig resolve(Mhd2dConfig c) {
   const bool bw = c.problem == "brio_wu";
@@ -190,6 +328,7 @@ Mhd2d::Mhd2d(const Mhd2dConfig& config, MPI_Comm comm)
   w_ = Fields2D("mhd2d_primitives", kVars, lnx + 2 * g, lny + 2 * g);
   flux_x_ = Fields2D("mhd2d_flux_x", kVars, lnx + 2 * g, lny + 2 * g);
   flux_y_ = Fields2D("mhd2d_flux_y", kVars, lnx + 2 * g, lny + 2 * g);
+  half_slope_ = Fields2D("mhd2d_half_slope", kVars, lnx + 2 * g, lny + 2 * g);
 
   // The initial state, ghosts and corners included, set on the host and copied once.
   auto host = Kokkos::create_mirror_view(u_);
@@ -245,7 +384,7 @@ void Mhd2d::fill_ghosts(const Fields2D& u) {
   Kokkos::fence();
 }
 
-double Mhd2d::primitives_and_rate(const Fields2D& u, const char* stage) {
+double Mhd2d::primitives_and_rate(const Fields2D& u, const char* stage, bool with_rate) {
   const auto& d = decomposition_;
   const int lnx = d.local_nx(), lny = d.local_ny(), g = kGhost;
   const int ox = d.offset_x(), oy = d.offset_y(), gny = d.ny();
@@ -275,6 +414,7 @@ double Mhd2d::primitives_and_rate(const Fields2D& u, const char* stage) {
           scan.first_bad = cell < scan.first_bad ? cell : scan.first_bad;
           return;
         }
+        if (!with_rate) return;  // the stages after the first only check positivity
         const double rx = (abs_of(vx) + Eos::fast_speed(rho, p, bx, by, bz, gamma)) * idx;
         const double ry = (abs_of(vy) + Eos::fast_speed(rho, p, by, bz, bx, gamma)) * idy;
         const double r = max_of(rx, ry);
@@ -303,56 +443,17 @@ double Mhd2d::primitives_and_rate(const Fields2D& u, const char* stage) {
 template <RiemannSolver R, Limiter L>
 void Mhd2d::compute_fluxes_with(double ch) {
   const int lnx = decomposition_.local_nx(), lny = decomposition_.local_ny(), g = kGhost;
-  const double gamma = gamma_, ch2 = ch * ch;
-  auto w = w_;
-  for (int axis = 0; axis < 2; ++axis) {
-    auto flux = axis == 0 ? flux_x_ : flux_y_;
-    const int di = axis == 0 ? 1 : 0, dj = 1 - di;
-    // Face slots of the normal and the two tangential directions (n, t1, t2 right-handed).
-    const int vn = axis == 0 ? kVx : kVy, vt1 = axis == 0 ? kVy : kVz, vt2 = axis == 0 ? kVz : kVx;
-    const int bn = vn + 3, bt1 = vt1 + 3, bt2 = vt2 + 3;
-    // Faces (i, j): between cell (i, j) - e_axis and (i, j).
-    const Box faces{g, g + lnx + di, g, g + lny + dj};
-    for_each_cell(
-        axis == 0 ? "mhd2d_flux_x" : "mhd2d_flux_y", faces, KOKKOS_LAMBDA(int i, int j) {
-          double wl[kNumVars], wr[kNumVars];
-          for (int v = 0; v < kNumVars; ++v) {
-            const double b = w(v, i - di, j - dj), c = w(v, i, j);
-            const double dc = c - b;
-            if (L == Limiter::kFirstOrder) {
-              wl[v] = b;
-              wr[v] = c;
-            } else {
-              const double a = w(v, i - 2 * di, j - 2 * dj), e = w(v, i + di, j + dj);
-              wl[v] = b + 0.5 * Slope<L>::limit(b - a, dc);
-              wr[v] = c - 0.5 * Slope<L>::limit(dc, e - c);
-            }
-          }
-          // A reconstruction that is not positive falls back to the cell values (first order).
-          if (!(wl[kRho] > 0.0 && wl[kPressure] > 0.0 && wr[kRho] > 0.0 && wr[kPressure] > 0.0)) {
-            for (int v = 0; v < kNumVars; ++v) {
-              wl[v] = w(v, i - di, j - dj);
-              wr[v] = w(v, i, j);
-            }
-          }
-          double b_face = 0.0, psi_face = 0.0;
-          Glm::solve(wl[bn], wr[bn], wl[kPsi], wr[kPsi], ch, b_face, psi_face);
-          const FaceState l{wl[kRho], wl[vn],  wl[vt1], wl[vt2],
-                            b_face,   wl[bt1], wl[bt2], wl[kPressure]};
-          const FaceState r{wr[kRho], wr[vn],  wr[vt1], wr[vt2],
-                            b_face,   wr[bt1], wr[bt2], wr[kPressure]};
-          const FaceFlux f = Riemann<R>::solve(l, r, gamma);
-          flux(kRho, i, j) = f.d;
-          flux(vn, i, j) = f.mn;
-          flux(vt1, i, j) = f.mt1;
-          flux(vt2, i, j) = f.mt2;
-          flux(bn, i, j) = psi_face;
-          flux(bt1, i, j) = f.bt1;
-          flux(bt2, i, j) = f.bt2;
-          flux(kEnergy, i, j) = f.e;
-          flux(kPsi, i, j) = ch2 * b_face;
-        });
+  const mhd2d_kernels::FluxParams p{gamma_, 1.0 / (gamma_ - 1.0), ch, 1.0 / ch, ch * ch};
+  // x, then y: the slopes of the cells next to the faces along the axis (one slope buffer
+  // serves both sweeps), then the faces (i, j), between cell (i, j) - e_axis and (i, j).
+  if (L != Limiter::kFirstOrder) {
+    mhd2d_kernels::cell_half_slopes<L, 0>(w_, half_slope_, {g - 1, g + lnx + 1, g, g + lny});
   }
+  mhd2d_kernels::face_fluxes<R, L, 0>(w_, half_slope_, flux_x_, {g, g + lnx + 1, g, g + lny}, p);
+  if (L != Limiter::kFirstOrder) {
+    mhd2d_kernels::cell_half_slopes<L, 1>(w_, half_slope_, {g, g + lnx, g - 1, g + lny + 1});
+  }
+  mhd2d_kernels::face_fluxes<R, L, 1>(w_, half_slope_, flux_y_, {g, g + lnx, g, g + lny + 1}, p);
 }
 
 void Mhd2d::compute_fluxes(Limiter limiter, double ch) {
@@ -378,23 +479,18 @@ void Mhd2d::compute_fluxes(Limiter limiter, double ch) {
 void Mhd2d::update(const Fields2D& out, const Fields2D& base, const Fields2D& eval, double w0,
                    double w1, double dt_weight, double damping) {
   const double cx = dt_weight / dx_, cy = dt_weight / dy_;
-  auto fx = flux_x_, fy = flux_y_;
-  for_each_cell(
-      "mhd2d_update", owned(), KOKKOS_LAMBDA(int i, int j) {
-        for (int v = 0; v < kNumVars; ++v) {
-          const double div =
-              cx * (fx(v, i, j) - fx(v, i + 1, j)) + cy * (fy(v, i, j) - fy(v, i, j + 1));
-          double value = w0 * base(v, i, j) + div;
-          if (w1 != 0.0) value += w1 * eval(v, i, j);
-          out(v, i, j) = v == kPsi ? damping * value : value;
-        }
-      });
+  const mhd2d_kernels::UpdateWeights wts{w0, w1, cx, cy, damping};
+  if (w1 != 0.0) {
+    mhd2d_kernels::update_rows<true>(out, base, eval, flux_x_, flux_y_, owned(), wts);
+  } else {
+    mhd2d_kernels::update_rows<false>(out, base, eval, flux_x_, flux_y_, owned(), wts);
+  }
 }
 
 void Mhd2d::step(double max_dt) {
   SURGE_REQUIRE(max_dt > 0.0, ConfigError, "mhd2d: step with max_dt = " << max_dt);
   fill_ghosts(u_);
-  const double rate = primitives_and_rate(u_, "start of step");
+  const double rate = primitives_and_rate(u_, "start of step", true);
   double dt = config_.cfl / rate;
   SURGE_REQUIRE(std::isfinite(dt) && dt > 0.0, NumericalError,
                 "mhd2d: time step " << dt << " at t = " << time_ << ", step " << steps_ + 1);
@@ -411,7 +507,7 @@ void Mhd2d::step(double max_dt) {
     compute_fluxes(Limiter::kFirstOrder, ch);
     update(u_stage_, u_, u_, 1.0, 0.0, 0.5 * dt, 1.0);
     fill_ghosts(u_stage_);
-    (void)primitives_and_rate(u_stage_, "half step");
+    (void)primitives_and_rate(u_stage_, "half step", false);
     compute_fluxes(limiter_, ch);
     update(u_, u_, u_stage_, 1.0, 0.0, dt, damping);
   } else {
@@ -419,7 +515,7 @@ void Mhd2d::step(double max_dt) {
     compute_fluxes(limiter_, ch);
     update(u_stage_, u_, u_, 1.0, 0.0, dt, 1.0);
     fill_ghosts(u_stage_);
-    (void)primitives_and_rate(u_stage_, "second stage");
+    (void)primitives_and_rate(u_stage_, "second stage", false);
     compute_fluxes(limiter_, ch);
     update(u_, u_, u_stage_, 0.5, 0.5, 0.5 * dt, damping);
   }
@@ -438,7 +534,7 @@ void Mhd2d::advance_to(double t) {
   }
   // The state handed out is checked too (the next step would only find it later).
   fill_ghosts(u_);
-  (void)primitives_and_rate(u_, "end of step");
+  (void)primitives_and_rate(u_, "end of step", false);
 }
 
 std::vector<double> Mhd2d::owned_values(int var) const {

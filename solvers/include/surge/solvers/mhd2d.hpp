@@ -174,9 +174,10 @@ class Mhd2d {
  private:
   void fill_ghosts(const Fields2D& u);
   // Converts `u` (ghosts filled) to primitives and returns max over owned cells of
-  // max((|vx| + cf_x) / dx, (|vy| + cf_y) / dy), agreed across ranks. Throws NumericalError
-  // on a non-positive density or pressure.
-  double primitives_and_rate(const Fields2D& u, const char* stage);
+  // max((|vx| + cf_x) / dx, (|vy| + cf_y) / dy), agreed across ranks (0 without with_rate,
+  // which skips the fast speeds where only the check is wanted). Throws NumericalError on a
+  // non-positive density or pressure.
+  double primitives_and_rate(const Fields2D& u, const char* stage, bool with_rate);
   void compute_fluxes(mhd::Limiter limiter, double ch);
   template <mhd::RiemannSolver R, mhd::Limiter L>
   void compute_fluxes_with(double ch);
@@ -198,6 +199,7 @@ class Mhd2d {
   Fields2D u_, u_stage_;      // conservative: the state and the intermediate stage
   Fields2D w_;                // primitives of the state being differentiated
   Fields2D flux_x_, flux_y_;  // flux_x(v, i, j): face between cells i - 1 and i
+  Fields2D half_slope_;       // half the limited slope of each cell along the sweep's axis
 };
 
 }  // namespace surge::solvers

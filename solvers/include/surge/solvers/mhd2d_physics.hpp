@@ -31,9 +31,17 @@ enum class RiemannSolver { kHlle, kHlld };
 enum class Limiter { kFirstOrder, kMinmod, kMc };
 enum class Integrator { kRk2, kVl2 };
 
-KOKKOS_INLINE_FUNCTION double abs_of(double x) { return x < 0.0 ? -x : x; }
-KOKKOS_INLINE_FUNCTION double min_of(double a, double b) { return a < b ? a : b; }
-KOKKOS_INLINE_FUNCTION double max_of(double a, double b) { return a > b ? a : b; }
+// fabs clears the sign bit (no branch, which a data-dependent sign would mispredict).
+KOKKOS_FORCEINLINE_FUNCTION double abs_of(double x) {
+#if KOKKOS_VERSION >= 40000
+  return Kokkos::fabs(x);
+#else
+  return Kokkos::Experimental::fabs(x);
+#endif
+}
+// These compile to single min/max instructions.
+KOKKOS_FORCEINLINE_FUNCTION double min_of(double a, double b) { return a < b ? a : b; }
+KOKKOS_FORCEINLINE_FUNCTION double max_of(double a, double b) { return a > b ? a : b; }
 KOKKOS_INLINE_FUNCTION double square_root(double x) {
 #if KOKKOS_VERSION >= 40000
   return Kokkos::sqrt(x);
@@ -58,8 +66,9 @@ struct Eos {
   // 4 a^2 b_n^2)) / 2 with a^2 = gamma p / rho, b^2 = B^2 / rho, b_n^2 = B_n^2 / rho.
   static KOKKOS_INLINE_FUNCTION double fast_speed(double d, double p, double bn, double bt1,
                                                   double bt2, double gamma) {
-    const double a2 = gamma * p / d;
-    const double bn2 = bn * bn / d, b2 = bn2 + (bt1 * bt1 + bt2 * bt2) / d;
+    const double inv_d = 1.0 / d;
+    const double a2 = gamma * p * inv_d;
+    const double bn2 = bn * bn * inv_d, b2 = bn2 + (bt1 * bt1 + bt2 * bt2) * inv_d;
     const double sum = a2 + b2;
     const double disc = max_of(sum * sum - 4.0 * a2 * bn2, 0.0);
     return square_root(0.5 * (sum + square_root(disc)));
@@ -72,9 +81,9 @@ struct Eos {
     const double magnetic = 0.5 * (bx * bx + by * by + bz * bz);
     return (gamma - 1.0) * (e - kinetic - magnetic);
   }
-  // Total energy of a face state.
-  static KOKKOS_INLINE_FUNCTION double energy(const FaceState& w, double gamma) {
-    return w.p / (gamma - 1.0) + 0.5 * w.d * (w.vn * w.vn + w.vt1 * w.vt1 + w.vt2 * w.vt2) +
+  // Total energy of a face state; inv_gm1 = 1 / (gamma - 1).
+  static KOKKOS_FORCEINLINE_FUNCTION double energy(const FaceState& w, double inv_gm1) {
+    return w.p * inv_gm1 + 0.5 * w.d * (w.vn * w.vn + w.vt1 * w.vt1 + w.vt2 * w.vt2) +
            0.5 * (w.bn * w.bn + w.bt1 * w.bt1 + w.bt2 * w.bt2);
   }
 };
@@ -85,24 +94,30 @@ struct Slope;
 
 template <>
 struct Slope<Limiter::kFirstOrder> {
-  static KOKKOS_INLINE_FUNCTION double limit(double, double) { return 0.0; }
+  static KOKKOS_FORCEINLINE_FUNCTION double limit(double, double) { return 0.0; }
 };
 
 template <>
 struct Slope<Limiter::kMinmod> {
-  static KOKKOS_INLINE_FUNCTION double limit(double dl, double dr) {
-    if (dl * dr <= 0.0) return 0.0;
-    return abs_of(dl) < abs_of(dr) ? dl : dr;
+  // For dl, dr of one sign the one of smaller magnitude is min(dl, dr) when both are
+  // positive and max(dl, dr) when both are negative: their clipped sum, without a branch.
+  static KOKKOS_FORCEINLINE_FUNCTION double limit(double dl, double dr) {
+    const double m = max_of(min_of(dl, dr), 0.0) + min_of(max_of(dl, dr), 0.0);
+    return dl * dr <= 0.0 ? 0.0 : m;
   }
 };
 
 // Monotonized central (van Leer 1977): minmod(2 dl, (dl + dr) / 2, 2 dr).
 template <>
 struct Slope<Limiter::kMc> {
-  static KOKKOS_INLINE_FUNCTION double limit(double dl, double dr) {
-    if (dl * dr <= 0.0) return 0.0;
-    const double m = min_of(min_of(2.0 * abs_of(dl), 2.0 * abs_of(dr)), 0.5 * abs_of(dl + dr));
-    return dl > 0.0 ? m : -m;
+  // Branch-free (min, max and selects; a data-dependent branch mispredicts): for dl, dr of
+  // one sign the result is min(2 dl, 2 dr, (dl + dr) / 2) when both are positive and the
+  // max of the three when both are negative; one of the clipped terms below is zero.
+  static KOKKOS_FORCEINLINE_FUNCTION double limit(double dl, double dr) {
+    const double a = 2.0 * dl, b = 2.0 * dr, c = 0.5 * (dl + dr);
+    const double lo = min_of(min_of(a, b), c), hi = max_of(max_of(a, b), c);
+    const double m = max_of(lo, 0.0) + min_of(hi, 0.0);
+    return dl * dr <= 0.0 ? 0.0 : m;
   }
 };
 
@@ -110,15 +125,16 @@ struct Slope<Limiter::kMc> {
 // Mignone & Tzeferacos 2010, eq. 26): B_n = (B_L + B_R) / 2 - (psi_R - psi_L) / (2 c_h),
 // psi = (psi_L + psi_R) / 2 - c_h (B_R - B_L) / 2. Fluxes: B_n -> psi, psi -> c_h^2 B_n.
 struct Glm {
-  static KOKKOS_INLINE_FUNCTION void solve(double bl, double br, double psil, double psir,
-                                           double ch, double& bn, double& psi) {
-    bn = 0.5 * (bl + br) - 0.5 * (psir - psil) / ch;
+  // ch: the cleaning speed c_h; inv_ch = 1 / c_h.
+  static KOKKOS_FORCEINLINE_FUNCTION void solve(double bl, double br, double psil, double psir,
+                                                double ch, double inv_ch, double& bn, double& psi) {
+    bn = 0.5 * (bl + br) - 0.5 * (psir - psil) * inv_ch;
     psi = 0.5 * (psil + psir) - 0.5 * ch * (br - bl);
   }
 };
 
 // Physical flux of a face state, with its total energy e.
-KOKKOS_INLINE_FUNCTION FaceFlux physical_flux(const FaceState& w, double e) {
+KOKKOS_FORCEINLINE_FUNCTION FaceFlux physical_flux(const FaceState& w, double e) {
   const double pt = w.p + 0.5 * (w.bn * w.bn + w.bt1 * w.bt1 + w.bt2 * w.bt2);
   const double vb = w.vn * w.bn + w.vt1 * w.bt1 + w.vt2 * w.bt2;
   const double mn = w.d * w.vn;
@@ -133,13 +149,13 @@ KOKKOS_INLINE_FUNCTION FaceFlux physical_flux(const FaceState& w, double e) {
 
 // Conservative variables of a face state in the flux order (rho, m_n, m_t1, m_t2, B_t1,
 // B_t2, E).
-KOKKOS_INLINE_FUNCTION FaceFlux conserved(const FaceState& w, double e) {
+KOKKOS_FORCEINLINE_FUNCTION FaceFlux conserved(const FaceState& w, double e) {
   return {w.d, w.d * w.vn, w.d * w.vt1, w.d * w.vt2, w.bt1, w.bt2, e};
 }
 
 // F + s (U_a - U_b), componentwise.
-KOKKOS_INLINE_FUNCTION FaceFlux jump_flux(const FaceFlux& f, double s, const FaceFlux& ua,
-                                          const FaceFlux& ub) {
+KOKKOS_FORCEINLINE_FUNCTION FaceFlux jump_flux(const FaceFlux& f, double s, const FaceFlux& ua,
+                                               const FaceFlux& ub) {
   return {f.d + s * (ua.d - ub.d),       f.mn + s * (ua.mn - ub.mn),
           f.mt1 + s * (ua.mt1 - ub.mt1), f.mt2 + s * (ua.mt2 - ub.mt2),
           f.bt1 + s * (ua.bt1 - ub.bt1), f.bt2 + s * (ua.bt2 - ub.bt2),
@@ -153,13 +169,14 @@ struct Riemann;
 // c_fL, u_R + c_fR) (Einfeldt 1988; Davis 1988). Both states carry the same B_n.
 template <>
 struct Riemann<RiemannSolver::kHlle> {
-  static KOKKOS_INLINE_FUNCTION FaceFlux solve(const FaceState& l, const FaceState& r,
-                                               double gamma) {
+  // gamma: the adiabatic index; inv_gm1 = 1 / (gamma - 1).
+  static KOKKOS_FORCEINLINE_FUNCTION FaceFlux solve(const FaceState& l, const FaceState& r,
+                                                    double gamma, double inv_gm1) {
     const double cl = Eos::fast_speed(l.d, l.p, l.bn, l.bt1, l.bt2, gamma);
     const double cr = Eos::fast_speed(r.d, r.p, r.bn, r.bt1, r.bt2, gamma);
     const double sl = min_of(min_of(l.vn - cl, r.vn - cr), 0.0);
     const double sr = max_of(max_of(l.vn + cl, r.vn + cr), 0.0);
-    const double el = Eos::energy(l, gamma), er = Eos::energy(r, gamma);
+    const double el = Eos::energy(l, inv_gm1), er = Eos::energy(r, inv_gm1);
     const FaceFlux fl = physical_flux(l, el), fr = physical_flux(r, er);
     const FaceFlux ul = conserved(l, el), ur = conserved(r, er);
     const double inv = 1.0 / (sr - sl), a = sr * inv, b = -sl * inv, c = sr * sl * inv;
@@ -178,47 +195,49 @@ struct Riemann<RiemannSolver::kHlle> {
 template <>
 struct Riemann<RiemannSolver::kHlld> {
   // The single-star state of side `w` with outer speed s (eqs. 43-48).
-  static KOKKOS_INLINE_FUNCTION FaceState star(const FaceState& w, double s, double sm,
-                                               double pt_star, double pt, double e,
-                                               double& e_star) {
+  static KOKKOS_FORCEINLINE_FUNCTION FaceState star(const FaceState& w, double s, double sm,
+                                                    double pt_star, double pt, double e,
+                                                    double& e_star) {
     FaceState u = w;
-    const double sdu = s - w.vn;
-    u.d = w.d * sdu / (s - sm);
+    const double sdu = s - w.vn, inv_ssm = 1.0 / (s - sm);
+    u.d = w.d * sdu * inv_ssm;
     const double denom = w.d * sdu * (s - sm) - w.bn * w.bn;
-    // Degenerate (S_M = S +- c_f with B_t = 0): the tangential fields do not jump (eq. 45).
-    if (abs_of(denom) > 1e-12 * pt_star) {
-      const double vfac = w.bn * (sm - w.vn) / denom;
-      const double bfac = (w.d * sdu * sdu - w.bn * w.bn) / denom;
-      u.vt1 = w.vt1 - w.bt1 * vfac;
-      u.vt2 = w.vt2 - w.bt2 * vfac;
-      u.bt1 = w.bt1 * bfac;
-      u.bt2 = w.bt2 * bfac;
-    }
+    // Degenerate (S_M = S +- c_f with B_t = 0): the tangential fields do not jump (eq. 45);
+    // vfac = 0 and bfac = 1 leave them exactly as they are (selects, no branch).
+    const bool jump = abs_of(denom) > 1e-12 * pt_star;
+    const double inv_denom = 1.0 / (jump ? denom : 1.0);
+    const double vfac = jump ? w.bn * (sm - w.vn) * inv_denom : 0.0;
+    const double bfac = jump ? (w.d * sdu * sdu - w.bn * w.bn) * inv_denom : 1.0;
+    u.vt1 = w.vt1 - w.bt1 * vfac;
+    u.vt2 = w.vt2 - w.bt2 * vfac;
+    u.bt1 = w.bt1 * bfac;
+    u.bt2 = w.bt2 * bfac;
     u.vn = sm;
     const double vb = w.vn * w.bn + w.vt1 * w.bt1 + w.vt2 * w.bt2;
     const double vb_star = sm * w.bn + u.vt1 * u.bt1 + u.vt2 * u.bt2;
-    e_star = (sdu * e - pt * w.vn + pt_star * sm + w.bn * (vb - vb_star)) / (s - sm);  // eq. 48
+    e_star = (sdu * e - pt * w.vn + pt_star * sm + w.bn * (vb - vb_star)) * inv_ssm;  // eq. 48
     return u;
   }
 
-  static KOKKOS_INLINE_FUNCTION FaceFlux solve(const FaceState& l, const FaceState& r,
-                                               double gamma) {
+  // gamma: the adiabatic index; inv_gm1 = 1 / (gamma - 1).
+  static KOKKOS_FORCEINLINE_FUNCTION FaceFlux solve(const FaceState& l, const FaceState& r,
+                                                    double gamma, double inv_gm1) {
     const double cl = Eos::fast_speed(l.d, l.p, l.bn, l.bt1, l.bt2, gamma);
     const double cr = Eos::fast_speed(r.d, r.p, r.bn, r.bt1, r.bt2, gamma);
     const double cmax = max_of(cl, cr);
     const double sl = min_of(l.vn, r.vn) - cmax, sr = max_of(l.vn, r.vn) + cmax;  // eq. 67
-    const double el = Eos::energy(l, gamma), er = Eos::energy(r, gamma);
+    const double el = Eos::energy(l, inv_gm1), er = Eos::energy(r, inv_gm1);
     if (sl >= 0.0) return physical_flux(l, el);
     if (sr <= 0.0) return physical_flux(r, er);
     const double bn = l.bn, bn2 = bn * bn;
     const double ptl = l.p + 0.5 * (bn2 + l.bt1 * l.bt1 + l.bt2 * l.bt2);
     const double ptr = r.p + 0.5 * (bn2 + r.bt1 * r.bt1 + r.bt2 * r.bt2);
     const double sdl = sl - l.vn, sdr = sr - r.vn;
-    const double mass = sdr * r.d - sdl * l.d;
-    const double sm = (sdr * r.d * r.vn - sdl * l.d * l.vn - ptr + ptl) / mass;  // eq. 38
-    const double pt_star = (sdr * r.d * ptl - sdl * l.d * ptr +                  // eq. 41
-                            l.d * r.d * sdr * sdl * (r.vn - l.vn)) /
-                           mass;
+    const double inv_mass = 1.0 / (sdr * r.d - sdl * l.d);
+    const double sm = (sdr * r.d * r.vn - sdl * l.d * l.vn - ptr + ptl) * inv_mass;  // eq. 38
+    const double pt_star = (sdr * r.d * ptl - sdl * l.d * ptr +                      // eq. 41
+                            l.d * r.d * sdr * sdl * (r.vn - l.vn)) *
+                           inv_mass;
     double esl = 0.0, esr = 0.0;
     const FaceState usl = star(l, sl, sm, pt_star, ptl, el, esl);
     const FaceState usr = star(r, sr, sm, pt_star, ptr, er, esr);
