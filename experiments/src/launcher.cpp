@@ -23,6 +23,24 @@ std::vector<std::string>& saved_environment() {
 }
 bool g_captured = false;
 
+// Ends a member: SIGTERM to its process group (mpirun forwards it to the ranks it started,
+// which Open MPI puts in process groups of their own), up to 2 s for it to go, then SIGKILL
+// to the group. The ranks also die with their parent (surge solve --stream sets
+// PR_SET_PDEATHSIG), so none outlives the launcher's kill. Reaps the process.
+void terminate_member(pid_t pid) {
+  kill(-pid, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 100; ++i) {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      kill(-pid, SIGKILL);  // stragglers left in the group
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(-pid, SIGKILL);
+  waitpid(pid, &status, 0);
+}
+
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
 // Variables an MPI launcher (Open MPI's mpirun / PMIx) sets for the processes it starts.
@@ -267,8 +285,7 @@ void LocalLauncher::run() {
           const double silence = silence_(members_[running_[k].index].simulation_id);
           const double quiet = silence < 0 ? since_start : std::min(silence, since_start);
           if (quiet > config_.silence_timeout_s) {
-            kill(-running_[k].pid, SIGKILL);
-            waitpid(running_[k].pid, &status, 0);
+            terminate_member(running_[k].pid);
             attempt_failed(running_[k].index,
                            "was silent for " + std::to_string(static_cast<int>(quiet)) + " s");
             running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(k));
@@ -315,9 +332,7 @@ void LocalLauncher::run() {
   // Stopped from outside, or gave up: end every member still running.
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& r : running_) {
-    kill(-r.pid, SIGKILL);
-    int status = 0;
-    waitpid(r.pid, &status, 0);
+    terminate_member(r.pid);
     members_[r.index].status = MemberStatus::failed;
     members_[r.index].last_error = "stopped";
   }

@@ -140,7 +140,6 @@ void write_predictions(hid_t file, const surrogates::Trainer& trainer,
 
 surrogates::ValidationRecord write_results(const std::string& path, const RunSummary& summary,
                                            const surrogates::Trainer& trainer,
-                                           const reservoir::Buffer<reservoir::Sample>& buffer,
                                            const surrogates::ValidationSet& validation,
                                            const surrogates::IoDescription& io,
                                            int predicted_members) {
@@ -155,6 +154,8 @@ surrogates::ValidationRecord write_results(const std::string& path, const RunSum
     h5::write_attribute(file, "stop_reason", summary.stop_reason);
     h5::write_attribute(file, "wall_seconds", summary.seconds);
     h5::write_attribute(file, "batches", static_cast<std::int64_t>(trainer.batches()));
+    h5::write_attribute(file, "server_ranks",
+                        static_cast<std::int64_t>(summary.server_ranks.size()));
     write_members(file, summary);
     write_training(file, trainer.history());
     write_validation(file, trainer.history(), io.fields);
@@ -173,8 +174,24 @@ surrogates::ValidationRecord write_results(const std::string& path, const RunSum
     }
     {
       h5::Group g = h5::create_group(file, "reservoir");
-      h5::write_attribute(g, "policy", buffer.policy());
-      reservoir::write_statistics(g, buffer.statistics());
+      h5::write_attribute(g, "policy", summary.reservoir_policy);
+      h5::write_attribute(g, "occupancy_of", std::string("server rank 0"));
+      reservoir::write_statistics(g, summary.reservoir);
+    }
+    {
+      // One row per server rank (trainer replica).
+      h5::Group g = h5::create_group(file, "server_ranks");
+      const auto& r = summary.server_ranks;
+      auto col = [&](auto f) {
+        std::vector<std::int64_t> v;
+        for (const auto& c : r) v.push_back(f(c));
+        return v;
+      };
+      h5::write_dataset(g, "samples_received", col([](auto& c) { return c.received; }));
+      h5::write_dataset(g, "reservoir_puts", col([](auto& c) { return c.puts; }));
+      h5::write_dataset(g, "reservoir_rejected_puts", col([](auto& c) { return c.rejected_puts; }));
+      h5::write_dataset(g, "reservoir_gets", col([](auto& c) { return c.gets; }));
+      h5::write_dataset(g, "batches_served", col([](auto& c) { return c.batches; }));
     }
     write_predictions(file, trainer, validation, io, predicted_members);
     file.close();

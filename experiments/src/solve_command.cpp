@@ -1,4 +1,8 @@
 // `surge solve <solver> [key=value ...] [--config FILE] [--out FILE]`: one ensemble member.
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -181,6 +185,10 @@ int solve_command(const std::vector<std::string>& args) {
     sinks.push_back(writer.get());
   }
   if (!o.stream.empty()) {
+    // A streaming member dies with the process that started it (mpirun, or a launcher
+    // killing mpirun): an orphaned rank would keep computing and sending for nobody.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1) std::_Exit(3);  // the parent is already gone
     stream = std::make_unique<solvers::StreamSink>(stream_config, o.experiment, o.simulation_id,
                                                    *solver);
     sinks.push_back(stream.get());

@@ -2,7 +2,10 @@
 """Checks a `surge run` output directory: every sample received exactly once, the loss went
 down, every dataset of results.h5 is there, the model and plots exist.
 
-usage: check_results.py <output_dir> <outputs per member> [simulation_id:attempts ...]
+usage: check_results.py <output_dir> <outputs per member> [ranks=P] [simulation_id:attempts ...]
+
+With P server ranks (trainer replicas), the per-rank counts must add up to the members'
+samples and every rank must have received samples and trained on them.
 """
 import os
 import sys
@@ -18,7 +21,14 @@ def fail(message):
 
 def main():
     out, steps = sys.argv[1], int(sys.argv[2])
-    expected_attempts = dict(tuple(map(int, a.split(":"))) for a in sys.argv[3:])
+    ranks = 1
+    expected_attempts = {}
+    for a in sys.argv[3:]:
+        if a.startswith("ranks="):
+            ranks = int(a[len("ranks="):])
+        else:
+            sim, n = map(int, a.split(":"))
+            expected_attempts[sim] = n
     with h5py.File(os.path.join(out, "results.h5"), "r") as f:
         for name in ["members/simulation_id", "members/attempts", "members/samples",
                      "members/parameters", "training/batch", "training/loss",
@@ -26,10 +36,12 @@ def main():
                      "validation/batch", "validation/relative_l2", "validation/nrmse",
                      "validation/vrmse", "final_validation/relative_l2",
                      "reservoir/occupancy_samples", "reservoir/seen_held",
-                     "predictions/truth", "predictions/prediction"]:
+                     "predictions/truth", "predictions/prediction",
+                     "server_ranks/samples_received", "server_ranks/reservoir_puts",
+                     "server_ranks/reservoir_rejected_puts", "server_ranks/reservoir_gets"]:
             if name not in f:
                 fail(f"results.h5 has no {name}")
-        for attr in ["surge_config", "study", "stop_reason"]:
+        for attr in ["surge_config", "study", "stop_reason", "server_ranks"]:
             if attr not in f.attrs:
                 fail(f"results.h5 has no attribute {attr}")
         m = f["members"]
@@ -52,6 +64,23 @@ def main():
         if res["puts"] + res["rejected_puts"] != train:
             fail(f"the reservoir took {res['puts']} + refused {res['rejected_puts']} samples, "
                  f"training members delivered {train}")
+        if f.attrs["server_ranks"] != ranks:
+            fail(f"results.h5 says {f.attrs['server_ranks']} server ranks, expected {ranks}")
+        per_rank = f["server_ranks"]
+        received = per_rank["samples_received"][:]
+        if len(received) != ranks:
+            fail(f"server_ranks/samples_received has {len(received)} rows, expected {ranks}")
+        if received.sum() != samples.sum():
+            fail(f"the server ranks received {list(received)} samples, the members delivered "
+                 f"{int(samples.sum())}")
+        puts = per_rank["reservoir_puts"][:] + per_rank["reservoir_rejected_puts"][:]
+        if puts.sum() != train:
+            fail(f"the ranks' buffers took {list(puts)} samples, training members delivered {train}")
+        gets = per_rank["reservoir_gets"][:]
+        for k in range(ranks):
+            if received[k] == 0 or gets[k] == 0:
+                fail(f"server rank {k} received {received[k]} samples and trained on {gets[k]}: "
+                     "every rank must train")
         loss = f["training/loss"][:]
         if len(loss) < 40:
             fail(f"only {len(loss)} training steps")
@@ -61,7 +90,8 @@ def main():
     for path in ["model/surrogate.yaml", "plots/training.png", "plots/prediction.png"]:
         if not os.path.exists(os.path.join(out, path)):
             fail(f"{path} is missing")
-    print(f"ok: {len(done)} members, {int(sum(samples))} samples, loss {first:.3g} -> {last:.3g}")
+    print(f"ok: {len(done)} members, {int(sum(samples))} samples on {ranks} server rank(s) "
+          f"{list(map(int, received))}, loss {first:.3g} -> {last:.3g}")
 
 
 if __name__ == "__main__":

@@ -10,11 +10,20 @@
 
 #include "surge/core/log.hpp"
 #include "surge/experiments/launcher.hpp"
-#include "surge/reservoir/buffer.hpp"
 #include "surge/reservoir/sample.hpp"
+#include "surge/reservoir/statistics.hpp"
 #include "surge/surrogates/trainer.hpp"
 
 namespace surge::experiments {
+
+// What one server rank received and its buffer did.
+struct ServerRankCounts {
+  std::int64_t received = 0;       // samples received (validation members included)
+  std::int64_t puts = 0;           // samples its buffer took
+  std::int64_t rejected_puts = 0;  // samples its buffer refused (after training stopped)
+  std::int64_t gets = 0;           // samples it served to its trainer replica
+  std::int64_t batches = 0;        // batches it served
+};
 
 struct RunSummary {
   std::string study;
@@ -22,7 +31,11 @@ struct RunSummary {
   std::string stop_reason;
   std::vector<std::string> parameter_names;  // columns of the parameter table
   std::vector<MemberRecord> members;
-  std::map<std::uint64_t, std::int64_t> samples;  // received, by simulation
+  std::map<std::uint64_t, std::int64_t> samples;  // received, by simulation (all ranks)
+  std::vector<ServerRankCounts> server_ranks;     // by MPI rank of the server
+  std::string reservoir_policy;
+  // Summed over the server ranks' buffers; the occupancy series is server rank 0's.
+  reservoir::Statistics reservoir;
   double seconds = 0.0;
 };
 
@@ -31,7 +44,6 @@ struct RunSummary {
 // their frames predicted and stored beside the truth. Throws core::IoError.
 surrogates::ValidationRecord write_results(const std::string& path, const RunSummary& summary,
                                            const surrogates::Trainer& trainer,
-                                           const reservoir::Buffer<reservoir::Sample>& buffer,
                                            const surrogates::ValidationSet& validation,
                                            const surrogates::IoDescription& io,
                                            int predicted_members = 3);
