@@ -61,6 +61,14 @@ struct Slot {
 };
 // Format of the checkpoint group written by Buffer::save.
 inline constexpr std::int64_t kCheckpointVersion = 1;
+// Pointers to the slots of a container (deque, vector) in its order: what ordered() returns.
+template <class Slots>
+auto slot_pointers(const Slots& slots) {
+  std::vector<const typename Slots::value_type*> out;
+  out.reserve(slots.size());
+  for (const auto& slot : slots) out.push_back(&slot);
+  return out;
+}
 }  // namespace detail
 
 template <class T>

@@ -29,10 +29,7 @@ class FifoBuffer final : public Buffer<T> {
   }
   bool exhausted() const override { return slots_.empty(); }
   std::vector<const detail::Slot<T>*> ordered() const override {
-    std::vector<const detail::Slot<T>*> out;
-    out.reserve(slots_.size());
-    for (const auto& slot : slots_) out.push_back(&slot);
-    return out;
+    return detail::slot_pointers(slots_);
   }
 
   std::deque<detail::Slot<T>> slots_;

@@ -57,10 +57,7 @@ class ReservoirBuffer final : public Buffer<T> {
   }
 
   std::vector<const detail::Slot<T>*> ordered() const override {
-    std::vector<const detail::Slot<T>*> out;
-    out.reserve(slots_.size());
-    for (const auto& slot : slots_) out.push_back(&slot);
-    return out;
+    return detail::slot_pointers(slots_);
   }
 
   void mark_seen(std::size_t index) {
