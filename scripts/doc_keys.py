@@ -1,17 +1,18 @@
 #!/usr/bin/python3
-"""Turns the key listing of `surge run --help` into markdown tables, or checks that a
-document has a row for every key (a test keeps experiments/README.md complete).
+"""Turns the key listing of `surge run --help` (or `surge solve <solver> --help`) into
+markdown tables, or checks that a document has a row for every key (tests keep README.md and
+experiments/README.md complete).
 
-usage: doc_keys.py markdown <surge>          print the tables
-       doc_keys.py check <surge> <file.md>   exit 1 naming every key without a row
+usage: doc_keys.py markdown <surge> [solve <solver>]          print the tables
+       doc_keys.py check <surge> <file.md> [solve <solver>]   exit 1 naming keys without a row
 """
 import re
 import subprocess
 import sys
 
 
-def sections(surge):
-    text = subprocess.run([surge, "run", "--help"], check=True, capture_output=True,
+def sections(surge, command=("run",)):
+    text = subprocess.run([surge, *command, "--help"], check=True, capture_output=True,
                           text=True).stdout
     lines = text.split("\n")
     out, cur = [], None
@@ -26,8 +27,11 @@ def sections(surge):
         line = lines[i]
         m_res = re.match(r"reservoir type (\w+) \((.*)\), parameters:", line)
         m_mod = re.match(r"model type (\w+) \((.*)\), parameters:", line)
+        m_solver = re.match(r"(\w+) keys \((.*)\):$", line)
         if line.startswith("experiment keys:"):
             start("Experiment file", "")
+        elif m_solver:
+            start(f"`surge solve {m_solver.group(1)}`: {m_solver.group(2)}", "")
         elif line.startswith("launcher type local"):
             start("`launcher: {type: local, parameters: ...}`", "launcher.parameters.")
         elif m_res:
@@ -56,10 +60,10 @@ def sections(surge):
     return out
 
 
-def markdown(surge):
+def markdown(surge, command=("run",)):
     esc = lambda s: s.replace("|", "\\|")
     rows = []
-    for title, _, keys in sections(surge):
+    for title, _, keys in sections(surge, command):
         rows += [f"### {title}", "", "| key | type | default | range | meaning |",
                  "|---|---|---|---|---|"]
         rows += [f"| `{k}` | {esc(t)} | {esc(d)} | {esc(c)} | {esc(doc)} |"
@@ -70,11 +74,12 @@ def markdown(surge):
 
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "markdown":
-        print(markdown(sys.argv[2]))
+        print(markdown(sys.argv[2], tuple(sys.argv[3:]) or ("run",)))
         return 0
-    if len(sys.argv) == 4 and sys.argv[1] == "check":
+    if len(sys.argv) >= 4 and sys.argv[1] == "check":
         text = open(sys.argv[3]).read()
-        keys = {k for _, _, rows in sections(sys.argv[2]) for k, *_ in rows}
+        command = tuple(sys.argv[4:]) or ("run",)
+        keys = {k for _, _, rows in sections(sys.argv[2], command) for k, *_ in rows}
         missing = sorted(k for k in keys if f"| `{k}` |" not in text)
         if not keys:
             print("no keys found in surge run --help")
