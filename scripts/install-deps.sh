@@ -12,8 +12,8 @@ packages=(
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   # streaming and configuration
   libzmq3-dev cppzmq-dev libyaml-cpp-dev
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks (procps: pgrep, which the interrupt test uses to find leftovers)
+  libgtest-dev libgmock-dev libbenchmark-dev procps
   # plots and HDF5 inspection for /usr/bin/python3
   python3-h5py python3-matplotlib python3-numpy
 )
