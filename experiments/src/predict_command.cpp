@@ -19,7 +19,8 @@ namespace surge::experiments {
 namespace {
 
 // A field-from-parameters surrogate seen through the Solver interface: advance_to(t)
-// predicts the fields at t.
+// predicts the fields at t. Its initial state is the prediction at the first requested
+// time, so the file's frames (solvers::frame_times) are exactly the requested times.
 class SurrogateMember final : public solvers::Solver {
  public:
   SurrogateMember(const Surrogate& surrogate, std::string dir, std::vector<double> parameters,
@@ -29,7 +30,9 @@ class SurrogateMember final : public solvers::Solver {
         parameters_(std::move(parameters)),
         times_(std::move(times)),
         decomposition_(MPI_COMM_SELF, static_cast<int>(s_.grid().at(0)),
-                       static_cast<int>(s_.grid().at(1))) {}
+                       static_cast<int>(s_.grid().at(1))) {
+    advance_to(times_.at(0));
+  }
 
   std::string name() const override {
     return (s_.solver().empty() ? std::string("field") : s_.solver()) + "_surrogate";
@@ -49,7 +52,9 @@ class SurrogateMember final : public solvers::Solver {
     for (std::size_t i = 0; i < names.size(); ++i) out.emplace_back(names[i], parameters_[i]);
     return out;
   }
-  std::vector<double> output_times() const override { return times_; }
+  std::vector<double> output_times() const override {
+    return std::vector<double>(times_.begin() + 1, times_.end());
+  }
   std::vector<solvers::BoundaryCondition> boundary_conditions() const override { return {}; }
   void advance_to(double t) override {
     prediction_ = s_.predict(parameters_, t);

@@ -54,7 +54,8 @@ void print_help(const std::string& solver) {
       "  --experiment ID   experiment id announced to the server (default: default)\n"
       "  --simulation-id N this member's simulation id (default: 0)\n"
       "  --fail-at-output K  testing aid: end the process abruptly (exit code 3, no\n"
-      "                    end-of-simulation) right after output K (default: off)\n"
+      "                    end-of-simulation) right after frame K, i.e. output K; frame 0\n"
+      "                    is the initial state (default: off)\n"
       "  --dump-config     print the resolved configuration as YAML and exit\n"
       "  --log-level L     debug, info, warn, error, off (default: info)\n"
       "  --help            this text\n");
@@ -204,18 +205,17 @@ int solve_command(const std::vector<std::string>& args) {
     void finish() override {}
   } crash(o.fail_at_output);
   if (o.fail_at_output >= 0) sinks.push_back(&crash);
+  const std::size_t frames = solvers::frame_times(*solver).size();
   const double seconds = solvers::run_member(*solver, sinks, log);
   if (rank == 0 && stream) {
     std::printf("surge solve %s: streamed %zu frames of simulation %llu to %s\n", o.solver.c_str(),
-                solver->output_times().size(), static_cast<unsigned long long>(o.simulation_id),
-                o.stream.c_str());
+                frames, static_cast<unsigned long long>(o.simulation_id), o.stream.c_str());
   }
   if (rank == 0 && writer) {
     const auto& d = solver->decomposition();
     std::printf("surge solve %s: wrote %s (%zu frames of %d x %d, %.2f s on %d rank%s)\n",
-                o.solver.c_str(), std::filesystem::absolute(o.out).c_str(),
-                solver->output_times().size(), d.nx(), d.ny(), seconds, d.size(),
-                d.size() > 1 ? "s" : "");
+                o.solver.c_str(), std::filesystem::absolute(o.out).c_str(), frames, d.nx(), d.ny(),
+                seconds, d.size(), d.size() > 1 ? "s" : "");
   }
   return 0;
 }

@@ -16,6 +16,32 @@ namespace surge::solvers {
 namespace fs = std::filesystem;
 namespace h5 = core::h5;
 
+namespace {
+
+// A solver's boundary type as The Well's bc_type, which WellDataset looks up in its enum
+// BoundaryCondition {WALL, OPEN, PERIODIC} (fixed values are walls, zero-gradient outflow
+// is open), and the group-name suffix its checker expects (x_wall).
+struct WellBoundary {
+  const char* type;
+  const char* suffix;
+};
+WellBoundary well_boundary(const std::string& type) {
+  if (type == "dirichlet" || type == "WALL") return {"WALL", "wall"};
+  if (type == "outflow" || type == "OPEN") return {"OPEN", "open"};
+  if (type == "periodic" || type == "PERIODIC") return {"PERIODIC", "periodic"};
+  SURGE_THROW(ConfigError,
+              "boundary type '" << type << "' has no Well bc_type (WALL, OPEN, PERIODIC)");
+}
+
+}  // namespace
+
+std::vector<double> frame_times(const Solver& solver) {
+  std::vector<double> times = {solver.time()};
+  for (double t : solver.output_times())
+    if (times.size() > 1 || t != times.front()) times.push_back(t);
+  return times;
+}
+
 void require_writable(const std::string& path, MPI_Comm comm) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
@@ -46,8 +72,9 @@ WellWriter::WellWriter(const std::string& path, const Solver& solver)
       partial_(path + ".partial"),
       comm_(solver.decomposition().comm()),
       rank_(solver.decomposition().rank()),
-      n_frames_(static_cast<int>(solver.output_times().size())) {
+      n_frames_(static_cast<int>(frame_times(solver).size())) {
   require_writable(path_, comm_);
+  for (const auto& bc : solver.boundary_conditions()) (void)well_boundary(bc.type);
   const auto& d = solver.decomposition();
   file_ = h5::create_file(partial_, d.size() > 1 ? comm_ : MPI_COMM_NULL);
 
@@ -70,7 +97,7 @@ WellWriter::WellWriter(const std::string& path, const Solver& solver)
     h5::Group g = h5::create_group(file_, "dimensions");
     h5::write_attribute(g, "spatial_dims", std::vector<std::string>{"x", "y"});
     std::vector<float> time;
-    for (double t : solver.output_times()) time.push_back(static_cast<float>(t));
+    for (double t : frame_times(solver)) time.push_back(static_cast<float>(t));
     h5::write_dataset(g, "time", time);
     for (int axis = 0; axis < 2; ++axis) {
       const std::vector<float> coords = solver.coordinates(axis);
@@ -82,23 +109,31 @@ WellWriter::WellWriter(const std::string& path, const Solver& solver)
     }
     h5::Dataset t(SURGE_HDF5_CHECK(H5Dopen2(g, "time", H5P_DEFAULT)));
     h5::write_attribute(t, "sample_varying", false);
+    h5::write_attribute(t, "time_varying", true);
   }
-  // boundary_conditions/: one group per axis, mask on the end nodes, values there.
+  // boundary_conditions/: one group per axis named after it and its type (x_wall), mask on
+  // the end nodes. Neither varies: a file holds one trajectory, whose boundary values are
+  // also parameters in scalars/; `values` holds them on the masked nodes (0 elsewhere).
   {
     h5::Group g = h5::create_group(file_, "boundary_conditions");
     for (const auto& bc : solver.boundary_conditions()) {
-      h5::Group b = h5::create_group(g, bc.axis + "_" + bc.type);
+      const WellBoundary well = well_boundary(bc.type);
+      h5::Group b = h5::create_group(g, bc.axis + "_" + well.suffix);
       h5::write_attribute(b, "associated_dims", std::vector<std::string>{bc.axis});
       h5::write_attribute(b, "associated_fields", bc.fields);
-      h5::write_attribute(b, "bc_type", bc.type);
-      h5::write_attribute(b, "sample_varying", !bc.values.empty());
+      h5::write_attribute(b, "bc_type", well.type);
+      h5::write_attribute(b, "sample_varying", false);
       h5::write_attribute(b, "time_varying", false);
-      const int n = bc.axis == "x" ? d.nx() : d.ny();
-      std::vector<bool> mask(static_cast<std::size_t>(n), false);
+      const std::size_t n = static_cast<std::size_t>(bc.axis == "x" ? d.nx() : d.ny());
+      std::vector<bool> mask(n, false);
       mask.front() = mask.back() = true;
       h5::write_dataset(b, "mask", mask);
-      std::vector<float> values(bc.values.begin(), bc.values.end());
-      if (!values.empty()) h5::write_dataset(b, "values", values);
+      if (bc.values.size() == 2) {
+        std::vector<float> values(n, 0.0f);
+        values.front() = static_cast<float>(bc.values[0]);
+        values.back() = static_cast<float>(bc.values[1]);
+        h5::write_dataset(b, "values", values);
+      }
     }
   }
   // scalars/: the parameters again, as the Well's scalar datasets.
@@ -190,11 +225,11 @@ void WellWriter::finish() {
 
 double run_member(Solver& solver, const std::vector<FrameSink*>& sinks, const core::Logger& log) {
   const auto start = std::chrono::steady_clock::now();
-  const auto times = solver.output_times();
+  const auto times = frame_times(solver);
   SURGE_LOG(log, info, solver.summary());
-  core::Progress progress(log, "outputs", static_cast<std::int64_t>(times.size()));
+  core::Progress progress(log, "frames", static_cast<std::int64_t>(times.size()));
   for (std::size_t k = 0; k < times.size(); ++k) {
-    solver.advance_to(times[k]);
+    if (k > 0) solver.advance_to(times[k]);
     for (FrameSink* sink : sinks) sink->write_frame(static_cast<int>(k), solver);
     char detail[64];
     std::snprintf(detail, sizeof detail, "t = %.4g", solver.time());

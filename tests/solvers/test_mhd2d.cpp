@@ -11,6 +11,7 @@
 #include <string>
 
 #include "surge/core/config.hpp"
+#include "surge/core/hdf5.hpp"
 #include "surge/solvers/member.hpp"
 #include "surge/solvers/mhd2d.hpp"
 #include "surge/solvers/solver.hpp"
@@ -262,13 +263,20 @@ TEST(Mhd2d, BadConfigurationsAreConfigErrors) {
 }
 
 // The Well layout of an mhd2d member: scalar fields in t0_fields (1, T, nx, ny), the in-plane
-// velocity and magnetic field in t1_fields (1, T, nx, ny, 2), cell-centre coordinates.
+// velocity and magnetic field in t1_fields (1, T, nx, ny, 2), cell-centre coordinates, the
+// initial state as frame 0 and periodic boundaries as The Well's PERIODIC.
 TEST(Mhd2d, WellFileHoldsScalarAndVectorFields) {
   const std::string path = std::string(SURGE_BINARY_DIR) + "/mhd2d_well.h5";
   std::filesystem::remove(path);
-  auto solver = surge::solvers::solver_registry().create(
-      {"mhd2d", YAML::Load("{nx: 12, ny: 8, n_outputs: 2, t_end: 0.02, write_z_components: true}")},
-      {}, MPI_COMM_WORLD);
+  const YAML::Node config =
+      YAML::Load("{nx: 12, ny: 8, n_outputs: 2, t_end: 0.02, write_z_components: true}");
+  auto solver = surge::solvers::solver_registry().create({"mhd2d", config}, {}, MPI_COMM_WORLD);
+  std::vector<float> initial_velocity, initial_pressure;
+  {
+    auto fresh = surge::solvers::solver_registry().create({"mhd2d", config}, {}, MPI_COMM_WORLD);
+    fresh->copy_field("velocity", initial_velocity);
+    fresh->copy_field("pressure", initial_pressure);
+  }
   surge::core::Logger log("test");
   std::vector<float> velocity, density;
   {
@@ -290,22 +298,44 @@ TEST(Mhd2d, WellFileHoldsScalarAndVectorFields) {
     H5Dclose(d);
     return dims;
   };
-  EXPECT_EQ(dims_of("t0_fields/density"), (std::vector<hsize_t>{1, 2, 12, 8}));
-  EXPECT_EQ(dims_of("t0_fields/pressure"), (std::vector<hsize_t>{1, 2, 12, 8}));
-  EXPECT_EQ(dims_of("t0_fields/magnetic_field_z"), (std::vector<hsize_t>{1, 2, 12, 8}));
-  EXPECT_EQ(dims_of("t1_fields/velocity"), (std::vector<hsize_t>{1, 2, 12, 8, 2}));
-  EXPECT_EQ(dims_of("t1_fields/magnetic_field"), (std::vector<hsize_t>{1, 2, 12, 8, 2}));
-  std::vector<float> all(2 * 12 * 8 * 2), x(12);
+  // n_outputs + 1 frames: t = 0, 0.01, 0.02.
+  EXPECT_EQ(dims_of("dimensions/time"), (std::vector<hsize_t>{3}));
+  EXPECT_EQ(dims_of("t0_fields/density"), (std::vector<hsize_t>{1, 3, 12, 8}));
+  EXPECT_EQ(dims_of("t0_fields/pressure"), (std::vector<hsize_t>{1, 3, 12, 8}));
+  EXPECT_EQ(dims_of("t0_fields/magnetic_field_z"), (std::vector<hsize_t>{1, 3, 12, 8}));
+  EXPECT_EQ(dims_of("t1_fields/velocity"), (std::vector<hsize_t>{1, 3, 12, 8, 2}));
+  EXPECT_EQ(dims_of("t1_fields/magnetic_field"), (std::vector<hsize_t>{1, 3, 12, 8, 2}));
+  std::vector<float> all(3 * 12 * 8 * 2), pressure(3 * 12 * 8), x(12), time(3);
   hid_t d = H5Dopen2(f, "t1_fields/velocity", H5P_DEFAULT);
   ASSERT_GE(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, all.data()), 0);
+  H5Dclose(d);
+  d = H5Dopen2(f, "t0_fields/pressure", H5P_DEFAULT);
+  ASSERT_GE(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, pressure.data()), 0);
   H5Dclose(d);
   d = H5Dopen2(f, "dimensions/x", H5P_DEFAULT);
   ASSERT_GE(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x.data()), 0);
   H5Dclose(d);
+  d = H5Dopen2(f, "dimensions/time", H5P_DEFAULT);
+  ASSERT_GE(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, time.data()), 0);
+  H5Dclose(d);
+  for (const char* group : {"boundary_conditions/x_periodic", "boundary_conditions/y_periodic"}) {
+    hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+    ASSERT_GE(g, 0) << group;
+    EXPECT_EQ(surge::core::h5::read_attribute_string(g, "bc_type"), "PERIODIC");
+    H5Gclose(g);
+  }
   H5Fclose(f);
-  // The last frame is the final state; components last (vx, vy of cell 0 first).
+  EXPECT_EQ(time[0], 0.0f);
+  EXPECT_FLOAT_EQ(time[2], 0.02f);
+  // Frame 0 is the initial condition exactly; the last frame is the final state; components
+  // last (vx, vy of cell 0 first).
+  ASSERT_EQ(initial_velocity.size(), velocity.size());
+  for (std::size_t k = 0; k < velocity.size(); ++k) EXPECT_EQ(all[k], initial_velocity[k]) << k;
+  ASSERT_EQ(initial_pressure.size(), 12u * 8u);
+  for (std::size_t k = 0; k < initial_pressure.size(); ++k)
+    EXPECT_EQ(pressure[k], initial_pressure[k]) << k;
   for (std::size_t k = 0; k < velocity.size(); ++k)
-    EXPECT_EQ(all[velocity.size() + k], velocity[k]);
+    EXPECT_EQ(all[2 * velocity.size() + k], velocity[k]);
   EXPECT_FLOAT_EQ(x[0], 0.5f / 12.0f);
   EXPECT_FLOAT_EQ(x[11], 11.5f / 12.0f);
   std::filesystem::remove(path);

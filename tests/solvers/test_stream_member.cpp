@@ -1,6 +1,6 @@
-// A heat2d member on 2 ranks streams its outputs to a receiver on rank 0 while writing its
-// Well file: every output arrives once, whole, bit-equal to the file's frame, with the
-// member's parameters, and the counts balance.
+// A heat2d member on 2 ranks streams its frames (the initial state as step 0, then its
+// outputs) to a receiver on rank 0 while writing its Well file: every frame arrives once,
+// whole, bit-equal to the file's frame, with the member's parameters, and the counts balance.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -17,7 +17,7 @@
 
 namespace st = surge::streaming;
 
-TEST(StreamMember, EveryOutputArrivesOnceEqualToTheFile) {
+TEST(StreamMember, EveryFrameArrivesOnceEqualToTheFile) {
   const int rank = surge::core::comm_rank(MPI_COMM_WORLD);
   st::ReceiverConfig config;
   config.experiment = "heat";
@@ -43,7 +43,7 @@ TEST(StreamMember, EveryOutputArrivesOnceEqualToTheFile) {
     surge::solvers::WellWriter writer(path, *solver);
     surge::solvers::StreamSink sink(client, "heat", 42, *solver);
     (void)surge::solvers::run_member(*solver, {&writer, &sink}, surge::core::Logger("test"));
-    EXPECT_EQ(sink.blocks_sent(), 6u);  // one block per output on each rank
+    EXPECT_EQ(sink.blocks_sent(), 7u);  // one block per frame on each rank
   }
 
   if (rank == 0) {
@@ -55,16 +55,16 @@ TEST(StreamMember, EveryOutputArrivesOnceEqualToTheFile) {
       EXPECT_EQ(d->field.simulation, 42u);
       EXPECT_TRUE(fields.emplace(d->field.step, d->field).second) << "step twice";
     }
-    ASSERT_EQ(fields.size(), 6u);
+    ASSERT_EQ(fields.size(), 7u);
     auto file = surge::core::h5::open_file(path);
     std::vector<hsize_t> dims;
     const auto frames = surge::core::h5::read_dataset<float>(file, "t0_fields/temperature", &dims);
-    ASSERT_EQ(dims, (std::vector<hsize_t>{1, 6, 21, 17}));
+    ASSERT_EQ(dims, (std::vector<hsize_t>{1, 7, 21, 17}));
     for (const auto& [step, f] : fields) {
       EXPECT_EQ(f.name, "temperature");
       EXPECT_EQ(f.shape, (std::vector<std::uint64_t>{21, 17}));
       EXPECT_EQ(f.parameters, (std::vector<double>{100, 250, 300, 200, 400, 0.8}));
-      EXPECT_NEAR(f.time, 0.005 * (step + 1), 1e-12);
+      EXPECT_NEAR(f.time, 0.005 * step, 1e-12);
       ASSERT_EQ(f.dtype, st::DType::float32);
       const auto values = f.data.view<float>();
       ASSERT_EQ(values.size(), 21u * 17u);
@@ -73,7 +73,7 @@ TEST(StreamMember, EveryOutputArrivesOnceEqualToTheFile) {
           << "step " << step;
     }
     const auto stats = receiver->stats();
-    EXPECT_EQ(stats.blocks, 12u);
+    EXPECT_EQ(stats.blocks, 14u);
     EXPECT_EQ(stats.rejected_total(), 0u);
     std::remove(path.c_str());
   }

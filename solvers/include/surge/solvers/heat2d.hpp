@@ -50,7 +50,9 @@ struct Heat2dConfig {
     v("nx", nx, "grid nodes in x, boundary nodes included", core::in_range(4, 1 << 20));
     v("ny", ny, "grid nodes in y, boundary nodes included", core::in_range(4, 1 << 20));
     v("t_end", t_end, "end time", core::greater_than(0.0));
-    v("n_outputs", n_outputs, "output times, equally spaced in (0, t_end]",
+    v("n_outputs", n_outputs,
+      "output times, equally spaced in (0, t_end]; a member file holds n_outputs + 1 frames, "
+      "the initial state at t = 0 first",
       core::in_range(1, 1000000));
     v("scheme", scheme,
       "time scheme: explicit (FTCS), implicit (backward Euler + CG), or auto (implicit when "
@@ -103,7 +105,8 @@ class Heat2d {
   void copy_owned(std::vector<float>& out) const;
   // Same in double, for verification.
   [[nodiscard]] std::vector<double> owned_values() const;
-  // Output times t_k = k t_end / n_outputs, k = 1..n_outputs.
+  // Output times t_k = k t_end / n_outputs, k = 1..n_outputs (the initial state at t = 0 is
+  // not one of them).
   [[nodiscard]] std::vector<double> output_times() const;
 
  private:

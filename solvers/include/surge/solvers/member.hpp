@@ -1,7 +1,7 @@
 #pragma once
 // Running one ensemble member: the loop over output times, and where its frames go. A
-// FrameSink receives every output frame (the Well HDF5 writer here; the streaming client
-// is another sink).
+// FrameSink receives every frame, the initial state first (the Well HDF5 writer here; the
+// streaming client is another sink).
 
 #include <mpi.h>
 
@@ -14,10 +14,16 @@
 
 namespace surge::solvers {
 
+// The times of a member's frames: the solver's current (initial) time, then its output
+// times, the first of which is dropped when it equals the initial time. Frame 0 is the
+// initial state, frames 1.. the outputs. Call it before the solver advances.
+[[nodiscard]] std::vector<double> frame_times(const Solver& solver);
+
 class FrameSink {
  public:
   virtual ~FrameSink() = default;
-  // Called collectively on every rank for output `index` (0-based) at the solver's time.
+  // Called collectively on every rank for frame `index` (0-based, frame_times()[index]) at
+  // the solver's time.
   virtual void write_frame(int index, const Solver& solver) = 0;
   // Called once after the last frame; makes the result visible.
   virtual void finish() = 0;
@@ -25,7 +31,9 @@ class FrameSink {
 
 // Writes one member's trajectory in the layout of The Well (PolymathicAI): root attributes,
 // dimensions/, boundary_conditions/, scalars/, t0_fields/<field> float32 (1, T, nx, ny) and
-// t1_fields/<field> float32 (1, T, nx, ny, components) for vector fields.
+// t1_fields/<field> float32 (1, T, nx, ny, components) for vector fields, T = the number of
+// frame_times() when the writer is made. Boundary types are written as The Well's WALL
+// (dirichlet), OPEN (outflow) or PERIODIC; another type is a ConfigError.
 // The file is written as `<path>.partial` and renamed to `path` by finish(), so a file under
 // the final name is always complete; an unfinished writer removes its partial file.
 class WellWriter final : public FrameSink {
@@ -58,8 +66,9 @@ class WellWriter final : public FrameSink {
 // not a directory) and throws the same IoError on every rank of `comm` if not.
 void require_writable(const std::string& path, MPI_Comm comm);
 
-// Runs the member to its last output time, handing every frame to every sink, with a
-// progress line. Returns the wall time in seconds.
+// Hands the initial state to every sink as frame 0, then runs the member to each later
+// frame time and hands over that frame, with a progress line. Returns the wall time in
+// seconds.
 double run_member(Solver& solver, const std::vector<FrameSink*>& sinks, const core::Logger& log);
 
 }  // namespace surge::solvers

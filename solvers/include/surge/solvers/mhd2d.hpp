@@ -64,7 +64,9 @@ struct Mhd2dConfig {
       "end time; 0 = the problem's standard: one wave period (linear_wave), 0.5 (orszag_tang), "
       "0.1 (brio_wu), 1 (field_loop)",
       core::at_least(0.0));
-    v("n_outputs", n_outputs, "output times, equally spaced in (0, t_end]",
+    v("n_outputs", n_outputs,
+      "output times, equally spaced in (0, t_end]; a member file holds n_outputs + 1 frames, "
+      "the initial state at t = 0 first",
       core::in_range(1, 1000000));
     v("gamma", gamma, "adiabatic index; 0 = the problem's standard: 2 (brio_wu), else 5/3",
       core::Check<double>{"0 or > 1", [](const double& g) { return g == 0.0 || g > 1.0; }});
@@ -168,7 +170,8 @@ class Mhd2d {
   // max over cells of |div B| h / max |B|, with central differences (needs the ghosts of
   // the current state; computed after a fresh halo exchange).
   [[nodiscard]] double relative_divergence();
-  // Output times t_k = k t_end / n_outputs, k = 1..n_outputs.
+  // Output times t_k = k t_end / n_outputs, k = 1..n_outputs (the initial state at t = 0 is
+  // not one of them).
   [[nodiscard]] std::vector<double> output_times() const;
 
  private:

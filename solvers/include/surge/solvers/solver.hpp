@@ -15,10 +15,10 @@
 
 namespace surge::solvers {
 
-// A Dirichlet-type boundary of one axis: values at the low and the high end.
+// The boundaries of one axis, at its low and its high end.
 struct BoundaryCondition {
   std::string axis;  // "x" or "y"
-  std::string type;  // "dirichlet", "periodic", ...
+  std::string type;  // "dirichlet", "outflow" or "periodic" (The Well's WALL, OPEN, PERIODIC)
   std::vector<std::string> fields;
   std::vector<double> values;  // {low, high}; empty when not value-based
 };
@@ -59,6 +59,8 @@ class Solver {
   }
   // The member's parameters (name, value), in the order a surrogate takes them.
   [[nodiscard]] virtual std::vector<std::pair<std::string, double>> parameters() const = 0;
+  // The times of the outputs after the initial state (frame_times() in member.hpp puts the
+  // initial time first).
   [[nodiscard]] virtual std::vector<double> output_times() const = 0;
   [[nodiscard]] virtual std::vector<BoundaryCondition> boundary_conditions() const = 0;
   // Advances to time t (an output time). Throws NumericalError on failure.

@@ -1,6 +1,7 @@
 #pragma once
-// Streams every output frame of a member to a training server: each rank sends its own
-// block of every field through a streaming::Client (`surge solve ... --stream ENDPOINT`).
+// Streams every frame of a member (the initial state, then the outputs) to a training
+// server: each rank sends its own block of every field through a streaming::Client
+// (`surge solve ... --stream ENDPOINT`).
 
 #include <cstdint>
 #include <memory>
@@ -20,8 +21,8 @@ class StreamSink final : public FrameSink {
   StreamSink(const streaming::ClientConfig& config, const std::string& experiment,
              std::uint64_t simulation_id, const Solver& solver);
 
-  // Sends this rank's block of every field, step = output index, with the member's
-  // parameters. Blocks while the server applies back-pressure.
+  // Sends this rank's block of every field, step = frame index (0 = the initial state, k =
+  // output k), with the member's parameters. Blocks while the server applies back-pressure.
   void write_frame(int index, const Solver& solver) override;
   // Sends end-of-simulation.
   void finish() override;
