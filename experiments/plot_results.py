@@ -6,7 +6,10 @@ usage: /usr/bin/python3 experiments/plot_results.py <output_dir>
 Reads <output_dir>/results.h5 and writes into <output_dir>/plots/:
   training.png     training loss and validation relative L2 error against batches
   throughput.png   samples/s of the trainer and reservoir occupancy against wall time
-  prediction.png   truth / prediction / error of the last frame of a validation member
+  prediction.png   truth / prediction / error of the last frame of a validation member, per
+                   channel (for next_step models: the last frame of its rollout)
+  rollout.png      next_step models: truth / rollout / error at three times, per channel
+  rollout_error.png  next_step models: rollout relative L2 error against horizon, per channel
 """
 import os
 import sys
@@ -54,32 +57,77 @@ def plot_throughput(f, out):
     plt.close(fig)
 
 
+def names_of(group):
+    return [n.decode() if isinstance(n, bytes) else n for n in group.attrs["field_names"]]
+
+
+def frames_of(p, key):
+    """[members, frames, channels, nx, ny], whatever the number of channels."""
+    data = p[key][:]
+    return data[:, :, None] if data.ndim == 4 else data
+
+
+def field_panel(fig, ax, data, title, cmap, lim):
+    im = ax.imshow(data.T, origin="lower", cmap=cmap, vmin=lim[0], vmax=lim[1],
+                   extent=(0, 1, 0, 1))
+    ax.set_title(title, fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.colorbar(im, ax=ax, shrink=0.8)
+
+
+def plot_fields(f, out, frame_indices, label):
+    """Rows: channels; columns: truth / prediction / error at each frame index."""
+    p = f["predictions"]
+    truth, pred = frames_of(p, "truth")[0], frames_of(p, "prediction")[0]
+    names = names_of(p)
+    times = p["time"][:]
+    cols = 3 * len(frame_indices)
+    fig, axes = plt.subplots(len(names), cols, figsize=(2.4 * cols, 2.1 * len(names)),
+                             squeeze=False)
+    for c, name in enumerate(names):
+        for j, k in enumerate(frame_indices):
+            t, y = truth[k, c], pred[k, c]
+            err = y - t
+            lim = (t.min(), t.max())
+            e = max(abs(err).max(), 1e-30)
+            field_panel(fig, axes[c, 3 * j], t, f"{name} truth t={times[k]:.3g}", "inferno", lim)
+            field_panel(fig, axes[c, 3 * j + 1], y, f"{name} {label}", "inferno", lim)
+            field_panel(fig, axes[c, 3 * j + 2], err, f"{name} error", "RdBu_r", (-e, e))
+    rel = np.linalg.norm(pred[frame_indices[-1]] - truth[frame_indices[-1]]) / max(
+        np.linalg.norm(truth[frame_indices[-1]]), 1e-30)
+    fig.suptitle(f"validation simulation {int(p['simulation_id'][0])}: {label}, "
+                 f"relative L2 error of the last frame shown {100 * rel:.2f} %")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
 def plot_prediction(f, out):
     if "predictions" not in f or len(f["predictions/simulation_id"]) == 0:
         return False
-    p = f["predictions"]
-    truth = p["truth"][0, -1]
-    pred = p["prediction"][0, -1]
-    err = pred - truth
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
-    vmin, vmax = truth.min(), truth.max()
-    for ax, data, title, cmap, lim in (
-        (axes[0], truth, "truth", "inferno", (vmin, vmax)),
-        (axes[1], pred, "prediction", "inferno", (vmin, vmax)),
-        (axes[2], err, "prediction - truth", "RdBu_r", (-abs(err).max(), abs(err).max())),
-    ):
-        im = ax.imshow(data.T, origin="lower", cmap=cmap, vmin=lim[0], vmax=lim[1],
-                       extent=(0, 1, 0, 1))
-        ax.set_title(title)
-        ax.set_xlabel("x")
-        fig.colorbar(im, ax=ax, shrink=0.85)
-    axes[0].set_ylabel("y")
-    rel = np.linalg.norm(err) / max(np.linalg.norm(truth), 1e-30)
-    fig.suptitle(f"validation simulation {int(p['simulation_id'][0])}, last frame, "
-                 f"relative L2 error {100 * rel:.2f} %")
+    label = "rollout" if f.attrs.get("model_kind", "") == "next_step" else "prediction"
+    plot_fields(f, out, [frames_of(f["predictions"], "truth").shape[1] - 1], label)
+    return True
+
+
+def plot_rollout(f, out_fields, out_error):
+    if "rollout" not in f:
+        return False
+    r = f["rollout"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    rel = r["relative_l2"][:]
+    for k, name in enumerate(names_of(r)):
+        ax.semilogy(r["horizon"][:], rel[:, k], "o-", ms=3, label=name)
+    ax.set_xlabel("rollout steps from the initial state")
+    ax.set_ylabel("relative L2 error (validation mean)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
+    fig.savefig(out_error, dpi=120)
     plt.close(fig)
+    frames = frames_of(f["predictions"], "truth").shape[1]
+    plot_fields(f, out_fields, sorted({1, frames // 2, frames - 1}), "rollout")
     return True
 
 
@@ -98,8 +146,11 @@ def main():
         plot_training(f, os.path.join(plots, "training.png"))
         plot_throughput(f, os.path.join(plots, "throughput.png"))
         made = plot_prediction(f, os.path.join(plots, "prediction.png"))
+        rolled = plot_rollout(f, os.path.join(plots, "rollout.png"),
+                              os.path.join(plots, "rollout_error.png"))
     print(f"plot_results: wrote {plots}/training.png, throughput.png"
-          + (", prediction.png" if made else ""))
+          + (", prediction.png" if made else "")
+          + (", rollout.png, rollout_error.png" if rolled else ""))
     return 0
 
 

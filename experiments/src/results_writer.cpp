@@ -107,6 +107,7 @@ void write_predictions(hid_t file, const surrogates::Trainer& trainer,
   }
   const std::size_t frames = io.times.size();
   const std::size_t out = static_cast<std::size_t>(io.output_size());
+  // Validation samples are indexed by step, which counts frames from the initial state.
   std::vector<float> truth(ids.size() * frames * out, 0.0f), pred(truth.size(), 0.0f);
   std::vector<double> times(io.times);
   for (std::size_t m = 0; m < ids.size(); ++m) {
@@ -136,12 +137,54 @@ void write_predictions(hid_t file, const surrogates::Trainer& trainer,
   h5::write_attribute(g, "field_names", io.fields);
 }
 
+// Rollouts of next_step models: metrics at every horizon, and truth / rollout of the kept
+// members in the same layout as field-from-parameters predictions.
+void write_rollout(hid_t file, const surrogates::RolloutResult& r,
+                   const surrogates::IoDescription& io) {
+  const std::size_t h = r.horizon.size(), c = io.fields.size();
+  {
+    h5::Group g = h5::create_group(file, "rollout");
+    std::vector<double> rel(h * c), nrmse(h * c), vrmse(h * c);
+    for (std::size_t i = 0; i < h; ++i) {
+      for (std::size_t k = 0; k < c; ++k) {
+        rel[i * c + k] = r.metrics[i][k].relative_l2;
+        nrmse[i * c + k] = r.metrics[i][k].nrmse;
+        vrmse[i * c + k] = r.metrics[i][k].vrmse;
+      }
+    }
+    const std::vector<hsize_t> dims = {static_cast<hsize_t>(h), static_cast<hsize_t>(c)};
+    h5::write_dataset(g, "horizon", r.horizon);
+    h5::write_dataset(g, "time", r.time);
+    h5::write_dataset(g, "relative_l2", rel, dims);
+    h5::write_dataset(g, "nrmse", nrmse, dims);
+    h5::write_dataset(g, "vrmse", vrmse, dims);
+    h5::write_attribute(g, "field_names", io.fields);
+    h5::write_attribute(g, "definition",
+                        std::string("each validation member rolled out autoregressively from its "
+                                    "first state; metrics per channel at each horizon, mean over "
+                                    "the members"));
+  }
+  h5::Group g = h5::create_group(file, "predictions");
+  const auto members = static_cast<hsize_t>(r.simulation_id.size());
+  std::vector<hsize_t> dims = {members, static_cast<hsize_t>(r.frames), static_cast<hsize_t>(c)};
+  for (auto e : io.grid) dims.push_back(static_cast<hsize_t>(e));
+  std::vector<double> times;
+  for (std::int64_t f = 0; f < r.frames; ++f) times.push_back(static_cast<double>(f) * io.dt);
+  h5::write_dataset(g, "simulation_id", r.simulation_id);
+  h5::write_dataset(g, "time", times);
+  h5::write_dataset(g, "truth", r.truth, dims);
+  h5::write_dataset(g, "prediction", r.prediction, dims);
+  h5::write_attribute(g, "field_names", io.fields);
+  h5::write_attribute(g, "kind", std::string("rollout from the first frame"));
+}
+
 }  // namespace
 
 surrogates::ValidationRecord write_results(const std::string& path, const RunSummary& summary,
                                            const surrogates::Trainer& trainer,
                                            const surrogates::ValidationSet& validation,
                                            const surrogates::IoDescription& io,
+                                           const surrogates::RolloutResult* rollout,
                                            int predicted_members) {
   const std::string partial = path + ".partial";
   surrogates::ValidationRecord final_metrics;
@@ -156,6 +199,8 @@ surrogates::ValidationRecord write_results(const std::string& path, const RunSum
     h5::write_attribute(file, "batches", static_cast<std::int64_t>(trainer.batches()));
     h5::write_attribute(file, "server_ranks",
                         static_cast<std::int64_t>(summary.server_ranks.size()));
+    h5::write_attribute(file, "model_kind", io.kind);
+    h5::write_attribute(file, "rejected_fields", summary.rejected_fields);
     write_members(file, summary);
     write_training(file, trainer.history());
     write_validation(file, trainer.history(), io.fields);
@@ -193,7 +238,11 @@ surrogates::ValidationRecord write_results(const std::string& path, const RunSum
       h5::write_dataset(g, "reservoir_gets", col([](auto& c) { return c.gets; }));
       h5::write_dataset(g, "batches_served", col([](auto& c) { return c.batches; }));
     }
-    write_predictions(file, trainer, validation, io, predicted_members);
+    if (io.is_operator()) {
+      if (rollout != nullptr && !rollout->horizon.empty()) write_rollout(file, *rollout, io);
+    } else {
+      write_predictions(file, trainer, validation, io, predicted_members);
+    }
     file.close();
   }
   std::error_code ec;

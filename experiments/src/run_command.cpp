@@ -34,6 +34,7 @@
 #include "surge/experiments/sampler.hpp"
 #include "surge/reservoir/registry.hpp"
 #include "surge/solvers/kokkos_aliases.hpp"
+#include "surge/solvers/member.hpp"
 #include "surge/solvers/solver.hpp"
 #include "surge/streaming/front.hpp"
 #include "surge/streaming/receiver.hpp"
@@ -127,12 +128,16 @@ std::string self_executable() {
   return p.string();
 }
 
-// What the probe member says about the solver: its parameters, fields, grid, times.
+// What the probe member says about the solver: its parameters (with the values of those the
+// study does not vary), fields, grid, frame times, periodic axes.
 struct SolverFacts {
   std::vector<std::string> parameter_names;
+  std::map<std::string, double> defaults;
   std::vector<std::string> fields;
+  std::vector<surrogates::FieldLayout> layout;
   std::vector<std::int64_t> grid;
-  std::vector<double> times;
+  std::vector<double> times;  // frame times: the initial state, then the outputs
+  std::vector<bool> periodic;
 };
 
 SolverFacts probe_solver(const ExperimentConfig& cfg, const core::ConfigSource& source) {
@@ -154,14 +159,20 @@ SolverFacts probe_solver(const ExperimentConfig& cfg, const core::ConfigSource& 
     SURGE_THROW(ConfigError, "solver.parameters: " << e.message());
   }
   SolverFacts facts;
-  for (const auto& [name, value] : probe->parameters()) facts.parameter_names.push_back(name);
-  facts.fields = probe->field_names();
+  for (const auto& [name, value] : probe->parameters()) {
+    facts.parameter_names.push_back(name);
+    if (!cfg.parameters.ranges.count(name)) facts.defaults[name] = value;
+  }
+  for (const auto& f : probe->fields()) {
+    facts.fields.push_back(f.name);
+    facts.layout.push_back({f.name, f.order == 0 ? 1 : f.components});
+  }
   facts.grid = {probe->decomposition().nx(), probe->decomposition().ny()};
-  facts.times = probe->output_times();
-  for (const auto& name : facts.parameter_names) {
-    SURGE_REQUIRE(
-        cfg.parameters.ranges.count(name), ConfigError,
-        "parameters.ranges has no range for '" << name << "', a parameter of " << cfg.solver.type);
+  facts.times = solvers::frame_times(*probe);
+  facts.periodic = {false, false};
+  for (const auto& bc : probe->boundary_conditions()) {
+    if (bc.type == "periodic" && (bc.axis == "x" || bc.axis == "y"))
+      facts.periodic[bc.axis == "x" ? 0 : 1] = true;
   }
   for (const auto& [name, range] : cfg.parameters.ranges) {
     SURGE_REQUIRE(std::find(facts.parameter_names.begin(), facts.parameter_names.end(), name) !=
@@ -178,7 +189,9 @@ struct Reception {
   std::map<std::uint64_t, std::int64_t> samples;  // by simulation
   std::set<std::uint64_t> ended;
   std::vector<reservoir::Sample> validation;
+  std::string error;  // why the feeder stopped early, if it did
   std::atomic<std::int64_t> received{0};
+  std::atomic<std::int64_t> rejected{0};  // fields the sample builder could not use
   std::atomic<bool> over{false};
 };
 
@@ -583,7 +596,7 @@ int run_command(const std::vector<std::string>& args) {
   source.file = o.file;
   YAML::Node root = core::load_yaml_file(o.file);
   for (const auto& assignment : o.overrides) core::apply_override(root, assignment, source);
-  const ExperimentConfig cfg = core::read_config<ExperimentConfig>(root, source);
+  ExperimentConfig cfg = core::read_config<ExperimentConfig>(root, source);
   SURGE_REQUIRE(cfg.launcher.type == "local", ConfigError,
                 "unknown launcher '" << cfg.launcher.type << "' (known: local)");
   const LauncherConfig launcher_cfg =
@@ -595,10 +608,32 @@ int run_command(const std::vector<std::string>& args) {
   auto buffer = reservoir::buffer_registry<reservoir::Sample>()
                     .at(cfg.reservoir.type)
                     .create(cfg.reservoir.parameters, source, "reservoir.parameters");
-  (void)make_sampler(cfg.parameters.sampler, cfg.parameters.ranges, 0, 1);
+  const std::string kind = surrogates::model_kind(cfg.model.type);
+  const bool next_step = kind == surrogates::kNextStep;
+  if (next_step) {
+    const std::int64_t window = buffer->window_length();
+    SURGE_REQUIRE(
+        cfg.reservoir.type == "trajectory" && window == training_cfg.rollout_steps + 1, ConfigError,
+        "model type '" << cfg.model.type << "' learns next_step samples: it needs "
+                       << "reservoir type trajectory with window = "
+                       << "training.rollout_steps + 1 = " << training_cfg.rollout_steps + 1
+                       << " (got " << cfg.reservoir.type << ", window " << window << ")");
+  }
 
   solvers::KokkosSession kokkos;
   const SolverFacts facts = probe_solver(cfg, source);
+  // Parameters the study does not vary keep the solver's default, as fixed values: every
+  // member is told them, and results.h5 records them.
+  for (const auto& [name, value] : facts.defaults) cfg.parameters.ranges[name] = {value, value};
+  (void)make_sampler(cfg.parameters.sampler, cfg.parameters.ranges, 0, 1);
+  if (next_step) {
+    SURGE_REQUIRE(static_cast<std::int64_t>(facts.times.size()) >
+                      cfg.samples.stride * training_cfg.rollout_steps,
+                  ConfigError,
+                  "samples.stride (" << cfg.samples.stride << ") x training.rollout_steps ("
+                                     << training_cfg.rollout_steps << ") must be below the "
+                                     << facts.times.size() << " frames of a member");
+  }
   const std::string mpirun = find_on_path(launcher_cfg.mpirun);
   SURGE_REQUIRE(!mpirun.empty(), ConfigError,
                 "launcher.parameters.mpirun: '" << launcher_cfg.mpirun
@@ -662,16 +697,23 @@ int run_command(const std::vector<std::string>& args) {
   }
 
   surrogates::IoDescription io;
-  io.kind = "field_from_parameters";
+  io.kind = kind;
   io.solver = cfg.solver.type;
   for (const auto& name : facts.parameter_names) {
     const auto& r = cfg.parameters.ranges.at(name);
     io.inputs.push_back({name, r.min, r.max});
   }
-  io.inputs.push_back({"t", 0.0, facts.times.back()});
-  io.fields = facts.fields;
+  if (!next_step) io.inputs.push_back({"t", 0.0, facts.times.back()});
+  io.layout = facts.layout;
+  io.fields = surrogates::channel_names(facts.layout);
   io.grid = facts.grid;
   io.times = facts.times;
+  io.periodic = facts.periodic;
+  if (next_step) {
+    io.stride = cfg.samples.stride;
+    io.dt = facts.times[static_cast<std::size_t>(io.stride)] - facts.times[0];
+    io.increment = training_cfg.target == "increment";
+  }
   surrogates::TrainingConfig training = training_cfg;
   if (!fs::path(training.checkpoint_dir).is_absolute()) {
     training.checkpoint_dir = (out_dir / training.checkpoint_dir).string();
@@ -772,50 +814,77 @@ int run_command(const std::vector<std::string>& args) {
 
   // --- feeder: receiver -> sample builder -> buffer (or the validation set) ----------------
   Reception reception;
-  std::vector<std::pair<std::string, std::size_t>> field_sizes;
-  for (const auto& f : facts.fields) {
-    field_sizes.emplace_back(f, static_cast<std::size_t>(facts.grid[0] * facts.grid[1]));
-  }
+  const auto nodes = static_cast<std::size_t>(facts.grid[0] * facts.grid[1]);
   std::atomic<bool> done{false};  // set on the way out: the feeder stops waiting
   std::thread feeder([&] {
-    FieldFromParameters train_builder(field_sizes), validation_builder(field_sizes);
-    auto reception_over = [&] {
-      if (receiver.queued() > 0) return false;
-      const auto expected = control.expected_ends();
-      if (!expected) return false;
-      // Every member of this rank that exited cleanly sent END after its fields.
+    // Never lets an exception out: a field it cannot use is counted and dropped; anything
+    // else ends reception and is reported by the main thread.
+    try {
+      SampleBuilder train_builder(facts.layout, nodes, !next_step);
+      SampleBuilder validation_builder(facts.layout, nodes, !next_step);
+      core::Logger feed_log("feeder");
+      auto last_warning = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+      auto reception_over = [&] {
+        if (receiver.queued() > 0) return false;
+        const auto expected = control.expected_ends();
+        if (!expected) return false;
+        // Every member of this rank that exited cleanly sent END after its fields.
+        std::lock_guard<std::mutex> lock(reception.mutex);
+        for (const auto id : *expected) {
+          if (!reception.ended.count(id)) return false;
+        }
+        return true;
+      };
+      while (!reception_over()) {
+        if (g_interrupted || done) break;
+        auto d = receiver.pop(std::chrono::milliseconds(50));
+        if (!d) continue;
+        if (d->kind == streaming::DeliveryKind::simulation_end) {
+          train_builder.forget(d->simulation);
+          validation_builder.forget(d->simulation);
+          std::lock_guard<std::mutex> lock(reception.mutex);
+          reception.ended.insert(d->simulation);
+          continue;
+        }
+        const auto role = control.role_of(d->simulation, done);
+        if (!role) break;
+        const bool is_validation = *role == MemberRole::validation;
+        std::optional<reservoir::Sample> sample;
+        try {
+          sample = (is_validation ? validation_builder : train_builder).add(d->field);
+        } catch (const core::ProtocolError& e) {
+          ++reception.rejected;
+          const auto now = std::chrono::steady_clock::now();
+          if (now - last_warning > std::chrono::seconds(1)) {
+            last_warning = now;
+            SURGE_LOG(feed_log, warn,
+                      "dropped a field of simulation " << d->simulation << ": " << e.message()
+                                                       << " (" << reception.rejected.load()
+                                                       << " dropped so far)");
+          }
+          continue;
+        }
+        if (!sample) continue;
+        {
+          std::lock_guard<std::mutex> lock(reception.mutex);
+          ++reception.samples[d->simulation];
+          if (is_validation) reception.validation.push_back(*sample);
+        }
+        ++reception.received;
+        if (!is_validation) {
+          if (next_step) stride_key(*sample, io.stride);
+          // Blocks while the buffer is full of unseen samples: back-pressure to the members.
+          // Once training has stopped the buffer is closed: samples are still received and
+          // counted (members must finish cleanly), the buffer counts them as rejected.
+          (void)buffer->put(std::move(*sample));
+        }
+      }
+    } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(reception.mutex);
-      for (const auto id : *expected) {
-        if (!reception.ended.count(id)) return false;
-      }
-      return true;
-    };
-    while (!reception_over()) {
-      if (g_interrupted || done) break;
-      auto d = receiver.pop(std::chrono::milliseconds(50));
-      if (!d) continue;
-      if (d->kind == streaming::DeliveryKind::simulation_end) {
-        std::lock_guard<std::mutex> lock(reception.mutex);
-        reception.ended.insert(d->simulation);
-        continue;
-      }
-      const auto role = control.role_of(d->simulation, done);
-      if (!role) break;
-      const bool is_validation = *role == MemberRole::validation;
-      auto sample = (is_validation ? validation_builder : train_builder).add(d->field);
-      if (!sample) continue;
-      {
-        std::lock_guard<std::mutex> lock(reception.mutex);
-        ++reception.samples[d->simulation];
-        if (is_validation) reception.validation.push_back(*sample);
-      }
-      ++reception.received;
-      if (!is_validation) {
-        // Blocks while the buffer is full of unseen samples: back-pressure to the members.
-        // Once training has stopped the buffer is closed: samples are still received and
-        // counted (members must finish cleanly), the buffer counts them as rejected.
-        (void)buffer->put(std::move(*sample));
-      }
+      reception.error = e.what();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(reception.mutex);
+      reception.error = "unknown exception";
     }
     reception.over = true;
     buffer->end_of_reception();
@@ -869,7 +938,7 @@ int run_command(const std::vector<std::string>& args) {
     SURGE_THROW(IoError, "surge run: " << (launcher ? launcher->gave_up()
                                                     : "the launcher on server rank 0 gave up"));
   }
-  while (!g_interrupted) {
+  while (!g_interrupted && !reception.over) {
     bool all = true;
     {
       std::lock_guard<std::mutex> lock(reception.mutex);
@@ -958,9 +1027,18 @@ int run_command(const std::vector<std::string>& args) {
   summary.reservoir_policy = buffer->policy();
   summary.reservoir = totals.statistics;
   summary.seconds = seconds;
-  summary.stop_reason = surrogates::to_string(reason);
-  const auto final_metrics =
-      write_results((out_dir / "results.h5").string(), summary, trainer, validation, io);
+  std::string feeder_error;
+  {
+    std::lock_guard<std::mutex> lock(reception.mutex);
+    feeder_error = reception.error;
+  }
+  summary.stop_reason = feeder_error.empty() ? surrogates::to_string(reason)
+                                             : "the feeder thread failed: " + feeder_error;
+  summary.rejected_fields = reception.rejected;
+  std::optional<surrogates::RolloutResult> rollout;
+  if (next_step && !validation.empty()) rollout = trainer.rollout(validation);
+  const auto final_metrics = write_results((out_dir / "results.h5").string(), summary, trainer,
+                                           validation, io, rollout ? &*rollout : nullptr);
   std::int64_t expected = 0, received = 0;
   for (const auto& m : summary.members) {
     if (m.status == MemberStatus::done) expected += static_cast<std::int64_t>(facts.times.size());
@@ -979,12 +1057,27 @@ int run_command(const std::vector<std::string>& args) {
     }
     std::printf(" samples received\n");
   }
+  if (reception.rejected > 0)
+    std::printf("  %lld field(s) dropped: they did not fit the study's fields\n",
+                static_cast<long long>(reception.rejected.load()));
+  const char* what = next_step ? "one-step" : "validation";
   for (const auto& f : final_metrics.fields) {
-    std::printf("  validation %s: relative L2 %.3f %%, NRMSE %.4f, VRMSE %.4f\n", f.field.c_str(),
+    std::printf("  %s %s: relative L2 %.3f %%, NRMSE %.4f, VRMSE %.4f\n", what, f.field.c_str(),
                 100.0 * f.relative_l2, f.nrmse, f.vrmse);
+  }
+  if (rollout && !rollout->metrics.empty()) {
+    for (const auto& f : rollout->metrics.back()) {
+      std::printf("  rollout (%lld steps) %s: relative L2 %.3f %%, VRMSE %.4f\n",
+                  static_cast<long long>(rollout->horizon.back()), f.field.c_str(),
+                  100.0 * f.relative_l2, f.vrmse);
+    }
   }
   std::printf("  results: %s\n  model:   %s\n", (out_dir / "results.h5").c_str(),
               (out_dir / "model").c_str());
+  if (!feeder_error.empty()) {
+    SURGE_LOG(log, error, "the feeder thread failed: " << feeder_error);
+    return 1;
+  }
   if (o.plots) make_plots(out_dir.string(), log);
   return g_interrupted ? 130 : 0;
 }

@@ -1,5 +1,6 @@
 // Torch-free parts: training-config checks, the MLP's parameters, the I/O description and
 // The Well's metrics.
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -33,6 +34,27 @@ void validate(const TrainingConfig& c) {
 
 // ---- IoDescription ----
 
+std::vector<std::string> channel_names(const std::vector<FieldLayout>& layout) {
+  static const char* const kAxes[] = {"x", "y", "z"};
+  std::vector<std::string> out;
+  for (const auto& f : layout) {
+    if (f.components == 1) {
+      out.push_back(f.name);
+    } else {
+      for (int c = 0; c < f.components; ++c)
+        out.push_back(f.name + "_" + (c < 3 ? std::string(kAxes[c]) : std::to_string(c)));
+    }
+  }
+  return out;
+}
+
+std::vector<FieldLayout> IoDescription::field_layout() const {
+  if (!layout.empty()) return layout;
+  std::vector<FieldLayout> out;
+  for (const auto& f : fields) out.push_back({f, 1});
+  return out;
+}
+
 std::int64_t IoDescription::field_size() const {
   std::int64_t n = 1;
   for (std::int64_t g : grid) n *= g;
@@ -50,7 +72,11 @@ std::vector<std::string> IoDescription::parameter_names() const {
 }
 
 void IoDescription::check() const {
-  SURGE_REQUIRE(!inputs.empty(), ConfigError, "a surrogate needs at least one input");
+  SURGE_REQUIRE(kind == kFieldFromParameters || kind == kNextStep, ConfigError,
+                "unknown surrogate kind '" << kind << "' (known: " << kFieldFromParameters << ", "
+                                           << kNextStep << ")");
+  SURGE_REQUIRE(!inputs.empty() || is_operator(), ConfigError,
+                "a surrogate needs at least one input");
   SURGE_REQUIRE(!fields.empty(), ConfigError, "a surrogate needs at least one output field");
   SURGE_REQUIRE(!grid.empty(), ConfigError, "a surrogate needs the grid of its fields");
   for (std::int64_t g : grid)
@@ -63,8 +89,19 @@ void IoDescription::check() const {
   }
   std::set<std::string> field_set(fields.begin(), fields.end());
   SURGE_REQUIRE(field_set.size() == fields.size(), ConfigError, "a field is named twice");
-  SURGE_REQUIRE(kind == "field_from_parameters", ConfigError,
-                "unknown surrogate kind '" << kind << "' (known: field_from_parameters)");
+  for (const auto& f : layout)
+    SURGE_REQUIRE(f.components >= 1 && f.components <= 16, ConfigError,
+                  "field '" << f.name << "' has " << f.components << " components");
+  SURGE_REQUIRE(layout.empty() || channel_names(layout) == fields, ConfigError,
+                "the field layout does not give the channels " << fields.size());
+  SURGE_REQUIRE(
+      periodic.empty() || periodic.size() == grid.size(), ConfigError,
+      "periodicity is given for " << periodic.size() << " axes of a " << grid.size() << "D grid");
+  if (is_operator()) {
+    SURGE_REQUIRE(grid.size() == 2, ConfigError, "next_step models need a 2D grid");
+    SURGE_REQUIRE(stride >= 1, ConfigError, "the step stride must be >= 1, got " << stride);
+    SURGE_REQUIRE(std::isfinite(dt) && dt >= 0, ConfigError, "dt must be >= 0, got " << dt);
+  }
 }
 
 YAML::Node IoDescription::to_yaml() const {
@@ -89,6 +126,24 @@ YAML::Node IoDescription::to_yaml() const {
   for (double v : times) t.push_back(core::detail::to_text(v));
   t.SetStyle(YAML::EmitterStyle::Flow);
   node["times"] = t;
+  YAML::Node l(YAML::NodeType::Sequence);
+  for (const auto& f : field_layout()) {
+    YAML::Node e(YAML::NodeType::Map);
+    e["name"] = f.name;
+    e["components"] = f.components;
+    e.SetStyle(YAML::EmitterStyle::Flow);
+    l.push_back(e);
+  }
+  node["layout"] = l;
+  if (!periodic.empty()) {
+    node["periodic"] = periodic;
+    node["periodic"].SetStyle(YAML::EmitterStyle::Flow);
+  }
+  if (is_operator()) {
+    node["stride"] = stride;
+    node["dt"] = core::detail::to_text(dt);
+    node["increment"] = increment;
+  }
   return node;
 }
 
@@ -103,6 +158,14 @@ IoDescription IoDescription::from_yaml(const YAML::Node& node) {
   io.fields = node["fields"].as<std::vector<std::string>>();
   io.grid = node["grid"].as<std::vector<std::int64_t>>();
   if (node["times"]) io.times = node["times"].as<std::vector<double>>();
+  if (node["layout"]) {
+    for (const auto& e : node["layout"])
+      io.layout.push_back({e["name"].as<std::string>(), e["components"].as<int>()});
+  }
+  if (node["periodic"]) io.periodic = node["periodic"].as<std::vector<bool>>();
+  if (node["stride"]) io.stride = node["stride"].as<std::int64_t>();
+  if (node["dt"]) io.dt = node["dt"].as<double>();
+  if (node["increment"]) io.increment = node["increment"].as<bool>();
   io.check();
   return io;
 }
@@ -120,7 +183,8 @@ FieldMetrics field_metrics(const float* prediction, const float* target, std::in
   const double mean = ysum / static_cast<double>(n);
   double var = 0;
   for (std::int64_t i = 0; i < n; ++i) var += (target[i] - mean) * (target[i] - mean);
-  var /= static_cast<double>(n);
+  // The Well's denominator: the unbiased variance (torch.std), over the n nodes.
+  var /= static_cast<double>(std::max<std::int64_t>(n - 1, 1));
   const double mse = se / static_cast<double>(n);
   FieldMetrics m;
   m.relative_l2 = std::sqrt(se) / (std::sqrt(yy) + kMetricEpsilon);

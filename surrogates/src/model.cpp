@@ -2,6 +2,8 @@
 // normalisers, the exported directory, and surge::Surrogate.
 #include "model.hpp"
 
+#include "fno.hpp"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -55,6 +57,7 @@ class Mlp final : public Model {
 // One architecture: how to build it and how to fill in its defaults.
 struct Architecture {
   std::string summary;
+  std::string kind;
   std::function<std::unique_ptr<Model>(const YAML::Node&, const core::ConfigSource&,
                                        const std::string&, const IoDescription&)>
       create;
@@ -67,6 +70,7 @@ const std::map<std::string, Architecture>& architectures() {
   static const std::map<std::string, Architecture> table = {
       {"mlp",
        {"fully connected: [parameters..., t] -> every field at t (Melissa's heat MLP)",
+        kFieldFromParameters,
         [](const YAML::Node& node, const core::ConfigSource& source, const std::string& path,
            const IoDescription& io) -> std::unique_ptr<Model> {
           const MlpParameters p = read_mlp_parameters(node, source, path);
@@ -78,6 +82,22 @@ const std::map<std::string, Architecture>& architectures() {
           return resolved;
         },
         [] { return core::describe_config<MlpParameters>(); }}},
+      {"fno",
+       {"Fourier neural operator (Li et al., 2020): state at step k -> state at step k + "
+        "stride",
+        kNextStep,
+        [](const YAML::Node& node, const core::ConfigSource& source, const std::string& path,
+           const IoDescription& io) -> std::unique_ptr<Model> {
+          const FnoParameters p = read_fno_parameters(node, source, path);
+          const auto channels = static_cast<std::int64_t>(io.fields.size());
+          const bool px = !io.periodic.empty() && io.periodic[0];
+          const bool py = io.periodic.size() > 1 && io.periodic[1];
+          return make_fno(p, channels + io.input_size() + 2, channels, px, py);
+        },
+        [](const YAML::Node& node, const core::ConfigSource& source, const std::string& path) {
+          return core::dump_config(read_fno_parameters(node, source, path));
+        },
+        [] { return core::describe_config<FnoParameters>(); }}},
   };
   return table;
 }
@@ -97,6 +117,12 @@ const ModelRegistry& model_registry() {
 
 std::shared_ptr<Model> make_model(const ModelConfig& config, const IoDescription& io,
                                   const core::ConfigSource& source, const std::string& path) {
+  const std::string& kind = architectures().count(config.type)
+                                ? architectures().at(config.type).kind
+                                : std::string(kFieldFromParameters);
+  SURGE_REQUIRE(
+      kind == io.kind, ConfigError,
+      "model type '" << config.type << "' learns " << kind << " samples, not " << io.kind);
   std::unique_ptr<Model> model = model_registry().create(config, source, path + ".parameters", io);
   return std::shared_ptr<Model>(std::move(model));
 }
@@ -246,8 +272,55 @@ void Normaliser::set_fixed(const std::vector<double>& mean, const std::vector<do
     for (std::int64_t i = 0; i < field_size_; ++i)
       sd[static_cast<std::size_t>(f * field_size_ + i)] =
           static_cast<float>(std[static_cast<std::size_t>(f)]);
-  out_std_ = torch::tensor(sd, torch::kFloat);  // exactly the stored values, not sqrt(std^2)
-  out_inv_std_ = 1.0 / out_std_;
+  // Exactly the stored values, not sqrt(std^2); the inverse as refresh() computes it, so that a
+  // loaded surrogate normalises bit for bit as the trainer did.
+  std::vector<float> inv(sd.size());
+  for (std::int64_t f = 0; f < fields_; ++f)
+    for (std::int64_t i = 0; i < field_size_; ++i)
+      inv[static_cast<std::size_t>(f * field_size_ + i)] =
+          static_cast<float>(1.0 / std[static_cast<std::size_t>(f)]);
+  out_std_ = torch::tensor(sd, torch::kFloat);
+  out_inv_std_ = torch::tensor(inv, torch::kFloat);
+}
+
+// ---- next_step models ----
+
+torch::Tensor operator_input(const Normaliser& state_norm, const torch::Tensor& state,
+                             const torch::Tensor& parameters) {
+  const std::int64_t b = state.size(0), nx = state.size(2), ny = state.size(3);
+  const torch::Tensor s = state_norm.outputs(state.reshape({b, -1})).reshape(state.sizes());
+  const auto opts = state.options();
+  std::vector<torch::Tensor> parts{s};
+  if (parameters.size(1) > 0) {
+    const torch::Tensor p = state_norm.inputs(parameters);
+    parts.push_back(p.reshape({b, p.size(1), 1, 1}).expand({b, p.size(1), nx, ny}));
+  }
+  const torch::Tensor cx = torch::linspace(-1.0, 1.0, nx, opts).reshape({1, 1, nx, 1});
+  const torch::Tensor cy = torch::linspace(-1.0, 1.0, ny, opts).reshape({1, 1, 1, ny});
+  parts.push_back(cx.expand({b, 1, nx, ny}));
+  parts.push_back(cy.expand({b, 1, nx, ny}));
+  return torch::cat(parts, 1);
+}
+
+torch::Tensor operator_next(const IoDescription& io, const OperatorNorm& norm,
+                            const torch::Tensor& state, const torch::Tensor& out_n) {
+  const std::int64_t b = state.size(0);
+  const torch::Tensor flat = out_n.reshape({b, -1});
+  if (io.increment) return state + norm.delta.denormalise(flat).reshape(state.sizes());
+  return norm.state.denormalise(flat).reshape(state.sizes());
+}
+
+torch::Tensor operator_step(Model& model, const IoDescription& io, const OperatorNorm& norm,
+                            const torch::Tensor& state, const torch::Tensor& parameters) {
+  return operator_next(io, norm, state,
+                       model.forward(operator_input(norm.state, state, parameters)));
+}
+
+torch::Tensor operator_error(const IoDescription& io, const OperatorNorm& norm,
+                             const torch::Tensor& predicted, const torch::Tensor& truth) {
+  const Normaliser& n = io.increment ? norm.delta : norm.state;
+  const std::int64_t b = predicted.size(0);
+  return ((predicted - truth).reshape({b, -1}) * n.out_inv_std()).reshape(predicted.sizes());
 }
 
 // ---- Exported directory ----
@@ -263,7 +336,8 @@ YAML::Node exact_list(const std::vector<double>& values) {
 
 void write_surrogate_dir(const std::string& dir, Model& model, const ModelConfig& resolved,
                          const IoDescription& io, const Normaliser& normaliser,
-                         const YAML::Node& training, std::int64_t batches) {
+                         const Normaliser* delta, const YAML::Node& training,
+                         std::int64_t batches) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   SURGE_REQUIRE(!ec && fs::is_directory(dir), IoError,
@@ -288,9 +362,15 @@ void write_surrogate_dir(const std::string& dir, Model& model, const ModelConfig
   root["io"] = io.to_yaml();
   YAML::Node norm(YAML::NodeType::Map);
   norm["inputs"] = "linear map of each input's [min, max] to [-1, 1]";
+  // Per channel; for next_step models `output_*` normalise the states (input and, with
+  // target: state, output) and `increment_*` the increments.
   norm["output_mean"] = exact_list(normaliser.mean());
   norm["output_std"] = exact_list(normaliser.std());
   norm["output_samples"] = core::detail::to_text(normaliser.count());
+  if (delta != nullptr) {
+    norm["increment_mean"] = exact_list(delta->mean());
+    norm["increment_std"] = exact_list(delta->std());
+  }
   root["normalisation"] = norm;
   root["weights"] = "model.pt";
   root["trained_batches"] = batches;
@@ -309,8 +389,14 @@ void write_surrogate_dir(const std::string& dir, Model& model, const ModelConfig
 
 std::vector<ModelType> model_types() {
   std::vector<ModelType> out;
-  for (const auto& [name, a] : detail::architectures()) out.push_back({name, a.summary, a.keys()});
+  for (const auto& [name, a] : detail::architectures())
+    out.push_back({name, a.summary, a.keys(), a.kind});
   return out;
+}
+
+std::string model_kind(const std::string& type) {
+  (void)detail::model_registry().at(type);  // unknown type: ConfigError listing the known ones
+  return detail::architectures().at(type).kind;
 }
 
 void check_model_config(const ModelConfig& model, const core::ConfigSource& source,
@@ -333,7 +419,7 @@ struct Surrogate::Impl {
   std::vector<std::string> input_names;
   std::string metadata;
   std::shared_ptr<surrogates::detail::Model> model;
-  surrogates::detail::Normaliser normaliser;
+  surrogates::detail::OperatorNorm norm;  // .state normalises field_from_parameters outputs
 };
 
 namespace {
@@ -362,9 +448,9 @@ Surrogate Surrogate::load(const std::string& dir) {
                   yaml << ": not a surrogate description (format_version, architecture, io or "
                           "normalisation missing)");
     const auto version = root["format_version"].as<std::int64_t>();
-    SURGE_REQUIRE(version == surrogates::detail::kSurrogateFormat, ConfigError,
-                  yaml << ": format_version " << version << " is not the supported "
-                       << surrogates::detail::kSurrogateFormat);
+    SURGE_REQUIRE(version >= 1 && version <= surrogates::detail::kSurrogateFormat, ConfigError,
+                  yaml << ": format_version " << version << " is not supported (1 to "
+                       << surrogates::detail::kSurrogateFormat << ")");
     impl->io = IoDescription::from_yaml(root["io"]);
     core::ConfigSource source{yaml, {}};
     const core::Pluggable arch = core::read_pluggable(root["architecture"], source, "architecture");
@@ -375,8 +461,15 @@ Surrogate Surrogate::load(const std::string& dir) {
     const auto sd =
         read_doubles(root["normalisation"]["output_std"], "normalisation.output_std", fields, yaml);
     impl->model = surrogates::detail::make_model(arch, impl->io, source, "architecture");
-    impl->normaliser = surrogates::detail::Normaliser(impl->io);
-    impl->normaliser.set_fixed(mean, sd);
+    impl->norm.state = surrogates::detail::Normaliser(impl->io);
+    impl->norm.state.set_fixed(mean, sd);
+    impl->norm.delta = surrogates::detail::Normaliser(impl->io);
+    if (impl->io.is_operator()) {
+      impl->norm.delta.set_fixed(read_doubles(root["normalisation"]["increment_mean"],
+                                              "normalisation.increment_mean", fields, yaml),
+                                 read_doubles(root["normalisation"]["increment_std"],
+                                              "normalisation.increment_std", fields, yaml));
+    }
   } catch (const YAML::Exception& e) {
     SURGE_THROW(ConfigError, yaml << ":" << e.mark.line + 1 << ": " << e.msg);
   }
@@ -404,6 +497,9 @@ Surrogate Surrogate::load(const std::string& dir) {
 }
 
 torch::Tensor Surrogate::predict(const torch::Tensor& x) const {
+  SURGE_REQUIRE(!impl_->io.is_operator(), ConfigError,
+                "predict() needs a field_from_parameters model; this next_step model has step() "
+                "and rollout()");
   const std::int64_t n_in = impl_->io.input_size();
   SURGE_REQUIRE((x.dim() == 1 || x.dim() == 2) && x.size(-1) == n_in, ConfigError,
                 "a surrogate of " << n_in << " inputs needs x of shape [batch, " << n_in << "] or ["
@@ -411,8 +507,75 @@ torch::Tensor Surrogate::predict(const torch::Tensor& x) const {
   torch::NoGradGuard no_grad;
   const torch::Tensor xs = x.to(torch::kCPU, torch::kFloat).reshape({-1, n_in}).contiguous();
   torch::Tensor y =
-      impl_->normaliser.denormalise(impl_->model->forward(impl_->normaliser.inputs(xs)));
+      impl_->norm.state.denormalise(impl_->model->forward(impl_->norm.state.inputs(xs)));
   return x.dim() == 1 ? y.reshape({impl_->io.output_size()}) : y;
+}
+
+namespace {
+// A state [C, nx, ny] or [B, C, nx, ny] and parameters [P] or [B, P] as float CPU tensors
+// [B, C, nx, ny] and [B, P]; checks every size against the description.
+std::pair<torch::Tensor, torch::Tensor> operator_arguments(const IoDescription& io,
+                                                           const torch::Tensor& state,
+                                                           const torch::Tensor& parameters) {
+  SURGE_REQUIRE(io.is_operator(), ConfigError,
+                "step() and rollout() need a next_step model; this one is " << io.kind);
+  const auto c = static_cast<std::int64_t>(io.fields.size());
+  const std::vector<std::int64_t> one = {c, io.grid[0], io.grid[1]};
+  const bool batched = state.dim() == 4;
+  SURGE_REQUIRE((state.dim() == 3 && state.sizes().vec() == one) ||
+                    (batched && state.sizes().slice(1).vec() == one),
+                ConfigError,
+                "the state must be [" << c << ", " << io.grid[0] << ", " << io.grid[1]
+                                      << "] (channels, nx, ny) or batched, got " << state.sizes());
+  const std::int64_t b = batched ? state.size(0) : 1;
+  const std::int64_t p = io.input_size();
+  SURGE_REQUIRE(parameters.numel() == b * p || parameters.numel() == p, ConfigError,
+                "the surrogate takes " << p << " parameters per state, got " << parameters.numel());
+  torch::Tensor s = state.to(torch::kCPU, torch::kFloat).reshape({b, c, io.grid[0], io.grid[1]});
+  torch::Tensor q = parameters.to(torch::kCPU, torch::kFloat).reshape({-1, p});
+  if (q.size(0) != b) q = q.expand({b, p});
+  return {s.contiguous(), q.contiguous()};
+}
+}  // namespace
+
+torch::Tensor Surrogate::step(const torch::Tensor& state, const torch::Tensor& parameters) const {
+  const auto [s, p] = operator_arguments(impl_->io, state, parameters);
+  torch::NoGradGuard no_grad;
+  torch::Tensor next =
+      surrogates::detail::operator_step(*impl_->model, impl_->io, impl_->norm, s, p);
+  return state.dim() == 3 ? next[0] : next;
+}
+
+torch::Tensor Surrogate::step(const torch::Tensor& state,
+                              const std::vector<double>& parameters) const {
+  return step(state, torch::tensor(parameters, torch::kDouble).to(torch::kFloat));
+}
+
+torch::Tensor Surrogate::rollout(const torch::Tensor& initial, const torch::Tensor& parameters,
+                                 std::int64_t steps) const {
+  SURGE_REQUIRE(steps >= 0, ConfigError, "rollout: steps must be >= 0, got " << steps);
+  const auto [s, p] = operator_arguments(impl_->io, initial, parameters);
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> frames{s};
+  for (std::int64_t k = 0; k < steps; ++k)
+    frames.push_back(
+        surrogates::detail::operator_step(*impl_->model, impl_->io, impl_->norm, frames.back(), p));
+  torch::Tensor out = torch::stack(frames, 1);  // [B, steps + 1, C, nx, ny]
+  return initial.dim() == 3 ? out[0] : out;
+}
+
+torch::Tensor Surrogate::rollout(const torch::Tensor& initial,
+                                 const std::vector<double>& parameters, std::int64_t steps) const {
+  return rollout(initial, torch::tensor(parameters, torch::kDouble).to(torch::kFloat), steps);
+}
+
+double Surrogate::dt() const noexcept { return impl_->io.dt; }
+std::int64_t Surrogate::stride() const noexcept { return impl_->io.stride; }
+const std::vector<bool>& Surrogate::periodic() const noexcept { return impl_->io.periodic; }
+std::vector<std::pair<std::string, int>> Surrogate::field_layout() const {
+  std::vector<std::pair<std::string, int>> out;
+  for (const auto& f : impl_->io.field_layout()) out.emplace_back(f.name, f.components);
+  return out;
 }
 
 torch::Tensor Surrogate::predict(const std::vector<double>& parameters, double t) const {

@@ -17,7 +17,9 @@
 
 namespace surge::surrogates::detail {
 
-// Every architecture: normalised x [batch, input_size] -> normalised y [batch, output_size].
+// Every architecture. field_from_parameters: normalised x [batch, input_size] -> normalised
+// y [batch, output_size]. next_step: operator_input() [batch, C + P + 2, nx, ny] -> the
+// normalised target [batch, C, nx, ny].
 class Model : public torch::nn::Module {
  public:
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;
@@ -68,6 +70,7 @@ class Normaliser {
   [[nodiscard]] const torch::Tensor& in_scale() const noexcept { return in_scale_; }
   [[nodiscard]] const torch::Tensor& out_mean() const noexcept { return out_mean_; }
   [[nodiscard]] const torch::Tensor& out_inv_std() const noexcept { return out_inv_std_; }
+  [[nodiscard]] const torch::Tensor& out_std() const noexcept { return out_std_; }
 
   [[nodiscard]] const std::vector<double>& mean() const noexcept { return mean_; }
   [[nodiscard]] std::vector<double> std() const;
@@ -88,15 +91,42 @@ class Normaliser {
   torch::Tensor out_mean_, out_std_, out_inv_std_;  // [output_size], float
 };
 
-// Writes the exported directory. Throws core::IoError.
+// next_step models: statistics of the states (which normalise the input state, and the target
+// when it is the state) and of the increments s(k + stride) - s(k) (the target otherwise).
+// The input parameters are normalised by `state`'s linear map.
+struct OperatorNorm {
+  Normaliser state, delta;
+};
+
+// The network input of a next_step model for raw states [B, C, nx, ny] and raw parameters
+// [B, P]: the normalised state, one constant channel per normalised parameter, and the node
+// coordinates mapped to [-1, 1] (x, then y): [B, C + P + 2, nx, ny].
+[[nodiscard]] torch::Tensor operator_input(const Normaliser& state_norm, const torch::Tensor& state,
+                                           const torch::Tensor& parameters);
+// The raw next state from the raw state and the network's normalised output.
+[[nodiscard]] torch::Tensor operator_next(const IoDescription& io, const OperatorNorm& norm,
+                                          const torch::Tensor& state, const torch::Tensor& out_n);
+// One step: operator_next(model(operator_input(state, parameters))).
+[[nodiscard]] torch::Tensor operator_step(Model& model, const IoDescription& io,
+                                          const OperatorNorm& norm, const torch::Tensor& state,
+                                          const torch::Tensor& parameters);
+// The error of a predicted state in the units of the target's normalisation, so that the
+// first unrolled step's loss is the MSE of the normalised target: [B, C, nx, ny].
+[[nodiscard]] torch::Tensor operator_error(const IoDescription& io, const OperatorNorm& norm,
+                                           const torch::Tensor& predicted,
+                                           const torch::Tensor& truth);
+
+// Writes the exported directory; `delta` is the increment normaliser of a next_step model
+// (null otherwise). Throws core::IoError.
 void write_surrogate_dir(const std::string& dir, Model& model, const ModelConfig& resolved,
                          const IoDescription& io, const Normaliser& normaliser,
-                         const YAML::Node& training, std::int64_t batches);
+                         const Normaliser* delta, const YAML::Node& training, std::int64_t batches);
 
 // Sizes of every parameter, in registration order.
 [[nodiscard]] std::vector<std::vector<std::int64_t>> parameter_shapes(const Model& model);
 
-// Version of the exported directory format.
-inline constexpr std::int64_t kSurrogateFormat = 1;
+// Version of the exported directory format. 2 adds the model kind, the channel layout,
+// periodicity, stride and dt, and the increment statistics; version 1 directories still load.
+inline constexpr std::int64_t kSurrogateFormat = 2;
 
 }  // namespace surge::surrogates::detail

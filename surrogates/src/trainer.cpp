@@ -9,7 +9,9 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <regex>
+#include <sstream>
 
 #include "model.hpp"
 #include "surge/core/error.hpp"
@@ -33,10 +35,13 @@ const char* to_string(StopReason reason) noexcept {
   return "?";
 }
 
-ThreadChoice choose_threads(const ThreadsConfig& config, int cores) {
+ThreadChoice choose_threads(const ThreadsConfig& config, int cores, const std::string& kind) {
   ThreadChoice c;
   c.cores = std::max(1, cores);
-  if (config.intra_op == 0 && config.blas == 0) {
+  if (config.intra_op == 0 && config.blas == 0 && kind == kNextStep) {
+    c.intra_op = c.cores;
+    c.blas = 1;
+  } else if (config.intra_op == 0 && config.blas == 0) {
     // Matrix products dominate an MLP step and run in OpenBLAS; the elementwise kernels
     // of the intra-op pool are a small share, so OpenBLAS gets the cores.
     c.blas = c.cores;
@@ -101,7 +106,7 @@ struct Trainer::Impl {
   std::int64_t n_params = 0;
   torch::Tensor flat_grad;  // [n_params + 3]: every .grad is a view; then n, stop vote, loss sum
   std::unique_ptr<torch::optim::Optimizer> optimizer;
-  detail::Normaliser normaliser;
+  detail::OperatorNorm norm;  // .state: outputs (field_from_parameters) or states; .delta
   std::int64_t step = 0;
   History history;
   TrainerTiming timing;
@@ -195,14 +200,76 @@ struct Trainer::Impl {
     return {x, y};
   }
 
-  void stack_validation(const ValidationSet& v, std::size_t begin, std::size_t end,
+  // Sums for the running statistics of one batch (zeros when it is empty): the targets'
+  // (field_from_parameters), or the states' then the increments' (next_step).
+  [[nodiscard]] std::vector<double> statistics_sums(const torch::Tensor& y, std::int64_t items) {
+    const std::size_t one = 1 + 2 * io.fields.size();
+    if (!io.is_operator())
+      return items > 0 ? norm.state.batch_sums(y) : std::vector<double>(one, 0.0);
+    std::vector<double> sums(2 * one, 0.0);
+    if (items == 0) return sums;
+    const std::int64_t k = y.size(0) / items;
+    const std::vector<double> a = norm.state.batch_sums(y);
+    std::copy(a.begin(), a.end(), sums.begin());
+    if (k > 1) {
+      const torch::Tensor w = y.view({items, k, -1});
+      const torch::Tensor d =
+          (w.narrow(1, 1, k - 1) - w.narrow(1, 0, k - 1)).reshape({items * (k - 1), -1});
+      const std::vector<double> b = norm.delta.batch_sums(d);
+      std::copy(b.begin(), b.end(), sums.begin() + static_cast<std::ptrdiff_t>(one));
+    }
+    return sums;
+  }
+  void merge_statistics(const std::vector<double>& sums) {
+    const std::size_t one = 1 + 2 * io.fields.size();
+    norm.state.merge({sums.begin(), sums.begin() + static_cast<std::ptrdiff_t>(one)});
+    if (io.is_operator())
+      norm.delta.merge({sums.begin() + static_cast<std::ptrdiff_t>(one), sums.end()});
+  }
+
+  // next_step: x [items * k, P] and y [items * k, C * nodes] hold windows of k consecutive
+  // states. The model starts from the first state of each window (with training noise) and
+  // is unrolled over the k - 1 others; the loss is the mean over the steps of the MSE in the
+  // target's normalised units (operator_error).
+  [[nodiscard]] torch::Tensor unrolled_loss(const torch::Tensor& x, const torch::Tensor& y,
+                                            std::int64_t items) {
+    const std::int64_t k = y.size(0) / items;
+    const auto c = static_cast<std::int64_t>(io.fields.size());
+    const torch::Tensor states = y.view({items, k, c, io.grid[0], io.grid[1]});
+    const torch::Tensor parameters = x.view({items, k, -1}).select(1, 0);
+    torch::Tensor h = states.select(1, 0);
+    if (config.input_noise > 0) {
+      const torch::Tensor sd = norm.state.out_std().view({1, c, io.grid[0], io.grid[1]});
+      h = h + torch::randn_like(h) * sd * config.input_noise;
+    }
+    torch::Tensor loss;
+    for (std::int64_t j = 1; j < k; ++j) {
+      h = detail::operator_step(*model, io, norm, h, parameters);
+      const torch::Tensor e = detail::operator_error(io, norm, h, states.select(1, j));
+      const torch::Tensor l = e.square().mean();
+      loss = j == 1 ? l : loss + l;
+    }
+    return loss / static_cast<double>(k - 1);
+  }
+
+  [[nodiscard]] std::vector<std::int64_t> state_shape(std::int64_t b) const {
+    return {b, static_cast<std::int64_t>(io.fields.size()), io.grid[0], io.grid[1]};
+  }
+
+  void stack_validation(const std::vector<reservoir::Sample>& v, std::size_t begin, std::size_t end,
                         torch::Tensor& x, torch::Tensor& y) const {
+    std::vector<const reservoir::Sample*> p;
+    for (std::size_t i = begin; i < end; ++i) p.push_back(&v[i]);
+    stack_validation(p, 0, p.size(), x, y);
+  }
+  void stack_validation(const std::vector<const reservoir::Sample*>& v, std::size_t begin,
+                        std::size_t end, torch::Tensor& x, torch::Tensor& y) const {
     const std::int64_t nx = io.input_size(), ny = io.output_size();
     const auto n = static_cast<std::int64_t>(end - begin);
     x = torch::empty({n, nx}, torch::kFloat);
     y = torch::empty({n, ny}, torch::kFloat);
     for (std::size_t i = begin; i < end; ++i) {
-      const reservoir::Sample& s = v.samples[i];
+      const reservoir::Sample& s = *v[i];
       SURGE_REQUIRE(static_cast<std::int64_t>(s.x.size()) == nx &&
                         static_cast<std::int64_t>(s.y.size()) == ny,
                     ProtocolError,
@@ -231,7 +298,7 @@ Trainer::Trainer(const ModelConfig& model, const TrainingConfig& training, const
   m.io = io;
   m.model_config = detail::resolve_model_config(model, source, "model");
 
-  m.threads = choose_threads(training.threads, cores_per_rank(comm));
+  m.threads = choose_threads(training.threads, cores_per_rank(comm), io.kind);
   torch::set_num_threads(m.threads.intra_op);
   const bool blas = set_blas_threads(m.threads.blas);
   SURGE_LOG(m.log, info,
@@ -250,7 +317,8 @@ Trainer::Trainer(const ModelConfig& model, const TrainingConfig& training, const
   m.params = m.model->parameters();
   m.bind_gradients();
   m.make_optimizer();
-  m.normaliser = detail::Normaliser(io);
+  m.norm.state = detail::Normaliser(io);
+  m.norm.delta = detail::Normaliser(io);
   SURGE_LOG(m.log, info,
             m.model_config.type << " with " << m.n_params << " weights: " << io.input_size()
                                 << " inputs -> " << io.output_size() << " outputs; "
@@ -280,27 +348,32 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
     const auto t1 = Clock::now();
     m.timing.wait_seconds += seconds(t0, t1);
 
-    const auto n = batch ? static_cast<std::int64_t>(batch->size()) : std::int64_t{0};
+    // n: items of this rank's batch (samples, or windows for next_step models).
+    const std::int64_t n = batch ? batch->items() : std::int64_t{0};
     torch::Tensor x, y;
-    if (n > 0) std::tie(x, y) = m.assemble(*batch);
+    if (n > 0) {
+      SURGE_REQUIRE(!m.io.is_operator() || batch->window == c.rollout_steps + 1, ConfigError,
+                    "training.rollout_steps = "
+                        << c.rollout_steps << " needs windows of " << c.rollout_steps + 1
+                        << " steps; the buffer serves windows of " << batch->window);
+      std::tie(x, y) = m.assemble(*batch);
+    }
     batch.reset();  // hand the samples back before the step
 
-    // Output statistics (summed over ranks), then normalisation in place.
+    // Statistics (summed over ranks) of the targets, or of the states and increments.
     const bool update_stats =
         c.output_statistics_batches == 0 || m.step < c.output_statistics_batches;
     if (update_stats) {
-      std::vector<double> sums =
-          n > 0 ? m.normaliser.batch_sums(y)
-                : std::vector<double>(static_cast<std::size_t>(1 + 2 * m.io.fields.size()), 0.0);
+      std::vector<double> sums = m.statistics_sums(y, n);
       if (m.size > 1)
         SURGE_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, sums.data(), static_cast<int>(sums.size()),
                                       MPI_DOUBLE, MPI_SUM, m.comm));
-      m.normaliser.merge(sums);
+      m.merge_statistics(sums);
     }
-    if (n > 0) {
+    if (n > 0 && !m.io.is_operator()) {
       torch::NoGradGuard no_grad;
-      x.sub_(m.normaliser.in_center()).mul_(m.normaliser.in_scale());
-      m.normaliser.normalise_outputs_in_place(y);
+      x.sub_(m.norm.state.in_center()).mul_(m.norm.state.in_scale());
+      m.norm.state.normalise_outputs_in_place(y);
     }
     const auto t2 = Clock::now();
     m.timing.assembly_seconds += seconds(t1, t2);
@@ -308,7 +381,8 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
     m.flat_grad.zero_();
     double loss_value = 0.0;
     if (n > 0) {
-      torch::Tensor loss = torch::mse_loss(m.model->forward(x), y);
+      torch::Tensor loss =
+          m.io.is_operator() ? m.unrolled_loss(x, y, n) : torch::mse_loss(m.model->forward(x), y);
       loss.backward();
       loss_value = loss.item<double>();
     }
@@ -382,6 +456,30 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
   return reason;
 }
 
+namespace {
+// Puts a module in eval mode for a scope (validation), then back in training mode.
+struct EvalMode {
+  torch::nn::Module& module;
+  explicit EvalMode(torch::nn::Module& m) : module(m) { module.eval(); }
+  ~EvalMode() { module.train(); }
+  EvalMode(const EvalMode&) = delete;
+  EvalMode& operator=(const EvalMode&) = delete;
+};
+
+// The validation samples of each simulation, in step order.
+std::map<std::int64_t, std::vector<const reservoir::Sample*>> trajectories(
+    const ValidationSet& validation) {
+  std::map<std::int64_t, std::vector<const reservoir::Sample*>> out;
+  for (const auto& s : validation.samples) out[s.simulation_id].push_back(&s);
+  for (auto& [id, steps] : out) {
+    std::sort(
+        steps.begin(), steps.end(),
+        [](const reservoir::Sample* a, const reservoir::Sample* b) { return a->step < b->step; });
+  }
+  return out;
+}
+}  // namespace
+
 ValidationRecord Trainer::validate(const ValidationSet& validation) const {
   const Impl& m = *impl_;
   ValidationRecord record;
@@ -389,28 +487,65 @@ ValidationRecord Trainer::validate(const ValidationSet& validation) const {
   record.wall_seconds = m.wall();
   if (validation.empty()) return record;
   torch::NoGradGuard no_grad;
-  const std::size_t total = validation.samples.size();
+  EvalMode eval(*m.model);
   const std::int64_t ny = m.io.output_size();
-  std::vector<float> prediction(total * static_cast<std::size_t>(ny));
-  std::vector<float> target(prediction.size());
+  std::vector<float> prediction, target;
   double loss_sum = 0.0;
   constexpr std::size_t kChunk = 256;
-  for (std::size_t begin = 0; begin < total; begin += kChunk) {
-    const std::size_t end = std::min(total, begin + kChunk);
-    torch::Tensor x, y;
-    m.stack_validation(validation, begin, end, x, y);
-    const torch::Tensor out_n = m.model->forward(m.normaliser.inputs(x));
-    loss_sum +=
-        torch::mse_loss(out_n, m.normaliser.outputs(y), torch::Reduction::Sum).item<double>();
-    const torch::Tensor out = m.normaliser.denormalise(out_n).contiguous();
-    std::copy(out.data_ptr<float>(), out.data_ptr<float>() + out.numel(),
-              prediction.data() + begin * static_cast<std::size_t>(ny));
-    std::copy(y.data_ptr<float>(), y.data_ptr<float>() + y.numel(),
-              target.data() + begin * static_cast<std::size_t>(ny));
+  if (!m.io.is_operator()) {
+    const std::size_t total = validation.samples.size();
+    prediction.resize(total * static_cast<std::size_t>(ny));
+    target.resize(prediction.size());
+    for (std::size_t begin = 0; begin < total; begin += kChunk) {
+      const std::size_t end = std::min(total, begin + kChunk);
+      torch::Tensor x, y;
+      m.stack_validation(validation.samples, begin, end, x, y);
+      const torch::Tensor out_n = m.model->forward(m.norm.state.inputs(x));
+      loss_sum +=
+          torch::mse_loss(out_n, m.norm.state.outputs(y), torch::Reduction::Sum).item<double>();
+      const torch::Tensor out = m.norm.state.denormalise(out_n).contiguous();
+      std::copy(out.data_ptr<float>(), out.data_ptr<float>() + out.numel(),
+                prediction.data() + begin * static_cast<std::size_t>(ny));
+      std::copy(y.data_ptr<float>(), y.data_ptr<float>() + y.numel(),
+                target.data() + begin * static_cast<std::size_t>(ny));
+    }
+  } else {
+    // One-step pairs (state at k, state at k + stride) of each validation simulation.
+    std::vector<const reservoir::Sample*> inputs, targets;
+    for (const auto& [id, steps] : trajectories(validation)) {
+      std::map<std::int64_t, const reservoir::Sample*> by_step;
+      for (const auto* s : steps) by_step[s->step] = s;
+      for (const auto* s : steps) {
+        const auto it = by_step.find(s->step + m.io.stride);
+        if (it == by_step.end()) continue;
+        inputs.push_back(s);
+        targets.push_back(it->second);
+      }
+    }
+    SURGE_REQUIRE(!inputs.empty(), ProtocolError,
+                  "the validation set holds no pair of states " << m.io.stride << " step(s) apart");
+    const std::size_t total = inputs.size();
+    prediction.resize(total * static_cast<std::size_t>(ny));
+    target.resize(prediction.size());
+    for (std::size_t begin = 0; begin < total; begin += kChunk) {
+      const std::size_t end = std::min(total, begin + kChunk);
+      torch::Tensor p, s, p1, s1;
+      m.stack_validation(inputs, begin, end, p, s);
+      m.stack_validation(targets, begin, end, p1, s1);
+      const auto shape = m.state_shape(static_cast<std::int64_t>(end - begin));
+      const torch::Tensor next =
+          detail::operator_step(*m.model, m.io, m.norm, s.view(shape), p).contiguous();
+      loss_sum +=
+          detail::operator_error(m.io, m.norm, next, s1.view(shape)).square().sum().item<double>();
+      std::copy(next.data_ptr<float>(), next.data_ptr<float>() + next.numel(),
+                prediction.data() + begin * static_cast<std::size_t>(ny));
+      std::copy(s1.data_ptr<float>(), s1.data_ptr<float>() + s1.numel(),
+                target.data() + begin * static_cast<std::size_t>(ny));
+    }
   }
+  const auto rows = static_cast<std::int64_t>(prediction.size()) / ny;
   record.loss = loss_sum / static_cast<double>(prediction.size());
-  record.fields = mean_field_metrics(prediction, target, static_cast<std::int64_t>(total),
-                                     m.io.fields, m.io.field_size());
+  record.fields = mean_field_metrics(prediction, target, rows, m.io.fields, m.io.field_size());
   if (core::Logger::rank() == 0) {
     std::ostringstream os;
     os << "validation at batch " << m.step << ": loss " << record.loss;
@@ -422,15 +557,89 @@ ValidationRecord Trainer::validate(const ValidationSet& validation) const {
   return record;
 }
 
+RolloutResult Trainer::rollout(const ValidationSet& validation, int keep_members) const {
+  const Impl& m = *impl_;
+  SURGE_REQUIRE(m.io.is_operator(), ConfigError,
+                "rollouts need a next_step model; this one is " << m.io.kind);
+  RolloutResult result;
+  // Each member's states stride steps apart from its first step, as far as they are unbroken.
+  std::vector<std::vector<const reservoir::Sample*>> paths;
+  for (const auto& [id, steps] : trajectories(validation)) {
+    std::vector<const reservoir::Sample*> path{steps.front()};
+    for (const auto* s : steps) {
+      if (s->step == path.back()->step + m.io.stride) path.push_back(s);
+    }
+    if (path.size() > 1) paths.push_back(std::move(path));
+  }
+  if (paths.empty()) return result;
+  std::size_t length = paths.front().size();
+  for (const auto& p : paths) length = std::min(length, p.size());
+  const auto members = static_cast<std::int64_t>(paths.size());
+  const auto horizons = static_cast<std::int64_t>(length) - 1;
+  torch::Tensor p0, s0, truth = torch::empty({members, horizons + 1, m.io.output_size()});
+  {
+    std::vector<const reservoir::Sample*> first;
+    for (const auto& p : paths) first.push_back(p.front());
+    m.stack_validation(first, 0, first.size(), p0, s0);
+    for (std::int64_t i = 0; i < members; ++i) {
+      for (std::int64_t h = 0; h <= horizons; ++h) {
+        const auto& y = paths[static_cast<std::size_t>(i)][static_cast<std::size_t>(h)]->y;
+        std::copy(y.begin(), y.end(), truth[i][h].data_ptr<float>());
+      }
+    }
+  }
+  torch::NoGradGuard no_grad;
+  EvalMode eval(*m.model);
+  const auto shape = m.state_shape(members);
+  std::vector<torch::Tensor> frames{s0.view(shape)};
+  for (std::int64_t h = 1; h <= horizons; ++h)
+    frames.push_back(detail::operator_step(*m.model, m.io, m.norm, frames.back(), p0));
+  const torch::Tensor predicted = torch::stack(frames, 1).reshape(truth.sizes()).contiguous();
+  const std::int64_t ny = m.io.output_size();
+  for (std::int64_t h = 1; h <= horizons; ++h) {
+    std::vector<float> pred(static_cast<std::size_t>(members * ny)), tru(pred.size());
+    for (std::int64_t i = 0; i < members; ++i) {
+      std::copy_n(predicted[i][h].data_ptr<float>(), ny, pred.data() + i * ny);
+      std::copy_n(truth[i][h].data_ptr<float>(), ny, tru.data() + i * ny);
+    }
+    result.horizon.push_back(h);
+    result.time.push_back(static_cast<double>(h) * m.io.dt);
+    result.metrics.push_back(
+        mean_field_metrics(pred, tru, members, m.io.fields, m.io.field_size()));
+  }
+  const std::int64_t keep = std::min<std::int64_t>(keep_members, members);
+  for (std::int64_t i = 0; i < keep; ++i) {
+    result.simulation_id.push_back(paths[static_cast<std::size_t>(i)].front()->simulation_id);
+    result.first_step.push_back(paths[static_cast<std::size_t>(i)].front()->step);
+  }
+  const torch::Tensor kept_truth = truth.narrow(0, 0, keep).contiguous();
+  const torch::Tensor kept_pred = predicted.narrow(0, 0, keep).contiguous();
+  result.truth.assign(kept_truth.data_ptr<float>(),
+                      kept_truth.data_ptr<float>() + kept_truth.numel());
+  result.prediction.assign(kept_pred.data_ptr<float>(),
+                           kept_pred.data_ptr<float>() + kept_pred.numel());
+  result.frames = horizons + 1;
+  if (core::Logger::rank() == 0 && horizons > 0) {
+    std::ostringstream os;
+    os << "rollout of " << members << " validation member(s) over " << horizons
+       << " steps: relative L2 at the last step";
+    for (const auto& f : result.metrics.back()) os << " " << f.field << " " << f.relative_l2;
+    m.log.info(os.str());
+  }
+  return result;
+}
+
 std::vector<float> Trainer::predict(const std::vector<float>& x, std::int64_t n) const {
   const Impl& m = *impl_;
+  SURGE_REQUIRE(!m.io.is_operator(), ConfigError,
+                "predict() needs a field_from_parameters model, this one is " << m.io.kind);
   SURGE_REQUIRE(static_cast<std::int64_t>(x.size()) == n * m.io.input_size(), ConfigError,
                 "predict: " << x.size() << " inputs for " << n << " rows of " << m.io.input_size());
   torch::NoGradGuard no_grad;
   const torch::Tensor xt =
       torch::from_blob(const_cast<float*>(x.data()), {n, m.io.input_size()}, torch::kFloat);
   const torch::Tensor y =
-      m.normaliser.denormalise(m.model->forward(m.normaliser.inputs(xt))).contiguous();
+      m.norm.state.denormalise(m.model->forward(m.norm.state.inputs(xt))).contiguous();
   return {y.data_ptr<float>(), y.data_ptr<float>() + y.numel()};
 }
 
@@ -438,8 +647,8 @@ const History& Trainer::history() const noexcept { return impl_->history; }
 std::int64_t Trainer::batches() const noexcept { return impl_->step; }
 const TrainerTiming& Trainer::timing() const noexcept { return impl_->timing; }
 const ThreadChoice& Trainer::threads() const noexcept { return impl_->threads; }
-std::vector<double> Trainer::output_mean() const { return impl_->normaliser.mean(); }
-std::vector<double> Trainer::output_std() const { return impl_->normaliser.std(); }
+std::vector<double> Trainer::output_mean() const { return impl_->norm.state.mean(); }
+std::vector<double> Trainer::output_std() const { return impl_->norm.state.std(); }
 
 std::vector<float> Trainer::flat_parameters() const {
   std::vector<float> out;
@@ -448,6 +657,18 @@ std::vector<float> Trainer::flat_parameters() const {
     out.insert(out.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
   }
   return out;
+}
+
+void Trainer::set_flat_parameters(const std::vector<float>& values) {
+  SURGE_REQUIRE(
+      static_cast<std::int64_t>(values.size()) == impl_->n_params, ConfigError,
+      "set_flat_parameters: " << values.size() << " values for " << impl_->n_params << " weights");
+  torch::NoGradGuard no_grad;
+  std::int64_t offset = 0;
+  for (auto& p : impl_->params) {
+    p.copy_(torch::from_blob(const_cast<float*>(values.data()) + offset, p.sizes(), torch::kFloat));
+    offset += p.numel();
+  }
 }
 
 // ---- Checkpoints ----
@@ -483,7 +704,8 @@ void Trainer::save_checkpoint(const std::string& path) const {
     archive.write("optimizer", optimizer_archive);
     archive.write("step", torch::tensor({m.step}, torch::kLong));
     archive.write("elapsed", doubles_tensor({m.wall()}));
-    archive.write("normaliser", doubles_tensor(m.normaliser.state()));
+    archive.write("normaliser", doubles_tensor(m.norm.state.state()));
+    archive.write("delta_normaliser", doubles_tensor(m.norm.delta.state()));
     {
       auto generator = at::detail::getDefaultCPUGenerator();
       std::lock_guard<std::mutex> lock(generator.mutex());
@@ -549,7 +771,12 @@ void Trainer::load_checkpoint(const std::string& path) {
     m.step = step.item<std::int64_t>();
     m.elapsed_before = elapsed.item<double>();
     m.start = Clock::now();
-    m.normaliser.set_state(tensor_doubles(normaliser));
+    m.norm.state.set_state(tensor_doubles(normaliser));
+    if (m.io.is_operator()) {
+      torch::Tensor delta;
+      archive.read("delta_normaliser", delta);
+      m.norm.delta.set_state(tensor_doubles(delta));
+    }
     {
       auto generator = at::detail::getDefaultCPUGenerator();
       std::lock_guard<std::mutex> lock(generator.mutex());
@@ -615,7 +842,8 @@ void Trainer::Impl::prune_checkpoints() const {
 
 void Trainer::export_model(const std::string& dir) const {
   const Impl& m = *impl_;
-  detail::write_surrogate_dir(dir, *m.model, m.model_config, m.io, m.normaliser,
+  detail::write_surrogate_dir(dir, *m.model, m.model_config, m.io, m.norm.state,
+                              m.io.is_operator() ? &m.norm.delta : nullptr,
                               core::dump_config(m.config), m.step);
 }
 

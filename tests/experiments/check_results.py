@@ -2,10 +2,12 @@
 """Checks a `surge run` output directory: every sample received exactly once, the loss went
 down, every dataset of results.h5 is there, the model and plots exist.
 
-usage: check_results.py <output_dir> <outputs per member> [ranks=P] [simulation_id:attempts ...]
+usage: check_results.py <output_dir> <frames per member> [ranks=P] [simulation_id:attempts ...]
 
 With P server ranks (trainer replicas), the per-rank counts must add up to the members'
-samples and every rank must have received samples and trained on them.
+samples and every rank must have received samples and trained on them. A next_step model
+(results.h5 attribute model_kind) must also have its rollout/ group: errors at every horizon
+from 1 to the members' last frame, per channel, finite, and the rollout predictions.
 """
 import os
 import sys
@@ -41,9 +43,23 @@ def main():
                      "server_ranks/reservoir_rejected_puts", "server_ranks/reservoir_gets"]:
             if name not in f:
                 fail(f"results.h5 has no {name}")
-        for attr in ["surge_config", "study", "stop_reason", "server_ranks"]:
+        for attr in ["surge_config", "study", "stop_reason", "server_ranks", "model_kind"]:
             if attr not in f.attrs:
                 fail(f"results.h5 has no attribute {attr}")
+        channels = list(f["final_validation"].attrs["field_names"])
+        if f.attrs["model_kind"] == "next_step":
+            for name in ["rollout/horizon", "rollout/relative_l2", "rollout/vrmse",
+                         "rollout/nrmse", "rollout/time"]:
+                if name not in f:
+                    fail(f"results.h5 has no {name}")
+            horizon = f["rollout/horizon"][:]
+            if list(horizon) != list(range(1, steps)):
+                fail(f"rollout horizons {list(horizon)}, expected 1..{steps - 1}")
+            rel = f["rollout/relative_l2"][:]
+            if rel.shape != (steps - 1, len(channels)) or not np.all(np.isfinite(rel)):
+                fail(f"rollout/relative_l2 has shape {rel.shape} or non-finite values")
+            if f["predictions/prediction"].shape[1:3] != (steps, len(channels)):
+                fail(f"rollout predictions of shape {f['predictions/prediction'].shape}")
         m = f["members"]
         status = [s.decode() if isinstance(s, bytes) else s for s in m.attrs["status"]]
         ids, samples, attempts = m["simulation_id"][:], m["samples"][:], m["attempts"][:]

@@ -260,6 +260,28 @@ TEST(BufferTrajectory, ServesWindowsOfConsecutiveSteps) {
   }
 }
 
+TEST(BufferTrajectory, NeverServesAWindowAcrossAGap) {
+  // Steps 0, 1, 2 and 4, 5 of one simulation (3 lost): windows of 2 are (0,1), (1,2), (4,5).
+  auto buffer = make("trajectory", "{capacity: 64, batch_size: 3, watermark: 5, window: 2}");
+  for (int step : {0, 1, 2, 4, 5}) ASSERT_TRUE(buffer->put(make_sample(0, step)));
+  std::set<std::int64_t> starts;
+  for (int b = 0; b < 10; ++b) {
+    const auto batch = buffer->next_batch();
+    ASSERT_TRUE(batch.has_value());
+    ASSERT_EQ(batch->items(), 3);  // exactly the three windows, once each
+    check_windows(*batch, 2);
+    for (std::int64_t w = 0; w < batch->items(); ++w)
+      starts.insert((*batch)[static_cast<std::size_t>(2 * w)].step);
+  }
+  EXPECT_EQ(starts, (std::set<std::int64_t>{0, 1, 4}));
+  // The missing step arrives late: (2,3) and (3,4) become windows.
+  ASSERT_TRUE(buffer->put(make_sample(0, 3)));
+  const auto batch = buffer->next_batch();
+  ASSERT_TRUE(batch.has_value());
+  EXPECT_EQ(batch->items(), 3);
+  check_windows(*batch, 2);
+}
+
 TEST(BufferTrajectory, PrefersTheLeastUsedSimulation) {
   auto buffer = make("trajectory", "{capacity: 64, batch_size: 4, watermark: 4, window: 2}");
   for (int step = 0; step < 10; ++step) ASSERT_TRUE(buffer->put(make_sample(0, step)));

@@ -15,13 +15,14 @@ using namespace surge::surrogates;
 
 TEST(Metrics, MatchHandComputedValues) {
   // x = {1, 2, 3, 4}, y = {1, 2, 3, 5}: sum (x - y)^2 = 1, mean 0.25; sum y^2 = 39;
-  // mean y = 2.75, var y = (1.75^2 + 0.75^2 + 0.25^2 + 2.25^2) / 4 = 2.1875.
+  // mean y = 2.75, var y = (1.75^2 + 0.75^2 + 0.25^2 + 2.25^2) / (4 - 1) = 35 / 12 (The Well
+  // divides by the unbiased variance, as torch.std).
   const float x[] = {1, 2, 3, 4}, y[] = {1, 2, 3, 5};
   const FieldMetrics m = field_metrics(x, y, 4);
   EXPECT_NEAR(m.relative_l2, 1.0 / (std::sqrt(39.0) + 1e-7), 1e-15);
   EXPECT_NEAR(m.nrmse, std::sqrt(0.25 / (39.0 / 4 + 1e-7)), 1e-15);
-  EXPECT_NEAR(m.vrmse, std::sqrt(0.25 / (2.1875 + 1e-7)), 1e-15);
-  EXPECT_NEAR(m.vrmse, 0.3380617, 1e-7);
+  EXPECT_NEAR(m.vrmse, std::sqrt(0.25 / (35.0 / 12.0 + 1e-7)), 1e-15);
+  EXPECT_NEAR(m.vrmse, 0.2927700, 1e-7);
   // A constant target has no variance: VRMSE is the RMSE over sqrt(1e-7).
   const float c[] = {2, 2, 2, 2};
   EXPECT_NEAR(field_metrics(x, c, 4).vrmse, std::sqrt(1.5 / 1e-7), 1e-6);
@@ -39,8 +40,9 @@ TEST(Metrics, MeanOverSamplesPerField) {
   const auto m = mean_field_metrics(prediction, target, 2, {"a", "b"}, 2);
   ASSERT_EQ(m.size(), 2u);
   EXPECT_EQ(m[0].field, "a");
-  // a: sample 0 exact; sample 1 mse = 4, var = 1 -> vrmse 2; mean over samples = 1.
-  EXPECT_NEAR(m[0].vrmse, 0.5 * std::sqrt(4.0 / (1.0 + 1e-7)), 1e-12);
+  // a: sample 0 exact; sample 1 mse = 4, unbiased var = 2 -> vrmse sqrt 2; mean over samples
+  // = sqrt(2) / 2.
+  EXPECT_NEAR(m[0].vrmse, 0.5 * std::sqrt(4.0 / (2.0 + 1e-7)), 1e-12);
   EXPECT_NEAR(m[0].relative_l2, 0.5 * std::sqrt(8.0) / (std::sqrt(10.0) + 1e-7), 1e-12);
   // b: sample 0 exact; sample 1 mse = 2, mean y^2 = 8 -> nrmse 0.5; mean = 0.25.
   EXPECT_NEAR(m[1].nrmse, 0.5 * std::sqrt(2.0 / (8.0 + 1e-7)), 1e-12);
@@ -99,8 +101,13 @@ TEST(Config, EveryKeyIsDocumentedAndCheckedByName) {
   EXPECT_EQ(error("schedule: {type: cosine}\noptimizer: {type: sgd, lr: 0.1}"), "");
 
   const auto types = model_types();
-  ASSERT_EQ(types.size(), 1u);
-  EXPECT_EQ(types[0].name, "mlp");
+  ASSERT_EQ(types.size(), 2u);
+  EXPECT_EQ(types[0].name, "fno");
+  EXPECT_EQ(types[0].kind, "next_step");
+  EXPECT_EQ(types[1].name, "mlp");
+  EXPECT_EQ(types[1].kind, "field_from_parameters");
+  EXPECT_EQ(model_kind("fno"), "next_step");
+  EXPECT_THROW((void)model_kind("gnn"), core::ConfigError);
   ModelConfig m;
   m.type = "transformer";
   EXPECT_THROW(check_model_config(m), core::ConfigError);

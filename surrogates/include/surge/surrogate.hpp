@@ -4,6 +4,10 @@
 //
 //   surge::Surrogate s = surge::Surrogate::load("run/model");
 //   torch::Tensor field = s.predict({100, 500, 300, 200, 400, 1.0}, 0.05);  // [fields, nx, ny]
+//
+// Operator (next_step) models advance a state instead:
+//   torch::Tensor next = s.step(state, parameters);            // [channels, nx, ny]
+//   torch::Tensor path = s.rollout(state, parameters, 50);     // [51, channels, nx, ny]
 
 #include <torch/torch.h>
 
@@ -33,17 +37,47 @@ class Surrogate {
   // is of another kind or the number of parameters is wrong.
   [[nodiscard]] torch::Tensor predict(const std::vector<double>& parameters, double t) const;
 
-  // The model's kind ("field_from_parameters"), architecture ("mlp") and description.
+  // Next-step models: the state `dt()` later, from a state [channels, nx, ny] (or a batch
+  // [B, channels, nx, ny]) and the member's parameters in the order of parameter_names()
+  // ([P], or [B, P] for a batch). Channels are channel_names(), in order. Thread-safe.
+  // Throws core::ConfigError for a model of another kind or arguments of the wrong shape.
+  [[nodiscard]] torch::Tensor step(const torch::Tensor& state,
+                                   const torch::Tensor& parameters) const;
+  [[nodiscard]] torch::Tensor step(const torch::Tensor& state,
+                                   const std::vector<double>& parameters) const;
+  // `steps` autoregressive steps from `initial`: [steps + 1, channels, nx, ny] (or
+  // [B, steps + 1, ...]), the initial state first. Throws as step().
+  [[nodiscard]] torch::Tensor rollout(const torch::Tensor& initial, const torch::Tensor& parameters,
+                                      std::int64_t steps) const;
+  [[nodiscard]] torch::Tensor rollout(const torch::Tensor& initial,
+                                      const std::vector<double>& parameters,
+                                      std::int64_t steps) const;
+  // Next-step models: the time one step advances, and the solver outputs it spans.
+  [[nodiscard]] double dt() const noexcept;
+  [[nodiscard]] std::int64_t stride() const noexcept;
+  // Per grid axis: whether the model treats it as periodic (may be empty: not recorded).
+  [[nodiscard]] const std::vector<bool>& periodic() const noexcept;
+  // The streamed fields behind the channels: (name, components); a vector field of k
+  // components gives k channels name_x, name_y, ...
+  [[nodiscard]] std::vector<std::pair<std::string, int>> field_layout() const;
+
+  // The model's kind ("field_from_parameters" or "next_step"), architecture ("mlp", "fno")
+  // and description.
   [[nodiscard]] const std::string& kind() const noexcept;
   [[nodiscard]] const std::string& architecture() const noexcept;
   [[nodiscard]] const std::string& solver() const noexcept;
-  // Names of x, in order (parameters, then "t" for field-from-parameters models).
+  // Names of x, in order (parameters, then "t" for field-from-parameters models; the
+  // parameters alone for next_step models).
   [[nodiscard]] const std::vector<std::string>& input_names() const noexcept;
   // Inputs other than t.
   [[nodiscard]] std::vector<std::string> parameter_names() const;
   // The range each input was trained on ({min, max} per input).
   [[nodiscard]] std::vector<std::pair<double, double>> input_ranges() const;
+  // The output channels (a vector field's components are channels of their own).
   [[nodiscard]] const std::vector<std::string>& field_names() const noexcept;
+  [[nodiscard]] const std::vector<std::string>& channel_names() const noexcept {
+    return field_names();
+  }
   [[nodiscard]] const std::vector<std::int64_t>& grid() const noexcept;
   // The solver's output times the model was trained on (may be empty).
   [[nodiscard]] const std::vector<double>& times() const noexcept;

@@ -34,8 +34,8 @@ struct EnsembleConfig {
   template <class V>
   void visit(V& v) {
     v("ranges", ranges,
-      "for each solver parameter a range [min, max] or a fixed value; every parameter of the "
-      "solver must be listed");
+      "solver parameters to vary: a range [min, max] or a fixed value each; a parameter not "
+      "listed keeps the solver's default (recorded in results.h5 as a fixed value)");
     v("sampler", sampler, "how parameter sets are drawn: uniform, lhs (Latin hypercube), halton");
     v("train_members", train_members, "members whose fields train the surrogate",
       core::in_range(1, 1000000));
@@ -57,6 +57,20 @@ struct SolverSection {
       "solver keys shared by every member (grid, end time, outputs...); the sampled parameters "
       "are added per member");
     v("ranks", ranks, "MPI ranks per member (mpirun -np)", core::in_range(1, 4096));
+  }
+};
+
+// How streamed fields become samples; the kind follows from the model (mlp:
+// field_from_parameters, fno: next_step).
+struct SamplesConfig {
+  int stride = 1;
+
+  template <class V>
+  void visit(V& v) {
+    v("stride", stride,
+      "next_step models: frames between a state and the state the model predicts from it "
+      "(the model's time step is stride times the output interval)",
+      core::in_range(1, 1000000));
   }
 };
 
@@ -107,6 +121,7 @@ struct ExperimentConfig {
   streaming::ReceiverConfig streaming;
   core::Pluggable reservoir{"reservoir", YAML::Node(YAML::NodeType::Map)};
   core::Pluggable model{"mlp", YAML::Node(YAML::NodeType::Map)};
+  SamplesConfig samples;
   surrogates::TrainingConfig training;
 
   template <class V>
@@ -119,7 +134,9 @@ struct ExperimentConfig {
               "server side of the stream (streaming/PROTOCOL.md); experiment and fields are set "
               "by surge run");
     v("reservoir", reservoir, "training buffer: fifo, firo, reservoir, trajectory");
-    v("model", model, "the surrogate: mlp");
+    v("model", model,
+      "the surrogate: mlp (fields from parameters and t) or fno (next state from the state)");
+    v.section("samples", samples, "how streamed fields become samples");
     v.section("training", training, "optimizer, schedule, budget, validation and checkpoints");
   }
 };

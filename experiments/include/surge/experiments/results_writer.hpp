@@ -37,15 +37,19 @@ struct RunSummary {
   // Summed over the server ranks' buffers; the occupancy series is server rank 0's.
   reservoir::Statistics reservoir;
   double seconds = 0.0;
+  std::int64_t rejected_fields = 0;  // fields the sample builder could not use (rank 0)
 };
 
 // Writes `path` (as path.partial, renamed when complete) and returns the final validation
-// metrics of the trainer on `validation`. Up to `predicted_members` validation members get
-// their frames predicted and stored beside the truth. Throws core::IoError.
+// metrics of the trainer on `validation` (one-step metrics for next_step models). Up to
+// `predicted_members` validation members get their frames predicted and stored beside the
+// truth; for next_step models the predictions are the rollouts of `rollout`, which also
+// fills the `rollout/` group (error against horizon). Throws core::IoError.
 surrogates::ValidationRecord write_results(const std::string& path, const RunSummary& summary,
                                            const surrogates::Trainer& trainer,
                                            const surrogates::ValidationSet& validation,
                                            const surrogates::IoDescription& io,
+                                           const surrogates::RolloutResult* rollout = nullptr,
                                            int predicted_members = 3);
 
 // Runs experiments/plot_results.py with Debian's /usr/bin/python3 on `output_dir`; says what

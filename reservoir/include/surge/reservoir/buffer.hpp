@@ -198,6 +198,8 @@ class Buffer {
   }
   // The policy's registry name ("fifo", ...).
   [[nodiscard]] const std::string& policy() const noexcept { return policy_; }
+  // Samples per served item: k for the trajectory policy, 1 otherwise.
+  [[nodiscard]] std::int64_t window_length() const { return window(); }
   [[nodiscard]] const BufferParameters& parameters() const noexcept { return params_; }
 
   // A snapshot of the statistics, with seen_held filled from the current contents.

@@ -6,8 +6,9 @@
 // is even.
 // Samples are not removed when served; when full, the oldest held step of the most used
 // simulation whose oldest step has been served is evicted (evicting only from the front keeps
-// every simulation's held steps consecutive); if none is evictable put() blocks. "Consecutive"
-// means consecutive among the held steps: gaps in what was streamed are not detected.
+// every simulation's held steps consecutive); if none is evictable put() blocks. A window is
+// k steps whose numbers follow each other (s, s + 1, ..., s + k - 1): a window never spans a
+// gap in what was received or held.
 
 #include <deque>
 #include <map>
@@ -32,11 +33,28 @@ class TrajectoryBuffer final : public Buffer<T> {
   struct Track {
     std::deque<detail::Slot<T>> steps;  // sorted by step
     std::int64_t seen_total = 0;        // sum of the steps' seen counts
+    std::int64_t windows = 0;           // window starts (see window_starts)
   };
   using TrackMap = std::map<std::int64_t, Track>;
 
-  [[nodiscard]] std::int64_t windows_of(std::size_t n) const {
-    return std::max<std::int64_t>(0, static_cast<std::int64_t>(n) - k_ + 1);
+  // Positions s whose k held steps s .. s + k - 1 have consecutive step numbers.
+  [[nodiscard]] std::vector<std::size_t> window_starts(const Track& track) const {
+    std::vector<std::size_t> out;
+    const std::size_t n = track.steps.size(), k = static_cast<std::size_t>(k_);
+    std::size_t run = 0;  // length of the run of consecutive steps ending at i
+    for (std::size_t i = 0; i < n; ++i) {
+      const bool follows = i > 0 && Traits::step(*track.steps[i].sample) ==
+                                        Traits::step(*track.steps[i - 1].sample) + 1;
+      run = follows ? run + 1 : 1;
+      if (run >= k) out.push_back(i + 1 - k);
+    }
+    return out;
+  }
+  // Recounts a track's windows after a change, keeping windows_ the sum over tracks.
+  void recount(Track& track) {
+    windows_ -= track.windows;
+    track.windows = static_cast<std::int64_t>(window_starts(track).size());
+    windows_ += track.windows;
   }
   // a is used less than b: seen_total / size compared without rounding.
   static bool less_used(const Track& a, const Track& b) {
@@ -48,7 +66,11 @@ class TrajectoryBuffer final : public Buffer<T> {
     while (!this->fits(nbytes)) {
       auto victim = tracks_.end();
       for (auto it = tracks_.begin(); it != tracks_.end(); ++it) {
-        if (it->second.steps.front().seen == 0) continue;
+        // An unserved front can go when a gap after it keeps it out of every window while
+        // later steps have windows: it would never be served.
+        const Track& t = it->second;
+        if (t.steps.front().seen == 0 && (t.windows == 0 || window_starts(t).front() == 0))
+          continue;
         if (victim == tracks_.end() || less_used(victim->second, it->second)) victim = it;
       }
       if (victim == tracks_.end()) {
@@ -70,11 +92,10 @@ class TrajectoryBuffer final : public Buffer<T> {
 
   void pop_front(typename TrackMap::iterator it) {
     Track& track = it->second;
-    const std::size_t n = track.steps.size();
-    windows_ -= windows_of(n) - windows_of(n - 1);
     track.seen_total -= track.steps.front().seen;
     this->removed(track.steps.front(), true);
     track.steps.pop_front();
+    recount(track);
     if (track.steps.empty()) tracks_.erase(it);
   }
 
@@ -84,11 +105,10 @@ class TrajectoryBuffer final : public Buffer<T> {
     // Steps usually arrive in order: search from the back.
     auto pos = track.steps.end();
     while (pos != track.steps.begin() && Traits::step(*std::prev(pos)->sample) > step) --pos;
-    const std::size_t n = track.steps.size();
-    windows_ += windows_of(n + 1) - windows_of(n);
     track.seen_total += slot.seen;
     if (slot.tag < 0) slot.tag = 0;  // windows served from this start (kept by checkpoints)
     track.steps.insert(pos, std::move(slot));
+    recount(track);
   }
 
   std::int64_t servable() const override { return windows_; }
@@ -97,14 +117,17 @@ class TrajectoryBuffer final : public Buffer<T> {
   void select(std::int64_t items, Batch<T>& batch) override {
     struct Candidate {
       Track* track;
-      std::vector<char> used;  // window starts already in this batch
+      std::vector<std::size_t> starts;  // window starts
+      std::vector<char> used;           // starts already in this batch
       std::int64_t left;
     };
     std::vector<Candidate> candidates;
     for (auto& [id, track] : tracks_) {
-      const std::int64_t w = windows_of(track.steps.size());
-      if (w > 0)
-        candidates.push_back({&track, std::vector<char>(static_cast<std::size_t>(w), 0), w});
+      if (track.windows == 0) continue;
+      std::vector<std::size_t> starts = window_starts(track);
+      const std::size_t w = starts.size();
+      candidates.push_back(
+          {&track, std::move(starts), std::vector<char>(w, 0), static_cast<std::int64_t>(w)});
     }
     std::shuffle(candidates.begin(), candidates.end(), this->rng());  // random tie-breaks
     for (std::int64_t item = 0; item < items; ++item) {
@@ -115,19 +138,19 @@ class TrajectoryBuffer final : public Buffer<T> {
       Track& track = *best->track;
       // The least used unused window start (slot.tag counts the windows served from it);
       // ties broken uniformly (reservoir sampling of the ties).
-      std::int64_t start = -1, ties = 0;
-      for (std::size_t s = 0; s < best->used.size(); ++s) {
-        if (best->used[s]) continue;
-        const std::int64_t uses = track.steps[s].tag;
-        if (start < 0 || uses < track.steps[static_cast<std::size_t>(start)].tag) {
-          start = static_cast<std::int64_t>(s);
+      std::int64_t pick = -1, ties = 0;  // index into best->starts
+      auto uses = [&](std::size_t i) { return track.steps[best->starts[i]].tag; };
+      for (std::size_t i = 0; i < best->starts.size(); ++i) {
+        if (best->used[i]) continue;
+        if (pick < 0 || uses(i) < uses(static_cast<std::size_t>(pick))) {
+          pick = static_cast<std::int64_t>(i);
           ties = 1;
-        } else if (uses == track.steps[static_cast<std::size_t>(start)].tag &&
-                   this->uniform(++ties) == 0) {
-          start = static_cast<std::int64_t>(s);
+        } else if (uses(i) == uses(static_cast<std::size_t>(pick)) && this->uniform(++ties) == 0) {
+          pick = static_cast<std::int64_t>(i);
         }
       }
-      best->used[static_cast<std::size_t>(start)] = 1;
+      best->used[static_cast<std::size_t>(pick)] = 1;
+      const auto start = static_cast<std::int64_t>(best->starts[static_cast<std::size_t>(pick)]);
       ++track.steps[static_cast<std::size_t>(start)].tag;
       --best->left;
       for (std::int64_t j = start; j < start + k_; ++j) {
@@ -144,7 +167,7 @@ class TrajectoryBuffer final : public Buffer<T> {
     return this->replay_done(replay_, [this] {
       std::vector<const detail::Slot<T>*> out;
       for (const auto& [id, track] : tracks_) {
-        if (windows_of(track.steps.size()) == 0) continue;
+        if (track.windows == 0) continue;
         for (const auto& slot : track.steps) out.push_back(&slot);
       }
       return out;
@@ -162,7 +185,7 @@ class TrajectoryBuffer final : public Buffer<T> {
   const ReplayParameters replay_;
   const std::int64_t k_;
   TrackMap tracks_;
-  std::int64_t windows_ = 0;  // sum over simulations of max(0, held steps - k + 1)
+  std::int64_t windows_ = 0;  // sum over simulations of their window starts
 };
 
 }  // namespace surge::reservoir

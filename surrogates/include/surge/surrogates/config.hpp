@@ -46,10 +46,14 @@ struct ModelType {
   std::string name;
   std::string summary;
   std::vector<core::KeyDoc> keys;
+  std::string kind;  // the samples it learns from: field_from_parameters or next_step
 };
 
-// Every architecture surrogates can build ("mlp"), for --help and error messages.
+// Every architecture surrogates can build ("mlp", "fno"), for --help and error messages.
 [[nodiscard]] std::vector<ModelType> model_types();
+// The kind of samples architecture `type` learns from. Throws core::ConfigError for an
+// unknown type.
+[[nodiscard]] std::string model_kind(const std::string& type);
 
 // Checks `model` before anything is built: a known type and valid parameters. `path` is
 // where the part sits in the config ("model"). Throws core::ConfigError naming the key.
@@ -145,6 +149,9 @@ struct TrainingConfig {
   std::int64_t seed = 1234;
   std::int64_t output_statistics_batches = 0;
   double allreduce_bucket_mb = 16.0;
+  std::int64_t rollout_steps = 1;
+  double input_noise = 0.0;
+  std::string target = "increment";
 
   template <class V>
   void visit(V& v) {
@@ -173,6 +180,18 @@ struct TrainingConfig {
       core::at_least<std::int64_t>(0));
     v("allreduce_bucket_mb", allreduce_bucket_mb,
       "data-parallel: MiB of gradient per MPI_Allreduce call", core::greater_than(0.0));
+    v("rollout_steps", rollout_steps,
+      "next_step models: steps the model is unrolled over in training, the loss being the mean "
+      "over them (needs a trajectory buffer of window rollout_steps + 1)",
+      core::in_range<std::int64_t>(1, 64));
+    v("input_noise", input_noise,
+      "next_step models: standard deviation of Gaussian noise added to the normalised input "
+      "state in training (MeshGraphNets); the target stays the clean next state",
+      core::at_least(0.0));
+    v("target", target,
+      "next_step models: increment (the model predicts the normalised change of the state) or "
+      "state (the normalised next state)",
+      core::one_of({"increment", "state"}));
   }
 };
 

@@ -3,7 +3,7 @@
 // n nodes, prediction x and target y:
 //   relative L2 = ||x - y||_2 / (||y||_2 + 1e-7)
 //   NRMSE       = sqrt(mean((x - y)^2) / (mean(y^2) + 1e-7))
-//   VRMSE       = sqrt(mean((x - y)^2) / (var(y) + 1e-7))      (var over the n nodes)
+//   VRMSE       = sqrt(mean((x - y)^2) / (var(y) + 1e-7))      (unbiased var over the n nodes)
 // and a set's metric is the mean over its samples. Torch-free: they run on float arrays.
 
 #include <cstdint>

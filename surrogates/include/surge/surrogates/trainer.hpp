@@ -50,6 +50,20 @@ struct History {
   std::vector<ValidationRecord> validation;
 };
 
+// Autoregressive rollouts of the validation members (next_step models): each member is rolled
+// out from its first state over as many steps as every member has, and the metrics at each
+// horizon are the means over the members, per channel.
+struct RolloutResult {
+  std::vector<std::int64_t> horizon;               // steps from the initial state: 1, 2, ...
+  std::vector<double> time;                        // horizon * dt
+  std::vector<std::vector<FieldMetrics>> metrics;  // [horizon][channel]
+  // Kept members: their ids, first steps, and truth / prediction [members][frames][outputs]
+  // with frame 0 the initial state.
+  std::vector<std::int64_t> simulation_id, first_step;
+  std::int64_t frames = 0;
+  std::vector<float> truth, prediction;
+};
+
 // Why train() returned.
 enum class StopReason { kBatchBudget, kTimeBudget, kExhausted };
 [[nodiscard]] const char* to_string(StopReason reason) noexcept;
@@ -62,10 +76,14 @@ struct ThreadChoice {
   bool oversubscribed = false;  // explicit values whose product exceeds the cores
 };
 
-// Resolves the `threads:` keys for `cores` cores per rank (see ThreadsConfig). Explicit
-// values are kept (and flagged `oversubscribed` if their product exceeds the cores). Pure function,
+// Resolves the `threads:` keys for `cores` cores per rank (see ThreadsConfig) and a model of
+// `kind`. Automatic values give the cores to OpenBLAS for field_from_parameters models (an
+// MLP step is matrix products) and to LibTorch's intra-op pool for next_step models (FFTs,
+// convolutions and elementwise work; bench_fno measures the splits). Explicit values are
+// kept (and flagged `oversubscribed` if their product exceeds the cores). Pure function,
 // throws nothing.
-[[nodiscard]] ThreadChoice choose_threads(const ThreadsConfig& config, int cores);
+[[nodiscard]] ThreadChoice choose_threads(const ThreadsConfig& config, int cores,
+                                          const std::string& kind = kFieldFromParameters);
 // Cores this rank may use: the CPUs in its affinity mask divided among the ranks of `comm`
 // on the same node. Collective over `comm`.
 [[nodiscard]] int cores_per_rank(MPI_Comm comm);
@@ -106,6 +124,10 @@ class Trainer {
   // Local to this rank. Throws core::ProtocolError for a sample of the wrong size.
   [[nodiscard]] ValidationRecord validate(const ValidationSet& validation) const;
 
+  // Rollouts of the validation members (next_step models), keeping truth and prediction of
+  // the first `keep_members`. Local. Throws core::ConfigError for another kind of model.
+  [[nodiscard]] RolloutResult rollout(const ValidationSet& validation, int keep_members = 3) const;
+
   // Predictions for `n` raw (un-normalised) inputs, row-major [n][input_size] -> [n][output_size].
   [[nodiscard]] std::vector<float> predict(const std::vector<float>& x, std::int64_t n) const;
 
@@ -115,6 +137,9 @@ class Trainer {
   [[nodiscard]] const ThreadChoice& threads() const noexcept;
   // Every weight, flattened in registration order (for tests comparing ranks and runs).
   [[nodiscard]] std::vector<float> flat_parameters() const;
+  // Sets every weight from a vector laid out as flat_parameters(). Throws core::ConfigError
+  // if its size differs.
+  void set_flat_parameters(const std::vector<float>& values);
   // Running output statistics per field (mean, standard deviation) used to normalise y.
   [[nodiscard]] std::vector<double> output_mean() const;
   [[nodiscard]] std::vector<double> output_std() const;
