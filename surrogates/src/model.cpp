@@ -3,6 +3,7 @@
 #include "model.hpp"
 
 #include "fno.hpp"
+#include "graphnet.hpp"
 
 #include <cmath>
 #include <filesystem>
@@ -54,6 +55,12 @@ class Mlp final : public Model {
   std::function<torch::Tensor(const torch::Tensor&)> activation_;
 };
 
+// The directory relative paths in a configuration are resolved against: its file's.
+std::string base_directory(const core::ConfigSource& source) {
+  if (source.file.empty()) return {};
+  return fs::absolute(source.file).parent_path().string();
+}
+
 // One architecture: how to build it and how to fill in its defaults.
 struct Architecture {
   std::string summary;
@@ -98,6 +105,27 @@ const std::map<std::string, Architecture>& architectures() {
           return core::dump_config(read_fno_parameters(node, source, path));
         },
         [] { return core::describe_config<FnoParameters>(); }}},
+      {"graphnet",
+       {"graph network (MeshGraphNets, Pfaff et al., 2021) on the grid's graph or a mesh: "
+        "state at step k -> state at step k + stride",
+        kNextStep,
+        [](const YAML::Node& node, const core::ConfigSource& source, const std::string& path,
+           const IoDescription& io) -> std::unique_ptr<Model> {
+          const GraphNetParameters p = read_graphnet_parameters(node, source, path);
+          const auto channels = static_cast<std::int64_t>(io.fields.size());
+          const bool px = !io.periodic.empty() && io.periodic[0];
+          const bool py = io.periodic.size() > 1 && io.periodic[1];
+          return make_graphnet(p, channels + io.input_size() + 2, channels, io.grid.at(0),
+                               io.grid.at(1), px, py, base_directory(source));
+        },
+        [](const YAML::Node& node, const core::ConfigSource& source, const std::string& path) {
+          GraphNetParameters p = read_graphnet_parameters(node, source, path);
+          // The mesh as an absolute path: export copies it next to the weights.
+          if (!p.mesh.empty() && fs::path(p.mesh).is_relative())
+            p.mesh = (fs::path(base_directory(source)) / p.mesh).lexically_normal().string();
+          return core::dump_config(p);
+        },
+        [] { return core::describe_config<GraphNetParameters>(); }}},
   };
   return table;
 }
@@ -358,6 +386,14 @@ void write_surrogate_dir(const std::string& dir, Model& model, const ModelConfig
   YAML::Node arch(YAML::NodeType::Map);
   arch["type"] = resolved.type;
   arch["parameters"] = YAML::Clone(resolved.parameters);
+  if (resolved.parameters["mesh"] && !resolved.parameters["mesh"].as<std::string>().empty()) {
+    // A model on a mesh carries its mesh: loading needs nothing but the directory.
+    const std::string mesh = resolved.parameters["mesh"].as<std::string>();
+    fs::copy_file(mesh, fs::path(dir) / "mesh.yaml", fs::copy_options::overwrite_existing, ec);
+    SURGE_REQUIRE(!ec, IoError,
+                  "cannot copy the mesh '" << mesh << "' into '" << dir << "': " << ec.message());
+    arch["parameters"]["mesh"] = "mesh.yaml";
+  }
   root["architecture"] = arch;
   root["io"] = io.to_yaml();
   YAML::Node norm(YAML::NodeType::Map);

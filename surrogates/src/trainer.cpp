@@ -35,13 +35,10 @@ const char* to_string(StopReason reason) noexcept {
   return "?";
 }
 
-ThreadChoice choose_threads(const ThreadsConfig& config, int cores, const std::string& kind) {
+ThreadChoice choose_threads(const ThreadsConfig& config, int cores) {
   ThreadChoice c;
   c.cores = std::max(1, cores);
-  if (config.intra_op == 0 && config.blas == 0 && kind == kNextStep) {
-    c.intra_op = c.cores;
-    c.blas = 1;
-  } else if (config.intra_op == 0 && config.blas == 0) {
+  if (config.intra_op == 0 && config.blas == 0) {
     // Matrix products dominate an MLP step and run in OpenBLAS; the elementwise kernels
     // of the intra-op pool are a small share, so OpenBLAS gets the cores.
     c.blas = c.cores;
@@ -298,7 +295,7 @@ Trainer::Trainer(const ModelConfig& model, const TrainingConfig& training, const
   m.io = io;
   m.model_config = detail::resolve_model_config(model, source, "model");
 
-  m.threads = choose_threads(training.threads, cores_per_rank(comm), io.kind);
+  m.threads = choose_threads(training.threads, cores_per_rank(comm));
   torch::set_num_threads(m.threads.intra_op);
   const bool blas = set_blas_threads(m.threads.blas);
   SURGE_LOG(m.log, info,

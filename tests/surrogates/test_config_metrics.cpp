@@ -101,11 +101,13 @@ TEST(Config, EveryKeyIsDocumentedAndCheckedByName) {
   EXPECT_EQ(error("schedule: {type: cosine}\noptimizer: {type: sgd, lr: 0.1}"), "");
 
   const auto types = model_types();
-  ASSERT_EQ(types.size(), 2u);
+  ASSERT_EQ(types.size(), 3u);
   EXPECT_EQ(types[0].name, "fno");
   EXPECT_EQ(types[0].kind, "next_step");
-  EXPECT_EQ(types[1].name, "mlp");
-  EXPECT_EQ(types[1].kind, "field_from_parameters");
+  EXPECT_EQ(types[1].name, "graphnet");
+  EXPECT_EQ(types[1].kind, "next_step");
+  EXPECT_EQ(types[2].name, "mlp");
+  EXPECT_EQ(types[2].kind, "field_from_parameters");
   EXPECT_EQ(model_kind("fno"), "next_step");
   EXPECT_THROW((void)model_kind("gnn"), core::ConfigError);
   ModelConfig m;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 
+#include "graph.hpp"
 #include "helpers.hpp"
 #include "surge/core/error.hpp"
 #include "surge/surrogate.hpp"
@@ -270,6 +271,89 @@ TEST(NextStep, ExportedModelStepsAndRollsOutBitForBit) {
                core::ConfigError);
   EXPECT_THROW((void)s.step(initial[0], std::vector<double>{0.1, 0.2}), core::ConfigError);
   EXPECT_THROW((void)s.predict(std::vector<double>{0.1}, 0.0), core::ConfigError);
+}
+
+// A graph network on an unstructured mesh (the grid is N x 1, node k = grid point (k, 0)):
+// it trains from trajectory windows of graph-Laplacian diffusion, and its export carries the
+// mesh, so that the loaded model needs nothing but its directory and rolls out bit for bit.
+TEST(NextStep, GraphNetOnAMeshExportsItsMeshAndRollsOutBitForBit) {
+  const std::string mesh = std::string(SURGE_SOURCE_DIR) + "/experiments/meshes/disk.yaml";
+  const detail::Graph g = detail::read_mesh(mesh);
+  const std::int64_t n = g.nodes;
+  IoDescription io;
+  io.kind = kNextStep;
+  io.inputs = {{"r", 0.05, 0.2}};
+  io.fields = {"u"};
+  io.grid = {n, 1};
+  io.periodic = {false, false};
+  io.dt = 1.0;
+  const auto senders = g.senders.contiguous(), receivers = g.receivers.contiguous();
+  const auto* s_ptr = senders.data_ptr<std::int64_t>();
+  const auto* r_ptr = receivers.data_ptr<std::int64_t>();
+  const auto pos = g.positions.contiguous();
+  auto make = [&](int members, std::uint64_t seed, std::int64_t first) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> k(-3, 3), rate(0.05, 0.2);
+    std::vector<reservoir::Sample> out;
+    for (int m = 0; m < members; ++m) {
+      const double kx = k(rng), ky = k(rng), r = rate(rng) / 6.0;  // degree <= 6: stable
+      std::vector<float> u(static_cast<std::size_t>(n));
+      for (std::int64_t i = 0; i < n; ++i)
+        u[static_cast<std::size_t>(i)] = static_cast<float>(
+            std::sin(kx * pos[i][0].item<double>() + ky * pos[i][1].item<double>()));
+      for (int step = 0; step <= 4; ++step) {
+        out.push_back({first + m, step, {static_cast<float>(6.0 * r)}, u});
+        std::vector<float> next = u;
+        for (std::int64_t e = 0; e < senders.numel(); ++e)
+          next[static_cast<std::size_t>(r_ptr[e])] += static_cast<float>(
+              r * (u[static_cast<std::size_t>(s_ptr[e])] - u[static_cast<std::size_t>(r_ptr[e])]));
+        u = next;
+      }
+    }
+    return out;
+  };
+  ModelConfig model;
+  model.type = "graphnet";
+  model.parameters["latent"] = 16;
+  model.parameters["message_passing_steps"] = 2;
+  model.parameters["mesh"] = mesh;
+  TrainingConfig c = testing::quick_training(80);
+  c.optimizer.lr = 3e-3;
+  Trainer trainer(model, c, io);
+  auto buffer = trajectory_buffer(make(6, 1, 0), 2);
+  (void)trainer.train(*buffer, {});
+  const auto& h = trainer.history().training;
+  double first = 0, last = 0;
+  for (int i = 0; i < 10; ++i) {
+    first += h[static_cast<std::size_t>(i)].loss;
+    last += h[h.size() - 1 - static_cast<std::size_t>(i)].loss;
+  }
+  EXPECT_LT(last, 0.5 * first);
+  const fs::path dir = fresh_dir("graphnet_export") / "model";
+  trainer.export_model(dir.string());
+  ASSERT_TRUE(fs::exists(dir / "mesh.yaml"));
+  // The exported model is self-contained: move it away from where it was written.
+  const fs::path moved = fresh_dir("graphnet_moved") / "model";
+  fs::rename(dir, moved);
+  ValidationSet validation;
+  validation.samples = make(2, 2, 10);
+  const RolloutResult expected = trainer.rollout(validation);
+  const Surrogate s = Surrogate::load(moved.string());
+  EXPECT_EQ(s.architecture(), "graphnet");
+  torch::Tensor initial = torch::empty({2, 1, n, 1}), parameters = torch::empty({2, 1});
+  for (int m = 0; m < 2; ++m) {
+    const auto& first = validation.samples[static_cast<std::size_t>(m * 5)];
+    std::memcpy(initial[m].data_ptr<float>(), first.y.data(), first.y.size() * sizeof(float));
+    parameters[m][0] = first.x[0];
+  }
+  const torch::Tensor path = s.rollout(initial, parameters, 4).contiguous();
+  ASSERT_EQ(static_cast<std::size_t>(path.numel()), expected.prediction.size());
+  EXPECT_EQ(std::memcmp(path.data_ptr<float>(), expected.prediction.data(),
+                        expected.prediction.size() * sizeof(float)),
+            0);
+  // A mesh whose node count is not the grid's is refused by name.
+  io.grid = {n + 1, 1};
+  EXPECT_THROW(Trainer(model, testing::quick_training(1), io), core::ConfigError);
 }
 
 // A model exported before format 2 (no kind layout, periodicity or increments) still loads.

@@ -301,9 +301,10 @@ TEST(Surrogate, LoadErrorsNameTheProblem) {
 
   const fs::path unknown = exported("unknown");
   rewrite(unknown / "surrogate.yaml", "type: mlp", "type: fno9");
-  EXPECT_NE(message(unknown.string())
-                .find("config error: unknown model architecture 'fno9' (known: fno, mlp)"),
-            std::string::npos)
+  EXPECT_NE(
+      message(unknown.string())
+          .find("config error: unknown model architecture 'fno9' (known: fno, graphnet, mlp)"),
+      std::string::npos)
       << message(unknown.string());
 
   const fs::path wider = exported("wider");

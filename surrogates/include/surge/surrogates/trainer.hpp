@@ -76,14 +76,14 @@ struct ThreadChoice {
   bool oversubscribed = false;  // explicit values whose product exceeds the cores
 };
 
-// Resolves the `threads:` keys for `cores` cores per rank (see ThreadsConfig) and a model of
-// `kind`. Automatic values give the cores to OpenBLAS for field_from_parameters models (an
-// MLP step is matrix products) and to LibTorch's intra-op pool for next_step models (FFTs,
-// convolutions and elementwise work; bench_fno measures the splits). Explicit values are
-// kept (and flagged `oversubscribed` if their product exceeds the cores). Pure function,
-// throws nothing.
-[[nodiscard]] ThreadChoice choose_threads(const ThreadsConfig& config, int cores,
-                                          const std::string& kind = kFieldFromParameters);
+// Resolves the `threads:` keys for `cores` cores per rank (see ThreadsConfig). Automatic
+// values give the cores to OpenBLAS and one thread to LibTorch's intra-op pool, for every
+// architecture: the pool is OpenMP, whose threads spin while they wait, and when members or
+// anything else share the cores an FNO step ran up to 24x slower with 2 intra-op threads
+// (bench_fno prints the splits; on an idle machine 2 intra-op threads gained 1.25x).
+// Explicit values are kept (and flagged `oversubscribed` if their product exceeds the
+// cores). Pure function, throws nothing.
+[[nodiscard]] ThreadChoice choose_threads(const ThreadsConfig& config, int cores);
 // Cores this rank may use: the CPUs in its affinity mask divided among the ranks of `comm`
 // on the same node. Collective over `comm`.
 [[nodiscard]] int cores_per_rank(MPI_Comm comm);
