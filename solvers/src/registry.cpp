@@ -1,7 +1,9 @@
+#include <algorithm>
 #include <cstdio>
 
 #include "surge/core/config.hpp"
 #include "surge/solvers/heat2d.hpp"
+#include "surge/solvers/mesh_heat.hpp"
 #include "surge/solvers/mhd2d.hpp"
 #include "surge/solvers/solver.hpp"
 
@@ -139,6 +141,54 @@ class Mhd2dSolver final : public Solver {
   mutable Mhd2d mhd_;
 };
 
+// A mesh of N nodes is carried as a grid of N x 1 (node k = grid point (k, 0)), as the graph
+// network expects; dimensions/ hold the default x = k / (N - 1), y = 0. The node positions stay
+// in the mesh file named by surge_config: the Well's dimensions/ hold axes of a grid, and its
+// per-axis boundary masks cannot name the mesh's boundary nodes, so a member file declares no
+// boundary conditions (`boundary` is in scalars/).
+class MeshHeatSolver final : public Solver {
+ public:
+  MeshHeatSolver(const MeshHeatConfig& config, MPI_Comm comm) : heat_(config, comm) {}
+
+  std::string name() const override { return "mesh_heat"; }
+  const Decomposition2D& decomposition() const override { return heat_.decomposition(); }
+  std::vector<std::string> field_names() const override { return {"temperature"}; }
+  void copy_field(const std::string& field, std::vector<float>& out) const override {
+    SURGE_REQUIRE(field == "temperature", ConfigError, "mesh_heat has no field '" << field << "'");
+    heat_.copy_output(out);
+  }
+  std::vector<std::pair<std::string, double>> parameters() const override {
+    const auto& c = heat_.config();
+    return {{"ic_amplitude", c.ic_amplitude}, {"ic_x", c.ic_x},         {"ic_y", c.ic_y},
+            {"ic_width", c.ic_width},         {"boundary", c.boundary}, {"alpha", c.alpha}};
+  }
+  std::vector<double> output_times() const override { return heat_.output_times(); }
+  std::vector<BoundaryCondition> boundary_conditions() const override { return {}; }
+  void advance_to(double t) override { heat_.advance_to(t); }
+  double time() const override { return heat_.time(); }
+  YAML::Node resolved_config() const override {
+    YAML::Node node;
+    node["type"] = "mesh_heat";
+    node["parameters"] = core::dump_config(heat_.config());
+    return node;
+  }
+  std::string summary() const override {
+    const auto& c = heat_.config();
+    const auto& m = heat_.mesh();
+    const auto walls = std::count(m.node_type.begin(), m.node_type.end(), kMeshBoundary);
+    char line[512];
+    std::snprintf(line, sizeof line,
+                  "mesh_heat %s: %d nodes (%ld boundary), %zu edges, explicit Euler, dt = %.4g "
+                  "(limit %.4g), %d outputs to t = %.4g",
+                  heat_.mesh_path().c_str(), m.nodes(), static_cast<long>(walls), m.edges.size(),
+                  heat_.dt(), heat_.stable_dt(), c.n_outputs, c.t_end);
+    return line;
+  }
+
+ private:
+  MeshHeat heat_;
+};
+
 SolverRegistry make_registry() {
   SolverRegistry registry("solver");
   registry.add("heat2d",
@@ -155,6 +205,13 @@ SolverRegistry make_registry() {
                 },
                 "2D ideal MHD with GLM cleaning (linear_wave, orszag_tang, brio_wu, field_loop)",
                 [] { return core::describe_config<Mhd2dConfig>(); }});
+  registry.add("mesh_heat",
+               {[](const YAML::Node& parameters, const core::ConfigSource& source, MPI_Comm comm) {
+                  const auto config = core::read_config<MeshHeatConfig>(parameters, source);
+                  return std::make_unique<MeshHeatSolver>(config, comm);
+                },
+                "heat diffusion on an unstructured mesh (graph Laplacian), Dirichlet walls",
+                [] { return core::describe_config<MeshHeatConfig>(); }});
   return registry;
 }
 

@@ -17,6 +17,8 @@ using Field2D = Kokkos::View<double**, Kokkos::LayoutRight, DevMem>;
 using Fields2D = Kokkos::View<double***, Kokkos::LayoutRight, DevMem>;
 // A 1D device buffer (halo faces, packed output blocks).
 using Buffer1D = Kokkos::View<double*, DevMem>;
+// Indices on the device (the row offsets and neighbours of a mesh's CSR adjacency).
+using IndexBuffer1D = Kokkos::View<int*, DevMem>;
 // Row-major (y fastest) float block on the device, copied to the host for HDF5.
 using OutputBlock = Kokkos::View<float**, Kokkos::LayoutRight, DevMem>;
 using Range2D = Kokkos::MDRangePolicy<DevExec, Kokkos::Rank<2>>;

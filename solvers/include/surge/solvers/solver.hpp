@@ -49,12 +49,13 @@ class Solver {
   // of a vector field), on the host. Throws ConfigError for an unknown field.
   virtual void copy_field(const std::string& field, std::vector<float>& out) const = 0;
   // The global coordinates of the grid points along `axis` (0 = x, 1 = y), as written to the
-  // Well's dimensions/. The default is nodes on the unit interval, i / (n - 1).
+  // Well's dimensions/. The default is nodes on the unit interval, i / (n - 1), and 0 on an
+  // axis of one node (a mesh of N nodes carried as N x 1).
   [[nodiscard]] virtual std::vector<float> coordinates(int axis) const {
     const int n = axis == 0 ? decomposition().nx() : decomposition().ny();
-    std::vector<float> coords(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i)
-      coords[static_cast<std::size_t>(i)] = static_cast<float>(i) / (n - 1);
+    std::vector<float> coords(static_cast<std::size_t>(n), 0.0f);
+    for (int i = 1; i < n; ++i)
+      coords[static_cast<std::size_t>(i)] = static_cast<float>(i) / static_cast<float>(n - 1);
     return coords;
   }
   // The member's parameters (name, value), in the order a surrogate takes them.
