@@ -1,10 +1,11 @@
-// FNO training throughput: samples/s of surrogates::Trainer training a next_step FNO from a
-// trajectory buffer (windows of 2 steps: state -> next state), beside a bare LibTorch loop
-// on the same module (same weights, batch, threads) over pre-built, pre-normalised input
-// and target tensors, in the same run. The trainer's extra work is the batch copy, the
+// Operator training throughput: samples/s of surrogates::Trainer training a next_step model
+// (the FNO on 64 x 64, batch 16; the graph network on 32 x 32, batch 8; default parameters)
+// from a trajectory buffer (windows of 2 steps: state -> next state), beside a bare LibTorch
+// loop on the same module (same weights, batch, threads) over pre-built, pre-normalised
+// input and target tensors, in the same run. The trainer's extra work is the batch copy, the
 // normalisation, building the input channels (parameters, coordinates) and the running
-// statistics. Goal: ratio >= 0.95. Also the bare loop on each thread split of the cores.
-//   bench_fno [--quick]
+// statistics. Goal: ratio >= 0.95. Also the FNO's bare loop on each thread split.
+//   bench_operators [--quick]
 #include <dlfcn.h>
 #include <mpi.h>
 
@@ -13,7 +14,7 @@
 #include <random>
 
 #include "bench_result.hpp"
-#include "fno.hpp"
+#include "model.hpp"
 #include "surge/reservoir/registry.hpp"
 #include "surge/surrogates/trainer.hpp"
 
@@ -21,29 +22,34 @@ using namespace surge;
 
 namespace {
 
-constexpr int kGrid = 64, kParameters = 6, kChannels = 1, kMembers = 16, kSteps = 16;
-constexpr int kBatch = 16;
+constexpr int kParameters = 6, kChannels = 1, kMembers = 16, kSteps = 16;
 
-surrogates::IoDescription description() {
+// The model under test: architecture, grid and batch.
+struct Case {
+  std::string type;
+  int grid = 64, batch = 16;
+};
+
+surrogates::IoDescription description(const Case& c) {
   surrogates::IoDescription io;
   io.kind = surrogates::kNextStep;
   for (const char* n : {"ic", "b1", "b2", "b3", "b4", "alpha"}) io.inputs.push_back({n, 0, 1});
   io.fields = {"temperature"};
-  io.grid = {kGrid, kGrid};
+  io.grid = {c.grid, c.grid};
   io.periodic = {false, false};
   io.dt = 0.001;
   return io;
 }
 
-core::Pluggable fno_config() {
+core::Pluggable model_config(const Case& c) {
   core::Pluggable model;
-  model.type = "fno";  // the defaults: 12 modes, width 32, 4 layers
+  model.type = c.type;  // default parameters
   model.parameters = YAML::Node(YAML::NodeType::Map);
   return model;
 }
 
 // kMembers trajectories of kSteps + 1 smooth random states.
-std::vector<reservoir::Sample> make_pool() {
+std::vector<reservoir::Sample> make_pool(const Case& c) {
   std::mt19937_64 rng(1);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::uniform_real_distribution<float> unit(0.0f, 1.0f);
@@ -56,7 +62,7 @@ std::vector<reservoir::Sample> make_pool() {
       s.simulation_id = m;
       s.step = k;
       s.x = x;
-      s.y.resize(kChannels * kGrid * kGrid);
+      s.y.resize(static_cast<std::size_t>(kChannels * c.grid * c.grid));
       for (float& v : s.y) v = 300.0f + 50.0f * normal(rng);
       pool.push_back(std::move(s));
     }
@@ -70,12 +76,12 @@ void set_threads(int intra, int blas) {
   if (auto f = reinterpret_cast<Setter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(blas);
 }
 
-double trainer_rate(const std::vector<reservoir::Sample>& pool, int intra, int blas, int warm,
-                    int batches, double* assembly_share) {
+double trainer_rate(const Case& cs, const std::vector<reservoir::Sample>& pool, int intra, int blas,
+                    int warm, int batches, double* assembly_share) {
   core::Pluggable part;
   part.type = "trajectory";
   part.parameters["capacity"] = static_cast<std::int64_t>(pool.size());
-  part.parameters["batch_size"] = kBatch;
+  part.parameters["batch_size"] = cs.batch;
   part.parameters["watermark"] = 0;
   part.parameters["window"] = 2;
   part.parameters["extra_passes"] = 1e6;
@@ -89,7 +95,7 @@ double trainer_rate(const std::vector<reservoir::Sample>& pool, int intra, int b
   c.validate_every = 0;
   c.threads.intra_op = intra;
   c.threads.blas = blas;
-  surrogates::Trainer trainer(fno_config(), c, description());
+  surrogates::Trainer trainer(model_config(cs), c, description(cs));
   double t_warm = 0, t_end = 0;
   (void)trainer.train(*buffer, {}, [&](const surrogates::TrainingRecord& r) {
     if (r.batch == warm) t_warm = bench::now_seconds();
@@ -97,20 +103,20 @@ double trainer_rate(const std::vector<reservoir::Sample>& pool, int intra, int b
   });
   const auto& t = trainer.timing();
   *assembly_share = t.assembly_seconds / (t.assembly_seconds + t.step_seconds + t.wait_seconds);
-  return static_cast<double>(batches) * kBatch / (t_end - t_warm);
+  return static_cast<double>(batches) * cs.batch / (t_end - t_warm);
 }
 
-// The same FNO (same seed, so the same weights) and Adam on pre-built normalised tensors.
-double bare_rate(int warm, int batches) {
+// The same model (same seed, so the same weights) and Adam on pre-built normalised tensors.
+double bare_rate(const Case& c, int warm, int batches) {
   torch::manual_seed(1234);  // the trainer's default training.seed
-  const auto io = description();
-  auto model = surrogates::detail::make_model(fno_config(), io);
+  const auto io = description(c);
+  auto model = surrogates::detail::make_model(model_config(c), io);
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-3));
   const int in = kChannels + kParameters + 2;
   std::vector<torch::Tensor> xs, ys;
   for (int b = 0; b < 4; ++b) {
-    xs.push_back(torch::randn({kBatch, in, kGrid, kGrid}));
-    ys.push_back(torch::randn({kBatch, kChannels, kGrid, kGrid}));
+    xs.push_back(torch::randn({c.batch, in, c.grid, c.grid}));
+    ys.push_back(torch::randn({c.batch, kChannels, c.grid, c.grid}));
   }
   double t0 = 0;
   for (int k = 0; k < warm + batches; ++k) {
@@ -121,7 +127,7 @@ double bare_rate(int warm, int batches) {
     loss.backward();
     optimizer.step();
   }
-  return static_cast<double>(batches) * kBatch / (bench::now_seconds() - t0);
+  return static_cast<double>(batches) * c.batch / (bench::now_seconds() - t0);
 }
 
 }  // namespace
@@ -129,43 +135,36 @@ double bare_rate(int warm, int batches) {
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
-  const auto pool = make_pool();
   const int cores = surrogates::cores_per_rank(MPI_COMM_WORLD);
   const int warm = 3, batches = quick ? 6 : 20;
+  const surrogates::ThreadChoice chosen = surrogates::choose_threads({}, cores);
   // Which split of the cores serves the FNO best (bare loop).
-  std::pair<int, int> best_split{1, 1};
-  double best = 0;
+  const Case fno{"fno", 64, 16};
   for (auto [intra, blas] :
        {std::pair{1, 1}, std::pair{1, cores}, std::pair{cores, 1}, std::pair{cores, cores}}) {
     set_threads(intra, blas);
-    const double rate = bare_rate(warm, batches);
-    std::printf("bare FNO loop, %dx%d, batch %d, %d intra-op x %d OpenBLAS: %.1f samples/s\n",
-                kGrid, kGrid, kBatch, intra, blas, rate);
-    if (rate > best && intra * blas <= cores) {
-      best = rate;
-      best_split = {intra, blas};
+    std::printf("bare FNO loop, 64x64, batch 16, %d intra-op x %d OpenBLAS: %.1f samples/s\n",
+                intra, blas, bare_rate(fno, warm, batches));
+  }
+  std::printf("trainer threads (auto): %d intra-op x %d OpenBLAS\n", chosen.intra_op, chosen.blas);
+  for (const Case& c : {fno, Case{"graphnet", 32, 8}}) {
+    const auto pool = make_pool(c);
+    double trainer = 0, bare = 0, share = 1;
+    for (int repeat = 0; repeat < 3; ++repeat) {  // alternate, keep the best of each
+      double s = 1;
+      trainer =
+          std::max(trainer, trainer_rate(c, pool, chosen.intra_op, chosen.blas, warm, batches, &s));
+      share = std::min(share, s);
+      set_threads(chosen.intra_op, chosen.blas);
+      bare = std::max(bare, bare_rate(c, warm, batches));
     }
+    std::printf(
+        "%s %dx%d batch %d: trainer %.1f samples/s, bare LibTorch %.1f samples/s, batch "
+        "assembly %.2f %% of a step\n",
+        c.type.c_str(), c.grid, c.grid, c.batch, trainer, bare, 100 * share);
+    bench::print_result(c.type + "_trainer_vs_bare_b" + std::to_string(c.batch), trainer,
+                        "samples/s", bare);
   }
-  const surrogates::ThreadChoice chosen =
-      surrogates::choose_threads({}, cores, surrogates::kNextStep);
-  std::printf(
-      "trainer threads for next_step models (auto): %d intra-op x %d OpenBLAS; best "
-      "bare split: %d x %d\n",
-      chosen.intra_op, chosen.blas, best_split.first, best_split.second);
-  double trainer = 0, bare = 0, share = 1;
-  for (int repeat = 0; repeat < 3; ++repeat) {  // alternate, keep the best of each
-    double s = 1;
-    trainer =
-        std::max(trainer, trainer_rate(pool, chosen.intra_op, chosen.blas, warm, batches, &s));
-    share = std::min(share, s);
-    set_threads(chosen.intra_op, chosen.blas);
-    bare = std::max(bare, bare_rate(warm, batches));
-  }
-  std::printf(
-      "FNO trainer %.1f samples/s, bare LibTorch %.1f samples/s, batch assembly %.2f %% "
-      "of a step\n",
-      trainer, bare, 100 * share);
-  bench::print_result("fno_trainer_vs_bare_b16", trainer, "samples/s", bare);
   MPI_Finalize();
   return 0;
 }
