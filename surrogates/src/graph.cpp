@@ -1,17 +1,13 @@
 // Graphs for graph networks: the grid graph of a solver, the mesh file reader, aggregation.
 #include "graph.hpp"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
-#include <cmath>
 #include <set>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
-#include "surge/core/config.hpp"
 #include "surge/core/error.hpp"
+#include "surge/core/mesh.hpp"
 
 namespace surge::surrogates::detail {
 
@@ -89,108 +85,27 @@ Graph grid_graph(std::int64_t nx, std::int64_t ny, bool periodic_x, bool periodi
   return b.finish();
 }
 
-namespace {
-
-// "path:line: " for a node of the mesh file.
-std::string where(const std::string& path, const YAML::Node& node) {
-  return path + ":" + std::to_string(node.Mark().line + 1) + ": ";
-}
-
-template <class T>
-T scalar(const std::string& path, const YAML::Node& node, const char* what) {
-  if (node.IsScalar()) {
-    try {
-      return node.as<T>();
-    } catch (const YAML::Exception&) {
-    }
-  }
-  SURGE_THROW(ConfigError, where(path, node)
-                               << what << " must be "
-                               << (std::is_integral_v<T> ? "an integer" : "a number") << ", got "
-                               << (node.IsScalar() ? "'" + node.Scalar() + "'"
-                                                   : std::string("a list or map")));
-}
-
-// A list of `arity` scalars, e.g. [x, y].
-template <class T>
-std::vector<T> tuple(const std::string& path, const YAML::Node& node, std::size_t arity,
-                     const char* what) {
-  SURGE_REQUIRE(node.IsSequence() && node.size() == arity, ConfigError,
-                where(path, node) << what << " must be a list of " << arity << " numbers");
-  std::vector<T> values;
-  for (const auto& v : node) values.push_back(scalar<T>(path, v, what));
-  return values;
-}
-
-YAML::Node non_empty_list(const std::string& path, const YAML::Node& root, const char* key) {
-  const YAML::Node list = root[key];
-  SURGE_REQUIRE(list.IsDefined() && !list.IsNull(), ConfigError,
-                path << ": a mesh needs '" << key << "'");
-  SURGE_REQUIRE(list.IsSequence() && list.size() > 0, ConfigError,
-                where(path, list) << "'" << key << "' must be a non-empty list");
-  return list;
-}
-
-}  // namespace
-
 Graph read_mesh(const std::string& path) {
-  const YAML::Node root = core::load_yaml_file(path);
-  SURGE_REQUIRE(root.IsMap(), ConfigError,
-                path << ": a mesh file must be a map of nodes, edges and node_type");
-  for (const auto& entry : root) {
-    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "<a list or map>";
-    SURGE_REQUIRE(key == "nodes" || key == "edges" || key == "node_type", ConfigError,
-                  where(path, entry.first)
-                      << "unknown key '" << key << "' (known: nodes, edges, node_type)");
-  }
-
+  const core::Mesh mesh = core::read_mesh(path);  // every check of the file is there
   GraphBuilder b;
-  for (const auto& node : non_empty_list(path, root, "nodes")) {
-    for (double c : tuple<double>(path, node, 2, "a node [x, y]")) {
-      SURGE_REQUIRE(std::isfinite(c), ConfigError,
-                    where(path, node) << "node coordinates must be finite, got " << c);
-      b.positions.push_back(static_cast<float>(c));
-    }
+  for (const auto& p : mesh.positions) {
+    b.positions.push_back(static_cast<float>(p[0]));
+    b.positions.push_back(static_cast<float>(p[1]));
   }
-  const auto nodes = static_cast<std::int64_t>(b.positions.size() / 2);
-
-  b.node_type.assign(static_cast<std::size_t>(nodes), kInterior);
-  if (const YAML::Node types = root["node_type"]; types.IsDefined() && !types.IsNull()) {
-    SURGE_REQUIRE(types.IsSequence() && static_cast<std::int64_t>(types.size()) == nodes,
-                  ConfigError,
-                  where(path, types)
-                      << "'node_type' must be a list of " << nodes << " integers, one per node");
-    for (std::size_t k = 0; k < types.size(); ++k) {
-      const auto t = scalar<std::int64_t>(path, types[k], "a node type");
-      SURGE_REQUIRE(t == kInterior || t == kBoundary, ConfigError,
-                    where(path, types[k]) << "node_type[" << k << "] must be 0 (interior) or 1 "
-                                          << "(boundary), got " << t);
-      b.node_type[k] = t;
-    }
-  }
-
+  for (int t : mesh.node_type)
+    b.node_type.push_back(t == core::kMeshBoundary ? kBoundary : kInterior);
   // (receiver, sender) pairs, sorted so that edges are grouped by receiver like grid_graph's.
   std::set<std::pair<std::int64_t, std::int64_t>> directed;
-  for (const auto& edge : non_empty_list(path, root, "edges")) {
-    const auto ends = tuple<std::int64_t>(path, edge, 2, "an edge [a, b]");
-    for (std::int64_t e : ends) {
-      SURGE_REQUIRE(e >= 0 && e < nodes, ConfigError,
-                    where(path, edge) << "edge [" << ends[0] << ", " << ends[1] << "] names node "
-                                      << e << ", outside [0, " << nodes << ")");
-    }
-    SURGE_REQUIRE(ends[0] != ends[1], ConfigError,
-                  where(path, edge) << "self edge [" << ends[0] << ", " << ends[1] << "]");
-    SURGE_REQUIRE(directed.emplace(ends[1], ends[0]).second, ConfigError,
-                  where(path, edge) << "edge [" << ends[0] << ", " << ends[1]
-                                    << "] appears twice (edges are undirected)");
-    directed.emplace(ends[0], ends[1]);
+  for (const auto& [a, c] : mesh.edges) {
+    directed.emplace(c, a);
+    directed.emplace(a, c);
   }
   for (const auto& [receiver, sender] : directed) {
     b.senders.push_back(sender);
     b.receivers.push_back(receiver);
-    for (std::size_t c = 0; c < 2; ++c) {
-      b.edge_vectors.push_back(b.positions[static_cast<std::size_t>(sender) * 2 + c] -
-                               b.positions[static_cast<std::size_t>(receiver) * 2 + c]);
+    for (std::size_t k = 0; k < 2; ++k) {
+      b.edge_vectors.push_back(b.positions[static_cast<std::size_t>(sender) * 2 + k] -
+                               b.positions[static_cast<std::size_t>(receiver) * 2 + k]);
     }
   }
   return b.finish();

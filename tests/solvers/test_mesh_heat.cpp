@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "surge/core/error.hpp"
-#include "surge/solvers/mesh.hpp"
+#include "surge/core/mesh.hpp"
 #include "surge/solvers/mesh_heat.hpp"
 
 using surge::solvers::MeshHeat;

@@ -17,11 +17,16 @@
 #include <vector>
 
 #include "surge/core/config.hpp"
+#include "surge/core/mesh.hpp"
 #include "surge/solvers/decomposition.hpp"
 #include "surge/solvers/kokkos_aliases.hpp"
-#include "surge/solvers/mesh.hpp"
 
 namespace surge::solvers {
+
+using core::kMeshBoundary;
+using core::kMeshInterior;
+using core::Mesh;
+using core::read_mesh;
 
 // Every key of `surge solve mesh_heat`, with its default and range.
 struct MeshHeatConfig {

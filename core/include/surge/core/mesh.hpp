@@ -1,13 +1,13 @@
 #pragma once
-// An unstructured 2D mesh as solvers see it: node positions, undirected edges and node types,
-// read from the YAML format of experiments/meshes/README.md. The graph network reads the same
-// files into tensors (surrogates/src/graph.cpp); this reader needs no Torch.
+// An unstructured 2D mesh: node positions, undirected edges and node types, read from the YAML
+// format of experiments/meshes/README.md. One reader for the solvers (mesh_heat) and the graph
+// network (surrogates/src/graph.cpp turns it into tensors).
 
 #include <array>
 #include <string>
 #include <vector>
 
-namespace surge::solvers {
+namespace surge::core {
 
 constexpr int kMeshInterior = 0;
 constexpr int kMeshBoundary = 1;  // a Dirichlet wall
@@ -30,4 +30,4 @@ struct Mesh {
 // or an empty node or edge list: the checks of the graph network's reader.
 [[nodiscard]] Mesh read_mesh(const std::string& path);
 
-}  // namespace surge::solvers
+}  // namespace surge::core

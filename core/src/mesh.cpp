@@ -1,4 +1,4 @@
-#include "surge/solvers/mesh.hpp"
+#include "surge/core/mesh.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -12,7 +12,7 @@
 #include "surge/core/config.hpp"
 #include "surge/core/error.hpp"
 
-namespace surge::solvers {
+namespace surge::core {
 
 namespace {
 
@@ -113,4 +113,4 @@ Mesh read_mesh(const std::string& path) {
   return mesh;
 }
 
-}  // namespace surge::solvers
+}  // namespace surge::core
