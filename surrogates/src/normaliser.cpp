@@ -1,0 +1,191 @@
+// Normalisers (running per-channel statistics, the linear input map) and the next_step
+// model's input, output and error in normalised units: shared by training and inference.
+#include <algorithm>
+#include <cmath>
+
+#include "model.hpp"
+#include "surge/core/error.hpp"
+
+namespace surge::surrogates::detail {
+
+// ---- Normaliser ----
+
+Normaliser::Normaliser(const IoDescription& io)
+    : fields_(static_cast<std::int64_t>(io.fields.size())),
+      field_size_(io.field_size()),
+      mean_(io.fields.size(), 0.0),
+      m2_(io.fields.size(), 0.0) {
+  std::vector<float> center, scale;
+  for (const InputRange& r : io.inputs) {
+    center.push_back(static_cast<float>(0.5 * (r.min + r.max)));
+    scale.push_back(r.max > r.min ? static_cast<float>(2.0 / (r.max - r.min)) : 0.0f);
+  }
+  in_center_ = torch::tensor(center, torch::kFloat);
+  in_scale_ = torch::tensor(scale, torch::kFloat);
+  refresh();
+}
+
+std::vector<double> Normaliser::std() const {
+  std::vector<double> out(mean_.size(), 1.0);
+  for (std::size_t f = 0; f < mean_.size(); ++f) {
+    const double s = count_ > 0 ? std::sqrt(m2_[f] / count_) : 1.0;
+    out[f] = s > 1e-30 ? s : 1.0;  // a constant field is only shifted
+  }
+  return out;
+}
+
+void Normaliser::refresh() {
+  const std::vector<double> s = std();
+  std::vector<float> mean(static_cast<std::size_t>(fields_ * field_size_));
+  std::vector<float> sd(mean.size()), inv(mean.size());
+  for (std::int64_t f = 0; f < fields_; ++f) {
+    for (std::int64_t i = 0; i < field_size_; ++i) {
+      const auto k = static_cast<std::size_t>(f * field_size_ + i);
+      mean[k] = static_cast<float>(mean_[static_cast<std::size_t>(f)]);
+      sd[k] = static_cast<float>(s[static_cast<std::size_t>(f)]);
+      inv[k] = static_cast<float>(1.0 / s[static_cast<std::size_t>(f)]);
+    }
+  }
+  out_mean_ = torch::tensor(mean, torch::kFloat);
+  out_std_ = torch::tensor(sd, torch::kFloat);
+  out_inv_std_ = torch::tensor(inv, torch::kFloat);
+}
+
+std::vector<double> Normaliser::batch_sums(const torch::Tensor& y) const {
+  // One pass over the floats with double accumulators: no temporary tensors, so that the
+  // statistics stay a small share of a step even for large fields.
+  const torch::Tensor yc = y.contiguous();
+  const std::int64_t n = yc.size(0);
+  const float* data = yc.data_ptr<float>();
+  std::vector<double> sums(static_cast<std::size_t>(1 + 2 * fields_), 0.0);
+  sums[0] = static_cast<double>(n * field_size_);
+  for (std::int64_t f = 0; f < fields_; ++f) {
+    const double shift = mean_[static_cast<std::size_t>(f)];
+    double s1 = 0.0, s2 = 0.0;
+    for (std::int64_t r = 0; r < n; ++r) {
+      const float* row = data + (r * fields_ + f) * field_size_;
+      for (std::int64_t i = 0; i < field_size_; ++i) {
+        const double d = static_cast<double>(row[i]) - shift;
+        s1 += d;
+        s2 += d * d;
+      }
+    }
+    sums[static_cast<std::size_t>(1 + f)] = s1;
+    sums[static_cast<std::size_t>(1 + fields_ + f)] = s2;
+  }
+  return sums;
+}
+
+void Normaliser::normalise_outputs_in_place(torch::Tensor& y) const {
+  const std::int64_t n = y.size(0);
+  float* data = y.data_ptr<float>();
+  const std::vector<double> sd = std();
+  for (std::int64_t f = 0; f < fields_; ++f) {
+    const auto mean = static_cast<float>(mean_[static_cast<std::size_t>(f)]);
+    const auto inv = static_cast<float>(1.0 / sd[static_cast<std::size_t>(f)]);
+    for (std::int64_t r = 0; r < n; ++r) {
+      float* row = data + (r * fields_ + f) * field_size_;
+      for (std::int64_t i = 0; i < field_size_; ++i) row[i] = (row[i] - mean) * inv;
+    }
+  }
+}
+
+void Normaliser::merge(const std::vector<double>& sums) {
+  const double nb = sums[0];
+  if (nb <= 0) return;
+  for (std::int64_t f = 0; f < fields_; ++f) {
+    const auto i = static_cast<std::size_t>(f);
+    const double s1 = sums[static_cast<std::size_t>(1 + f)];
+    const double s2 = sums[static_cast<std::size_t>(1 + fields_ + f)];
+    // Sums are shifted by the old mean, so the batch mean is mean + d and its M2 is
+    // s2 - s1^2 / nb; Chan's update combines the two (count, mean, M2) triples.
+    const double d = s1 / nb;
+    const double m2b = std::max(0.0, s2 - s1 * d);
+    const double total = count_ + nb;
+    mean_[i] += d * nb / total;
+    m2_[i] += m2b + d * d * count_ * nb / total;
+  }
+  count_ += nb;
+  refresh();
+}
+
+std::vector<double> Normaliser::state() const {
+  std::vector<double> out{count_};
+  out.insert(out.end(), mean_.begin(), mean_.end());
+  out.insert(out.end(), m2_.begin(), m2_.end());
+  return out;
+}
+
+void Normaliser::set_state(const std::vector<double>& state) {
+  SURGE_REQUIRE(state.size() == static_cast<std::size_t>(1 + 2 * fields_), IoError,
+                "normaliser state of " << state.size() << " values, expected " << 1 + 2 * fields_);
+  count_ = state[0];
+  std::copy(state.begin() + 1, state.begin() + 1 + fields_, mean_.begin());
+  std::copy(state.begin() + 1 + fields_, state.end(), m2_.begin());
+  refresh();
+}
+
+void Normaliser::set_fixed(const std::vector<double>& mean, const std::vector<double>& std) {
+  // count 1 with M2 = std^2 reproduces exactly these statistics.
+  count_ = 1.0;
+  mean_ = mean;
+  m2_.resize(std.size());
+  for (std::size_t f = 0; f < std.size(); ++f) m2_[f] = std[f] * std[f];
+  refresh();
+  std::vector<float> sd(static_cast<std::size_t>(fields_ * field_size_));
+  for (std::int64_t f = 0; f < fields_; ++f)
+    for (std::int64_t i = 0; i < field_size_; ++i)
+      sd[static_cast<std::size_t>(f * field_size_ + i)] =
+          static_cast<float>(std[static_cast<std::size_t>(f)]);
+  // Exactly the stored values, not sqrt(std^2); the inverse as refresh() computes it, so that a
+  // loaded surrogate normalises bit for bit as the trainer did.
+  std::vector<float> inv(sd.size());
+  for (std::int64_t f = 0; f < fields_; ++f)
+    for (std::int64_t i = 0; i < field_size_; ++i)
+      inv[static_cast<std::size_t>(f * field_size_ + i)] =
+          static_cast<float>(1.0 / std[static_cast<std::size_t>(f)]);
+  out_std_ = torch::tensor(sd, torch::kFloat);
+  out_inv_std_ = torch::tensor(inv, torch::kFloat);
+}
+
+// ---- next_step models ----
+
+torch::Tensor operator_input(const Normaliser& state_norm, const torch::Tensor& state,
+                             const torch::Tensor& parameters) {
+  const std::int64_t b = state.size(0), nx = state.size(2), ny = state.size(3);
+  const torch::Tensor s = state_norm.outputs(state.reshape({b, -1})).reshape(state.sizes());
+  const auto opts = state.options();
+  std::vector<torch::Tensor> parts{s};
+  if (parameters.size(1) > 0) {
+    const torch::Tensor p = state_norm.inputs(parameters);
+    parts.push_back(p.reshape({b, p.size(1), 1, 1}).expand({b, p.size(1), nx, ny}));
+  }
+  const torch::Tensor cx = torch::linspace(-1.0, 1.0, nx, opts).reshape({1, 1, nx, 1});
+  const torch::Tensor cy = torch::linspace(-1.0, 1.0, ny, opts).reshape({1, 1, 1, ny});
+  parts.push_back(cx.expand({b, 1, nx, ny}));
+  parts.push_back(cy.expand({b, 1, nx, ny}));
+  return torch::cat(parts, 1);
+}
+
+torch::Tensor operator_next(const IoDescription& io, const OperatorNorm& norm,
+                            const torch::Tensor& state, const torch::Tensor& out_n) {
+  const std::int64_t b = state.size(0);
+  const torch::Tensor flat = out_n.reshape({b, -1});
+  if (io.increment) return state + norm.delta.denormalise(flat).reshape(state.sizes());
+  return norm.state.denormalise(flat).reshape(state.sizes());
+}
+
+torch::Tensor operator_step(Model& model, const IoDescription& io, const OperatorNorm& norm,
+                            const torch::Tensor& state, const torch::Tensor& parameters) {
+  return operator_next(io, norm, state,
+                       model.forward(operator_input(norm.state, state, parameters)));
+}
+
+torch::Tensor operator_error(const IoDescription& io, const OperatorNorm& norm,
+                             const torch::Tensor& predicted, const torch::Tensor& truth) {
+  const Normaliser& n = io.increment ? norm.delta : norm.state;
+  const std::int64_t b = predicted.size(0);
+  return ((predicted - truth).reshape({b, -1}) * n.out_inv_std()).reshape(predicted.sizes());
+}
+
+}  // namespace surge::surrogates::detail
