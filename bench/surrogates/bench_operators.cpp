@@ -112,7 +112,7 @@ double bare_rate(const Case& c, int warm, int batches) {
   const auto io = description(c);
   auto model = surrogates::detail::make_model(model_config(c), io);
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-3));
-  const int in = kChannels + kParameters + 2;
+  const std::int64_t in = surrogates::detail::operator_input_channels(io);
   std::vector<torch::Tensor> xs, ys;
   for (int b = 0; b < 4; ++b) {
     xs.push_back(torch::randn({c.batch, in, c.grid, c.grid}));

@@ -97,10 +97,9 @@ const std::map<std::string, Architecture>& architectures() {
         [](const YAML::Node& node, const core::ConfigSource& source, const std::string& path,
            const IoDescription& io) -> std::unique_ptr<Model> {
           const FnoParameters p = read_fno_parameters(node, source, path);
-          const auto channels = static_cast<std::int64_t>(io.fields.size());
-          const bool px = !io.periodic.empty() && io.periodic[0];
-          const bool py = io.periodic.size() > 1 && io.periodic[1];
-          return make_fno(p, channels + io.input_size() + 2, channels, px, py);
+          return make_fno(p, operator_input_channels(io),
+                          static_cast<std::int64_t>(io.fields.size()), io.is_periodic(0),
+                          io.is_periodic(1));
         },
         [](const YAML::Node& node, const core::ConfigSource& source, const std::string& path) {
           return core::dump_config(read_fno_parameters(node, source, path));
@@ -113,11 +112,10 @@ const std::map<std::string, Architecture>& architectures() {
         [](const YAML::Node& node, const core::ConfigSource& source, const std::string& path,
            const IoDescription& io) -> std::unique_ptr<Model> {
           const GraphNetParameters p = read_graphnet_parameters(node, source, path);
-          const auto channels = static_cast<std::int64_t>(io.fields.size());
-          const bool px = !io.periodic.empty() && io.periodic[0];
-          const bool py = io.periodic.size() > 1 && io.periodic[1];
-          return make_graphnet(p, channels + io.input_size() + 2, channels, io.grid.at(0),
-                               io.grid.at(1), px, py, base_directory(source));
+          return make_graphnet(p, operator_input_channels(io),
+                               static_cast<std::int64_t>(io.fields.size()), io.grid.at(0),
+                               io.grid.at(1), io.is_periodic(0), io.is_periodic(1),
+                               base_directory(source));
         },
         [](const YAML::Node& node, const core::ConfigSource& source, const std::string& path) {
           GraphNetParameters p = read_graphnet_parameters(node, source, path);
@@ -130,8 +128,6 @@ const std::map<std::string, Architecture>& architectures() {
   };
   return table;
 }
-
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 }  // namespace
 

@@ -17,6 +17,11 @@
 
 namespace surge::surrogates::detail {
 
+// The first line of a LibTorch error message (the rest is a backtrace).
+[[nodiscard]] inline std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
+
 // Every architecture. field_from_parameters: normalised x [batch, input_size] -> normalised
 // y [batch, output_size]. next_step: operator_input() [batch, C + P + 2, nx, ny] -> the
 // normalised target [batch, C, nx, ny].
@@ -103,6 +108,10 @@ struct OperatorNorm {
 // coordinates mapped to [-1, 1] (x, then y): [B, C + P + 2, nx, ny].
 [[nodiscard]] torch::Tensor operator_input(const Normaliser& state_norm, const torch::Tensor& state,
                                            const torch::Tensor& parameters);
+// Channels of operator_input() for `io`: C + P + 2.
+[[nodiscard]] inline std::int64_t operator_input_channels(const IoDescription& io) {
+  return static_cast<std::int64_t>(io.fields.size()) + io.input_size() + 2;
+}
 // The raw next state from the raw state and the network's normalised output.
 [[nodiscard]] torch::Tensor operator_next(const IoDescription& io, const OperatorNorm& norm,
                                           const torch::Tensor& state, const torch::Tensor& out_n);

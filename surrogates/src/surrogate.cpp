@@ -84,8 +84,8 @@ Surrogate Surrogate::load(const std::string& dir) {
     impl->model->load(archive);
   } catch (const c10::Error& e) {
     const std::string what = e.what_without_backtrace();
-    SURGE_THROW(IoError,
-                "cannot read weights '" << weights << "': " << what.substr(0, what.find('\n')));
+    SURGE_THROW(IoError, "cannot read weights '" << weights
+                                                 << "': " << surrogates::detail::first_line(what));
   }
   const auto loaded = surrogates::detail::parameter_shapes(*impl->model);
   SURGE_REQUIRE(loaded == expected, IoError,

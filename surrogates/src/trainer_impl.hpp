@@ -22,7 +22,6 @@ namespace detail {
 inline double seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
-inline std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 }  // namespace detail
 
 struct Trainer::Impl {

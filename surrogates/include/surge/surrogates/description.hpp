@@ -66,6 +66,10 @@ struct IoDescription {
 
   // True for next_step models (step / rollout).
   [[nodiscard]] bool is_operator() const { return kind == kNextStep; }
+  // True when grid axis `axis` is periodic (false when periodicity is not recorded).
+  [[nodiscard]] bool is_periodic(std::size_t axis) const {
+    return axis < periodic.size() && periodic[axis];
+  }
   // The streamed fields behind the channels (`layout`, or one scalar per channel).
   [[nodiscard]] std::vector<FieldLayout> field_layout() const;
 
