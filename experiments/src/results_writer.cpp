@@ -93,6 +93,18 @@ void write_validation(hid_t file, const surrogates::History& history,
   h5::write_attribute(g, "field_names", fields);
 }
 
+// The predictions/ datasets: members' ids, frame times, truth and prediction of shape `dims`.
+void write_prediction_frames(hid_t group, const std::vector<std::int64_t>& ids,
+                             const std::vector<double>& times, const std::vector<float>& truth,
+                             const std::vector<float>& prediction, const std::vector<hsize_t>& dims,
+                             const std::vector<std::string>& fields) {
+  h5::write_dataset(group, "simulation_id", ids);
+  h5::write_dataset(group, "time", times);
+  h5::write_dataset(group, "truth", truth, dims);
+  h5::write_dataset(group, "prediction", prediction, dims);
+  h5::write_attribute(group, "field_names", fields);
+}
+
 // Truth and prediction of every frame of up to `count` validation members.
 void write_predictions(hid_t file, const surrogates::Trainer& trainer,
                        const surrogates::ValidationSet& validation,
@@ -130,11 +142,7 @@ void write_predictions(hid_t file, const surrogates::Trainer& trainer,
   std::vector<hsize_t> dims = {static_cast<hsize_t>(ids.size()), static_cast<hsize_t>(frames)};
   if (io.fields.size() > 1) dims.push_back(static_cast<hsize_t>(io.fields.size()));
   for (auto e : io.grid) dims.push_back(static_cast<hsize_t>(e));
-  h5::write_dataset(g, "simulation_id", ids);
-  h5::write_dataset(g, "time", times);
-  h5::write_dataset(g, "truth", truth, dims);
-  h5::write_dataset(g, "prediction", pred, dims);
-  h5::write_attribute(g, "field_names", io.fields);
+  write_prediction_frames(g, ids, times, truth, pred, dims, io.fields);
 }
 
 // Rollouts of next_step models: metrics at every horizon, and truth / rollout of the kept
@@ -170,11 +178,7 @@ void write_rollout(hid_t file, const surrogates::RolloutResult& r,
   for (auto e : io.grid) dims.push_back(static_cast<hsize_t>(e));
   std::vector<double> times;
   for (std::int64_t f = 0; f < r.frames; ++f) times.push_back(static_cast<double>(f) * io.dt);
-  h5::write_dataset(g, "simulation_id", r.simulation_id);
-  h5::write_dataset(g, "time", times);
-  h5::write_dataset(g, "truth", r.truth, dims);
-  h5::write_dataset(g, "prediction", r.prediction, dims);
-  h5::write_attribute(g, "field_names", io.fields);
+  write_prediction_frames(g, r.simulation_id, times, r.truth, r.prediction, dims, io.fields);
   h5::write_attribute(g, "kind", std::string("rollout from the first frame"));
 }
 

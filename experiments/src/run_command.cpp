@@ -133,8 +133,7 @@ std::string self_executable() {
 struct SolverFacts {
   std::vector<std::string> parameter_names;
   std::map<std::string, double> defaults;
-  std::vector<std::string> fields;
-  std::vector<surrogates::FieldLayout> layout;
+  std::vector<surrogates::FieldLayout> layout;  // the streamed fields and their components
   std::vector<std::int64_t> grid;
   std::vector<double> times;  // frame times: the initial state, then the outputs
   std::vector<bool> periodic;
@@ -163,10 +162,8 @@ SolverFacts probe_solver(const ExperimentConfig& cfg, const core::ConfigSource& 
     facts.parameter_names.push_back(name);
     if (!cfg.parameters.ranges.count(name)) facts.defaults[name] = value;
   }
-  for (const auto& f : probe->fields()) {
-    facts.fields.push_back(f.name);
+  for (const auto& f : probe->fields())
     facts.layout.push_back({f.name, f.order == 0 ? 1 : f.components});
-  }
   facts.grid = {probe->decomposition().nx(), probe->decomposition().ny()};
   facts.times = solvers::frame_times(*probe);
   facts.periodic = {false, false};
@@ -663,7 +660,7 @@ int run_command(const std::vector<std::string>& args) {
   // receiver gets into its buffer; the trainers average gradients over the ranks.
   core::Logger log("run");
   receiver_cfg.experiment = cfg.study.name;
-  receiver_cfg.fields = facts.fields;
+  for (const auto& f : facts.layout) receiver_cfg.fields.push_back(f.name);
   std::vector<std::int64_t> key_holder;
   if (rank == 0) key_holder.push_back(static_cast<std::int64_t>(streaming::make_admission_key()));
   bcast_vector(key_holder);  // every rank has checked its inputs once this returns
