@@ -34,6 +34,7 @@ class TrajectoryBuffer final : public Buffer<T> {
     std::deque<detail::Slot<T>> steps;  // sorted by step
     std::int64_t seen_total = 0;        // sum of the steps' seen counts
     std::int64_t windows = 0;           // window starts (see window_starts)
+    std::int64_t first_start = -1;      // position of the first window start (-1: none)
   };
   using TrackMap = std::map<std::int64_t, Track>;
 
@@ -52,8 +53,10 @@ class TrajectoryBuffer final : public Buffer<T> {
   }
   // Recounts a track's windows after a change, keeping windows_ the sum over tracks.
   void recount(Track& track) {
+    const std::vector<std::size_t> starts = window_starts(track);
     windows_ -= track.windows;
-    track.windows = static_cast<std::int64_t>(window_starts(track).size());
+    track.windows = static_cast<std::int64_t>(starts.size());
+    track.first_start = starts.empty() ? -1 : static_cast<std::int64_t>(starts.front());
     windows_ += track.windows;
   }
   // a is used less than b: seen_total / size compared without rounding.
@@ -69,8 +72,7 @@ class TrajectoryBuffer final : public Buffer<T> {
         // An unserved front can go when a gap after it keeps it out of every window while
         // later steps have windows: it would never be served.
         const Track& t = it->second;
-        if (t.steps.front().seen == 0 && (t.windows == 0 || window_starts(t).front() == 0))
-          continue;
+        if (t.steps.front().seen == 0 && (t.windows == 0 || t.first_start == 0)) continue;
         if (victim == tracks_.end() || less_used(victim->second, it->second)) victim = it;
       }
       if (victim == tracks_.end()) {
