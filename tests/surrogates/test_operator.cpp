@@ -86,7 +86,7 @@ std::vector<reservoir::Sample> trajectories(int members, std::uint64_t seed,
       reservoir::Sample s;
       s.simulation_id = first_id + m;
       s.step = k;
-      s.x = {static_cast<float>(r)};
+      s.x.assign(1, static_cast<float>(r));
       s.y = u;
       out.push_back(std::move(s));
       u = diffusion_step(u, r);
@@ -193,7 +193,7 @@ TEST(NextStep, RolloutMetricsOfTheIdentityHaveTheirClosedForm) {
     reservoir::Sample s;
     s.simulation_id = 7;
     s.step = k;
-    s.x = {0.1f};
+    s.x.assign(1, 0.1f);
     for (float v : u0) s.y.push_back(static_cast<float>(std::pow(a, k) * v));
     validation.samples.push_back(std::move(s));
   }
@@ -302,7 +302,12 @@ TEST(NextStep, GraphNetOnAMeshExportsItsMeshAndRollsOutBitForBit) {
         u[static_cast<std::size_t>(i)] = static_cast<float>(
             std::sin(kx * pos[i][0].item<double>() + ky * pos[i][1].item<double>()));
       for (int step = 0; step <= 4; ++step) {
-        out.push_back({first + m, step, {static_cast<float>(6.0 * r)}, u});
+        reservoir::Sample sample;
+        sample.simulation_id = first + m;
+        sample.step = step;
+        sample.x.assign(1, static_cast<float>(6.0 * r));
+        sample.y = u;
+        out.push_back(std::move(sample));
         std::vector<float> next = u;
         for (std::int64_t e = 0; e < senders.numel(); ++e)
           next[static_cast<std::size_t>(r_ptr[e])] += static_cast<float>(
