@@ -170,6 +170,31 @@ TEST(BufferConcurrency, CloseReleasesBlockedProducersAndWaitingConsumers) {
   EXPECT_EQ(full->statistics().rejected_puts, 3);
 }
 
+// wait_for_room() blocks exactly as put() would, stores nothing, counts as a blocked producer
+// (so that a consumer may serve a partial batch), and a put() right after it does not block.
+TEST(BufferConcurrency, WaitForRoomBlocksLikePutAndStoresNothing) {
+  auto buffer = make("fifo", "{capacity: 2, batch_size: 2, watermark: 2}");
+  const std::int64_t bytes = SampleTraits<Sample>::bytes(make_sample(0, 0));
+  ASSERT_TRUE(buffer->wait_for_room(bytes));
+  EXPECT_EQ(buffer->size(), 0);
+  ASSERT_TRUE(buffer->put(make_sample(0, 0)));
+  ASSERT_TRUE(buffer->put(make_sample(0, 1)));
+  std::atomic<bool> room{false}, returned{false};
+  std::thread producer([&] {
+    room = buffer->wait_for_room(bytes);
+    returned = true;
+  });
+  testing::wait_until([&] { return buffer->blocked_producers() == 1; });
+  EXPECT_FALSE(returned.load());
+  ASSERT_TRUE(buffer->next_batch().has_value());  // fifo: serving removes, making room
+  producer.join();
+  EXPECT_TRUE(room.load());
+  EXPECT_TRUE(buffer->put(make_sample(0, 2)));
+  EXPECT_EQ(buffer->statistics().puts, 3);
+  buffer->end_of_reception();
+  EXPECT_FALSE(buffer->wait_for_room(bytes));
+}
+
 // Bias. Producer B streams alone first (the buffer fills with B), then producer A streams
 // three samples for every one of B; the rates are played out deterministically in one thread,
 // one batch per round. `reservoir` must serve each producer in proportion to what it holds at

@@ -5,6 +5,7 @@
 //
 // The whole interface:
 //   bool put(T&&)                   producer; blocks while the policy has no room for it
+//   bool wait_for_room(bytes)       producer; blocks as put() would, stores nothing
 //   std::optional<Batch<T>> next_batch()
 //                                   consumer; blocks below the watermark; an empty optional
 //                                   means exhausted (after end_of_reception) or closed
@@ -92,21 +93,9 @@ class Buffer {
                        << " cannot hold a sample of " << nbytes << " bytes");
     auto shared = std::make_shared<const T>(std::move(sample));  // allocate outside the lock
     std::unique_lock<std::mutex> lock(mutex_);
-    if (closed_ || ended_) {
+    if (closed_ || ended_ || !wait_for_room_locked(lock, nbytes)) {
       ++stats_.rejected_puts;
       return false;
-    }
-    if (!make_room(nbytes)) {
-      ++producers_blocked_;
-      ready_.notify_all();  // a blocked producer lets consumers serve a partial batch
-      const auto t0 = Clock::now();
-      while (!closed_ && !make_room(nbytes)) not_full_.wait(lock);
-      stats_.producer_blocked_seconds += seconds_since(t0);
-      --producers_blocked_;
-      if (closed_) {
-        ++stats_.rejected_puts;
-        return false;
-      }
     }
     detail::Slot<T> slot;
     slot.sample = std::move(shared);
@@ -120,6 +109,16 @@ class Buffer {
     lock.unlock();
     ready_.notify_all();
     return true;
+  }
+
+  // Blocks, as put() would, until the policy has room for a sample of `nbytes`, without
+  // storing anything; false if the buffer is closed or reception has ended. With a single
+  // producer, a put() of that sample right after it returns true does not block: a caller
+  // can then put under a lock of its own that must never be held while blocked (a study
+  // checkpoint pauses the producer that way).
+  [[nodiscard]] bool wait_for_room(std::int64_t nbytes) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return !closed_ && !ended_ && wait_for_room_locked(lock, nbytes);
   }
 
   // Returns the next batch, blocking until the readiness rule above holds. Returns an empty
@@ -332,6 +331,17 @@ class Buffer {
   // ---- Policy hooks, all called with the mutex held. ----
   // Evicts what the policy allows until a sample of `nbytes` fits; returns whether it fits.
   virtual bool make_room(std::int64_t nbytes) = 0;
+  // make_room(), waiting for the consumers while there is none; false if closed meanwhile.
+  bool wait_for_room_locked(std::unique_lock<std::mutex>& lock, std::int64_t nbytes) {
+    if (make_room(nbytes)) return true;
+    ++producers_blocked_;
+    ready_.notify_all();  // a blocked producer lets consumers serve a partial batch
+    const auto t0 = Clock::now();
+    while (!closed_ && !make_room(nbytes)) not_full_.wait(lock);
+    stats_.producer_blocked_seconds += seconds_since(t0);
+    --producers_blocked_;
+    return !closed_;
+  }
   // Stores a slot (seen may be > 0 when restoring a checkpoint). population_ and bytes_
   // are already counted.
   virtual void insert(detail::Slot<T>&& slot) = 0;
