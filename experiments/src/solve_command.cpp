@@ -2,6 +2,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -30,6 +31,7 @@ struct SolveOptions {
   std::string experiment = "default";
   std::uint64_t simulation_id = 0;
   int fail_at_output = -1;
+  double server_timeout_s = -1;
   std::vector<std::string> overrides;
   bool help = false;
   bool dump_config = false;
@@ -53,6 +55,9 @@ void print_help(const std::string& solver) {
       "                    see streaming/PROTOCOL.md) (default: built-in defaults)\n"
       "  --experiment ID   experiment id announced to the server (default: default)\n"
       "  --simulation-id N this member's simulation id (default: 0)\n"
+      "  --server-timeout S  exit with an error once the connection to the server has\n"
+      "                    been down for S seconds (default: the stream config's\n"
+      "                    server_timeout_ms; surge run passes streaming.server_timeout_s)\n"
       "  --fail-at-output K  testing aid: end the process abruptly (exit code 3, no\n"
       "                    end-of-simulation) right after frame K, i.e. output K; frame 0\n"
       "                    is the initial state (default: off)\n"
@@ -109,6 +114,16 @@ SolveOptions parse(const std::vector<std::string>& args) {
       } catch (const std::exception&) {
         SURGE_THROW(ConfigError, "--fail-at-output must be an integer, got '" << text << "'");
       }
+    } else if (a == "--server-timeout") {
+      const std::string text = value("--server-timeout");
+      std::size_t used = 0;
+      try {
+        o.server_timeout_s = std::stod(text, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      SURGE_REQUIRE(used == text.size() && o.server_timeout_s > 0, ConfigError,
+                    "--server-timeout must be a positive number of seconds, got '" << text << "'");
     } else if (a == "--dump-config") {
       o.dump_config = true;
     } else if (a == "--log-level") {
@@ -167,6 +182,13 @@ int solve_command(const std::vector<std::string>& args) {
     }
     stream_config = core::read_config<streaming::ClientConfig>(node, stream_source);
     stream_config.front_endpoint = o.stream;
+    if (o.server_timeout_s > 0) {
+      // A server that never answers is as gone as one that stopped answering.
+      stream_config.server_timeout_ms =
+          static_cast<int>(std::min(o.server_timeout_s * 1000.0, 2e9));
+      stream_config.handshake_timeout_ms =
+          std::min(stream_config.handshake_timeout_ms, stream_config.server_timeout_ms);
+    }
   }
 
   solvers::KokkosSession kokkos;

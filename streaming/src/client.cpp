@@ -21,7 +21,8 @@ struct Client::Zmq {
   zmq::context_t context{1};
   zmq::socket_t data{context, zmq::socket_type::push};
   zmq::socket_t heartbeat{context, zmq::socket_type::push};
-  std::vector<std::byte> declaration;  // ticket, server rank, announcement
+  zmq::socket_t monitor{context, zmq::socket_type::pair};  // the data socket's events
+  std::vector<std::byte> declaration;                      // ticket, server rank, announcement
 };
 
 Client::Client(const ClientConfig& config, MemberIdentity identity)
@@ -109,9 +110,19 @@ Client::Client(const ClientConfig& config, MemberIdentity identity)
 
   zmq::socket_t& data = zmq_->data;
   data.set(zmq::sockopt::sndhwm, config_.hwm);
-  data.set(zmq::sockopt::linger, config_.linger_ms);
-  data.set(zmq::sockopt::sndtimeo, config_.send_timeout_ms);
+  // A dead server must not keep a finished member alive, waiting to deliver its last messages.
+  data.set(zmq::sockopt::linger, config_.linger_ms < 0 && config_.server_timeout_ms > 0
+                                     ? config_.server_timeout_ms
+                                     : config_.linger_ms);
   if (config_.curve.enabled()) detail::make_curve_client(data, config_.curve);
+  if (config_.server_timeout_ms > 0) {
+    const std::string address =
+        "inproc://surge-client-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+    SURGE_REQUIRE(zmq_socket_monitor(data.handle(), address.c_str(),
+                                     ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) == 0,
+                  ProtocolError, "streaming client: cannot monitor the data socket");
+    zmq_->monitor.connect(address);
+  }
   data.connect(data_endpoint_);
   send_control(MessageKind::declare, 0);
 
@@ -158,10 +169,54 @@ void Client::send_control(MessageKind kind, std::int64_t step) {
   if (kind == MessageKind::declare) {
     payload = Bytes(zmq_->declaration.data(), zmq_->declaration.size());
   }
-  const std::vector<std::byte> msg = encode_message(h, {}, payload);
-  SURGE_REQUIRE(zmq_->data.send(zmq::buffer(msg)), ProtocolError,
+  const std::vector<std::byte> bytes = encode_message(h, {}, payload);
+  zmq::message_t msg(bytes.data(), bytes.size());
+  SURGE_REQUIRE(send_frame(msg, false), ProtocolError,
                 "streaming client: could not send to " << data_endpoint_ << " within "
                                                        << config_.send_timeout_ms << " ms");
+}
+
+void Client::check_server() {
+  if (config_.server_timeout_ms <= 0) return;
+  zmq::message_t event, address;
+  while (zmq_->monitor.recv(event, zmq::recv_flags::dontwait)) {
+    if (event.more()) (void)zmq_->monitor.recv(address, zmq::recv_flags::dontwait);
+    if (event.size() < sizeof(std::uint16_t)) continue;
+    std::uint16_t id = 0;
+    std::memcpy(&id, event.data(), sizeof id);
+    if (id == ZMQ_EVENT_CONNECTED) {
+      connected_ = true;
+    } else if (id == ZMQ_EVENT_DISCONNECTED && connected_) {
+      connected_ = false;
+      disconnected_since_ = std::chrono::steady_clock::now();
+    }
+  }
+  const auto down = std::chrono::steady_clock::now() - disconnected_since_;
+  SURGE_REQUIRE(connected_ || down < std::chrono::milliseconds(config_.server_timeout_ms),
+                ProtocolError,
+                "streaming client: lost the server: no connection to "
+                    << data_endpoint_ << " for "
+                    << std::chrono::duration_cast<std::chrono::seconds>(down).count()
+                    << " s (server_timeout_ms " << config_.server_timeout_ms << ")");
+}
+
+bool Client::send_frame(zmq::message_t& message, bool more) {
+  const auto flags = more ? zmq::send_flags::sndmore : zmq::send_flags::none;
+  const auto begin = std::chrono::steady_clock::now();
+  while (true) {
+    check_server();
+    if (zmq_->data.send(message, flags | zmq::send_flags::dontwait)) return true;
+    if (config_.send_timeout_ms >= 0 && std::chrono::steady_clock::now() - begin >=
+                                            std::chrono::milliseconds(config_.send_timeout_ms))
+      return false;
+    // Back-pressure: wait until the socket takes a message, looking at the connection now and
+    // then.
+    zmq::pollitem_t item{zmq_->data.handle(), 0, ZMQ_POLLOUT, 0};
+    int wait_ms = 100;
+    if (config_.send_timeout_ms >= 0)
+      wait_ms = std::min(wait_ms, std::max(config_.send_timeout_ms, 1));
+    zmq::poll(&item, 1, std::chrono::milliseconds(wait_ms));
+  }
 }
 
 Header Client::block_header(std::string_view field, std::int64_t step, double time, DType dtype,
@@ -225,7 +280,7 @@ void Client::send_copy(const Header& h, Bytes payload) {
     hash.update(dst + at, n);
   }
   store_checksum(p, hash.digest());
-  SURGE_REQUIRE(zmq_->data.send(msg, zmq::send_flags::none), ProtocolError,
+  SURGE_REQUIRE(send_frame(msg, false), ProtocolError,
                 "streaming client: could not send to " << data_endpoint_ << " within "
                                                        << config_.send_timeout_ms << " ms");
   ++blocks_sent_;
@@ -266,7 +321,7 @@ void Client::send_vector(std::string_view field, std::int64_t step, double time,
                                    Bytes(static_cast<const std::byte*>(payload.data()), bytes)));
   // ZeroMQ checks the high-water mark at the first frame only, so once it is queued the
   // second frame always follows.
-  SURGE_REQUIRE(zmq_->data.send(head, zmq::send_flags::sndmore), ProtocolError,
+  SURGE_REQUIRE(send_frame(head, true), ProtocolError,
                 "streaming client: could not send to " << data_endpoint_ << " within "
                                                        << config_.send_timeout_ms << " ms");
   (void)zmq_->data.send(payload, zmq::send_flags::none);

@@ -76,6 +76,14 @@ int Front::assigned_rank(std::uint64_t simulation) const {
   return it == assignment_.end() ? -1 : static_cast<int>(it->second);
 }
 
+void Front::assign(std::uint64_t simulation, std::uint32_t rank) {
+  SURGE_REQUIRE(
+      rank < data_endpoints_.size(), ConfigError,
+      "server rank " << rank << " does not exist (" << data_endpoints_.size() << " ranks)");
+  std::lock_guard<std::mutex> lock(mutex_);
+  assignment_[simulation] = rank;
+}
+
 std::vector<std::byte> Front::answer(Bytes hello) {
   const DecodeResult d = decode_frame(hello, {}, kMaxHelloBytes);
   // Echo the sender's ids only when the header could be read (checksummed, or another

@@ -5,6 +5,7 @@
 // the server applies back-pressure.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -18,6 +19,10 @@
 #include "surge/streaming/config.hpp"
 #include "surge/streaming/protocol.hpp"
 #include "surge/streaming/span.hpp"
+
+namespace zmq {
+class message_t;
+}
 
 namespace surge::streaming {
 
@@ -97,6 +102,12 @@ class Client {
   void send_vector(std::string_view field, std::int64_t step, double time, std::vector<T>&& data,
                    const Block& block);
   void send_control(MessageKind kind, std::int64_t step);
+  // Sends one frame on the data socket: blocks on back-pressure up to send_timeout_ms (-1:
+  // forever), but throws ProtocolError once the connection to the server has been down for
+  // server_timeout_ms. Returns false on a send timeout.
+  bool send_frame(zmq::message_t& message, bool more);
+  // Reads the data socket's connection events; throws ProtocolError if the server is lost.
+  void check_server();
   void heartbeat_loop();
 
   struct Zmq;
@@ -107,6 +118,9 @@ class Client {
   std::string data_endpoint_;
   std::int64_t last_step_ = -1;
   bool finished_ = false;
+  // Data socket connection, from its monitor: whether connected, and since when not.
+  bool connected_ = false;
+  std::chrono::steady_clock::time_point disconnected_since_ = std::chrono::steady_clock::now();
   std::atomic<std::uint64_t> blocks_sent_{0}, heartbeats_sent_{0};
 
   std::mutex heartbeat_mutex_;

@@ -39,6 +39,7 @@ struct ReceiverConfig {
   int max_pending_fields = 4096;
   int reject_log_interval_ms = 1000;
   int io_threads = 1;
+  double server_timeout_s = 60.0;
   CurveConfig curve;
 
   template <class V>
@@ -72,6 +73,10 @@ struct ReceiverConfig {
       "at most one log line per rejection kind in this interval (the rest are counted)",
       core::at_least(0));
     v("io_threads", io_threads, "ZeroMQ I/O threads per receiver", core::in_range(1, 16));
+    v("server_timeout_s", server_timeout_s,
+      "a member that has lost its connection to the server for this long exits with an "
+      "error (so no member outlives a dead server)",
+      core::at_least(0.1));
     v.section("curve", curve, "optional ZeroMQ CURVE encryption and authentication");
   }
 };
@@ -84,6 +89,7 @@ struct ClientConfig {
   int heartbeat_interval_ms = 1000;
   int send_timeout_ms = -1;
   int linger_ms = -1;
+  int server_timeout_ms = -1;
   std::int64_t zero_copy_bytes = std::int64_t{1} << 16;
   CurveConfig curve;
 
@@ -100,6 +106,10 @@ struct ClientConfig {
       core::at_least(-1));
     v("linger_ms", linger_ms,
       "how long finish() waits for queued messages to leave; -1 = until delivered",
+      core::at_least(-1));
+    v("server_timeout_ms", server_timeout_ms,
+      "a send that finds the connection to the server down for this long fails (the server "
+      "is gone); also bounds linger_ms = -1 at finish(); -1 = wait forever",
       core::at_least(-1));
     v("zero_copy_bytes", zero_copy_bytes,
       "send_owned() payloads at least this large go out without any copy",

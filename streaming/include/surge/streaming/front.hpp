@@ -42,6 +42,10 @@ class Front {
   [[nodiscard]] FrontStats stats() const;
   // The server rank a simulation was assigned to, or -1 if it never shook hands.
   [[nodiscard]] int assigned_rank(std::uint64_t simulation) const;
+  // Assigns `simulation` to server rank `rank` before its handshake (a resumed study puts a
+  // relaunched member where its earlier samples are). Throws ConfigError for a rank that does
+  // not exist.
+  void assign(std::uint64_t simulation, std::uint32_t rank);
   // Stops the thread (idempotent).
   void stop();
 
