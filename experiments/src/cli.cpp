@@ -17,6 +17,7 @@ namespace surge::experiments {
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
       {"run", "run an online-training study from an experiment file", run_command},
+      {"resume", "continue a study from its last study checkpoint", resume_command},
       {"solve", "run one ensemble member of a solver and write its trajectory (The Well HDF5)",
        solve_command},
       {"predict", "evaluate a trained surrogate and write its fields (The Well HDF5)",

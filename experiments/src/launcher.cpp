@@ -27,19 +27,32 @@ bool g_captured = false;
 // which Open MPI puts in process groups of their own), up to 2 s for it to go, then SIGKILL
 // to the group. The ranks also die with their parent (surge solve --stream sets
 // PR_SET_PDEATHSIG), so none outlives the launcher's kill. Reaps the process.
-void terminate_member(pid_t pid) {
-  kill(-pid, SIGTERM);
-  int status = 0;
-  for (int i = 0; i < 100; ++i) {
-    if (waitpid(pid, &status, WNOHANG) == pid) {
-      kill(-pid, SIGKILL);  // stragglers left in the group
-      return;
+// Ends members (their whole process groups): SIGTERM, up to `grace` for them to exit, then
+// SIGKILL. All at once, so that stopping a study takes one grace period, not one per member.
+void terminate_members(const std::vector<pid_t>& pids, std::chrono::milliseconds grace) {
+  for (pid_t pid : pids) kill(-pid, SIGTERM);
+  std::vector<pid_t> left = pids;
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (!left.empty() && std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    for (std::size_t k = 0; k < left.size();) {
+      if (waitpid(left[k], &status, WNOHANG) == left[k]) {
+        kill(-left[k], SIGKILL);  // stragglers left in the group
+        left.erase(left.begin() + static_cast<std::ptrdiff_t>(k));
+      } else {
+        ++k;
+      }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  kill(-pid, SIGKILL);
-  waitpid(pid, &status, 0);
+  for (pid_t pid : left) {
+    int status = 0;
+    kill(-pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
 }
+
+void terminate_member(pid_t pid) { terminate_members({pid}, std::chrono::seconds(2)); }
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
@@ -270,6 +283,22 @@ void LocalLauncher::attempt_failed(std::size_t index, const std::string& why) {
 }
 
 void LocalLauncher::run() {
+  // Never lets an exception out (std::terminate would leave every member running): the study
+  // sees a launcher that gave up, with the reason.
+  try {
+    loop();
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    gave_up_ = std::string("the launcher thread failed: ") + e.what();
+    std::vector<pid_t> pids;
+    for (const auto& r : running_) pids.push_back(r.pid);
+    terminate_members(pids, std::chrono::milliseconds(300));
+    running_.clear();
+    finished_ = true;
+  }
+}
+
+void LocalLauncher::loop() {
   using namespace std::chrono;
   while (!stop_) {
     {
@@ -330,12 +359,15 @@ void LocalLauncher::run() {
     std::this_thread::sleep_for(milliseconds(20));
   }
   // Stopped from outside, or gave up: end every member still running.
+  // A stopped study is in a hurry (under mpirun, Ctrl-C leaves 2 s before SIGKILL).
   std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<pid_t> pids;
   for (const auto& r : running_) {
-    terminate_member(r.pid);
+    pids.push_back(r.pid);
     members_[r.index].status = MemberStatus::failed;
     members_[r.index].last_error = "stopped";
   }
+  terminate_members(pids, std::chrono::milliseconds(300));
   running_.clear();
   finished_ = true;
 }

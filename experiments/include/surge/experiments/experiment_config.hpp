@@ -15,6 +15,8 @@ struct StudyConfig {
   std::string name = "study";
   std::string output_dir = "results/study";
   int seed = 1234;
+  double checkpoint_every_s = 30.0;
+  int checkpoints_kept = 2;
 
   template <class V>
   void visit(V& v) {
@@ -22,6 +24,11 @@ struct StudyConfig {
     v("output_dir", output_dir,
       "directory of results.h5, model/ and plots/; must not exist or be empty (see --overwrite)");
     v("seed", seed, "seed of the parameter sampler and of training", core::at_least(0));
+    v("checkpoint_every_s", checkpoint_every_s,
+      "seconds between two study checkpoints (trainer, buffers, member table) in "
+      "<output_dir>/checkpoints/, from which `surge resume` continues; 0 = none",
+      core::at_least(0.0));
+    v("checkpoints_kept", checkpoints_kept, "newest study checkpoints kept", core::at_least(1));
   }
 };
 

@@ -86,6 +86,7 @@ class LocalLauncher {
     std::chrono::steady_clock::time_point started;
   };
   void run();
+  void loop();
   void launch(std::size_t index);
   // Handles an attempt that ended badly: retry, redraw or fail.
   void attempt_failed(std::size_t index, const std::string& why);

@@ -1,0 +1,161 @@
+#include "feeder.hpp"
+
+#include <chrono>
+#include <optional>
+
+#include "surge/core/error.hpp"
+#include "surge/core/log.hpp"
+#include "surge/experiments/sample_builder.hpp"
+
+namespace surge::experiments {
+
+Feeder::Feeder(FeederSetup setup, streaming::Receiver& receiver, ServerControl& control,
+               reservoir::Buffer<reservoir::Sample>& buffer, const std::atomic<int>& interrupted)
+    : setup_(std::move(setup)),
+      receiver_(receiver),
+      control_(control),
+      buffer_(buffer),
+      interrupted_(interrupted) {}
+
+void Feeder::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Feeder::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string Feeder::error() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return error_;
+}
+std::int64_t Feeder::received() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return state_.received;
+}
+std::int64_t Feeder::rejected() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return state_.rejected;
+}
+bool Feeder::has_ended(std::uint64_t simulation) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return state_.ended.count(simulation) > 0;
+}
+std::map<std::uint64_t, std::int64_t> Feeder::samples() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::map<std::uint64_t, std::int64_t> out;
+  for (const auto& [sim, steps] : state_.steps) out[sim] = static_cast<std::int64_t>(steps.size());
+  return out;
+}
+std::vector<reservoir::Sample> Feeder::validation() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return validation_;
+}
+
+void Feeder::run() {
+  try {
+    loop();
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    error_ = std::string("the feeder thread failed: ") + e.what();
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    error_ = "the feeder thread failed: unknown exception";
+  }
+  over_ = true;
+  // A rank whose feeder failed must not wait for samples: its trainer replica goes on with
+  // empty batches until every rank agrees to stop (see the study's run loop).
+  if (!error().empty()) {
+    buffer_.close();
+  } else {
+    buffer_.end_of_reception();
+  }
+}
+
+void Feeder::loop() {
+  SampleBuilder train_builder(setup_.layout, setup_.nodes, !setup_.next_step);
+  SampleBuilder validation_builder(setup_.layout, setup_.nodes, !setup_.next_step);
+  core::Logger log("feeder");
+  auto last_warning = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+  auto reception_over = [&] {
+    if (receiver_.queued() > 0) return false;
+    const auto expected = control_.expected_ends();
+    if (!expected) return false;
+    // Every member of this rank that exited cleanly sent END after its fields.
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto id : *expected) {
+      if (!state_.ended.count(id)) return false;
+    }
+    return true;
+  };
+  while (!reception_over()) {
+    if (interrupted_ || stop_) break;
+    auto d = receiver_.pop(std::chrono::milliseconds(50));
+    if (!d) continue;
+    if (d->kind == streaming::DeliveryKind::simulation_end) {
+      train_builder.forget(d->simulation);
+      validation_builder.forget(d->simulation);
+      std::lock_guard<std::mutex> lock(mutex_);
+      state_.ended.insert(d->simulation);
+      continue;
+    }
+    const std::int64_t step = d->field.step;
+    {
+      // A relaunched member (after `surge resume`) sends again what was already made into
+      // samples before the checkpoint.
+      std::lock_guard<std::mutex> lock(mutex_);
+      const auto it = state_.steps.find(d->simulation);
+      if (it != state_.steps.end() && it->second.count(step)) {
+        ++state_.duplicates;
+        continue;
+      }
+    }
+    const auto role = control_.role_of(d->simulation, stop_);
+    if (!role) break;
+    const bool is_validation = *role == MemberRole::validation;
+    std::optional<reservoir::Sample> sample;
+    try {
+      sample = (is_validation ? validation_builder : train_builder).add(d->field);
+    } catch (const core::ProtocolError& e) {
+      std::int64_t rejected = 0;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        rejected = ++state_.rejected;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_warning > std::chrono::seconds(1)) {
+        last_warning = now;
+        SURGE_LOG(log, warn,
+                  "dropped a field of simulation " << d->simulation << ": " << e.message() << " ("
+                                                   << rejected << " dropped so far)");
+      }
+      continue;
+    }
+    if (!sample) continue;
+    if (setup_.throw_at >= 0 && received() >= setup_.throw_at) {
+      SURGE_THROW(Error, "injected failure after " << setup_.throw_at
+                                                   << " samples (SURGE_TEST_FEEDER_THROW_AT)");
+    }
+    if (is_validation) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      validation_.push_back(*sample);
+      state_.steps[d->simulation].insert(step);
+      ++state_.received;
+      continue;
+    }
+    if (setup_.next_step) stride_key(*sample, setup_.stride);
+    // Blocks while the buffer is full of unseen samples (back-pressure to the members), with
+    // nothing held; then the put cannot block (this thread is the buffer's only producer) and
+    // happens with the record, under the lock a checkpoint takes. Once training has stopped
+    // the buffer is closed: samples are still received and counted (members must finish
+    // cleanly), the buffer counts them as rejected.
+    (void)buffer_.wait_for_room(reservoir::SampleTraits<reservoir::Sample>::bytes(*sample));
+    std::lock_guard<std::mutex> lock(mutex_);
+    (void)buffer_.put(std::move(*sample));
+    state_.steps[d->simulation].insert(step);
+    ++state_.received;
+  }
+}
+
+}  // namespace surge::experiments

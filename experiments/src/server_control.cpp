@@ -1,0 +1,183 @@
+#include "server_control.hpp"
+
+#include <chrono>
+#include <sstream>
+
+#include "surge/core/error.hpp"
+
+namespace surge::experiments {
+
+ServerControl::ServerControl(int rank, int size, const std::string& data_endpoint)
+    : rank_(rank), size_(size), context_(1), in_(context_, zmq::socket_type::pull) {
+  std::string host = "127.0.0.1";
+  if (data_endpoint.rfind("tcp://", 0) == 0 && data_endpoint.rfind(':') > 5) {
+    host = data_endpoint.substr(6, data_endpoint.rfind(':') - 6);
+  }
+  in_.set(zmq::sockopt::linger, 0);
+  try {
+    in_.bind("tcp://" + host + ":*");
+  } catch (const zmq::error_t& e) {
+    SURGE_THROW(ConfigError, "cannot bind the server control socket on '"
+                                 << host << "' (from streaming.data_endpoint): " << e.what());
+  }
+  endpoint_ = in_.get(zmq::sockopt::last_endpoint);
+}
+
+void ServerControl::start(const std::vector<std::string>& endpoints, Liveness liveness,
+                          FinalLists final_lists) {
+  liveness_ = std::move(liveness);
+  final_lists_ = std::move(final_lists);
+  for (int k = 0; k < size_; ++k) {
+    if (k == rank_ || (rank_ != 0 && k != 0)) continue;
+    zmq::socket_t s(context_, zmq::socket_type::push);
+    // Long enough for the last messages to leave when the socket closes.
+    s.set(zmq::sockopt::linger, 5000);
+    s.connect(endpoints[static_cast<std::size_t>(k)]);
+    out_.emplace_back(k, std::move(s));
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void ServerControl::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string ServerControl::error() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return error_;
+}
+
+void ServerControl::set_role(std::uint64_t simulation, MemberRole role) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    roles_[simulation] = role;
+  }
+  role_known_.notify_all();
+}
+
+void ServerControl::announce_role(std::uint64_t simulation, MemberRole role) {
+  set_role(simulation, role);
+  std::lock_guard<std::mutex> lock(mutex_);
+  outgoing_roles_.emplace_back(simulation, role);
+}
+
+std::optional<MemberRole> ServerControl::role_of(std::uint64_t simulation,
+                                                 const std::atomic<bool>& give_up) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!roles_.count(simulation)) {
+    if (give_up) return std::nullopt;
+    role_known_.wait_for(lock, std::chrono::milliseconds(50));
+  }
+  return roles_.at(simulation);
+}
+
+std::optional<std::set<std::uint64_t>> ServerControl::expected_ends() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return expected_;
+}
+
+double ServerControl::remote_silence(std::uint64_t simulation) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = last_seen_.find(simulation);
+  if (it == last_seen_.end()) return -1.0;
+  return std::chrono::duration<double>(streaming::Clock::now() - it->second).count();
+}
+
+void ServerControl::handle(const std::string& text) {
+  std::istringstream in(text);
+  std::string kind;
+  in >> kind;
+  if (kind == "role") {
+    std::uint64_t sim = 0;
+    int role = 0;
+    in >> sim >> role;
+    set_role(sim, role == 0 ? MemberRole::validation : MemberRole::train);
+  } else if (kind == "final") {
+    std::set<std::uint64_t> ids;
+    std::uint64_t sim = 0;
+    while (in >> sim) ids.insert(sim);
+    std::lock_guard<std::mutex> lock(mutex_);
+    expected_ = std::move(ids);
+  } else if (kind == "live") {
+    const auto now = streaming::Clock::now();
+    std::uint64_t sim = 0;
+    double quiet = 0;
+    std::lock_guard<std::mutex> lock(mutex_);
+    while (in >> sim >> quiet) {
+      const auto seen = now - std::chrono::duration_cast<streaming::Clock::duration>(
+                                  std::chrono::duration<double>(quiet));
+      auto [it, fresh] = last_seen_.emplace(sim, seen);
+      if (!fresh && seen > it->second) it->second = seen;
+    }
+  }
+}
+
+void ServerControl::run() {
+  // Never lets an exception out (a ZeroMQ error, a full disk under a log line): the main
+  // thread reads error() and stops the study cleanly.
+  try {
+    loop();
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    error_ = std::string("the control thread failed: ") + e.what();
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    error_ = "the control thread failed: unknown exception";
+  }
+}
+
+void ServerControl::loop() {
+  auto last_report = streaming::Clock::now() - std::chrono::seconds(1);
+  bool published = false;
+  while (true) {
+    const bool stopping = stop_;
+    zmq::pollitem_t item{in_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(stopping ? 0 : 50));
+    zmq::message_t message;
+    while (in_.recv(message, zmq::recv_flags::dontwait)) handle(message.to_string());
+    if (rank_ == 0) {
+      std::vector<std::pair<std::uint64_t, MemberRole>> roles;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        roles.swap(outgoing_roles_);
+      }
+      for (const auto& [sim, role] : roles) {
+        const std::string text =
+            "role " + std::to_string(sim) + " " + (role == MemberRole::validation ? "0" : "1");
+        for (auto& [k, s] : out_) s.send(zmq::buffer(text), zmq::send_flags::none);
+      }
+      if (!published && final_lists_) {
+        if (auto lists = final_lists_()) {
+          published = true;
+          for (auto& [k, s] : out_) {
+            std::string text = "final";
+            for (auto sim : (*lists)[static_cast<std::size_t>(k)]) {
+              text += " " + std::to_string(sim);
+            }
+            s.send(zmq::buffer(text), zmq::send_flags::none);
+          }
+          const auto& own = (*lists)[0];
+          std::lock_guard<std::mutex> lock(mutex_);
+          expected_ = std::set<std::uint64_t>(own.begin(), own.end());
+        }
+      }
+    } else if (streaming::Clock::now() - last_report > std::chrono::milliseconds(250)) {
+      last_report = streaming::Clock::now();
+      std::map<std::uint64_t, double> quiet;
+      for (const auto& m : liveness_()) {
+        const double q = std::chrono::duration<double>(last_report - m.last_seen).count();
+        auto [it, fresh] = quiet.emplace(m.simulation, q);
+        if (!fresh) it->second = std::min(it->second, q);
+      }
+      std::ostringstream text;
+      text.precision(6);
+      text << "live";
+      for (const auto& [sim, q] : quiet) text << ' ' << sim << ' ' << q;
+      out_.front().second.send(zmq::buffer(text.str()), zmq::send_flags::none);
+    }
+    if (stopping) break;
+  }
+}
+
+}  // namespace surge::experiments

@@ -1,0 +1,88 @@
+#pragma once
+// The server ranks' control channel (ZeroMQ between the server ranks' threads). Only main
+// threads may call MPI, but the feeder threads must learn when reception is over and the
+// launcher (rank 0) when a member assigned to another rank went silent, while the main
+// threads are busy training. So every rank binds a PULL socket; rank 0 pushes to every other
+// rank the role of each redrawn member and, once the launcher has finished, the simulations
+// whose end each rank must see; the other ranks push to rank 0, every 250 ms, how long ago
+// they last heard of each of their members. On one rank it is the same code without peers.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+#include <zmq.hpp>
+
+#include "surge/experiments/launcher.hpp"
+#include "surge/streaming/receiver.hpp"
+
+namespace surge::experiments {
+
+class ServerControl {
+ public:
+  using Liveness = std::function<std::vector<streaming::MemberStatus>()>;
+  // Rank 0: the simulations each rank must see end, once the launcher has finished.
+  using FinalLists = std::function<std::optional<std::vector<std::vector<std::uint64_t>>>()>;
+
+  // Binds the PULL socket on the host of `data_endpoint` (a kernel-chosen port). Throws
+  // ConfigError if it cannot.
+  ServerControl(int rank, int size, const std::string& data_endpoint);
+  ~ServerControl() { stop(); }
+  ServerControl(const ServerControl&) = delete;
+  ServerControl& operator=(const ServerControl&) = delete;
+
+  [[nodiscard]] const std::string& endpoint() const noexcept { return endpoint_; }
+
+  // Connects to the other ranks (`endpoints[k]` is rank k's) and starts the thread.
+  void start(const std::vector<std::string>& endpoints, Liveness liveness, FinalLists final_lists);
+  // Publishes what is left (rank 0) and stops the thread (idempotent).
+  void stop();
+  // Why the thread stopped early ("" while it runs or if it stopped when told). The thread
+  // never lets an exception out; the main thread turns this into a clean stop.
+  [[nodiscard]] std::string error() const;
+
+  // Records a member's role on this rank only (the initial members: every rank knows them).
+  void set_role(std::uint64_t simulation, MemberRole role);
+  // Rank 0: records a redrawn member's role here and sends it to every other rank.
+  void announce_role(std::uint64_t simulation, MemberRole role);
+  // The role of `simulation`, waiting until rank 0 has said it; nothing if `give_up` is set
+  // first.
+  [[nodiscard]] std::optional<MemberRole> role_of(std::uint64_t simulation,
+                                                  const std::atomic<bool>& give_up);
+  // The simulations this rank must see end before reception is over, once rank 0 knows.
+  [[nodiscard]] std::optional<std::set<std::uint64_t>> expected_ends() const;
+  // Rank 0: seconds since another rank last heard of `simulation`, or -1 if none did.
+  [[nodiscard]] double remote_silence(std::uint64_t simulation) const;
+
+ private:
+  void handle(const std::string& text);
+  void run();
+  void loop();
+
+  int rank_, size_;
+  zmq::context_t context_;
+  zmq::socket_t in_;
+  std::vector<std::pair<int, zmq::socket_t>> out_;  // rank 0: to every rank; others: to rank 0
+  std::string endpoint_;
+  Liveness liveness_;
+  FinalLists final_lists_;
+  mutable std::mutex mutex_;  // guards everything below
+  std::condition_variable role_known_;
+  std::map<std::uint64_t, MemberRole> roles_;
+  std::vector<std::pair<std::uint64_t, MemberRole>> outgoing_roles_;
+  std::optional<std::set<std::uint64_t>> expected_;
+  std::map<std::uint64_t, streaming::Clock::time_point> last_seen_;
+  std::string error_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace surge::experiments

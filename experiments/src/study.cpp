@@ -1,0 +1,195 @@
+#include "study.hpp"
+
+#include <unistd.h>
+#include <algorithm>
+
+#include "surge/core/error.hpp"
+#include "surge/experiments/sampler.hpp"
+#include "surge/reservoir/registry.hpp"
+#include "surge/solvers/member.hpp"
+#include "surge/solvers/solver.hpp"
+#include "surge/surrogates/trainer.hpp"
+
+namespace surge::experiments {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// YAML scalar or flow text of a solver key, as `surge solve` takes it in key=value.
+std::string as_argument(const YAML::Node& value) {
+  if (value.IsScalar()) return value.Scalar();
+  YAML::Emitter out;
+  out << YAML::Flow << value;
+  return out.c_str();
+}
+
+SolverFacts probe_solver(const ExperimentConfig& cfg, const core::ConfigSource& source) {
+  // Build one member on this process with the shared keys plus the middle of every range:
+  // this checks the solver keys before anything starts, and tells what the members produce.
+  YAML::Node params = YAML::Clone(cfg.solver.parameters);
+  for (const auto& [name, range] : cfg.parameters.ranges) {
+    SURGE_REQUIRE(!params[name].IsDefined(), ConfigError,
+                  "'" << name << "' is both sampled (parameters.ranges) and fixed "
+                      << "(solver.parameters); keep one");
+    params[name] = 0.5 * (range.min + range.max);
+  }
+  core::ConfigSource solver_source = source;
+  const auto& entry = solvers::solver_registry().at(cfg.solver.type);
+  std::unique_ptr<solvers::Solver> probe;
+  try {
+    probe = entry.create(params, solver_source, MPI_COMM_SELF);
+  } catch (const core::ConfigError& e) {
+    SURGE_THROW(ConfigError, "solver.parameters: " << e.message());
+  }
+  SolverFacts facts;
+  for (const auto& [name, value] : probe->parameters()) {
+    facts.parameter_names.push_back(name);
+    if (!cfg.parameters.ranges.count(name)) facts.defaults[name] = value;
+  }
+  for (const auto& f : probe->fields())
+    facts.layout.push_back({f.name, f.order == 0 ? 1 : f.components});
+  facts.grid = {probe->decomposition().nx(), probe->decomposition().ny()};
+  facts.times = solvers::frame_times(*probe);
+  facts.periodic = {false, false};
+  for (const auto& bc : probe->boundary_conditions()) {
+    if (bc.type == "periodic" && (bc.axis == "x" || bc.axis == "y"))
+      facts.periodic[bc.axis == "x" ? 0 : 1] = true;
+  }
+  for (const auto& [name, range] : cfg.parameters.ranges) {
+    SURGE_REQUIRE(std::find(facts.parameter_names.begin(), facts.parameter_names.end(), name) !=
+                      facts.parameter_names.end(),
+                  ConfigError,
+                  "'parameters.ranges." << name << "' is not a parameter of " << cfg.solver.type);
+  }
+  return facts;
+}
+
+}  // namespace
+
+std::string self_executable() {
+  std::error_code ec;
+  const fs::path p = fs::read_symlink("/proc/self/exe", ec);
+  SURGE_REQUIRE(!ec, IoError,
+                "cannot find the surge executable (/proc/self/exe): " << ec.message());
+  return p.string();
+}
+
+Study load_study_file(const std::string& file, const std::vector<std::string>& overrides) {
+  core::ConfigSource source;
+  source.file = file;
+  YAML::Node root = core::load_yaml_file(file);
+  for (const auto& assignment : overrides) core::apply_override(root, assignment, source);
+  return load_study(root, source);
+}
+
+std::unique_ptr<reservoir::Buffer<reservoir::Sample>> make_buffer(const Study& study) {
+  return reservoir::buffer_registry<reservoir::Sample>()
+      .at(study.cfg.reservoir.type)
+      .create(study.cfg.reservoir.parameters, study.source, "reservoir.parameters");
+}
+
+Study load_study(const YAML::Node& input, const core::ConfigSource& source) {
+  Study s;
+  s.input = YAML::Clone(input);
+  s.source = source;
+  s.cfg = core::read_config<ExperimentConfig>(s.input, source);
+  ExperimentConfig& cfg = s.cfg;
+  SURGE_REQUIRE(cfg.launcher.type == "local", ConfigError,
+                "unknown launcher '" << cfg.launcher.type << "' (known: local)");
+  s.launcher =
+      core::read_config<LauncherConfig>(cfg.launcher.parameters, source, "launcher.parameters");
+  surrogates::check_model_config(cfg.model, source, "model");
+  const auto buffer = make_buffer(s);
+  const std::string kind = surrogates::model_kind(cfg.model.type);
+  s.next_step = kind == surrogates::kNextStep;
+  const surrogates::TrainingConfig& training_cfg = cfg.training;
+  if (s.next_step) {
+    const std::int64_t window = buffer->window_length();
+    SURGE_REQUIRE(
+        cfg.reservoir.type == "trajectory" && window == training_cfg.rollout_steps + 1, ConfigError,
+        "model type '" << cfg.model.type << "' learns next_step samples: it needs "
+                       << "reservoir type trajectory with window = "
+                       << "training.rollout_steps + 1 = " << training_cfg.rollout_steps + 1
+                       << " (got " << cfg.reservoir.type << ", window " << window << ")");
+  }
+
+  s.facts = probe_solver(cfg, source);
+  const SolverFacts& facts = s.facts;
+  // Parameters the study does not vary keep the solver's default, as fixed values: every
+  // member is told them, and results.h5 records them.
+  for (const auto& [name, value] : facts.defaults) cfg.parameters.ranges[name] = {value, value};
+  (void)make_sampler(cfg.parameters.sampler, cfg.parameters.ranges, 0, 1);
+  for (const auto& [name, r] : cfg.parameters.ranges) s.range_names.push_back(name);
+  if (s.next_step) {
+    SURGE_REQUIRE(static_cast<std::int64_t>(facts.times.size()) >
+                      cfg.samples.stride * training_cfg.rollout_steps,
+                  ConfigError,
+                  "samples.stride (" << cfg.samples.stride << ") x training.rollout_steps ("
+                                     << training_cfg.rollout_steps << ") must be below the "
+                                     << facts.times.size() << " frames of a member");
+  }
+  s.mpirun = find_on_path(s.launcher.mpirun);
+  SURGE_REQUIRE(!s.mpirun.empty(), ConfigError,
+                "launcher.parameters.mpirun: '" << s.launcher.mpirun
+                                                << "' is not on PATH (install openmpi-bin)");
+  s.out_dir = fs::absolute(cfg.study.output_dir);
+
+  // The resolved configuration: every part with its defaults filled in.
+  YAML::Node resolved = core::dump_config(cfg);
+  resolved["launcher"]["parameters"] = core::dump_config(s.launcher);
+  s.resolved_text = core::to_yaml_text(resolved);
+
+  surrogates::IoDescription& io = s.io;
+  io.kind = kind;
+  io.solver = cfg.solver.type;
+  for (const auto& name : facts.parameter_names) {
+    const auto& r = cfg.parameters.ranges.at(name);
+    io.inputs.push_back({name, r.min, r.max});
+  }
+  if (!s.next_step) io.inputs.push_back({"t", 0.0, facts.times.back()});
+  io.layout = facts.layout;
+  io.fields = surrogates::channel_names(facts.layout);
+  io.grid = facts.grid;
+  io.times = facts.times;
+  io.periodic = facts.periodic;
+  if (s.next_step) {
+    io.stride = cfg.samples.stride;
+    io.dt = facts.times[static_cast<std::size_t>(io.stride)] - facts.times[0];
+    io.increment = training_cfg.target == "increment";
+  }
+  s.training = training_cfg;
+  if (!fs::path(s.training.checkpoint_dir).is_absolute()) {
+    s.training.checkpoint_dir = (s.out_dir / s.training.checkpoint_dir).string();
+  }
+  return s;
+}
+
+std::vector<std::string> member_command(const Study& study, const std::string& surge_exe,
+                                        const std::string& front_endpoint, const MemberRecord& m,
+                                        int attempt) {
+  const ExperimentConfig& cfg = study.cfg;
+  const LauncherConfig& launcher = study.launcher;
+  std::vector<std::string> c = {study.mpirun};
+  // Open MPI refuses to start as root unless told; CI containers and clusters' admins do.
+  if (geteuid() == 0) c.push_back("--allow-run-as-root");
+  for (const auto& a : launcher.mpirun_args) c.push_back(a);
+  c.insert(c.end(), {"-np", std::to_string(cfg.solver.ranks), surge_exe, "solve", cfg.solver.type});
+  for (const auto& kv : cfg.solver.parameters) {
+    c.push_back(kv.first.as<std::string>() + "=" + as_argument(kv.second));
+  }
+  for (std::size_t k = 0; k < study.range_names.size(); ++k) {
+    c.push_back(study.range_names[k] + "=" + core::detail::to_text(m.parameters[k]));
+  }
+  c.insert(c.end(), {"--stream", front_endpoint, "--experiment", cfg.study.name, "--simulation-id",
+                     std::to_string(m.simulation_id), "--server-timeout",
+                     core::detail::to_text(cfg.streaming.server_timeout_s), "--log-level", "warn"});
+  if (launcher.fail_once_simulation >= 0 &&
+      m.simulation_id == static_cast<std::uint64_t>(launcher.fail_once_simulation) &&
+      attempt == 1) {
+    c.insert(c.end(), {"--fail-at-output", std::to_string(launcher.fail_once_at_output)});
+  }
+  return c;
+}
+
+}  // namespace surge::experiments

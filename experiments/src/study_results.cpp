@@ -1,0 +1,73 @@
+#include "study_results.hpp"
+
+#include <cstdio>
+#include <optional>
+
+#include "surge/experiments/results_writer.hpp"
+
+namespace surge::experiments {
+
+void write_study_results(const Study& study, const StudyOutcome& outcome,
+                         const surrogates::Trainer& trainer,
+                         const surrogates::ValidationSet& validation) {
+  const auto& out_dir = study.out_dir;
+  trainer.export_model((out_dir / "model").string());
+  RunSummary summary;
+  summary.study = study.cfg.study.name;
+  summary.resolved_config = study.resolved_text;
+  summary.parameter_names = study.range_names;
+  summary.members = outcome.members;
+  summary.samples = outcome.totals.samples;
+  summary.server_ranks = outcome.totals.ranks;
+  summary.reservoir_policy = study.cfg.reservoir.type;
+  summary.reservoir = outcome.totals.statistics;
+  summary.seconds = outcome.seconds;
+  summary.stop_reason = outcome.stop_reason;
+  summary.rejected_fields = outcome.rejected_fields;
+  std::optional<surrogates::RolloutResult> rollout;
+  if (study.next_step && !validation.empty()) rollout = trainer.rollout(validation);
+  const auto final_metrics = write_results((out_dir / "results.h5").string(), summary, trainer,
+                                           validation, study.io, rollout ? &*rollout : nullptr);
+
+  std::int64_t expected = 0, received = 0;
+  int done = 0, failed = 0;
+  for (const auto& m : summary.members) {
+    if (m.status == MemberStatus::done) {
+      expected += static_cast<std::int64_t>(study.facts.times.size());
+      ++done;
+    }
+    if (m.status == MemberStatus::failed) ++failed;
+  }
+  for (const auto& r : outcome.totals.ranks) received += r.received;
+  std::printf(
+      "surge run %s: %d members done, %d failed, %lld samples received (%lld expected from "
+      "completed members), %lld batches, %.1f s\n",
+      study.cfg.study.name.c_str(), done, failed, static_cast<long long>(received),
+      static_cast<long long>(expected), static_cast<long long>(trainer.batches()), outcome.seconds);
+  if (outcome.totals.ranks.size() > 1) {
+    std::printf("  server ranks:");
+    for (const auto& r : outcome.totals.ranks) {
+      std::printf(" %lld", static_cast<long long>(r.received));
+    }
+    std::printf(" samples received\n");
+  }
+  if (outcome.rejected_fields > 0)
+    std::printf("  %lld field(s) dropped: they did not fit the study's fields\n",
+                static_cast<long long>(outcome.rejected_fields));
+  const char* what = study.next_step ? "one-step" : "validation";
+  for (const auto& f : final_metrics.fields) {
+    std::printf("  %s %s: relative L2 %.3f %%, NRMSE %.4f, VRMSE %.4f\n", what, f.field.c_str(),
+                100.0 * f.relative_l2, f.nrmse, f.vrmse);
+  }
+  if (rollout && !rollout->metrics.empty()) {
+    for (const auto& f : rollout->metrics.back()) {
+      std::printf("  rollout (%lld steps) %s: relative L2 %.3f %%, VRMSE %.4f\n",
+                  static_cast<long long>(rollout->horizon.back()), f.field.c_str(),
+                  100.0 * f.relative_l2, f.vrmse);
+    }
+  }
+  std::printf("  results: %s\n  model:   %s\n", (out_dir / "results.h5").c_str(),
+              (out_dir / "model").c_str());
+}
+
+}  // namespace surge::experiments

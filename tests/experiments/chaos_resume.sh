@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# A study survives its server: the server of a small study is SIGKILLed at seeded random
+# moments three times (each time after a study checkpoint exists) and `surge resume`d each
+# time. Checks: no member process is left within streaming.server_timeout_s + 5 s of each
+# kill; the last resume exits 0; every member's frames were received exactly once
+# (check_results.py); the batch total equals the budget; the final validation error is within
+# a factor 3 of an uninterrupted run of the same study.
+# usage: chaos_resume.sh <surge> <experiment.yaml> <frames per member> [seed]
+set -u
+surge=$1 yaml=$2 steps=$3 seed=${4:-1}
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+name="chaos$$"
+leftovers() { pgrep -f -- "--experiment $name " || true; }
+trap 'pkill -9 -f -- "--experiment $name " 2>/dev/null; rm -rf "$tmp"' EXIT
+fail() {
+  echo "FAIL: $*"
+  tail -5 "$tmp"/*.err 2>/dev/null
+  exit 1
+}
+budget=400
+timeout_s=3
+keys=(study.name="$name" study.checkpoint_every_s=0.5 streaming.server_timeout_s=$timeout_s
+  training.max_batches=$budget)
+RANDOM=$seed
+
+# The reference: the same study, never interrupted.
+"$surge" run "$yaml" study.output_dir="$tmp/ref" "${keys[@]}" --no-plots \
+  >"$tmp/ref.out" 2>"$tmp/ref.err" </dev/null || fail "the uninterrupted run failed"
+
+out="$tmp/out"
+"$surge" run "$yaml" study.output_dir="$out" "${keys[@]}" --no-plots \
+  >"$tmp/run0.out" 2>"$tmp/run0.err" </dev/null &
+pid=$!
+kills=0
+for round in 1 2 3; do
+  # Wait for a checkpoint newer than any before this round, then a random moment.
+  before=$(ls -d "$out"/checkpoints/study_[0-9]* 2>/dev/null | grep -v partial | sort -V | tail -1)
+  for _ in $(seq 1 600); do
+    now=$(ls -d "$out"/checkpoints/study_[0-9]* 2>/dev/null | grep -v partial | sort -V | tail -1)
+    [[ -n $now && $now != "$before" ]] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "note: the study ended before kill $round"
+    break
+  fi
+  sleep "0.$((RANDOM % 10))"
+  kill -9 "$pid" 2>/dev/null && kills=$((kills + 1))
+  wait "$pid" 2>/dev/null
+  echo "round $round: server killed (SIGKILL) after checkpoint $(basename "$now")"
+  # Members hear nothing from the server and end on their own.
+  gone=0
+  for _ in $(seq 1 $(((timeout_s + 5) * 10))); do
+    if [[ -z $(leftovers) ]]; then
+      gone=1
+      break
+    fi
+    sleep 0.1
+  done
+  [[ $gone -eq 1 ]] || fail "member processes still running $((timeout_s + 5)) s after the kill: $(leftovers)"
+  "$surge" resume "$out" >"$tmp/run$round.out" 2>"$tmp/run$round.err" </dev/null &
+  pid=$!
+done
+wait "$pid"
+rc=$?
+[[ $rc -eq 0 ]] || fail "the last run exited $rc"
+[[ $kills -ge 1 ]] || fail "the study was never killed"
+grep -q "resuming study" "$tmp/run1.err" || fail "the first resume did not say where it resumed from"
+/usr/bin/python3 "$here/check_results.py" "$out" "$steps" || fail "results after $kills kills"
+/usr/bin/python3 - "$tmp/ref" "$out" "$budget" <<'EOF' || fail "resumed study differs from the reference"
+import sys
+import h5py
+import numpy as np
+
+ref, out, budget = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with h5py.File(f"{ref}/results.h5") as r, h5py.File(f"{out}/results.h5") as f:
+    batches = f["training/batch"][:]
+    if batches[-1] != budget:
+        sys.exit(f"the resumed study ended at batch {batches[-1]}, the budget is {budget}")
+    if len(np.unique(batches)) != len(batches) or not np.all(np.diff(batches) == 1):
+        sys.exit("the training curve has gaps or repeats: batches were lost or redone")
+    e_ref = float(np.mean(r["final_validation/relative_l2"][:]))
+    e_out = float(np.mean(f["final_validation/relative_l2"][:]))
+    print(f"final validation relative L2: uninterrupted {100 * e_ref:.2f} %, "
+          f"resumed {100 * e_out:.2f} %")
+    if not e_out < 3 * e_ref:
+        sys.exit(f"resumed error {e_out:.4f} is not within a factor 3 of {e_ref:.4f}")
+EOF
+echo "ok: $kills kills, resumed each time; counts exact, $budget batches"
