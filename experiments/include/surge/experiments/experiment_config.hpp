@@ -15,7 +15,7 @@ struct StudyConfig {
   std::string name = "study";
   std::string output_dir = "results/study";
   int seed = 1234;
-  double checkpoint_every_s = 30.0;
+  double checkpoint_every_s = 60.0;
   int checkpoints_kept = 2;
 
   template <class V>
