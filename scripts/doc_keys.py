@@ -34,6 +34,9 @@ def sections(surge, command=("run",)):
             start(f"`surge solve {m_solver.group(1)}`: {m_solver.group(2)}", "")
         elif line.startswith("launcher type local"):
             start("`launcher: {type: local, parameters: ...}`", "launcher.parameters.")
+        elif line.startswith("launcher type slurm"):
+            start("`launcher: {type: slurm, parameters: ...}`: the keys of type local, and",
+                  "launcher.parameters.")
         elif m_res:
             start(f"`reservoir: {{type: {m_res.group(1)}}}`: {m_res.group(2)}",
                   "reservoir.parameters.")

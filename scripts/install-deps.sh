@@ -14,6 +14,8 @@ packages=(
   libzmq3-dev cppzmq-dev libyaml-cpp-dev
   # tests and benchmarks (procps: pgrep, which the interrupt test uses to find leftovers)
   libgtest-dev libgmock-dev libbenchmark-dev procps
+  # launcher type slurm and its tests (a one-node cluster: tests/experiments/slurm_cluster.sh)
+  slurm-wlm munge
   # plots and HDF5 inspection for /usr/bin/python3
   python3-h5py python3-matplotlib python3-numpy
 )

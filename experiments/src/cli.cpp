@@ -18,6 +18,8 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
       {"run", "run an online-training study from an experiment file", run_command},
       {"resume", "continue a study from its last study checkpoint", resume_command},
+      {"submit", "run a study on Slurm: submit its server as a batch job, and exit",
+       submit_command},
       {"solve", "run one ensemble member of a solver and write its trajectory (The Well HDF5)",
        solve_command},
       {"predict", "evaluate a trained surrogate and write its fields (The Well HDF5)",

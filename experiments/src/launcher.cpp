@@ -82,26 +82,6 @@ bool set_by_mpi_launcher(const std::string& entry) {
 }
 }  // namespace
 
-const char* to_string(MemberRole role) {
-  return role == MemberRole::validation ? "validation" : "train";
-}
-
-const char* to_string(MemberStatus status) {
-  switch (status) {
-    case MemberStatus::pending:
-      return "pending";
-    case MemberStatus::running:
-      return "running";
-    case MemberStatus::done:
-      return "done";
-    case MemberStatus::failed:
-      return "failed";
-    case MemberStatus::redrawn:
-      return "redrawn";
-  }
-  return "?";
-}
-
 void capture_launch_environment() {
   auto& env = saved_environment();
   env.clear();
@@ -142,7 +122,7 @@ LocalLauncher::LocalLauncher(const LauncherConfig& config, std::vector<MemberRec
     : config_(config),
       command_(std::move(command)),
       silence_(std::move(silence)),
-      redraw_(std::move(redraw)),
+      policy_(config, std::move(redraw), log_dir),
       log_dir_(std::move(log_dir)),
       members_(std::move(members)) {
   std::filesystem::create_directories(log_dir_);
@@ -159,8 +139,8 @@ void LocalLauncher::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void LocalLauncher::wait() {
-  while (!finished_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+void Launcher::wait() const {
+  while (!finished()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 std::vector<MemberRecord> LocalLauncher::members() const {
@@ -170,36 +150,12 @@ std::vector<MemberRecord> LocalLauncher::members() const {
 
 LocalLauncher::Counts LocalLauncher::counts() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  Counts c;
-  for (const auto& m : members_) {
-    switch (m.status) {
-      case MemberStatus::pending:
-        ++c.pending;
-        break;
-      case MemberStatus::running:
-        ++c.running;
-        break;
-      case MemberStatus::done:
-        ++c.done;
-        break;
-      case MemberStatus::failed:
-        ++c.failed;
-        break;
-      case MemberStatus::redrawn:
-        ++c.redrawn;
-        break;
-    }
-  }
-  return c;
+  return count_members(members_);
 }
 
 bool LocalLauncher::role_finished(MemberRole role) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& m : members_) {
-    if (m.role == role && (m.status == MemberStatus::pending || m.status == MemberStatus::running))
-      return false;
-  }
-  return true;
+  return experiments::role_finished(members_, role);
 }
 
 void LocalLauncher::launch(std::size_t index) {
@@ -248,38 +204,8 @@ std::string LocalLauncher::gave_up() const {
 }
 
 void LocalLauncher::attempt_failed(std::size_t index, const std::string& why) {
-  MemberRecord& m = members_[index];
-  m.last_error = why;
-  const std::string log_file = log_dir_ + "/member_" + std::to_string(m.simulation_id) +
-                               "_attempt" + std::to_string(m.attempts) + ".log";
-  if (m.attempts <= config_.retries) {
-    SURGE_LOG(log_, warn,
-              "simulation " << m.simulation_id << " attempt " << m.attempts << " " << why
-                            << "; relaunching");
-    m.status = MemberStatus::pending;
-    return;
-  }
-  if (++failed_members_ >= config_.max_failed_members) {
-    m.status = MemberStatus::failed;
-    gave_up_ = std::to_string(failed_members_) + " members failed every attempt; the last, " +
-               "simulation " + std::to_string(m.simulation_id) + ", " + why + " (see " + log_file +
-               ")";
-    log_.error("giving up: " + gave_up_);
-    return;
-  }
-  if (config_.on_failure == "redraw" && m.role == MemberRole::train) {
-    m.status = MemberStatus::redrawn;
-    MemberRecord fresh = redraw_(m);
-    SURGE_LOG(log_, warn,
-              "simulation " << m.simulation_id << " failed " << m.attempts << " times (" << why
-                            << "); redrawn as simulation " << fresh.simulation_id);
-    members_.push_back(std::move(fresh));
-  } else {
-    m.status = MemberStatus::failed;
-    SURGE_LOG(log_, warn,
-              "simulation " << m.simulation_id << " failed " << m.attempts << " times (" << why
-                            << "); marked failed");
-  }
+  policy_.attempt_failed(members_, index, why);
+  if (gave_up_.empty()) gave_up_ = policy_.gave_up();
 }
 
 void LocalLauncher::run() {

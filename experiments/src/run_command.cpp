@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include "member_table.hpp"
+#include "slurm_scripts.hpp"
 #include "study.hpp"
 #include "study_checkpoint.hpp"
 #include "study_run.hpp"
@@ -36,7 +38,8 @@ void print_help() {
       "into the training buffer, trains the surrogate, and writes results.h5, model/ and\n"
       "plots/ into study.output_dir. Keys are documented in experiments/README.md.\n"
       "\noptions:\n"
-      "  --dry-run       check everything, print the resolved configuration, start nothing\n"
+      "  --dry-run       check everything, print the resolved configuration (and, on Slurm\n"
+      "                  in mode jobs, the batch script of the first member), start nothing\n"
       "  --overwrite     reuse an output directory that exists and is not empty\n"
       "  --no-plots      do not call experiments/plot_results.py at the end\n"
       "  --log-level L   debug, info, warn, error, off (default: info)\n"
@@ -46,6 +49,8 @@ void print_help() {
   std::printf("\nparameters.sampler types: halton, lhs, uniform (no parameters)\n");
   std::printf("\nlauncher type local, parameters:\n%s",
               core::format_key_docs(core::describe_config<LauncherConfig>()).c_str());
+  std::printf("\nlauncher type slurm, parameters: those of type local, and\n%s",
+              core::format_key_docs(core::describe_config<SlurmConfig>()).c_str());
   const auto& buffers = reservoir::buffer_registry<reservoir::Sample>();
   for (const auto& name : buffers.names()) {
     const auto& entry = buffers.at(name);
@@ -86,30 +91,6 @@ RunOptions parse(const std::vector<std::string>& args) {
   return o;
 }
 
-// The output directory of a fresh study: absent, empty, or reused with --overwrite (rank 0
-// then removes what an earlier study left).
-void prepare_output_dir(const fs::path& out_dir, bool overwrite, int rank) {
-  std::error_code ec;
-  const bool exists = fs::exists(out_dir, ec);
-  SURGE_REQUIRE(!exists || fs::is_directory(out_dir, ec), ConfigError,
-                "study.output_dir '" << out_dir.string() << "' is a file");
-  SURGE_REQUIRE(!exists || overwrite || fs::is_empty(out_dir, ec), ConfigError,
-                "study.output_dir '" << out_dir.string()
-                                     << "' exists and is not empty (use --overwrite"
-                                     << (fs::exists(out_dir / "checkpoints", ec)
-                                             ? ", or `surge resume " + out_dir.string() +
-                                                   "` to continue the study it holds"
-                                             : std::string())
-                                     << ")");
-  if (rank != 0) return;
-  if (overwrite && exists) {
-    for (const char* stale : {"results.h5", "model", "plots", "logs", "checkpoints"}) {
-      fs::remove_all(out_dir / stale);
-    }
-  }
-  fs::create_directories(out_dir / "logs");
-}
-
 }  // namespace
 
 int run_command(const std::vector<std::string>& args) {
@@ -123,8 +104,22 @@ int run_command(const std::vector<std::string>& args) {
                 "no experiment file (usage: surge run <experiment.yaml> [key=value ...])");
   solvers::KokkosSession kokkos;
   const Study study = load_study_file(o.file, o.overrides);
+  check_slurm_study(study, false);
   if (o.dry_run) {
-    if (rank == 0) std::cout << study.resolved_text;
+    if (rank == 0) {
+      std::cout << study.resolved_text;
+      if (study.slurm && study.slurm->mode == "jobs") {
+        const MemberRecord first = MemberTable(study).initial().at(0);
+        std::cout << "\n# The batch script of simulation " << first.simulation_id
+                  << ", attempt 1 (surge run writes one per attempt into "
+                  << (study.out_dir / "slurm").string() << "/):\n"
+                  << member_job_script(
+                         study, self_executable(), first, 1,
+                         (study.out_dir / "logs" /
+                          ("member_" + std::to_string(first.simulation_id) + "_attempt1.log"))
+                             .string());
+      }
+    }
     return 0;
   }
   prepare_output_dir(study.out_dir, o.overwrite, rank);
@@ -188,6 +183,7 @@ int resume_command(const std::vector<std::string>& args) {
   input["study"]["output_dir"] = out_dir.string();
   solvers::KokkosSession kokkos;
   const Study study = load_study(input, source);
+  check_slurm_study(study, false);
   core::Logger log("resume");
   SURGE_LOG(log, info,
             "resuming study '" << study.cfg.study.name << "' from " << checkpoint->string()

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "surge/core/error.hpp"
+#include "surge/streaming/front.hpp"
 
 namespace surge::experiments {
 
@@ -20,7 +21,7 @@ ServerControl::ServerControl(int rank, int size, const std::string& data_endpoin
     SURGE_THROW(ConfigError, "cannot bind the server control socket on '"
                                  << host << "' (from streaming.data_endpoint): " << e.what());
   }
-  endpoint_ = in_.get(zmq::sockopt::last_endpoint);
+  endpoint_ = streaming::connectable_endpoint(in_.get(zmq::sockopt::last_endpoint));
 }
 
 void ServerControl::start(const std::vector<std::string>& endpoints, Liveness liveness,

@@ -1,8 +1,11 @@
 #include "study.hpp"
 
 #include <unistd.h>
-#include <algorithm>
 
+#include <algorithm>
+#include <cctype>
+
+#include "slurm_scripts.hpp"
 #include "surge/core/error.hpp"
 #include "surge/experiments/sampler.hpp"
 #include "surge/reservoir/registry.hpp"
@@ -95,10 +98,20 @@ Study load_study(const YAML::Node& input, const core::ConfigSource& source) {
   s.source = source;
   s.cfg = core::read_config<ExperimentConfig>(s.input, source);
   ExperimentConfig& cfg = s.cfg;
-  SURGE_REQUIRE(cfg.launcher.type == "local", ConfigError,
-                "unknown launcher '" << cfg.launcher.type << "' (known: local)");
-  s.launcher =
-      core::read_config<LauncherConfig>(cfg.launcher.parameters, source, "launcher.parameters");
+  SURGE_REQUIRE(cfg.launcher.type == "local" || cfg.launcher.type == "slurm", ConfigError,
+                "unknown launcher '" << cfg.launcher.type << "' (known: local, slurm)");
+  if (cfg.launcher.type == "slurm") {
+    const auto both = core::read_config<SlurmLauncherConfig>(cfg.launcher.parameters, source,
+                                                             "launcher.parameters");
+    s.launcher = both;
+    s.slurm = both.slurm;
+    SURGE_REQUIRE(s.slurm->mode == "jobs" || s.slurm->mpi_launcher == "srun", ConfigError,
+                  "launcher.parameters.mpi_launcher: mode allocation starts members as srun "
+                  "job steps; mpirun is for mode jobs");
+  } else {
+    s.launcher =
+        core::read_config<LauncherConfig>(cfg.launcher.parameters, source, "launcher.parameters");
+  }
   surrogates::check_model_config(cfg.model, source, "model");
   const auto buffer = make_buffer(s);
   const std::string kind = surrogates::model_kind(cfg.model.type);
@@ -130,14 +143,22 @@ Study load_study(const YAML::Node& input, const core::ConfigSource& source) {
                                      << facts.times.size() << " frames of a member");
   }
   s.mpirun = find_on_path(s.launcher.mpirun);
-  SURGE_REQUIRE(!s.mpirun.empty(), ConfigError,
+  SURGE_REQUIRE(!s.mpirun.empty() || (s.slurm && s.slurm->mpi_launcher == "srun"), ConfigError,
                 "launcher.parameters.mpirun: '" << s.launcher.mpirun
                                                 << "' is not on PATH (install openmpi-bin)");
+  if (s.slurm) s.slurm_commands = find_slurm_commands(*s.slurm, false);
   s.out_dir = fs::absolute(cfg.study.output_dir);
 
   // The resolved configuration: every part with its defaults filled in.
   YAML::Node resolved = core::dump_config(cfg);
-  resolved["launcher"]["parameters"] = core::dump_config(s.launcher);
+  if (s.slurm) {
+    SlurmLauncherConfig both;
+    static_cast<LauncherConfig&>(both) = s.launcher;
+    both.slurm = *s.slurm;
+    resolved["launcher"]["parameters"] = core::dump_config(both);
+  } else {
+    resolved["launcher"]["parameters"] = core::dump_config(s.launcher);
+  }
   s.resolved_text = core::to_yaml_text(resolved);
 
   surrogates::IoDescription& io = s.io;
@@ -165,16 +186,67 @@ Study load_study(const YAML::Node& input, const core::ConfigSource& source) {
   return s;
 }
 
+// The output directory of a fresh study: absent, empty, or reused with --overwrite (rank 0
+// then removes what an earlier study left).
+void prepare_output_dir(const fs::path& out_dir, bool overwrite, int rank) {
+  std::error_code ec;
+  const bool exists = fs::exists(out_dir, ec);
+  SURGE_REQUIRE(!exists || fs::is_directory(out_dir, ec), ConfigError,
+                "study.output_dir '" << out_dir.string() << "' is a file");
+  SURGE_REQUIRE(!exists || overwrite || fs::is_empty(out_dir, ec), ConfigError,
+                "study.output_dir '" << out_dir.string()
+                                     << "' exists and is not empty (use --overwrite"
+                                     << (fs::exists(out_dir / "checkpoints", ec)
+                                             ? ", or `surge resume " + out_dir.string() +
+                                                   "` to continue the study it holds"
+                                             : std::string())
+                                     << ")");
+  if (rank != 0) return;
+  if (overwrite && exists) {
+    for (const char* stale :
+         {"results.h5", "model", "plots", "logs", "checkpoints", kEndpointFile}) {
+      fs::remove_all(out_dir / stale);
+    }
+  }
+  fs::create_directories(out_dir / "logs");
+}
+
+std::vector<std::string> ranks_command(const Study& study, int ranks, int cpus_per_task,
+                                       int nodes) {
+  const LauncherConfig& launcher = study.launcher;
+  if (study.slurm && study.slurm->mpi_launcher == "srun") {
+    // Explicit sizes: inside an allocation, srun would otherwise read the allocation's own
+    // (SLURM_NTASKS, SLURM_NNODES, ...) from the environment.
+    const SlurmConfig& slurm = *study.slurm;
+    std::vector<std::string> c = {
+        study.slurm_commands.srun.empty() ? "srun" : study.slurm_commands.srun,
+        "--ntasks=" + std::to_string(ranks), "--cpus-per-task=" + std::to_string(cpus_per_task),
+        "--nodes=" + (nodes > 0 ? std::to_string(nodes) : "1-" + std::to_string(ranks))};
+    if (slurm.mode == "allocation") c.push_back("--exact");
+    if (!slurm.srun_mpi.empty()) c.push_back("--mpi=" + slurm.srun_mpi);
+    c.insert(c.end(), slurm.srun_args.begin(), slurm.srun_args.end());
+    return c;
+  }
+  std::vector<std::string> c = {study.mpirun.empty() ? launcher.mpirun : study.mpirun};
+  // Open MPI refuses to start as root unless told; CI containers and clusters' admins do.
+  if (geteuid() == 0) c.push_back("--allow-run-as-root");
+  for (const auto& a : launcher.mpirun_args) c.push_back(a);
+  c.insert(c.end(), {"-np", std::to_string(ranks)});
+  return c;
+}
+
 std::vector<std::string> member_command(const Study& study, const std::string& surge_exe,
                                         const std::string& front_endpoint, const MemberRecord& m,
                                         int attempt) {
   const ExperimentConfig& cfg = study.cfg;
   const LauncherConfig& launcher = study.launcher;
-  std::vector<std::string> c = {study.mpirun};
-  // Open MPI refuses to start as root unless told; CI containers and clusters' admins do.
-  if (geteuid() == 0) c.push_back("--allow-run-as-root");
-  for (const auto& a : launcher.mpirun_args) c.push_back(a);
-  c.insert(c.end(), {"-np", std::to_string(cfg.solver.ranks), surge_exe, "solve", cfg.solver.type});
+  std::vector<std::string> c =
+      ranks_command(study, cfg.solver.ranks, study.slurm ? study.slurm->cpus_per_task : 1,
+                    study.slurm ? study.slurm->nodes : 0);
+  if (study.slurm && study.slurm->mpi_launcher == "srun") {
+    c.push_back("--job-name=" + slurm_job_name(study, m.simulation_id));
+  }
+  c.insert(c.end(), {surge_exe, "solve", cfg.solver.type});
   for (const auto& kv : cfg.solver.parameters) {
     c.push_back(kv.first.as<std::string>() + "=" + as_argument(kv.second));
   }
@@ -190,6 +262,43 @@ std::vector<std::string> member_command(const Study& study, const std::string& s
     c.insert(c.end(), {"--fail-at-output", std::to_string(launcher.fail_once_at_output)});
   }
   return c;
+}
+
+std::unique_ptr<Launcher> make_launcher(const Study& study, std::vector<MemberRecord> members,
+                                        const std::string& front_endpoint,
+                                        Launcher::SilenceOf silence, Launcher::Redraw redraw) {
+  const std::string surge_exe = self_executable();
+  const std::string log_dir = (study.out_dir / "logs").string();
+  if (study.slurm && study.slurm->mode == "jobs") {
+    if (front_endpoint.rfind("tcp://127.", 0) == 0) {
+      core::Logger("run").warn(
+          "the stream is bound to loopback (" + front_endpoint +
+          "): only member jobs on this node can reach it; set streaming.front_endpoint and "
+          "streaming.data_endpoint to tcp://*:* or tcp://<interface>:*");
+    }
+    auto script = [&study, surge_exe](const MemberRecord& m, int attempt,
+                                      const std::string& log_file) {
+      return member_job_script(study, surge_exe, m, attempt, log_file);
+    };
+    return std::make_unique<SlurmJobLauncher>(
+        study.launcher, *study.slurm, study.slurm_commands, std::move(members), script,
+        std::move(silence), std::move(redraw), log_dir, (study.out_dir / "slurm").string());
+  }
+  // Local members, or job steps of the allocation this server runs in (srun --exact).
+  auto command = [&study, surge_exe, front_endpoint](const MemberRecord& m, int attempt) {
+    return member_command(study, surge_exe, front_endpoint, m, attempt);
+  };
+  return std::make_unique<LocalLauncher>(study.launcher, std::move(members), command,
+                                         std::move(silence), std::move(redraw), log_dir);
+}
+
+std::string slurm_job_name(const Study& study, std::uint64_t simulation_id) {
+  std::string name = "surge-" + study.cfg.study.name;
+  for (char& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.')
+      ch = '_';
+  }
+  return name + "-" + std::to_string(simulation_id);
 }
 
 }  // namespace surge::experiments

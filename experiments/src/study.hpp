@@ -8,12 +8,14 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "surge/core/config.hpp"
 #include "surge/experiments/experiment_config.hpp"
 #include "surge/experiments/launcher.hpp"
+#include "surge/experiments/slurm_launcher.hpp"
 #include "surge/reservoir/buffer.hpp"
 #include "surge/reservoir/sample.hpp"
 #include "surge/surrogates/description.hpp"
@@ -42,7 +44,9 @@ struct Study {
   std::string resolved_text;             // every part with its defaults, as YAML
   std::filesystem::path out_dir;         // absolute
   std::vector<std::string> range_names;  // the order of sampled values (by name)
-  std::string mpirun;                    // full path
+  std::string mpirun;                    // full path ("" when members start with srun)
+  std::optional<SlurmConfig> slurm;      // launcher type slurm
+  SlurmCommands slurm_commands;          // the ones its mode needs, full paths
   bool next_step = false;
   [[nodiscard]] std::size_t planned_members() const {
     return static_cast<std::size_t>(cfg.parameters.validation_members +
@@ -62,11 +66,35 @@ struct Study {
 [[nodiscard]] std::unique_ptr<reservoir::Buffer<reservoir::Sample>> make_buffer(const Study& study);
 
 // The command line of one attempt of a member: `mpirun -np k surge solve <solver> key=value
-// ... --stream <front>`.
+// ... --stream <front>`, or `srun --ntasks=k ... surge solve ...` under Slurm.
 [[nodiscard]] std::vector<std::string> member_command(const Study& study,
                                                       const std::string& surge_exe,
                                                       const std::string& front_endpoint,
                                                       const MemberRecord& member, int attempt);
+// What starts `ranks` MPI ranks of a member (or of a server under surge submit): `mpirun
+// [--allow-run-as-root] <mpirun_args> -np <ranks>`, or `srun --ntasks=<ranks> ...` when
+// launcher.parameters.mpi_launcher is srun (with --exact in mode allocation).
+[[nodiscard]] std::vector<std::string> ranks_command(const Study& study, int ranks,
+                                                     int cpus_per_task, int nodes);
+// The launcher of the study's members (server rank 0), not started: a LocalLauncher of local
+// members or, in Slurm's mode allocation, of job steps; a SlurmJobLauncher in mode jobs.
+// `front_endpoint` is the server's handshake endpoint.
+[[nodiscard]] std::unique_ptr<Launcher> make_launcher(const Study& study,
+                                                      std::vector<MemberRecord> members,
+                                                      const std::string& front_endpoint,
+                                                      Launcher::SilenceOf silence,
+                                                      Launcher::Redraw redraw);
+// The Slurm job (or job step) name of a member: surge-<study name>-<simulation id>.
+[[nodiscard]] std::string slurm_job_name(const Study& study, std::uint64_t simulation_id);
+
+// The file in the output directory where rank 0 writes the server's handshake endpoint once
+// it is bound: member jobs read it when they start.
+inline constexpr const char* kEndpointFile = "server_endpoint";
+
+// Makes the output directory of a fresh study ready: absent or empty, or reused with
+// `overwrite` (rank 0 then removes what an earlier study left). Throws core::ConfigError
+// naming study.output_dir.
+void prepare_output_dir(const std::filesystem::path& out_dir, bool overwrite, int rank);
 
 // The full path of the running executable (/proc/self/exe). Throws core::IoError.
 [[nodiscard]] std::string self_executable();

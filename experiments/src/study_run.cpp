@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -81,6 +82,19 @@ std::set<std::uint64_t> ended_on_any_rank(const std::set<std::uint64_t>& mine) {
     for (auto sim : u.get_vector<std::uint64_t>()) all.insert(sim);
   }
   return all;
+}
+
+// The server's handshake endpoint in <output_dir>/server_endpoint, where member jobs read it;
+// written whole (a temporary file renamed) so that a reader never sees half of it.
+void write_endpoint_file(const Study& study, const std::string& endpoint) {
+  const fs::path file = study.out_dir / kEndpointFile;
+  const fs::path partial = file.string() + ".partial";
+  {
+    std::ofstream out(partial);
+    out << endpoint << "\n";
+    SURGE_REQUIRE(out.good(), IoError, "cannot write " << partial.string());
+  }
+  fs::rename(partial, file);
 }
 
 // Every rank's error text, on rank 0, as "server rank k: ..." lines joined by "; ".
@@ -171,17 +185,14 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
   for (const auto& m : first) control.set_role(m.simulation_id, m.role);
   const std::set<std::uint64_t> ended = ended_on_any_rank(restored.ended);
   std::unique_ptr<MemberTable> table;
-  std::unique_ptr<LocalLauncher> launcher;
+  std::unique_ptr<Launcher> launcher;
   if (rank == 0) {
     table = resume ? std::make_unique<MemberTable>(study, resume->record.sampler_draws,
                                                    resume->record.next_simulation_id)
                    : std::make_unique<MemberTable>(study);
     std::vector<MemberRecord> members = resume ? resumed_members(first, ended) : table->initial();
-    const std::string surge_exe = self_executable();
     const std::string front_endpoint = front->endpoint();
-    auto command = [&study, surge_exe, front_endpoint](const MemberRecord& m, int attempt) {
-      return member_command(study, surge_exe, front_endpoint, m, attempt);
-    };
+    write_endpoint_file(study, front_endpoint);
     // Seconds since any server rank last heard of the member (the others report to rank 0).
     auto silence = [&receiver, &control](std::uint64_t id) {
       double quiet = control.remote_silence(id);
@@ -198,8 +209,7 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
       control.announce_role(m.simulation_id, m.role);
       return m;
     };
-    launcher = std::make_unique<LocalLauncher>(study.launcher, members, command, silence, redraw,
-                                               (study.out_dir / "logs").string());
+    launcher = make_launcher(study, std::move(members), front_endpoint, silence, redraw);
   }
   // Rank 0 tells each rank, once the launcher has finished, which members that ended
   // cleanly it had (their END must be seen before reception is over).
@@ -230,7 +240,7 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
   feeder.restore(std::move(restored));
   feeder.start();
 
-  // LocalLauncher::stop() joins its thread: the watcher and the main thread may both call it.
+  // Launcher::stop() joins its thread: the watcher and the main thread may both call it.
   std::mutex stop_mutex;
   auto stop_launcher = [&] {
     std::lock_guard<std::mutex> lock(stop_mutex);

@@ -1,10 +1,28 @@
 #include "zmq_support.hpp"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstring>
 
 #include "surge/core/error.hpp"
 #include "surge/streaming/curve.hpp"
+#include "surge/streaming/front.hpp"
+
+namespace surge::streaming {
+
+std::string connectable_endpoint(const std::string& bound) {
+  for (const char* wildcard : {"tcp://0.0.0.0:", "tcp://[::]:", "tcp://*:"}) {
+    const std::string prefix = wildcard;
+    if (bound.rfind(prefix, 0) != 0) continue;
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return bound;
+    return "tcp://" + std::string(host) + ":" + bound.substr(prefix.size());
+  }
+  return bound;
+}
+
+}  // namespace surge::streaming
 
 namespace surge::streaming::detail {
 
@@ -29,7 +47,9 @@ void make_curve_client(zmq::socket_t& s, const CurveConfig& curve) {
   s.set(zmq::sockopt::curve_secretkey, std::string(sec, 40));
 }
 
-std::string bound_endpoint(zmq::socket_t& s) { return s.get(zmq::sockopt::last_endpoint); }
+std::string bound_endpoint(zmq::socket_t& s) {
+  return connectable_endpoint(s.get(zmq::sockopt::last_endpoint));
+}
 
 void bind(zmq::socket_t& s, const std::string& endpoint, const char* what) {
   try {

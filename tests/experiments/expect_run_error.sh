@@ -2,13 +2,15 @@
 # `surge run` on bad input: non-zero exit, one line on stderr matching <regex>, and nothing
 # started or created (the output directory does not appear).
 # usage: expect_run_error.sh <surge> <regex> <yaml> [args...]
+# SURGE_TEST_PATH, if set, is the PATH surge runs with (e.g. one without Slurm's commands).
 set -u
 surge=$1 regex=$2 yaml=$3
 shift 3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [[ ${SURGE_TEST_PRECREATE:-0} == 1 ]]; then mkdir -p "$tmp/out" && echo keep >"$tmp/out/old"; fi
-"$surge" run "$yaml" study.output_dir="$tmp/out" "$@" >"$tmp/stdout" 2>"$tmp/stderr" </dev/null
+env ${SURGE_TEST_PATH+PATH="$SURGE_TEST_PATH"} "$surge" run "$yaml" study.output_dir="$tmp/out" "$@" \
+  >"$tmp/stdout" 2>"$tmp/stderr" </dev/null
 rc=$?
 fail() { echo "FAIL: $*"; echo "--- stderr"; cat "$tmp/stderr"; exit 1; }
 [[ $rc -ne 0 ]] || fail "exit code 0 for bad input"

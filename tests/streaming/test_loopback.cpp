@@ -1,6 +1,7 @@
 // Front, receivers and clients over loopback TCP: concurrent multi-rank members, handshake
 // refusals, heartbeats and liveness, duplicate suppression across a relaunch, CURVE, bad
-// frames on the wire, a slow consumer, several server ranks, and the C API.
+// frames on the wire, a slow consumer, several server ranks, the C API, and a server bound to
+// every interface.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -223,6 +224,30 @@ TEST(StreamingLoopback, HandshakeRefusalsNameTheirReason) {
   EXPECT_EQ(s.refused_of(RefusalReason::too_large), 1u);
   EXPECT_EQ(s.refused_of(RefusalReason::wrong_version), 1u);
   EXPECT_EQ(s.refused_of(RefusalReason::malformed), 1u);
+}
+
+// A server bound to every interface (members on other nodes) is advertised by this host's
+// name, to members by the front and to the front by the receivers; a member streams through it.
+TEST(StreamingLoopback, EveryInterfaceIsAdvertisedByTheHostName) {
+  char host[256] = {};
+  ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
+  EXPECT_EQ(connectable_endpoint("tcp://0.0.0.0:5555"), "tcp://" + std::string(host) + ":5555");
+  EXPECT_EQ(connectable_endpoint("tcp://10.1.2.3:5555"), "tcp://10.1.2.3:5555");
+  ReceiverConfig config = server_config();
+  config.front_endpoint = config.data_endpoint = "tcp://*:*";
+  Collector got;
+  const std::uint64_t key = make_admission_key();
+  Receiver receiver(config, key, 0, got.handler());
+  Front front(config, key, {receiver.endpoint()});
+  const std::string prefix = "tcp://" + std::string(host) + ":";
+  EXPECT_EQ(front.endpoint().rfind(prefix, 0), 0u) << front.endpoint();
+  EXPECT_EQ(receiver.endpoint().rfind(prefix, 0), 0u) << receiver.endpoint();
+  std::thread rank(run_rank, front.endpoint(), 7, 0, 1, 0, 3, 4, 4, false);
+  rank.join();
+  ASSERT_TRUE(got.wait_for_ends(1));
+  receiver.stop();
+  std::lock_guard<std::mutex> lock(got.mutex);
+  EXPECT_EQ(got.fields.size(), 6u);  // 3 steps of 2 fields
 }
 
 TEST(StreamingLoopback, NoServerMeansATimeoutNotAHang) {

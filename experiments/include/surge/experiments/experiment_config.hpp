@@ -4,6 +4,7 @@
 // into results.h5); experiments/README.md documents them for readers of the file.
 
 #include <string>
+#include <vector>
 
 #include "surge/core/config.hpp"
 #include "surge/streaming/config.hpp"
@@ -120,6 +121,103 @@ struct LauncherConfig {
   }
 };
 
+// The server's own batch job, which `surge submit` writes and submits (launcher type slurm).
+// In mode allocation this job is the allocation: it also holds the members' job steps.
+struct SlurmServerConfig {
+  int ranks = 1;
+  int cpus_per_task = 1;
+  std::string partition;
+  std::string account;
+  std::string time;
+  std::string constraint;
+  std::vector<std::string> sbatch_args;
+
+  template <class V>
+  void visit(V& v) {
+    v("ranks", ranks, "MPI ranks of the server (trainer replicas) in its batch job",
+      core::in_range(1, 4096));
+    v("cpus_per_task", cpus_per_task,
+      "cores per server rank (sbatch --cpus-per-task), for its BLAS and LibTorch threads; mode "
+      "jobs only",
+      core::in_range(1, 1024));
+    v("partition", partition, "partition of the server's job; \"\" = the site's default");
+    v("account", account, "account charged for the server's job; \"\" = the user's default");
+    v("time", time,
+      "time limit of the server's job (minutes, HH:MM:SS or D-HH:MM:SS); \"\" = the "
+      "partition's default");
+    v("constraint", constraint, "node features the server's job needs (sbatch --constraint)");
+    v("sbatch_args", sbatch_args,
+      "more sbatch options for the server's job, e.g. [--gres=gpu:1, --qos=long]");
+  }
+};
+
+// Launcher type slurm: its keys on top of LauncherConfig's (the same fault-tolerance policy).
+// Members are batch jobs of their own (mode jobs) or job steps of the allocation `surge run`
+// runs in (mode allocation).
+struct SlurmConfig {
+  std::string mode = "jobs";
+  std::string partition;
+  std::string account;
+  std::string time;
+  std::string constraint;
+  int nodes = 0;
+  int cpus_per_task = 1;
+  std::vector<std::string> sbatch_args;
+  std::string mpi_launcher = "srun";
+  std::string srun_mpi = "pmix";
+  std::vector<std::string> srun_args;
+  std::vector<std::string> setup;
+  double poll_interval_s = 2.0;
+  SlurmServerConfig server;
+
+  template <class V>
+  void visit(V& v) {
+    v("mode", mode,
+      "jobs: every member attempt is a batch job of its own (sbatch); allocation: surge run "
+      "runs inside an allocation and members are job steps of it (srun --exact)",
+      core::one_of({"jobs", "allocation"}));
+    v("partition", partition, "mode jobs: partition of the member jobs; \"\" = the default");
+    v("account", account, "mode jobs: account charged for the member jobs; \"\" = the default");
+    v("time", time,
+      "mode jobs: time limit of a member job (minutes, HH:MM:SS or D-HH:MM:SS); \"\" = the "
+      "partition's default");
+    v("constraint", constraint, "mode jobs: node features a member job needs (--constraint)");
+    v("nodes", nodes, "nodes per member (--nodes); 0 = as Slurm places solver.ranks tasks",
+      core::in_range(0, 4096));
+    v("cpus_per_task", cpus_per_task, "cores per member rank (--cpus-per-task)",
+      core::in_range(1, 1024));
+    v("sbatch_args", sbatch_args, "mode jobs: more sbatch options for the member jobs");
+    v("mpi_launcher", mpi_launcher,
+      "how a member's ranks start: srun (Slurm's direct launch, srun --mpi=<srun_mpi>) or "
+      "mpirun (launcher.parameters.mpirun inside the member's job; mode jobs only); also "
+      "starts a server of several ranks under surge submit",
+      core::one_of({"srun", "mpirun"}));
+    v("srun_mpi", srun_mpi,
+      "srun --mpi plugin for the members' ranks (pmix with Debian's Open MPI); \"\" = the "
+      "site's MpiDefault");
+    v("srun_args", srun_args,
+      "more srun options for the members' ranks (and a server's of several ranks)");
+    v("setup", setup,
+      "shell lines the batch scripts run first (module load ..., source env.sh, export ...)");
+    v("poll_interval_s", poll_interval_s,
+      "mode jobs: seconds between two looks at the queue (squeue, then scontrol for jobs that "
+      "left it)",
+      core::greater_than(0.0));
+    v.section("server", server, "surge submit: the server's batch job");
+  }
+};
+
+// Every key of launcher type slurm, as its parameters map holds them.
+struct SlurmLauncherConfig : LauncherConfig {
+  SlurmConfig slurm;
+
+  template <class V>
+  void visit(V& v) {
+    LauncherConfig::visit(v);
+    slurm.visit(v);
+  }
+};
+
 struct ExperimentConfig {
   StudyConfig study;
   EnsembleConfig parameters;
@@ -136,7 +234,9 @@ struct ExperimentConfig {
     v.section("study", study, "name, output directory, seed");
     v.section("parameters", parameters, "the ensemble: parameter ranges, sampler, sizes");
     v.section("solver", solver, "the solver every member runs");
-    v("launcher", launcher, "how members are started: local (mpirun on this machine)");
+    v("launcher", launcher,
+      "how members are started: local (mpirun on this machine) or slurm (batch jobs or job "
+      "steps)");
     v.section("streaming", streaming,
               "server side of the stream (streaming/PROTOCOL.md); experiment and fields are set "
               "by surge run");

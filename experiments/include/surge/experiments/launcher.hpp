@@ -18,21 +18,37 @@
 
 #include "surge/core/log.hpp"
 #include "surge/experiments/experiment_config.hpp"
+#include "surge/experiments/fault_policy.hpp"
 
 namespace surge::experiments {
 
-enum class MemberRole { validation, train };
-enum class MemberStatus { pending, running, done, failed, redrawn };
-[[nodiscard]] const char* to_string(MemberRole role);
-[[nodiscard]] const char* to_string(MemberStatus status);
+// What the study sees of a launcher, whatever starts the members (LocalLauncher here,
+// SlurmJobLauncher in slurm_launcher.hpp). A launcher runs a thread of its own; every method
+// is safe to call from other threads.
+class Launcher {
+ public:
+  // Seconds since the member was last heard of, or a negative value if never.
+  using SilenceOf = std::function<double(std::uint64_t simulation_id)>;
+  using Redraw = FaultPolicy::Redraw;
+  using Counts = MemberCounts;
 
-struct MemberRecord {
-  std::uint64_t simulation_id = 0;
-  std::vector<double> parameters;  // in the order of the ensemble's ranges (by name)
-  MemberRole role = MemberRole::train;
-  MemberStatus status = MemberStatus::pending;
-  int attempts = 0;
-  std::string last_error;
+  virtual ~Launcher() = default;
+  // Starts the launcher thread. Members start in list order.
+  virtual void start() = 0;
+  // Ends every member still running or queued and stops the thread (idempotent).
+  virtual void stop() = 0;
+  // True once every member is done or failed, or the launcher gave up or was stopped.
+  [[nodiscard]] virtual bool finished() const noexcept = 0;
+  // Why the launcher gave up (too many members failed every attempt), or "" if it did not.
+  [[nodiscard]] virtual std::string gave_up() const = 0;
+  // Blocks until finished().
+  void wait() const;
+  // A snapshot of every member record (redrawn ones included).
+  [[nodiscard]] virtual std::vector<MemberRecord> members() const = 0;
+  // Counts by status.
+  [[nodiscard]] virtual Counts counts() const = 0;
+  // Whether every member of `role` has finished (done or failed).
+  [[nodiscard]] virtual bool role_finished(MemberRole role) const = 0;
 };
 
 // Saves this process's environment; call first thing in main, before MPI_Init, so members
@@ -44,40 +60,25 @@ void capture_launch_environment();
 // The full path of `program` on PATH, or "" if there is none.
 [[nodiscard]] std::string find_on_path(const std::string& program);
 
-class LocalLauncher {
+class LocalLauncher final : public Launcher {
  public:
   // The command line of one attempt of a member.
   using CommandFor = std::function<std::vector<std::string>(const MemberRecord&, int attempt)>;
-  // Seconds since the member was last heard of, or a negative value if never.
-  using SilenceOf = std::function<double(std::uint64_t simulation_id)>;
-  // A fresh record (new id, new parameters) replacing one that failed every attempt.
-  using Redraw = std::function<MemberRecord(const MemberRecord& failed)>;
 
   LocalLauncher(const LauncherConfig& config, std::vector<MemberRecord> members, CommandFor command,
                 SilenceOf silence, Redraw redraw, std::string log_dir);
-  ~LocalLauncher();
+  ~LocalLauncher() override;
   LocalLauncher(const LocalLauncher&) = delete;
   LocalLauncher& operator=(const LocalLauncher&) = delete;
 
-  // Starts the launcher thread. Members start in list order.
-  void start();
-  // Kills every running member and stops the thread (idempotent).
-  void stop();
-  // True once every member is done or failed, or the launcher gave up or was stopped.
-  [[nodiscard]] bool finished() const noexcept { return finished_; }
-  // Why the launcher gave up (too many members failed every attempt), or "" if it did not.
-  [[nodiscard]] std::string gave_up() const;
-  // Blocks until finished().
-  void wait();
-  // A snapshot of every member record (redrawn ones included).
-  [[nodiscard]] std::vector<MemberRecord> members() const;
-  // Counts by status.
-  struct Counts {
-    int pending = 0, running = 0, done = 0, failed = 0, redrawn = 0;
-  };
-  [[nodiscard]] Counts counts() const;
-  // Whether every member of `role` has finished (done or failed).
-  [[nodiscard]] bool role_finished(MemberRole role) const;
+  void start() override;
+  // Kills every running member (its process group) and stops the thread.
+  void stop() override;
+  [[nodiscard]] bool finished() const noexcept override { return finished_; }
+  [[nodiscard]] std::string gave_up() const override;
+  [[nodiscard]] std::vector<MemberRecord> members() const override;
+  [[nodiscard]] Counts counts() const override;
+  [[nodiscard]] bool role_finished(MemberRole role) const override;
 
  private:
   struct Running {
@@ -94,14 +95,13 @@ class LocalLauncher {
   LauncherConfig config_;
   CommandFor command_;
   SilenceOf silence_;
-  Redraw redraw_;
+  FaultPolicy policy_;
   std::string log_dir_;
   core::Logger log_{"launcher"};
 
   mutable std::mutex mutex_;
   std::vector<MemberRecord> members_;
   std::vector<Running> running_;
-  int failed_members_ = 0;
   std::string gave_up_;
   std::atomic<bool> stop_{false}, finished_{false};
   std::thread thread_;

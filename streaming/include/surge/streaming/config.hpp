@@ -47,9 +47,12 @@ struct ReceiverConfig {
     v("experiment", experiment, "experiment id a member must announce to be accepted");
     v("fields", fields, "field names accepted at the handshake; empty accepts any");
     v("front_endpoint", front_endpoint,
-      "ZeroMQ endpoint the handshake (ROUTER) socket binds; port * = chosen by the kernel");
+      "ZeroMQ endpoint the handshake (ROUTER) socket binds; port * = chosen by the kernel; "
+      "loopback by default, tcp://<interface>:* (e.g. tcp://ib0:*) or tcp://*:* (every "
+      "interface, members told this host's name) for members on other nodes");
     v("data_endpoint", data_endpoint,
-      "ZeroMQ endpoint each receiver's data (PULL) socket binds; port * = chosen by the kernel");
+      "ZeroMQ endpoint each receiver's data (PULL) socket binds; port * = chosen by the "
+      "kernel; its host also binds the server ranks' control sockets (as front_endpoint)");
     v("hwm", hwm,
       "high-water mark of the data sockets, in messages: how much is buffered before senders "
       "block",

@@ -27,6 +27,11 @@ struct FrontStats {
   }
 };
 
+// `bound` (a socket's ZeroMQ last_endpoint) as a peer on another machine connects to it: a
+// socket bound to every interface (tcp://*:port, reported as 0.0.0.0 or [::]) is reached
+// through this machine's host name; any other endpoint is returned as it is.
+[[nodiscard]] std::string connectable_endpoint(const std::string& bound);
+
 class Front {
  public:
   // Binds config.front_endpoint and starts answering; `data_endpoints[k]` is server rank

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# A small study on a real one-node Slurm cluster (slurm_cluster.sh), checked as the local
+# end-to-end tests are (check_results.py: every sample exactly once, falling loss, every
+# output).
+# usage: slurm_study.sh <surge> <experiment.yaml> <frames per member> <case> [key=value ...]
+#   jobs        surge run here, every member attempt a batch job (sbatch, squeue, scontrol)
+#   allocation  surge submit: the server's job is the allocation, members are srun steps
+#   cancel      as jobs, and a running member job is cancelled with scancel from outside:
+#               it is resubmitted under the same simulation id (2 attempts)
+#   interrupt   as jobs, interrupted (SIGINT) while member jobs run: they are cancelled
+#   checks      errors before anything starts (unknown partition, allocation mode outside
+#               an allocation) and --dry-run printing the batch scripts without submitting
+# Exits 77 (ctest SKIP_RETURN_CODE) with the reason when a cluster cannot start here.
+set -u
+surge=$1 yaml=$2 steps=$3 case=$4
+shift 4
+here=$(cd "$(dirname "$0")" && pwd)
+cluster=$here/slurm_cluster.sh
+if ! reason=$("$cluster" why-not); then
+  echo "SKIP: no Slurm cluster can start here: $reason"
+  exit 77
+fi
+tmp=$(mktemp -d)
+cleanup() { "$cluster" stop "$tmp/cluster"; rm -rf "$tmp"; }
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*"
+  for f in "$tmp"/run.log "$tmp"/out/slurm/server_*.log; do
+    [[ -f $f ]] && { echo "--- $f"; tail -40 "$f"; }
+  done
+  exit 1
+}
+mkdir -p "$tmp/cluster"
+eval "$("$cluster" start "$tmp/cluster")" || fail "the cluster did not start"
+out=$tmp/out
+slurm=(launcher.type=slurm launcher.parameters.poll_interval_s=0.5 "study.output_dir=$out")
+
+# No job of the study may be left in the queue once it is over.
+expect_empty_queue() {
+  for _ in $(seq 50); do
+    [[ -z $(squeue -h -o %i) ]] && return 0
+    sleep 0.2
+  done
+  fail "jobs left in the queue: $(squeue -h -o '%i %j %T' | tr '\n' ' ')"
+}
+
+check() {
+  # shellcheck disable=SC2086
+  /usr/bin/python3 "$here/check_results.py" "$out" "$steps" "$@" || fail "check_results.py"
+}
+
+case $case in
+  jobs)
+    start=$SECONDS
+    "$surge" run "$yaml" "${slurm[@]}" launcher.parameters.mode=jobs "$@" </dev/null \
+      >"$tmp/run.log" 2>&1 || fail "surge run exited with $?"
+    n=$(find "$out/slurm" -name "member_*_attempt1.sbatch" | wc -l)
+    [[ $n -ge 10 ]] || fail "$n member batch scripts in $out/slurm"
+    grep -q "^#SBATCH --no-requeue" "$out/slurm/member_0_attempt1.sbatch" || fail "script"
+    expect_empty_queue
+    check
+    echo "ok: mode jobs, $n member jobs, $((SECONDS - start)) s"
+    ;;
+  allocation)
+    start=$SECONDS
+    "$surge" submit "$yaml" "${slurm[@]}" launcher.parameters.mode=allocation "$@" \
+      </dev/null >"$tmp/run.log" 2>&1 || fail "surge submit exited with $?"
+    job=$(sed -n 's/^surge submit: server job \([0-9]*\) submitted.*/\1/p' "$tmp/run.log")
+    [[ -n $job ]] || fail "no job id in the output of surge submit"
+    for _ in $(seq 1200); do
+      [[ -z $(squeue -h -j "$job" -o %i 2>/dev/null) ]] && break
+      sleep 0.25
+    done
+    state=$(scontrol show job -o "$job" | grep -o 'JobState=[A-Z_]*')
+    [[ $state == JobState=COMPLETED ]] || fail "the server's job ended $state"
+    grep -q -- "--exact" "$out/slurm/server.sbatch" && fail "the server ran as a step"
+    expect_empty_queue
+    check
+    echo "ok: mode allocation, server job $job, $((SECONDS - start)) s"
+    ;;
+  cancel)
+    start=$SECONDS
+    "$surge" run "$yaml" "${slurm[@]}" launcher.parameters.mode=jobs "$@" </dev/null \
+      >"$tmp/run.log" 2>&1 &
+    server=$!
+    # Cancel the first member job seen running; if it completed before scancel reached it,
+    # try the next one.
+    cancelled=""
+    while [[ -z $cancelled ]] && kill -0 "$server" 2>/dev/null; do
+      while read -r id name; do
+        scancel "$id"
+        for _ in $(seq 40); do
+          st=$(scontrol show job -o "$id" | grep -o 'JobState=[A-Z_]*')
+          [[ $st == JobState=RUNNING || $st == JobState=COMPLETING ]] || break
+          sleep 0.1
+        done
+        if [[ $st == JobState=CANCELLED ]]; then
+          cancelled=${name##*-}
+          echo "cancelled job $id (simulation $cancelled)"
+          break
+        fi
+      done < <(squeue -h -t RUNNING -o '%i %j')
+      sleep 0.1
+    done
+    wait "$server" || fail "surge run exited with $?"
+    [[ -n $cancelled ]] || fail "no member job was seen running"
+    grep -q "CANCELLED" "$tmp/run.log" || fail "the log does not say the job was cancelled"
+    expect_empty_queue
+    check "$cancelled:2"
+    echo "ok: cancelled simulation $cancelled was resubmitted, $((SECONDS - start)) s"
+    ;;
+  interrupt)
+    # Ctrl-C while member jobs run: the study stops (exit 130, results written) and cancels
+    # them with scancel, by job id.
+    "$surge" run "$yaml" "${slurm[@]}" launcher.parameters.mode=jobs "$@" </dev/null \
+      >"$tmp/run.log" 2>&1 &
+    server=$!
+    for _ in $(seq 600); do
+      [[ -n $(squeue -h -t RUNNING -o %i) ]] && break
+      sleep 0.1
+    done
+    running=$(squeue -h -o %i | tr '\n' ' ')
+    [[ -n $running ]] || fail "no member job was seen running"
+    kill -INT "$server"
+    wait "$server"
+    rc=$?
+    [[ $rc -eq 130 ]] || fail "surge run exited with $rc after SIGINT, expected 130"
+    grep -q "cancelling jobs" "$tmp/run.log" || fail "the server did not cancel its jobs"
+    n=0
+    for id in $running; do
+      scontrol show job -o "$id" | grep -q 'JobState=CANCELLED' && n=$((n + 1))
+    done
+    [[ $n -ge 1 ]] || fail "none of the jobs $running was cancelled"
+    expect_empty_queue
+    [[ -f $out/results.h5 ]] || fail "no results.h5 after the interrupt"
+    echo "ok: interrupted; $n of the jobs $running cancelled, none left"
+    ;;
+  checks)
+    # Unknown partition: one line naming the key, nothing created.
+    "$surge" run "$yaml" "${slurm[@]}" launcher.parameters.partition=nope </dev/null \
+      >"$tmp/stdout" 2>"$tmp/stderr" && fail "an unknown partition was accepted"
+    grep -q "launcher.parameters.partition: Slurm refuses a member job" "$tmp/stderr" ||
+      fail "unknown partition: $(cat "$tmp/stderr")"
+    [[ $(wc -l <"$tmp/stderr") -eq 1 && ! -e $out ]] || fail "unknown partition: $(cat "$tmp/stderr")"
+    "$surge" submit "$yaml" "${slurm[@]}" launcher.parameters.server.partition=nope </dev/null \
+      >"$tmp/stdout" 2>"$tmp/stderr" && fail "an unknown server partition was accepted"
+    grep -q "launcher.parameters.server.partition: Slurm refuses the server's job" \
+      "$tmp/stderr" || fail "unknown server partition: $(cat "$tmp/stderr")"
+    # Mode allocation outside an allocation.
+    env -u SLURM_JOB_ID "$surge" run "$yaml" "${slurm[@]}" launcher.parameters.mode=allocation \
+      </dev/null >"$tmp/stdout" 2>"$tmp/stderr" && fail "mode allocation ran outside an allocation"
+    grep -q "launcher.parameters.mode: allocation .*SLURM_JOB_ID is not set" "$tmp/stderr" ||
+      fail "allocation outside: $(cat "$tmp/stderr")"
+    # --dry-run prints the scripts and submits nothing.
+    "$surge" submit "$yaml" "${slurm[@]}" --dry-run </dev/null >"$tmp/stdout" 2>"$tmp/stderr" ||
+      fail "surge submit --dry-run: $(cat "$tmp/stderr")"
+    grep -q "^#SBATCH --job-name=surge-e2e-server" "$tmp/stdout" || fail "no server script"
+    grep -q "^exec .*surge' solve heat2d\|^exec .* solve heat2d" "$tmp/stdout" ||
+      fail "no member script: $(cat "$tmp/stdout")"
+    [[ ! -e $out && -z $(squeue -h -o %i) ]] || fail "--dry-run created or submitted something"
+    echo "ok: checks (unknown partitions, allocation outside an allocation, --dry-run)"
+    ;;
+  *) fail "unknown case '$case'" ;;
+esac
