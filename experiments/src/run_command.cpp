@@ -44,6 +44,10 @@ void print_help() {
       "\nexperiment keys:\n%s",
       core::format_key_docs(core::describe_config<ExperimentConfig>()).c_str());
   std::printf("\nparameters.sampler types: halton, lhs, uniform (no parameters)\n");
+  std::printf("\nsolver type external (the user's own program), parameters:\n%s",
+              core::format_key_docs(core::describe_config<ExternalSolverConfig>()).c_str());
+  std::printf("\nsolver type external, each field <name> of parameters.fields:\n%s",
+              core::format_key_docs(core::describe_config<ExternalFieldConfig>()).c_str());
   std::printf("\nlauncher type local, parameters:\n%s",
               core::format_key_docs(core::describe_config<LauncherConfig>()).c_str());
   const auto& buffers = reservoir::buffer_registry<reservoir::Sample>();
@@ -101,6 +105,9 @@ void prepare_output_dir(const fs::path& out_dir, bool overwrite, int rank) {
                                                    "` to continue the study it holds"
                                              : std::string())
                                      << ")");
+  // Every rank checks before rank 0 creates anything: a rank still checking would find the
+  // directory rank 0 just made and fail alone, leaving the others in a collective.
+  SURGE_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
   if (rank != 0) return;
   if (overwrite && exists) {
     for (const char* stale : {"results.h5", "model", "plots", "logs", "checkpoints"}) {

@@ -3,11 +3,14 @@
 #include <unistd.h>
 #include <algorithm>
 
+#include "external_solver.hpp"
+
 #include "surge/core/error.hpp"
 #include "surge/experiments/sampler.hpp"
 #include "surge/reservoir/registry.hpp"
 #include "surge/solvers/member.hpp"
 #include "surge/solvers/solver.hpp"
+#include "surge/streaming/member_environment.hpp"
 #include "surge/surrogates/trainer.hpp"
 
 namespace surge::experiments {
@@ -114,7 +117,15 @@ Study load_study(const YAML::Node& input, const core::ConfigSource& source) {
                        << " (got " << cfg.reservoir.type << ", window " << window << ")");
   }
 
-  s.facts = probe_solver(cfg, source);
+  if (cfg.solver.type == kExternalSolver) {
+    s.external = read_external_solver(cfg, source);
+    s.facts = external_solver_facts(*s.external, source);
+    SURGE_REQUIRE(s.launcher.fail_once_simulation < 0, ConfigError,
+                  "launcher.parameters.fail_once_simulation makes surge solve members crash; it "
+                  "does not apply to solver type external");
+  } else {
+    s.facts = probe_solver(cfg, source);
+  }
   const SolverFacts& facts = s.facts;
   // Parameters the study does not vary keep the solver's default, as fixed values: every
   // member is told them, and results.h5 records them.
@@ -138,6 +149,7 @@ Study load_study(const YAML::Node& input, const core::ConfigSource& source) {
   // The resolved configuration: every part with its defaults filled in.
   YAML::Node resolved = core::dump_config(cfg);
   resolved["launcher"]["parameters"] = core::dump_config(s.launcher);
+  if (s.external) resolved["solver"]["parameters"] = core::dump_config(*s.external);
   s.resolved_text = core::to_yaml_text(resolved);
 
   surrogates::IoDescription& io = s.io;
@@ -174,7 +186,13 @@ std::vector<std::string> member_command(const Study& study, const std::string& s
   // Open MPI refuses to start as root unless told; CI containers and clusters' admins do.
   if (geteuid() == 0) c.push_back("--allow-run-as-root");
   for (const auto& a : launcher.mpirun_args) c.push_back(a);
-  c.insert(c.end(), {"-np", std::to_string(cfg.solver.ranks), surge_exe, "solve", cfg.solver.type});
+  c.insert(c.end(), {"-np", std::to_string(cfg.solver.ranks)});
+  if (study.external) {
+    // The connection is in the environment (member_environment), the rest is the user's.
+    for (auto& a : external_command(*study.external, study.range_names, m)) c.push_back(a);
+    return c;
+  }
+  c.insert(c.end(), {surge_exe, "solve", cfg.solver.type});
   for (const auto& kv : cfg.solver.parameters) {
     c.push_back(kv.first.as<std::string>() + "=" + as_argument(kv.second));
   }
@@ -190,6 +208,19 @@ std::vector<std::string> member_command(const Study& study, const std::string& s
     c.insert(c.end(), {"--fail-at-output", std::to_string(launcher.fail_once_at_output)});
   }
   return c;
+}
+
+std::vector<std::string> member_environment(const Study& study, const std::string& front_endpoint,
+                                            const MemberRecord& member) {
+  if (!study.external) return {};
+  streaming::MemberEnvironment env;
+  env.endpoint = front_endpoint;
+  env.experiment = study.cfg.study.name;
+  env.simulation = member.simulation_id;
+  env.server_timeout_s = study.cfg.streaming.server_timeout_s;
+  const std::string& key = study.cfg.streaming.curve.server_public_key_file;
+  if (!key.empty()) env.server_public_key_file = fs::absolute(key).string();
+  return streaming::to_environment(env);
 }
 
 }  // namespace surge::experiments
