@@ -32,6 +32,12 @@ def sections(surge, command=("run",)):
             start("Experiment file", "")
         elif m_solver:
             start(f"`surge solve {m_solver.group(1)}`: {m_solver.group(2)}", "")
+        elif line.startswith("solver type external (the user's own program)"):
+            start("`solver: {type: external, parameters: ...}`: the user's own program",
+                  "solver.parameters.")
+        elif line.startswith("solver type external, each field"):
+            start("`solver: {type: external}`: each field of `parameters.fields`",
+                  "solver.parameters.fields.<name>.")
         elif line.startswith("launcher type local"):
             start("`launcher: {type: local, parameters: ...}`", "launcher.parameters.")
         elif line.startswith("launcher type slurm"):

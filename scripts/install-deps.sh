@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake pkg-config git clang-format
+  # the streaming client's Fortran module and the Fortran example (optional, found by CMake)
+  gfortran
   # numerical stack
   libtorch-dev libopenblas0-pthread libtrilinos-kokkos-dev
   # parallel I/O and MPI

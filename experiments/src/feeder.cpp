@@ -42,6 +42,21 @@ bool Feeder::has_ended(std::uint64_t simulation) const {
   std::lock_guard<std::mutex> lock(mutex_);
   return state_.ended.count(simulation) > 0;
 }
+std::optional<std::int64_t> Feeder::delivered(std::uint64_t simulation) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!state_.ended.count(simulation)) return std::nullopt;
+  const auto it = state_.steps.find(simulation);
+  return it == state_.steps.end() ? 0 : static_cast<std::int64_t>(it->second.size());
+}
+std::map<std::uint64_t, std::int64_t> Feeder::delivered() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::map<std::uint64_t, std::int64_t> out;
+  for (const auto sim : state_.ended) {
+    const auto it = state_.steps.find(sim);
+    out[sim] = it == state_.steps.end() ? 0 : static_cast<std::int64_t>(it->second.size());
+  }
+  return out;
+}
 std::map<std::uint64_t, std::int64_t> Feeder::samples() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::map<std::uint64_t, std::int64_t> out;
@@ -116,6 +131,11 @@ void Feeder::loop() {
     const bool is_validation = *role == MemberRole::validation;
     std::optional<reservoir::Sample> sample;
     try {
+      // A step past the member's frames would make its count look complete.
+      SURGE_REQUIRE(setup_.frames <= 0 || (step >= 0 && step < setup_.frames), ProtocolError,
+                    "field '" << d->field.name << "' of step " << step << " is outside the "
+                              << setup_.frames << " steps of a member (0.." << setup_.frames - 1
+                              << ")");
       sample = (is_validation ? validation_builder : train_builder).add(d->field);
     } catch (const core::ProtocolError& e) {
       std::int64_t rejected = 0;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -35,6 +36,7 @@ struct ReceptionState {
 struct FeederSetup {
   std::vector<surrogates::FieldLayout> layout;
   std::size_t nodes = 0;
+  std::int64_t frames = 0;  // steps a member sends, 0 .. frames-1; others are rejected
   bool next_step = false;
   std::int64_t stride = 1;
   // Testing aid (SURGE_TEST_FEEDER_THROW_AT=<samples> with SURGE_TEST_FEEDER_RANK=<rank>):
@@ -63,6 +65,11 @@ class Feeder {
   [[nodiscard]] std::int64_t received() const;
   [[nodiscard]] std::int64_t rejected() const;
   [[nodiscard]] bool has_ended(std::uint64_t simulation) const;
+  // Once a simulation's END was seen: how many of its steps were made into samples (what a
+  // member that exits 0 must have delivered: every frame); nothing before.
+  [[nodiscard]] std::optional<std::int64_t> delivered(std::uint64_t simulation) const;
+  // delivered() of every simulation whose END was seen.
+  [[nodiscard]] std::map<std::uint64_t, std::int64_t> delivered() const;
   // Samples made, by simulation.
   [[nodiscard]] std::map<std::uint64_t, std::int64_t> samples() const;
   [[nodiscard]] std::vector<reservoir::Sample> validation() const;

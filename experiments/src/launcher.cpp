@@ -7,22 +7,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "surge/core/error.hpp"
-
-extern char** environ;
 
 namespace surge::experiments {
 
 namespace {
-std::vector<std::string>& saved_environment() {
-  static std::vector<std::string> env;
-  return env;
-}
-bool g_captured = false;
-
 // Ends a member: SIGTERM to its process group (mpirun forwards it to the ranks it started,
 // which Open MPI puts in process groups of their own), up to 2 s for it to go, then SIGKILL
 // to the group. The ranks also die with their parent (surge solve --stream sets
@@ -54,76 +49,54 @@ void terminate_members(const std::vector<pid_t>& pids, std::chrono::milliseconds
 
 void terminate_member(pid_t pid) { terminate_members({pid}, std::chrono::seconds(2)); }
 
-bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
-
-// Variables an MPI launcher (Open MPI's mpirun / PMIx) sets for the processes it starts.
-bool set_by_mpi_launcher(const std::string& entry) {
-  static const char* const kPrefixes[] = {"PMIX_",
-                                          "OPAL_",
-                                          "OMPI_COMM_WORLD_",
-                                          "OMPI_MCA_orte_",
-                                          "OMPI_MCA_ess",
-                                          "OMPI_MCA_pmix",
-                                          "OMPI_MCA_shmem_RUNTIME",
-                                          "OMPI_MCA_initial_wdir",
-                                          "OMPI_MCA_mpi_oversubscribe",
-                                          "OMPI_APP_CTX_",
-                                          "OMPI_NUM_APP_CTX=",
-                                          "OMPI_FIRST_RANKS=",
-                                          "OMPI_UNIVERSE_SIZE=",
-                                          "OMPI_FILE_LOCATION=",
-                                          "OMPI_COMMAND=",
-                                          "OMPI_ARGV=",
-                                          "OMPI_MCA_io="};
-  for (const char* p : kPrefixes) {
-    if (starts_with(entry, p)) return true;
-  }
-  return false;
-}
-}  // namespace
-
-void capture_launch_environment() {
-  auto& env = saved_environment();
-  env.clear();
-  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
-  g_captured = true;
-}
-
-std::vector<std::string> launch_environment() {
-  if (!g_captured) capture_launch_environment();  // embedded use: today's environment
-  std::vector<std::string> out;
-  for (const auto& entry : saved_environment()) {
-    if (!set_by_mpi_launcher(entry)) out.push_back(entry);
-  }
-  return out;
-}
-
-std::string find_on_path(const std::string& program) {
-  if (program.find('/') != std::string::npos) {
-    return access(program.c_str(), X_OK) == 0 ? program : std::string();
-  }
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/bin:/bin";
-  for (std::size_t start = 0; start <= dirs.size();) {
-    const auto end = dirs.find(':', start);
-    const std::string dir =
-        dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    const std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    if (end == std::string::npos) break;
+// The last line of a member's log that reports an error ("...error: ...", as surge solve, C
+// programs and Python exceptions print one, or Fortran's "ERROR STOP ..."), trimmed; "" if
+// none. mpirun's own notices about a failed rank have no such line.
+std::string last_error_line(const std::string& log_file) {
+  std::ifstream in(log_file, std::ios::binary);
+  if (!in) return {};
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff tail = std::min<std::streamoff>(size, 65536);
+  in.seekg(size - tail);
+  std::string text(static_cast<std::size_t>(tail), '\0');
+  in.read(text.data(), tail);
+  std::string found;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    std::string lower = line;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (lower.find("error:") != std::string::npos || lower.find("error stop") != std::string::npos)
+      found = line;
     start = end + 1;
   }
-  return {};
+  const auto first = found.find_first_not_of(" \t\r");
+  const auto last = found.find_last_not_of(" \t\r");
+  found = first == std::string::npos ? std::string() : found.substr(first, last - first + 1);
+  return found.size() > 300 ? found.substr(0, 297) + "..." : found;
 }
+
+// The log file of a member's current attempt.
+std::string attempt_log(const std::string& dir, const MemberRecord& m) {
+  return dir + "/member_" + std::to_string(m.simulation_id) + "_attempt" +
+         std::to_string(m.attempts) + ".log";
+}
+
+}  // namespace
 
 LocalLauncher::LocalLauncher(const LauncherConfig& config, std::vector<MemberRecord> members,
                              CommandFor command, SilenceOf silence, Redraw redraw,
-                             std::string log_dir)
+                             std::string log_dir, Hooks hooks)
     : config_(config),
       command_(std::move(command)),
       silence_(std::move(silence)),
       policy_(config, std::move(redraw), log_dir),
       log_dir_(std::move(log_dir)),
+      hooks_(std::move(hooks)),
       members_(std::move(members)) {
   std::filesystem::create_directories(log_dir_);
 }
@@ -165,13 +138,13 @@ void LocalLauncher::launch(std::size_t index) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  const std::vector<std::string> env = launch_environment();
+  const std::vector<std::string> env = launch_environment(
+      hooks_.environment ? hooks_.environment(m, m.attempts) : std::vector<std::string>());
   std::vector<char*> envp;
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
 
-  const std::string log_file = log_dir_ + "/member_" + std::to_string(m.simulation_id) +
-                               "_attempt" + std::to_string(m.attempts) + ".log";
+  const std::string log_file = attempt_log(log_dir_, m);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -220,7 +193,75 @@ void LocalLauncher::run() {
     for (const auto& r : running_) pids.push_back(r.pid);
     terminate_members(pids, std::chrono::milliseconds(300));
     running_.clear();
+    ending_.clear();
     finished_ = true;
+  }
+}
+
+void LocalLauncher::reap() {
+  using namespace std::chrono;
+  for (std::size_t k = 0; k < running_.size();) {
+    int status = 0;
+    const pid_t r = waitpid(running_[k].pid, &status, WNOHANG);
+    if (r == 0) {
+      // Still running: is it silent?
+      const double since_start =
+          duration<double>(steady_clock::now() - running_[k].started).count();
+      const double silence = silence_(members_[running_[k].index].simulation_id);
+      const double quiet = silence < 0 ? since_start : std::min(silence, since_start);
+      if (quiet > config_.silence_timeout_s) {
+        terminate_member(running_[k].pid);
+        const std::string seconds = std::to_string(static_cast<int>(quiet)) + " s";
+        attempt_failed(running_[k].index, silence < 0
+                                              ? "never connected to the server in " + seconds
+                                              : "was silent for " + seconds);
+        running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(k));
+        continue;
+      }
+      ++k;
+      continue;
+    }
+    MemberRecord& m = members_[running_[k].index];
+    if (r == running_[k].pid && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      if (hooks_.delivery) {
+        ending_.push_back({running_[k].index, steady_clock::now()});
+      } else {
+        m.status = MemberStatus::done;
+        SURGE_LOG(log_, debug, "simulation " << m.simulation_id << " done");
+      }
+    } else {
+      std::string why = "exited with an error";
+      if (r == running_[k].pid && WIFEXITED(status)) {
+        why = "exited with code " + std::to_string(WEXITSTATUS(status));
+      } else if (r == running_[k].pid && WIFSIGNALED(status)) {
+        why = std::string("was killed by signal ") + std::to_string(WTERMSIG(status));
+      }
+      const std::string reason = last_error_line(attempt_log(log_dir_, m));
+      if (!reason.empty()) why += ": " + reason;
+      // Leftover ranks of a member whose launcher died.
+      kill(-running_[k].pid, SIGKILL);
+      attempt_failed(running_[k].index, why);
+    }
+    running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(k));
+  }
+}
+
+void LocalLauncher::confirm_endings() {
+  using namespace std::chrono;
+  for (std::size_t k = 0; k < ending_.size();) {
+    MemberRecord& m = members_[ending_[k].index];
+    const Delivery d = hooks_.delivery(m.simulation_id);
+    const double waited = duration<double>(steady_clock::now() - ending_[k].exited).count();
+    if (d.missing.empty()) {
+      m.status = MemberStatus::done;
+      SURGE_LOG(log_, debug, "simulation " << m.simulation_id << " done");
+    } else if (d.final || waited > config_.silence_timeout_s) {
+      attempt_failed(ending_[k].index, "exited 0 but " + d.missing);
+    } else {
+      ++k;
+      continue;
+    }
+    ending_.erase(ending_.begin() + static_cast<std::ptrdiff_t>(k));
   }
 }
 
@@ -229,43 +270,8 @@ void LocalLauncher::loop() {
   while (!stop_) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      // Reap members that ended.
-      for (std::size_t k = 0; k < running_.size();) {
-        int status = 0;
-        const pid_t r = waitpid(running_[k].pid, &status, WNOHANG);
-        if (r == 0) {
-          // Still running: is it silent?
-          const double since_start =
-              duration<double>(steady_clock::now() - running_[k].started).count();
-          const double silence = silence_(members_[running_[k].index].simulation_id);
-          const double quiet = silence < 0 ? since_start : std::min(silence, since_start);
-          if (quiet > config_.silence_timeout_s) {
-            terminate_member(running_[k].pid);
-            attempt_failed(running_[k].index,
-                           "was silent for " + std::to_string(static_cast<int>(quiet)) + " s");
-            running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(k));
-            continue;
-          }
-          ++k;
-          continue;
-        }
-        MemberRecord& m = members_[running_[k].index];
-        if (r == running_[k].pid && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-          m.status = MemberStatus::done;
-          SURGE_LOG(log_, debug, "simulation " << m.simulation_id << " done");
-        } else {
-          std::string why = "exited with an error";
-          if (r == running_[k].pid && WIFEXITED(status)) {
-            why = "exited with code " + std::to_string(WEXITSTATUS(status));
-          } else if (r == running_[k].pid && WIFSIGNALED(status)) {
-            why = std::string("was killed by signal ") + std::to_string(WTERMSIG(status));
-          }
-          // Leftover ranks of a member whose launcher died.
-          kill(-running_[k].pid, SIGKILL);
-          attempt_failed(running_[k].index, why);
-        }
-        running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(k));
-      }
+      reap();
+      confirm_endings();
       // Start pending members in order while there is room.
       for (std::size_t i = 0;
            i < members_.size() && static_cast<int>(running_.size()) < config_.max_concurrent; ++i) {
@@ -273,7 +279,7 @@ void LocalLauncher::loop() {
         if (members_[i].status == MemberStatus::pending) launch(i);
       }
       if (!gave_up_.empty()) break;
-      bool all_finished = running_.empty();
+      bool all_finished = running_.empty() && ending_.empty();
       for (const auto& m : members_) {
         all_finished = all_finished && m.status != MemberStatus::pending;
       }
@@ -293,8 +299,13 @@ void LocalLauncher::loop() {
     members_[r.index].status = MemberStatus::failed;
     members_[r.index].last_error = "stopped";
   }
+  for (const auto& e : ending_) {
+    members_[e.index].status = MemberStatus::failed;
+    members_[e.index].last_error = "stopped";
+  }
   terminate_members(pids, std::chrono::milliseconds(300));
   running_.clear();
+  ending_.clear();
   finished_ = true;
 }
 

@@ -205,6 +205,7 @@ surrogates::ValidationRecord write_results(const std::string& path, const RunSum
                         static_cast<std::int64_t>(summary.server_ranks.size()));
     h5::write_attribute(file, "model_kind", io.kind);
     h5::write_attribute(file, "rejected_fields", summary.rejected_fields);
+    h5::write_attribute(file, "refused_handshakes", summary.refused_handshakes);
     write_members(file, summary);
     write_training(file, trainer.history());
     write_validation(file, trainer.history(), io.fields);

@@ -47,6 +47,10 @@ void print_help() {
       "\nexperiment keys:\n%s",
       core::format_key_docs(core::describe_config<ExperimentConfig>()).c_str());
   std::printf("\nparameters.sampler types: halton, lhs, uniform (no parameters)\n");
+  std::printf("\nsolver type external (the user's own program), parameters:\n%s",
+              core::format_key_docs(core::describe_config<ExternalSolverConfig>()).c_str());
+  std::printf("\nsolver type external, each field <name> of parameters.fields:\n%s",
+              core::format_key_docs(core::describe_config<ExternalFieldConfig>()).c_str());
   std::printf("\nlauncher type local, parameters:\n%s",
               core::format_key_docs(core::describe_config<LauncherConfig>()).c_str());
   std::printf("\nlauncher type slurm, parameters: those of type local, and\n%s",

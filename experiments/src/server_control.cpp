@@ -25,9 +25,10 @@ ServerControl::ServerControl(int rank, int size, const std::string& data_endpoin
 }
 
 void ServerControl::start(const std::vector<std::string>& endpoints, Liveness liveness,
-                          FinalLists final_lists) {
+                          FinalLists final_lists, Deliveries deliveries) {
   liveness_ = std::move(liveness);
   final_lists_ = std::move(final_lists);
+  deliveries_ = std::move(deliveries);
   for (int k = 0; k < size_; ++k) {
     if (k == rank_ || (rank_ != 0 && k != 0)) continue;
     zmq::socket_t s(context_, zmq::socket_type::push);
@@ -85,6 +86,13 @@ double ServerControl::remote_silence(std::uint64_t simulation) const {
   return std::chrono::duration<double>(streaming::Clock::now() - it->second).count();
 }
 
+std::optional<std::int64_t> ServerControl::remote_delivered(std::uint64_t simulation) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = remote_delivered_.find(simulation);
+  if (it == remote_delivered_.end()) return std::nullopt;
+  return it->second;
+}
+
 void ServerControl::handle(const std::string& text) {
   std::istringstream in(text);
   std::string kind;
@@ -100,6 +108,11 @@ void ServerControl::handle(const std::string& text) {
     while (in >> sim) ids.insert(sim);
     std::lock_guard<std::mutex> lock(mutex_);
     expected_ = std::move(ids);
+  } else if (kind == "delivered") {
+    std::uint64_t sim = 0;
+    std::int64_t steps = 0;
+    std::lock_guard<std::mutex> lock(mutex_);
+    while (in >> sim >> steps) remote_delivered_[sim] = steps;
   } else if (kind == "live") {
     const auto now = streaming::Clock::now();
     std::uint64_t sim = 0;
@@ -176,6 +189,19 @@ void ServerControl::loop() {
       text << "live";
       for (const auto& [sim, q] : quiet) text << ' ' << sim << ' ' << q;
       out_.front().second.send(zmq::buffer(text.str()), zmq::send_flags::none);
+      if (deliveries_) {
+        std::string changed;
+        for (const auto& [sim, steps] : deliveries_()) {
+          auto [it, fresh] = reported_.emplace(sim, steps);
+          if (!fresh && it->second == steps) continue;
+          it->second = steps;
+          changed += " " + std::to_string(sim) + " " + std::to_string(steps);
+        }
+        if (!changed.empty()) {
+          const std::string message = "delivered" + changed;
+          out_.front().second.send(zmq::buffer(message), zmq::send_flags::none);
+        }
+      }
     }
     if (stopping) break;
   }

@@ -5,7 +5,8 @@
 // threads are busy training. So every rank binds a PULL socket; rank 0 pushes to every other
 // rank the role of each redrawn member and, once the launcher has finished, the simulations
 // whose end each rank must see; the other ranks push to rank 0, every 250 ms, how long ago
-// they last heard of each of their members. On one rank it is the same code without peers.
+// they last heard of each of their members and the steps each member whose END they saw
+// delivered (when that changed). On one rank it is the same code without peers.
 
 #include <atomic>
 #include <condition_variable>
@@ -29,6 +30,8 @@ namespace surge::experiments {
 class ServerControl {
  public:
   using Liveness = std::function<std::vector<streaming::MemberStatus>()>;
+  // This rank's simulations whose END was seen, with the steps they delivered.
+  using Deliveries = std::function<std::map<std::uint64_t, std::int64_t>()>;
   // Rank 0: the simulations each rank must see end, once the launcher has finished.
   using FinalLists = std::function<std::optional<std::vector<std::vector<std::uint64_t>>>()>;
 
@@ -42,7 +45,8 @@ class ServerControl {
   [[nodiscard]] const std::string& endpoint() const noexcept { return endpoint_; }
 
   // Connects to the other ranks (`endpoints[k]` is rank k's) and starts the thread.
-  void start(const std::vector<std::string>& endpoints, Liveness liveness, FinalLists final_lists);
+  void start(const std::vector<std::string>& endpoints, Liveness liveness, FinalLists final_lists,
+             Deliveries deliveries = {});
   // Publishes what is left (rank 0) and stops the thread (idempotent).
   void stop();
   // Why the thread stopped early ("" while it runs or if it stopped when told). The thread
@@ -61,6 +65,9 @@ class ServerControl {
   [[nodiscard]] std::optional<std::set<std::uint64_t>> expected_ends() const;
   // Rank 0: seconds since another rank last heard of `simulation`, or -1 if none did.
   [[nodiscard]] double remote_silence(std::uint64_t simulation) const;
+  // Rank 0: the steps `simulation` delivered on the other rank that saw its END, or nothing
+  // while no rank has reported one.
+  [[nodiscard]] std::optional<std::int64_t> remote_delivered(std::uint64_t simulation) const;
 
  private:
   void handle(const std::string& text);
@@ -74,12 +81,15 @@ class ServerControl {
   std::string endpoint_;
   Liveness liveness_;
   FinalLists final_lists_;
-  mutable std::mutex mutex_;  // guards everything below
+  Deliveries deliveries_;
+  std::map<std::uint64_t, std::int64_t> reported_;  // deliveries sent to rank 0 (other ranks)
+  mutable std::mutex mutex_;                        // guards everything below
   std::condition_variable role_known_;
   std::map<std::uint64_t, MemberRole> roles_;
   std::vector<std::pair<std::uint64_t, MemberRole>> outgoing_roles_;
   std::optional<std::set<std::uint64_t>> expected_;
   std::map<std::uint64_t, streaming::Clock::time_point> last_seen_;
+  std::map<std::uint64_t, std::int64_t> remote_delivered_;
   std::string error_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

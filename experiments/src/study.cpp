@@ -5,12 +5,15 @@
 #include <algorithm>
 #include <cctype>
 
+#include "external_solver.hpp"
 #include "slurm_scripts.hpp"
 #include "surge/core/error.hpp"
+#include "surge/core/mpi.hpp"
 #include "surge/experiments/sampler.hpp"
 #include "surge/reservoir/registry.hpp"
 #include "surge/solvers/member.hpp"
 #include "surge/solvers/solver.hpp"
+#include "surge/streaming/member_environment.hpp"
 #include "surge/surrogates/trainer.hpp"
 
 namespace surge::experiments {
@@ -127,7 +130,15 @@ Study load_study(const YAML::Node& input, const core::ConfigSource& source) {
                        << " (got " << cfg.reservoir.type << ", window " << window << ")");
   }
 
-  s.facts = probe_solver(cfg, source);
+  if (cfg.solver.type == kExternalSolver) {
+    s.external = read_external_solver(cfg, source);
+    s.facts = external_solver_facts(*s.external, source);
+    SURGE_REQUIRE(s.launcher.fail_once_simulation < 0, ConfigError,
+                  "launcher.parameters.fail_once_simulation makes surge solve members crash; it "
+                  "does not apply to solver type external");
+  } else {
+    s.facts = probe_solver(cfg, source);
+  }
   const SolverFacts& facts = s.facts;
   // Parameters the study does not vary keep the solver's default, as fixed values: every
   // member is told them, and results.h5 records them.
@@ -159,6 +170,7 @@ Study load_study(const YAML::Node& input, const core::ConfigSource& source) {
   } else {
     resolved["launcher"]["parameters"] = core::dump_config(s.launcher);
   }
+  if (s.external) resolved["solver"]["parameters"] = core::dump_config(*s.external);
   s.resolved_text = core::to_yaml_text(resolved);
 
   surrogates::IoDescription& io = s.io;
@@ -201,6 +213,9 @@ void prepare_output_dir(const fs::path& out_dir, bool overwrite, int rank) {
                                                    "` to continue the study it holds"
                                              : std::string())
                                      << ")");
+  // Every rank checks before rank 0 creates anything: a rank still checking would find the
+  // directory rank 0 just made and fail alone, leaving the others in a collective.
+  SURGE_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
   if (rank != 0) return;
   if (overwrite && exists) {
     for (const char* stale :
@@ -246,6 +261,11 @@ std::vector<std::string> member_command(const Study& study, const std::string& s
   if (study.slurm && study.slurm->mpi_launcher == "srun") {
     c.push_back("--job-name=" + slurm_job_name(study, m.simulation_id));
   }
+  if (study.external) {
+    // The connection is in the environment (member_environment), the rest is the user's.
+    for (auto& a : external_command(*study.external, study.range_names, m)) c.push_back(a);
+    return c;
+  }
   c.insert(c.end(), {surge_exe, "solve", cfg.solver.type});
   for (const auto& kv : cfg.solver.parameters) {
     c.push_back(kv.first.as<std::string>() + "=" + as_argument(kv.second));
@@ -266,7 +286,8 @@ std::vector<std::string> member_command(const Study& study, const std::string& s
 
 std::unique_ptr<Launcher> make_launcher(const Study& study, std::vector<MemberRecord> members,
                                         const std::string& front_endpoint,
-                                        Launcher::SilenceOf silence, Launcher::Redraw redraw) {
+                                        Launcher::SilenceOf silence, Launcher::Redraw redraw,
+                                        LocalLauncher::Hooks hooks) {
   const std::string surge_exe = self_executable();
   const std::string log_dir = (study.out_dir / "logs").string();
   if (study.slurm && study.slurm->mode == "jobs") {
@@ -289,7 +310,8 @@ std::unique_ptr<Launcher> make_launcher(const Study& study, std::vector<MemberRe
     return member_command(study, surge_exe, front_endpoint, m, attempt);
   };
   return std::make_unique<LocalLauncher>(study.launcher, std::move(members), command,
-                                         std::move(silence), std::move(redraw), log_dir);
+                                         std::move(silence), std::move(redraw), log_dir,
+                                         std::move(hooks));
 }
 
 std::string slurm_job_name(const Study& study, std::uint64_t simulation_id) {
@@ -299,6 +321,19 @@ std::string slurm_job_name(const Study& study, std::uint64_t simulation_id) {
       ch = '_';
   }
   return name + "-" + std::to_string(simulation_id);
+}
+
+std::vector<std::string> member_environment(const Study& study, const std::string& front_endpoint,
+                                            const MemberRecord& member) {
+  if (!study.external) return {};
+  streaming::MemberEnvironment env;
+  env.endpoint = front_endpoint;
+  env.experiment = study.cfg.study.name;
+  env.simulation = member.simulation_id;
+  env.server_timeout_s = study.cfg.streaming.server_timeout_s;
+  const std::string& key = study.cfg.streaming.curve.server_public_key_file;
+  if (!key.empty()) env.server_public_key_file = fs::absolute(key).string();
+  return streaming::to_environment(env);
 }
 
 }  // namespace surge::experiments

@@ -1,8 +1,9 @@
 #pragma once
 // A study as `surge run` and `surge resume` resolve it before anything starts: the
 // experiment file read and checked, the solver probed (parameters, fields, grid, frame
-// times), the description every trainer replica and the export share, and the command line
-// of each member. Nothing here starts a process or binds a socket.
+// times) or, for an external solver, its declaration read, the description every trainer
+// replica and the export share, and the command line and environment of each member. Nothing here
+// starts a process or binds a socket.
 
 #include <cstdint>
 #include <filesystem>
@@ -38,6 +39,7 @@ struct Study {
   core::ConfigSource source;
   ExperimentConfig cfg;  // parameters the study does not vary are fixed ranges (min = max)
   LauncherConfig launcher;
+  std::optional<ExternalSolverConfig> external;  // solver type external
   SolverFacts facts;
   surrogates::IoDescription io;
   surrogates::TrainingConfig training;   // checkpoint_dir made absolute
@@ -55,7 +57,7 @@ struct Study {
 };
 
 // Reads and checks everything (configuration, solver keys, buffer parameters, model, the
-// launcher) and probes the solver on this process; collective over nothing. Needs a Kokkos
+// launcher) and probes a built-in solver on this process; collective over nothing. Needs a Kokkos
 // session. Throws core::ConfigError naming the key.
 [[nodiscard]] Study load_study(const YAML::Node& input, const core::ConfigSource& source);
 // Reads `file` and applies `overrides` (key=value), then load_study().
@@ -66,7 +68,8 @@ struct Study {
 [[nodiscard]] std::unique_ptr<reservoir::Buffer<reservoir::Sample>> make_buffer(const Study& study);
 
 // The command line of one attempt of a member: `mpirun -np k surge solve <solver> key=value
-// ... --stream <front>`, or `srun --ntasks=k ... surge solve ...` under Slurm.
+// ... --stream <front>`, `srun --ntasks=k ... surge solve ...` under Slurm, or `mpirun -np k
+// <command...>` for an external solver.
 [[nodiscard]] std::vector<std::string> member_command(const Study& study,
                                                       const std::string& surge_exe,
                                                       const std::string& front_endpoint,
@@ -78,12 +81,11 @@ struct Study {
                                                      int cpus_per_task, int nodes);
 // The launcher of the study's members (server rank 0), not started: a LocalLauncher of local
 // members or, in Slurm's mode allocation, of job steps; a SlurmJobLauncher in mode jobs.
-// `front_endpoint` is the server's handshake endpoint.
-[[nodiscard]] std::unique_ptr<Launcher> make_launcher(const Study& study,
-                                                      std::vector<MemberRecord> members,
-                                                      const std::string& front_endpoint,
-                                                      Launcher::SilenceOf silence,
-                                                      Launcher::Redraw redraw);
+// `front_endpoint` is the server's handshake endpoint; `hooks` go to a LocalLauncher (member
+// environments, the delivery check).
+[[nodiscard]] std::unique_ptr<Launcher> make_launcher(
+    const Study& study, std::vector<MemberRecord> members, const std::string& front_endpoint,
+    Launcher::SilenceOf silence, Launcher::Redraw redraw, LocalLauncher::Hooks hooks = {});
 // The Slurm job (or job step) name of a member: surge-<study name>-<simulation id>.
 [[nodiscard]] std::string slurm_job_name(const Study& study, std::uint64_t simulation_id);
 
@@ -95,6 +97,14 @@ inline constexpr const char* kEndpointFile = "server_endpoint";
 // `overwrite` (rank 0 then removes what an earlier study left). Throws core::ConfigError
 // naming study.output_dir.
 void prepare_output_dir(const std::filesystem::path& out_dir, bool overwrite, int rank);
+
+// The variables a member of an external solver finds its connection in (SURGE_ENDPOINT,
+// SURGE_EXPERIMENT, SURGE_SIMULATION_ID, SURGE_SERVER_TIMEOUT_S, and
+// SURGE_SERVER_PUBLIC_KEY_FILE with CURVE), as "NAME=value"; none for built-in solvers,
+// which are told on their command line.
+[[nodiscard]] std::vector<std::string> member_environment(const Study& study,
+                                                          const std::string& front_endpoint,
+                                                          const MemberRecord& member);
 
 // The full path of the running executable (/proc/self/exe). Throws core::IoError.
 [[nodiscard]] std::string self_executable();

@@ -24,6 +24,7 @@ void write_study_results(const Study& study, const StudyOutcome& outcome,
   summary.seconds = outcome.seconds;
   summary.stop_reason = outcome.stop_reason;
   summary.rejected_fields = outcome.rejected_fields;
+  summary.refused_handshakes = outcome.refused_handshakes;
   std::optional<surrogates::RolloutResult> rollout;
   if (study.next_step && !validation.empty()) rollout = trainer.rollout(validation);
   const auto final_metrics = write_results((out_dir / "results.h5").string(), summary, trainer,
@@ -54,6 +55,11 @@ void write_study_results(const Study& study, const StudyOutcome& outcome,
   if (outcome.rejected_fields > 0)
     std::printf("  %lld field(s) dropped: they did not fit the study's fields\n",
                 static_cast<long long>(outcome.rejected_fields));
+  if (outcome.refused_handshakes > 0)
+    std::printf(
+        "  %lld handshake(s) refused: members announced fields or an experiment the "
+        "study does not have (see the server's log)\n",
+        static_cast<long long>(outcome.refused_handshakes));
   const char* what = study.next_step ? "one-step" : "validation";
   for (const auto& f : final_metrics.fields) {
     std::printf("  %s %s: relative L2 %.3f %%, NRMSE %.4f, VRMSE %.4f\n", what, f.field.c_str(),

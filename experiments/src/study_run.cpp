@@ -111,6 +111,28 @@ std::string errors_on_rank0(const std::string& mine) {
   return all;
 }
 
+// A member that exits 0 is done once its END reached the server rank it streams to (rank 0's
+// feeder, or another rank's report) after every one of its `frames` steps was made into a
+// sample: external programs can exit 0 having sent less.
+LocalLauncher::DeliveryOf delivery_check(const streaming::Front& front, const Feeder& feeder,
+                                         const ServerControl& control, std::int64_t frames) {
+  return [&front, &feeder, &control, frames](std::uint64_t id) {
+    const int r = front.assigned_rank(id);
+    if (r < 0) return LocalLauncher::Delivery{"never connected to the server", true};
+    const std::optional<std::int64_t> steps =
+        r == 0 ? feeder.delivered(id) : control.remote_delivered(id);
+    if (!steps) {
+      return LocalLauncher::Delivery{
+          "its end of stream never reached the server (does it finalize its client?)"};
+    }
+    if (*steps != frames) {
+      return LocalLauncher::Delivery{"ended its stream after " + std::to_string(*steps) +
+                                     " of its " + std::to_string(frames) + " steps"};
+    }
+    return LocalLauncher::Delivery{};
+  };
+}
+
 }  // namespace
 
 void install_interrupt_handler() {
@@ -175,6 +197,22 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
     restored = read_rank_state(resume->checkpoint, rank, *buffer);
   }
 
+  // The feeder (started below, once the members' roles are known): fields -> samples.
+  FeederSetup setup;
+  setup.layout = study.facts.layout;
+  setup.nodes = static_cast<std::size_t>(study.facts.grid[0] * study.facts.grid[1]);
+  setup.frames = static_cast<std::int64_t>(study.facts.times.size());
+  setup.next_step = study.next_step;
+  setup.stride = study.io.stride;
+  setup.throw_at = feeder_throw_at(rank);
+  Feeder feeder(setup, receiver, control, *buffer, g_interrupted);
+  // The control thread reads the feeder's deliveries: it must stop before the feeder goes,
+  // on every way out.
+  struct StopControl {
+    ServerControl& control;
+    ~StopControl() { control.stop(); }
+  } stop_control{control};
+
   // --- 2. the members (rank 0 launches; every rank knows their roles) ------------------------
   std::vector<MemberRecord> first;
   if (resume) {
@@ -209,7 +247,14 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
       control.announce_role(m.simulation_id, m.role);
       return m;
     };
-    launcher = make_launcher(study, std::move(members), front_endpoint, silence, redraw);
+    LocalLauncher::Hooks hooks;
+    hooks.delivery = delivery_check(*front, feeder, control,
+                                    static_cast<std::int64_t>(study.facts.times.size()));
+    hooks.environment = [&study, front_endpoint](const MemberRecord& m, int) {
+      return member_environment(study, front_endpoint, m);
+    };
+    launcher =
+        make_launcher(study, std::move(members), front_endpoint, silence, redraw, std::move(hooks));
   }
   // Rank 0 tells each rank, once the launcher has finished, which members that ended
   // cleanly it had (their END must be seen before reception is over).
@@ -227,16 +272,10 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
     };
   }
   control.start(
-      control_endpoints, [&receiver] { return receiver.members(); }, final_lists);
+      control_endpoints, [&receiver] { return receiver.members(); }, final_lists,
+      [&feeder] { return feeder.delivered(); });
 
   // --- 3. the feeder: fields -> samples -> buffer (or the validation set) --------------------
-  FeederSetup setup;
-  setup.layout = study.facts.layout;
-  setup.nodes = static_cast<std::size_t>(study.facts.grid[0] * study.facts.grid[1]);
-  setup.next_step = study.next_step;
-  setup.stride = study.io.stride;
-  setup.throw_at = feeder_throw_at(rank);
-  Feeder feeder(setup, receiver, control, *buffer, g_interrupted);
   feeder.restore(std::move(restored));
   feeder.start();
 
@@ -419,6 +458,9 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   outcome.totals = reduce_to_rank0(feeder.samples(), feeder.received(), buffer->statistics());
   outcome.rejected_fields = feeder.rejected();
+  if (front) {
+    for (const auto n : front->stats().refused) outcome.refused_handshakes += n;
+  }
   outcome.stop_reason = errors.empty() ? surrogates::to_string(reason) : errors;
   // Exit codes agree over the ranks: 1 if a server thread failed anywhere, else 130 if any
   // rank was interrupted.

@@ -7,6 +7,7 @@
 
 #include "surge/core/error.hpp"
 #include "surge/streaming/client.hpp"
+#include "surge/streaming/member_environment.hpp"
 
 struct surge_client {
   std::unique_ptr<surge::streaming::Client> client;
@@ -43,6 +44,46 @@ int guarded(F&& body) {
     return fail(SURGE_ERROR_INTERNAL, e.what());
   }
 }
+
+// The arguments both init functions share, checked; "" when they are fine.
+const char* check_identity(int member_rank, int member_size, int dtype, int field_count,
+                           const char* const* field_names, int ndim, const uint64_t* global_shape,
+                           int parameter_count, const double* parameters) {
+  using surge::streaming::kMaxDims;
+  if (!field_names || !global_shape || field_count < 1 || ndim < 1 || ndim > kMaxDims ||
+      member_rank < 0 || member_size < 1 || (dtype != SURGE_FLOAT32 && dtype != SURGE_FLOAT64) ||
+      parameter_count < 0 || (parameter_count > 0 && !parameters)) {
+    return "NULL pointer or value out of range (field_count >= 1, ndim in 1..4, member_rank >= "
+           "0, member_size >= 1, dtype SURGE_FLOAT32/64)";
+  }
+  return "";
+}
+
+// Makes *client from the checked arguments.
+void make_client(surge_client** client, const surge::streaming::ClientConfig& config,
+                 const std::string& experiment, uint64_t simulation_id, int member_rank,
+                 int member_size, int dtype, int field_count, const char* const* field_names,
+                 int ndim, const uint64_t* global_shape, int parameter_count,
+                 const double* parameters) {
+  using namespace surge::streaming;
+  MemberIdentity id;
+  id.experiment = experiment;
+  id.simulation = simulation_id;
+  id.member_rank = static_cast<std::uint32_t>(member_rank);
+  id.member_size = static_cast<std::uint32_t>(member_size);
+  id.dtype = dtype == SURGE_FLOAT32 ? DType::float32 : DType::float64;
+  std::vector<std::uint64_t> shape(global_shape, global_shape + ndim);
+  for (int i = 0; i < field_count; ++i) {
+    SURGE_REQUIRE(field_names[i], ConfigError, "field name " << i << " is NULL");
+    id.fields.push_back({field_names[i], shape});
+  }
+  id.parameters.assign(parameters, parameters + parameter_count);
+  auto c = std::make_unique<surge_client>();
+  c->elements = 1;
+  for (std::uint64_t n : shape) c->elements *= n;
+  c->client = std::make_unique<Client>(config, std::move(id));
+  *client = c.release();
+}
 }  // namespace
 
 extern "C" {
@@ -52,39 +93,38 @@ int surge_client_init(surge_client** client, const char* front_endpoint, const c
                       int field_count, const char* const* field_names, int ndim,
                       const uint64_t* global_shape, int parameter_count, const double* parameters,
                       const char* server_public_key_file) {
-  using namespace surge::streaming;
   if (!client) return fail(SURGE_ERROR_ARGUMENT, "surge_client_init: client is NULL");
   *client = nullptr;
-  if (!front_endpoint || !experiment || !field_names || !global_shape || field_count < 1 ||
-      ndim < 1 || ndim > kMaxDims || member_rank < 0 || member_size < 1 ||
-      (dtype != SURGE_FLOAT32 && dtype != SURGE_FLOAT64) || parameter_count < 0 ||
-      (parameter_count > 0 && !parameters)) {
-    return fail(SURGE_ERROR_ARGUMENT,
-                "surge_client_init: NULL pointer or value out of range (field_count >= 1, ndim "
-                "in 1..4, member_rank >= 0, member_size >= 1, dtype SURGE_FLOAT32/64)");
-  }
+  const std::string bad =
+      !front_endpoint || !experiment
+          ? "NULL front endpoint or experiment"
+          : check_identity(member_rank, member_size, dtype, field_count, field_names, ndim,
+                           global_shape, parameter_count, parameters);
+  if (!bad.empty()) return fail(SURGE_ERROR_ARGUMENT, "surge_client_init: " + bad);
   return guarded([&] {
-    ClientConfig config;
+    surge::streaming::ClientConfig config;
     config.front_endpoint = front_endpoint;
     if (server_public_key_file) config.curve.server_public_key_file = server_public_key_file;
-    MemberIdentity id;
-    id.experiment = experiment;
-    id.simulation = simulation_id;
-    id.member_rank = static_cast<std::uint32_t>(member_rank);
-    id.member_size = static_cast<std::uint32_t>(member_size);
-    id.dtype = dtype == SURGE_FLOAT32 ? DType::float32 : DType::float64;
-    std::vector<std::uint64_t> shape(global_shape, global_shape + ndim);
-    for (int i = 0; i < field_count; ++i) {
-      SURGE_REQUIRE(field_names[i], ConfigError,
-                    "surge_client_init: field name " << i << " is NULL");
-      id.fields.push_back({field_names[i], shape});
-    }
-    id.parameters.assign(parameters, parameters + parameter_count);
-    auto c = std::make_unique<surge_client>();
-    c->elements = 1;
-    for (std::uint64_t n : shape) c->elements *= n;
-    c->client = std::make_unique<Client>(config, std::move(id));
-    *client = c.release();
+    make_client(client, config, experiment, simulation_id, member_rank, member_size, dtype,
+                field_count, field_names, ndim, global_shape, parameter_count, parameters);
+  });
+}
+
+int surge_client_init_from_env(surge_client** client, int member_rank, int member_size, int dtype,
+                               int field_count, const char* const* field_names, int ndim,
+                               const uint64_t* global_shape, int parameter_count,
+                               const double* parameters) {
+  if (!client) return fail(SURGE_ERROR_ARGUMENT, "surge_client_init_from_env: client is NULL");
+  *client = nullptr;
+  const std::string bad = check_identity(member_rank, member_size, dtype, field_count, field_names,
+                                         ndim, global_shape, parameter_count, parameters);
+  if (!bad.empty()) return fail(SURGE_ERROR_ARGUMENT, "surge_client_init_from_env: " + bad);
+  return guarded([&] {
+    using namespace surge::streaming;
+    const MemberEnvironment env = read_member_environment();
+    make_client(client, client_config(env), env.experiment, env.simulation, member_rank,
+                member_size, dtype, field_count, field_names, ndim, global_shape, parameter_count,
+                parameters);
   });
 }
 

@@ -3,13 +3,18 @@
 down, every dataset of results.h5 is there, the model and plots exist.
 
 usage: check_results.py <output_dir> <frames per member> [ranks=P] [simulation_id:attempts ...]
+                        [error:simulation_id=REGEX ...] [refused=N] [max_relative_l2=X]
 
 With P server ranks (trainer replicas), the per-rank counts must add up to the members'
 samples and every rank must have received samples and trained on them. A next_step model
 (results.h5 attribute model_kind) must also have its rollout/ group: errors at every horizon
 from 1 to the members' last frame, per channel, finite, and the rollout predictions.
+error:ID=REGEX: members/last_error of simulation ID matches REGEX (why an attempt failed);
+refused=N: the server refused N handshakes; max_relative_l2=X: the final validation error of
+every channel is below X.
 """
 import os
+import re
 import sys
 
 import h5py
@@ -24,10 +29,18 @@ def fail(message):
 def main():
     out, steps = sys.argv[1], int(sys.argv[2])
     ranks = 1
-    expected_attempts = {}
+    expected_attempts, expected_errors = {}, {}
+    refused, max_rel = None, None
     for a in sys.argv[3:]:
         if a.startswith("ranks="):
             ranks = int(a[len("ranks="):])
+        elif a.startswith("error:"):
+            sim, _, text = a[len("error:"):].partition("=")
+            expected_errors[int(sim)] = text
+        elif a.startswith("refused="):
+            refused = int(a[len("refused="):])
+        elif a.startswith("max_relative_l2="):
+            max_rel = float(a[len("max_relative_l2="):])
         else:
             sim, n = map(int, a.split(":"))
             expected_attempts[sim] = n
@@ -74,6 +87,16 @@ def main():
             k = list(ids).index(sim)
             if attempts[k] != n:
                 fail(f"simulation {sim} took {attempts[k]} attempts, expected {n}")
+        errors = [e.decode() if isinstance(e, bytes) else e for e in m.attrs["last_error"]]
+        for sim, text in expected_errors.items():
+            k = list(ids).index(sim)
+            if not re.search(text, errors[k]):
+                fail(f"simulation {sim}'s last error is '{errors[k]}', expected /{text}/")
+        if refused is not None and f.attrs["refused_handshakes"] != refused:
+            fail(f"{f.attrs['refused_handshakes']} handshakes refused, expected {refused}")
+        rel = f["final_validation/relative_l2"][:]
+        if max_rel is not None and not np.all(rel < max_rel):
+            fail(f"final validation relative L2 {list(rel)}, expected below {max_rel}")
         res = f["reservoir"].attrs
         roles = [r.decode() if isinstance(r, bytes) else r for r in m.attrs["role"]]
         train = sum(samples[i] for i in done if roles[i] == "train")
@@ -107,7 +130,8 @@ def main():
         if not os.path.exists(os.path.join(out, path)):
             fail(f"{path} is missing")
     print(f"ok: {len(done)} members, {int(sum(samples))} samples on {ranks} server rank(s) "
-          f"{list(map(int, received))}, loss {first:.3g} -> {last:.3g}")
+          f"{list(map(int, received))}, loss {first:.3g} -> {last:.3g}, validation relative L2 "
+          f"{', '.join(f'{r:.3g}' for r in rel)}")
 
 
 if __name__ == "__main__":

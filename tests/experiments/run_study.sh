@@ -7,6 +7,7 @@ surge=$1 yaml=$2 steps=$3 checks=$4
 shift 4
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+export SURGE_TEST_TMP=$tmp  # scratch space for test members (faulty_member.py)
 ranks=${SERVER_RANKS:-1}
 if [ "$ranks" -gt 1 ]; then
   mpirun -np "$ranks" --oversubscribe "$surge" run "$yaml" study.output_dir="$tmp/out" "$@" </dev/null

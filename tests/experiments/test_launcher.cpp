@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 
 #include "surge/experiments/launcher.hpp"
 
@@ -18,7 +20,7 @@ std::vector<ex::MemberRecord> members(int n) {
   for (int i = 0; i < n; ++i) {
     ex::MemberRecord m;
     m.simulation_id = static_cast<std::uint64_t>(i);
-    m.parameters = {static_cast<double>(i)};
+    m.parameters.assign(1, static_cast<double>(i));  // not {i}: GCC 12 -Wnonnull false positive
     out.push_back(m);
   }
   return out;
@@ -160,4 +162,86 @@ TEST(Launcher, MembersInheritTheEnvironmentWithoutMpiLauncherVariables) {
   EXPECT_FALSE(has("OMPI_COMM_WORLD_SIZE="));
   EXPECT_EQ(ex::find_on_path("sh").empty(), false);
   EXPECT_EQ(ex::find_on_path("surely-not-a-program-xyz"), "");
+}
+
+TEST(Launcher, GivesEachAttemptItsVariables) {
+  setenv("SURGE_TEST_REPLACED", "inherited", 1);
+  ex::capture_launch_environment();
+  const std::string dir = log_dir("environment");
+  std::filesystem::remove_all(dir);
+  ex::LocalLauncher::Hooks hooks;
+  hooks.environment = [](const ex::MemberRecord& m, int attempt) {
+    return std::vector<std::string>{
+        "SURGE_TEST_ID=" + std::to_string(m.simulation_id) + "/" + std::to_string(attempt),
+        "SURGE_TEST_REPLACED=mine"};
+  };
+  ex::LocalLauncher launcher(
+      ex::LauncherConfig{}, members(2),
+      [&](const ex::MemberRecord& m, int) {
+        return std::vector<std::string>{"/bin/sh", "-c",
+                                        "echo $SURGE_TEST_ID $SURGE_TEST_REPLACED > " + dir + "/" +
+                                            std::to_string(m.simulation_id)};
+      },
+      kNeverSilent, redraw_from(100), dir, hooks);
+  launcher.start();
+  launcher.wait();
+  for (int id : {0, 1}) {
+    std::ifstream in(dir + "/" + std::to_string(id));
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, std::to_string(id) + "/1 mine");
+  }
+}
+
+TEST(Launcher, AMemberThatExitsZeroIsDoneOnlyOnceItsDataArrived) {
+  ex::LauncherConfig config;
+  config.retries = 1;
+  config.silence_timeout_s = 0.5;
+  // Simulation 0 arrives at once; 1 never connected on its first attempt (known at once);
+  // 2's first attempt ends short, which only the timeout settles; 3's data arrive late.
+  auto calls = std::make_shared<std::map<std::uint64_t, int>>();
+  auto attempts = std::make_shared<std::map<std::uint64_t, int>>();
+  ex::LocalLauncher::Hooks hooks;
+  hooks.delivery = [calls, attempts](std::uint64_t id) {
+    const int call = ++(*calls)[id];
+    const int attempt = (*attempts)[id];
+    if (id == 1 && attempt == 1) return ex::LocalLauncher::Delivery{"never connected", true};
+    if (id == 2 && attempt == 1) return ex::LocalLauncher::Delivery{"ended after 3 of 10 steps"};
+    if (id == 3 && call < 5) return ex::LocalLauncher::Delivery{"no end of stream yet"};
+    return ex::LocalLauncher::Delivery{};
+  };
+  ex::LocalLauncher launcher(
+      config, members(4),
+      [attempts](const ex::MemberRecord& m, int attempt) {
+        (*attempts)[m.simulation_id] = attempt;
+        return std::vector<std::string>{"/bin/sh", "-c", "exit 0"};
+      },
+      kNeverSilent, redraw_from(100), log_dir("delivery"), hooks);
+  launcher.start();
+  launcher.wait();
+  const auto all = launcher.members();
+  ASSERT_EQ(all.size(), 4u);
+  for (const auto& m : all) EXPECT_EQ(m.status, ex::MemberStatus::done) << m.simulation_id;
+  EXPECT_EQ(all[0].attempts, 1);
+  EXPECT_EQ(all[1].attempts, 2);
+  EXPECT_EQ(all[1].last_error, "exited 0 but never connected");
+  EXPECT_EQ(all[2].attempts, 2);
+  EXPECT_EQ(all[2].last_error, "exited 0 but ended after 3 of 10 steps");
+  EXPECT_EQ(all[3].attempts, 1);  // late data are not a failure
+}
+
+TEST(Launcher, TheFailureLineQuotesTheMembersError) {
+  ex::LauncherConfig config;
+  config.retries = 0;
+  config.on_failure = "fail";
+  ex::LocalLauncher launcher(
+      config, members(1),
+      [](const ex::MemberRecord&, int) {
+        return std::vector<std::string>{
+            "/bin/sh", "-c", "echo starting; echo 'solver: error: no such grid' >&2; exit 4"};
+      },
+      kNeverSilent, redraw_from(100), log_dir("error_line"));
+  launcher.start();
+  launcher.wait();
+  EXPECT_EQ(launcher.members()[0].last_error, "exited with code 4: solver: error: no such grid");
 }

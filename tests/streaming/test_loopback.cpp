@@ -16,6 +16,7 @@
 #include "surge/streaming/client.hpp"
 #include "surge/streaming/curve.hpp"
 #include "surge/streaming/front.hpp"
+#include "surge/streaming/member_environment.hpp"
 #include "surge/streaming/receiver.hpp"
 #include "test_util.hpp"
 
@@ -502,5 +503,39 @@ TEST(StreamingLoopback, PlainCProgramStreamsThroughTheCApi) {
     ASSERT_EQ(v.size(), 24u);
     for (std::size_t i = 0; i < 24; ++i) EXPECT_EQ(v[i], 1000.0 * std::get<2>(k) + i);
     EXPECT_EQ(f.parameters, (std::vector<double>{0.5, 2.0}));
+  }
+}
+
+TEST(StreamingLoopback, AMemberStartedBySurgeRunJoinsFromItsEnvironment) {
+  ReceiverConfig config = server_config();
+  Collector got;
+  const std::uint64_t key = make_admission_key();
+  Receiver receiver(config, key, 0, got.handler());
+  Front front(config, key, {receiver.endpoint()});
+  MemberEnvironment env;
+  env.endpoint = front.endpoint();
+  env.experiment = "loopback";
+  env.simulation = 77;
+  env.server_timeout_s = 30;
+  for (const auto& entry : to_environment(env)) {
+    const auto eq = entry.find('=');
+    setenv(entry.substr(0, eq).c_str(), entry.substr(eq + 1).c_str(), 1);
+  }
+  unsetenv(kPublicKeyFileVariable);
+  // The identity's experiment and simulation are the environment's, whatever it says.
+  MemberIdentity id = identity(1, 0, 1, 4, 6);
+  id.experiment = "not-this-one";
+  const std::unique_ptr<Client> client = client_from_environment(id);
+  const std::vector<double> u = test::global_field(77, 0, 0, 4, 6);
+  client->send("u", 0, 0.0, Span<const double>(u));
+  client->send("v", 0, 0.0, Span<const double>(u));
+  client->finish();
+  ASSERT_TRUE(got.wait_for_ends(1));
+  std::lock_guard<std::mutex> lock(got.mutex);
+  ASSERT_EQ(got.fields.size(), 2u);
+  for (const auto& [k, f] : got.fields) {
+    EXPECT_EQ(f.simulation, 77u);
+    const auto v = f.data.view<double>();
+    EXPECT_EQ(std::vector<double>(v.begin(), v.end()), u);
   }
 }

@@ -60,11 +60,66 @@ struct SolverSection {
 
   template <class V>
   void visit(V& v) {
-    v("type", type, "solver (surge solve --help lists them)");
+    v("type", type,
+      "solver (surge solve --help lists them), or external: the user's own program (see "
+      "solver type external)");
     v("parameters", parameters,
       "solver keys shared by every member (grid, end time, outputs...); the sampled parameters "
       "are added per member");
     v("ranks", ranks, "MPI ranks per member (mpirun -np)", core::in_range(1, 4096));
+  }
+};
+
+// One field an external solver streams (an entry of `fields:`, under the field's name).
+struct ExternalFieldConfig {
+  std::vector<int> shape;
+  int components = 1;
+
+  template <class V>
+  void visit(V& v) {
+    v("shape", shape,
+      "required: the global grid [n0, n1] of the field, row-major (n1 is the fastest axis; a "
+      "Fortran array u(nx, ny) is [ny, nx]); every field has the same");
+    v("components", components,
+      "1: a scalar; 2 or 3: a vector field, sent with its components as a last axis "
+      "[n0, n1, components] (one model channel per component)",
+      core::in_range(1, 3));
+  }
+};
+
+// `solver: {type: external, ranks: N, parameters: {...}}`: every member is the user's own
+// program (C, C++, Fortran, Python), started as `mpirun -np N <command...>`, which joins the
+// study through the client API with its connection taken from the environment
+// (streaming/member_environment.hpp). What surge learns by probing a built-in solver is
+// declared here.
+struct ExternalSolverConfig {
+  std::vector<std::string> command;
+  YAML::Node fields{YAML::NodeType::Map};
+  int outputs = 0;
+  double output_dt = 1.0;
+  std::vector<std::string> parameters;
+
+  template <class V>
+  void visit(V& v) {
+    v("command", command,
+      "required: the member's program and its arguments; \"{name}\" is replaced by the "
+      "member's value of parameter name, \"{simulation_id}\" by its id (quote them in YAML); "
+      "started as `mpirun [mpirun_args] -np solver.ranks command...` in the directory surge run "
+      "was started in");
+    v("fields", fields,
+      "required: the fields each member streams, as name: {shape: [n0, n1], components: k} "
+      "(keys below); a member that announces another field is refused");
+    v("outputs", outputs,
+      "required: steps each member sends, numbered 0 .. outputs-1 (send the initial state as "
+      "step 0 for the surrogate to learn it)",
+      core::in_range(1, 1000000));
+    v("output_dt", output_dt,
+      "time between two steps: step k is sent at t = k * output_dt (the model's input t spans "
+      "[0, (outputs - 1) * output_dt])",
+      core::greater_than(0.0));
+    v("parameters", parameters,
+      "names of the sampled parameters, in the order each member sends them; each needs a "
+      "range or a fixed value in parameters.ranges");
   }
 };
 
@@ -98,7 +153,8 @@ struct LauncherConfig {
     v("max_concurrent", max_concurrent, "members running at once", core::in_range(1, 100000));
     v("silence_timeout_s", silence_timeout_s,
       "a running member that sends nothing (data or heartbeat) for this long is killed and "
-      "relaunched",
+      "relaunched; a member that exits 0 has this long for its end of stream, after every "
+      "output, to reach the server, else the attempt failed",
       core::greater_than(0.0));
     v("retries", retries, "relaunches of a failed member", core::in_range(0, 100));
     v("on_failure", on_failure,
@@ -114,7 +170,8 @@ struct LauncherConfig {
       "--allow-run-as-root");
     v("mpirun_args", mpirun_args, "extra arguments for the launcher, before -np");
     v("fail_once_simulation", fail_once_simulation,
-      "testing aid: the first attempt of this simulation id crashes (-1: none)",
+      "testing aid: the first attempt of this simulation id crashes (-1: none; built-in "
+      "solvers only)",
       core::at_least(-1));
     v("fail_once_at_output", fail_once_at_output,
       "testing aid: the output after which that attempt crashes", core::at_least(0));

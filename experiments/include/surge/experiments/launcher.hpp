@@ -1,8 +1,9 @@
 #pragma once
-// Starts ensemble members as child processes (`mpirun -np k surge solve ...`), no more than
-// a limit at once, and keeps them honest: a member that exits non-zero, dies by a signal or
-// falls silent past a timeout is killed (its whole process group) and relaunched with the
-// same simulation id, so steps it already delivered are dropped as duplicates by the
+// Starts ensemble members as child processes (`mpirun -np k surge solve ...`, or the user's
+// program), no more than a limit at once, and keeps them honest: a member that exits
+// non-zero, dies by a signal, falls silent past a timeout, or exits 0 without everything it
+// had to send reaching the server is killed (its whole process group) and relaunched with
+// the same simulation id, so steps it already delivered are dropped as duplicates by the
 // receiver. After the last retry it is redrawn (new parameters, new id) or marked failed.
 
 #include <sys/types.h>
@@ -55,8 +56,10 @@ class Launcher {
 // start with the user's environment and not the one an MPI runtime adds to its processes.
 void capture_launch_environment();
 // The saved environment, minus variables an MPI launcher sets for its own processes
-// (PMIX_*, OMPI_COMM_WORLD_*, OMPI_MCA_orte_*, ...), which would confuse a child mpirun.
-[[nodiscard]] std::vector<std::string> launch_environment();
+// (PMIX_*, OMPI_COMM_WORLD_*, OMPI_MCA_orte_*, ...), which would confuse a child mpirun;
+// each "NAME=value" of `extra` replaces the entry of that name.
+[[nodiscard]] std::vector<std::string> launch_environment(
+    const std::vector<std::string>& extra = {});
 // The full path of `program` on PATH, or "" if there is none.
 [[nodiscard]] std::string find_on_path(const std::string& program);
 
@@ -64,9 +67,25 @@ class LocalLauncher final : public Launcher {
  public:
   // The command line of one attempt of a member.
   using CommandFor = std::function<std::vector<std::string>(const MemberRecord&, int attempt)>;
+  // Variables ("NAME=value") an attempt gets on top of launch_environment().
+  using EnvironmentFor = std::function<std::vector<std::string>(const MemberRecord&, int attempt)>;
+  // For a member whose process exited 0: "" once everything it had to send has reached the
+  // server, else what is missing so far ("sent no end of stream", "ended its stream after 3
+  // of 11 steps"); with `final` true, the answer cannot change any more (it never connected).
+  struct Delivery {
+    std::string missing;
+    bool final = false;
+  };
+  using DeliveryOf = std::function<Delivery(std::uint64_t simulation_id)>;
+  // Optional parts: without `environment` members get launch_environment() only; without
+  // `delivery` a member that exits 0 is done.
+  struct Hooks {
+    EnvironmentFor environment;
+    DeliveryOf delivery;
+  };
 
   LocalLauncher(const LauncherConfig& config, std::vector<MemberRecord> members, CommandFor command,
-                SilenceOf silence, Redraw redraw, std::string log_dir);
+                SilenceOf silence, Redraw redraw, std::string log_dir, Hooks hooks = {});
   ~LocalLauncher() override;
   LocalLauncher(const LocalLauncher&) = delete;
   LocalLauncher& operator=(const LocalLauncher&) = delete;
@@ -86,8 +105,15 @@ class LocalLauncher final : public Launcher {
     pid_t pid;
     std::chrono::steady_clock::time_point started;
   };
+  // A member whose process exited 0, until what it sent has arrived (DeliveryOf).
+  struct Ending {
+    std::size_t index;
+    std::chrono::steady_clock::time_point exited;
+  };
   void run();
   void loop();
+  void reap();
+  void confirm_endings();
   void launch(std::size_t index);
   // Handles an attempt that ended badly: retry, redraw or fail.
   void attempt_failed(std::size_t index, const std::string& why);
@@ -97,11 +123,13 @@ class LocalLauncher final : public Launcher {
   SilenceOf silence_;
   FaultPolicy policy_;
   std::string log_dir_;
+  Hooks hooks_;
   core::Logger log_{"launcher"};
 
   mutable std::mutex mutex_;
   std::vector<MemberRecord> members_;
   std::vector<Running> running_;
+  std::vector<Ending> ending_;
   std::string gave_up_;
   std::atomic<bool> stop_{false}, finished_{false};
   std::thread thread_;

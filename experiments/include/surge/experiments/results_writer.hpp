@@ -37,7 +37,8 @@ struct RunSummary {
   // Summed over the server ranks' buffers; the occupancy series is server rank 0's.
   reservoir::Statistics reservoir;
   double seconds = 0.0;
-  std::int64_t rejected_fields = 0;  // fields the sample builder could not use (rank 0)
+  std::int64_t rejected_fields = 0;     // fields the sample builder could not use (rank 0)
+  std::int64_t refused_handshakes = 0;  // members' handshakes the front refused
 };
 
 // Writes `path` (as path.partial, renamed when complete) and returns the final validation

@@ -1,10 +1,19 @@
-/* C API of the surge streaming client, for C and Fortran solvers (ISO_C_BINDING): one
- * client per MPI rank of a member. Every function returns SURGE_OK or an error code;
- * surge_client_last_error() then describes the failure (per thread). */
+/* C API of the surge streaming client, for C, Fortran (module surge_client) and Python
+ * (surge_client.py, over libsurge_client.so) solvers: one client per MPI rank of a member.
+ * Every function returns SURGE_OK or an error code; surge_client_last_error() then describes
+ * the failure (per thread). A member started by `surge run` (solver type external) joins
+ * with surge_client_init_from_env, sends with surge_client_send, ends with
+ * surge_client_finalize. */
 #ifndef SURGE_STREAMING_CLIENT_H
 #define SURGE_STREAMING_CLIENT_H
 
 #include <stdint.h>
+
+#if defined(__GNUC__)
+#define SURGE_CLIENT_API __attribute__((visibility("default")))
+#else
+#define SURGE_CLIENT_API
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,25 +36,41 @@ enum surge_dtype { SURGE_FLOAT32 = 1, SURGE_FLOAT64 = 2 };
  * parameter_count is 0) go with every block. `server_public_key_file` is NULL or "" without
  * CURVE. Returns SURGE_OK, SURGE_ERROR_ARGUMENT, SURGE_ERROR_REFUSED or SURGE_ERROR_PROTOCOL;
  * on error *client is NULL. */
-int surge_client_init(surge_client** client, const char* front_endpoint, const char* experiment,
-                      uint64_t simulation_id, int member_rank, int member_size, int dtype,
-                      int field_count, const char* const* field_names, int ndim,
-                      const uint64_t* global_shape, int parameter_count, const double* parameters,
-                      const char* server_public_key_file);
+SURGE_CLIENT_API int surge_client_init(surge_client** client, const char* front_endpoint,
+                                       const char* experiment, uint64_t simulation_id,
+                                       int member_rank, int member_size, int dtype, int field_count,
+                                       const char* const* field_names, int ndim,
+                                       const uint64_t* global_shape, int parameter_count,
+                                       const double* parameters,
+                                       const char* server_public_key_file);
+
+/* As surge_client_init for a member started by `surge run` (solver type external): the
+ * front endpoint, experiment and simulation id come from the environment variables
+ * SURGE_ENDPOINT, SURGE_EXPERIMENT and SURGE_SIMULATION_ID, the server timeout from
+ * SURGE_SERVER_TIMEOUT_S and the CURVE public key file from SURGE_SERVER_PUBLIC_KEY_FILE
+ * (both optional). A missing or ill-formed variable gives SURGE_ERROR_ARGUMENT with a
+ * message naming it. `parameters` are the member's sampled values, in the order of the
+ * experiment's solver.parameters.parameters. */
+SURGE_CLIENT_API int surge_client_init_from_env(surge_client** client, int member_rank,
+                                                int member_size, int dtype, int field_count,
+                                                const char* const* field_names, int ndim,
+                                                const uint64_t* global_shape, int parameter_count,
+                                                const double* parameters);
 
 /* Sends this rank's block of `field_name` at `step`: block_extent[0..ndim) elements of the
  * client's dtype at `data`, placed at block_offset[0..ndim) in the global field. Both may be
  * NULL for the whole field. The data are copied once; the call blocks under back-pressure.
  * Returns SURGE_OK, SURGE_ERROR_ARGUMENT or SURGE_ERROR_PROTOCOL. */
-int surge_client_send(surge_client* client, const char* field_name, int64_t step, double time,
-                      const void* data, const uint64_t* block_offset, const uint64_t* block_extent);
+SURGE_CLIENT_API int surge_client_send(surge_client* client, const char* field_name, int64_t step,
+                                       double time, const void* data, const uint64_t* block_offset,
+                                       const uint64_t* block_extent);
 
 /* Sends end-of-simulation, waits for queued blocks to leave, and frees the client (also on
  * error). NULL is accepted. Returns SURGE_OK or SURGE_ERROR_PROTOCOL. */
-int surge_client_finalize(surge_client* client);
+SURGE_CLIENT_API int surge_client_finalize(surge_client* client);
 
 /* The message of this thread's last failed call, or "" if none failed. */
-const char* surge_client_last_error(void);
+SURGE_CLIENT_API const char* surge_client_last_error(void);
 
 #ifdef __cplusplus
 }

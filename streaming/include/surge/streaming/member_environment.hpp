@@ -1,0 +1,54 @@
+#pragma once
+// How `surge run` tells a member of an external solver (the user's own program) where to
+// stream: a few environment variables, written by the launcher and read back by the client
+// (surge_client_init_from_env in C, Fortran and Python; client_from_environment in C++).
+// Both sides use this header, so the names are spelled once.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "surge/streaming/client.hpp"
+#include "surge/streaming/config.hpp"
+
+namespace surge::streaming {
+
+inline constexpr const char* kEndpointVariable = "SURGE_ENDPOINT";
+inline constexpr const char* kExperimentVariable = "SURGE_EXPERIMENT";
+inline constexpr const char* kSimulationIdVariable = "SURGE_SIMULATION_ID";
+inline constexpr const char* kServerTimeoutVariable = "SURGE_SERVER_TIMEOUT_S";
+inline constexpr const char* kPublicKeyFileVariable = "SURGE_SERVER_PUBLIC_KEY_FILE";
+
+// What a member is told. The first three are required; the others are set when the study
+// uses them.
+struct MemberEnvironment {
+  std::string endpoint;                // the server's handshake (front) endpoint
+  std::string experiment;              // the study's name
+  std::uint64_t simulation = 0;        // this member's simulation id
+  double server_timeout_s = -1.0;      // streaming.server_timeout_s; < 0: wait forever
+  std::string server_public_key_file;  // CURVE; "": off
+};
+
+// The variables of `env` as "NAME=value" entries (the optional ones only when set).
+[[nodiscard]] std::vector<std::string> to_environment(const MemberEnvironment& env);
+
+// Reads this process's variables. Throws core::ConfigError naming the variable that is
+// missing or ill-formed.
+[[nodiscard]] MemberEnvironment read_member_environment();
+
+// A server that does not answer for `seconds` is gone: sends and finish() fail after that
+// long without a connection, and the handshake waits no longer (surge solve --server-timeout
+// does the same).
+void set_server_timeout(ClientConfig& config, double seconds);
+
+// The client settings of `env`: its endpoint, server timeout and CURVE key file on top of
+// the defaults.
+[[nodiscard]] ClientConfig client_config(const MemberEnvironment& env);
+
+// Joins the study that started this process: a client for one rank of the member, with the
+// endpoint, experiment and simulation id read from the environment (`identity`'s are
+// replaced). Throws what read_member_environment() and Client's constructor throw.
+[[nodiscard]] std::unique_ptr<Client> client_from_environment(MemberIdentity identity);
+
+}  // namespace surge::streaming

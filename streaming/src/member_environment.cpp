@@ -1,0 +1,94 @@
+#include "surge/streaming/member_environment.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+#include "surge/core/config.hpp"
+#include "surge/core/error.hpp"
+
+namespace surge::streaming {
+
+namespace {
+
+// The variable's value, or nullptr when it is unset or empty.
+const char* value_of(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : nullptr;
+}
+
+const char* required(const char* name) {
+  const char* v = value_of(name);
+  SURGE_REQUIRE(v, ConfigError,
+                name << " is not set: a member of an external solver is started by `surge run`, "
+                     << "which sets " << kEndpointVariable << ", " << kExperimentVariable << " and "
+                     << kSimulationIdVariable);
+  return v;
+}
+
+}  // namespace
+
+std::vector<std::string> to_environment(const MemberEnvironment& env) {
+  std::vector<std::string> out = {
+      std::string(kEndpointVariable) + "=" + env.endpoint,
+      std::string(kExperimentVariable) + "=" + env.experiment,
+      std::string(kSimulationIdVariable) + "=" + std::to_string(env.simulation)};
+  if (env.server_timeout_s > 0) {
+    out.push_back(std::string(kServerTimeoutVariable) + "=" +
+                  core::detail::to_text(env.server_timeout_s));
+  }
+  if (!env.server_public_key_file.empty()) {
+    out.push_back(std::string(kPublicKeyFileVariable) + "=" + env.server_public_key_file);
+  }
+  return out;
+}
+
+MemberEnvironment read_member_environment() {
+  MemberEnvironment env;
+  env.endpoint = required(kEndpointVariable);
+  env.experiment = required(kExperimentVariable);
+  const std::string id = required(kSimulationIdVariable);
+  errno = 0;
+  char* end = nullptr;
+  const unsigned long long sim = std::strtoull(id.c_str(), &end, 10);
+  SURGE_REQUIRE(
+      std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+          errno == 0 && *end == '\0',
+      ConfigError,
+      kSimulationIdVariable << "='" << id << "' is not a simulation id (an unsigned integer)");
+  env.simulation = sim;
+  if (const char* timeout = value_of(kServerTimeoutVariable)) {
+    end = nullptr;
+    const double s = std::strtod(timeout, &end);
+    SURGE_REQUIRE(
+        *end == '\0' && std::isfinite(s) && s > 0, ConfigError,
+        kServerTimeoutVariable << "='" << timeout << "' is not a number of seconds (> 0)");
+    env.server_timeout_s = s;
+  }
+  if (const char* key = value_of(kPublicKeyFileVariable)) env.server_public_key_file = key;
+  return env;
+}
+
+void set_server_timeout(ClientConfig& config, double seconds) {
+  if (seconds <= 0) return;
+  config.server_timeout_ms = static_cast<int>(std::min(seconds * 1000.0, 2e9));
+  config.handshake_timeout_ms = std::min(config.handshake_timeout_ms, config.server_timeout_ms);
+}
+
+ClientConfig client_config(const MemberEnvironment& env) {
+  ClientConfig config;
+  config.front_endpoint = env.endpoint;
+  config.curve.server_public_key_file = env.server_public_key_file;
+  set_server_timeout(config, env.server_timeout_s);
+  return config;
+}
+
+std::unique_ptr<Client> client_from_environment(MemberIdentity identity) {
+  const MemberEnvironment env = read_member_environment();
+  identity.experiment = env.experiment;
+  identity.simulation = env.simulation;
+  return std::make_unique<Client>(client_config(env), std::move(identity));
+}
+
+}  // namespace surge::streaming
