@@ -14,7 +14,9 @@ endif()
 if(NOT TARGET surge_hdf5)
   add_library(surge_hdf5 INTERFACE)
   target_include_directories(surge_hdf5 SYSTEM INTERFACE ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
-  target_link_libraries(surge_hdf5 INTERFACE ${HDF5_C_LIBRARIES} MPI::MPI_C)
+  # MPI's C component only in the build: the installed package's surge::core brings libmpi
+  # through MPI::MPI_CXX, so that a CXX-only project can use it.
+  target_link_libraries(surge_hdf5 INTERFACE ${HDF5_C_LIBRARIES} $<BUILD_INTERFACE:MPI::MPI_C>)
   target_compile_definitions(surge_hdf5 INTERFACE ${HDF5_DEFINITIONS})
 endif()
 

@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake pkg-config git clang-format
-  # the streaming client's Fortran module and the Fortran example (optional, found by CMake)
+  # Fortran: the streaming client's and the surrogate C API's modules, their examples and
+  # tests (optional: built only when CMake finds a compiler)
   gfortran
   # numerical stack
   libtorch-dev libopenblas0-pthread libtrilinos-kokkos-dev

@@ -1,7 +1,6 @@
+// The typed errors. MPI-free and HDF5-free (surge::core_base): the MPI and HDF5 helpers of
+// the check macros live with their libraries, in mpi.cpp and hdf5.cpp.
 #include "surge/core/error.hpp"
-
-#include <hdf5.h>
-#include <mpi.h>
 
 #include <cstring>
 
@@ -27,37 +26,4 @@ std::string describe(const Error& e) {
   return std::string(e.kind()) + ": " + e.what();
 }
 
-namespace detail {
-
-std::string hdf5_error_text() {
-  std::string innermost;
-  auto walk = [](unsigned n, const H5E_error2_t* err, void* data) -> herr_t {
-    auto* out = static_cast<std::string*>(data);
-    if (n == 0 && err->desc) *out = err->desc;  // walking upward: n == 0 is the innermost
-    return 0;
-  };
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk, &innermost);
-  H5Eclear2(H5E_DEFAULT);
-  return innermost;
-}
-
-std::string mpi_error_text(int code) {
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  if (MPI_Error_string(code, text, &length) != MPI_SUCCESS)
-    return "MPI error " + std::to_string(code);
-  return std::string(text, static_cast<std::size_t>(length));
-}
-
-void throw_hdf5(const char* call, const char* file, int line) {
-  std::string detail = hdf5_error_text();
-  throw IoError(std::string("HDF5 call failed: ") + call + (detail.empty() ? "" : ": " + detail),
-                file, line);
-}
-
-void throw_mpi(int code, const char* call, const char* file, int line) {
-  throw MpiError(std::string(call) + " failed: " + mpi_error_text(code), file, line);
-}
-
-}  // namespace detail
 }  // namespace surge::core

@@ -287,3 +287,26 @@ void write_dataset(hid_t loc, const std::string& name, const std::vector<bool>& 
 }
 
 }  // namespace surge::core::h5
+
+// The HDF5 side of SURGE_HDF5_CHECK (declared in error.hpp).
+namespace surge::core::detail {
+
+std::string hdf5_error_text() {
+  std::string innermost;
+  auto walk = [](unsigned n, const H5E_error2_t* err, void* data) -> herr_t {
+    auto* out = static_cast<std::string*>(data);
+    if (n == 0 && err->desc) *out = err->desc;  // walking upward: n == 0 is the innermost
+    return 0;
+  };
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk, &innermost);
+  H5Eclear2(H5E_DEFAULT);
+  return innermost;
+}
+
+void throw_hdf5(const char* call, const char* file, int line) {
+  std::string detail = hdf5_error_text();
+  throw IoError(std::string("HDF5 call failed: ") + call + (detail.empty() ? "" : ": " + detail),
+                file, line);
+}
+
+}  // namespace surge::core::detail

@@ -45,4 +45,21 @@ int comm_size(MPI_Comm comm) {
   return s;
 }
 
+// The MPI side of SURGE_MPI_CHECK (declared in error.hpp).
+namespace detail {
+
+std::string mpi_error_text(int code) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  if (MPI_Error_string(code, text, &length) != MPI_SUCCESS)
+    return "MPI error " + std::to_string(code);
+  return std::string(text, static_cast<std::size_t>(length));
+}
+
+void throw_mpi(int code, const char* call, const char* file, int line) {
+  throw MpiError(std::string(call) + " failed: " + mpi_error_text(code), file, line);
+}
+
+}  // namespace detail
+
 }  // namespace surge::core

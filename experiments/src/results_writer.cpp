@@ -8,6 +8,7 @@
 
 #include "surge/core/error.hpp"
 #include "surge/core/hdf5.hpp"
+#include "surge/core/hdf5_atomic.hpp"
 #include "surge/core/version.hpp"
 #include "surge/reservoir/statistics.hpp"
 
@@ -190,11 +191,10 @@ surrogates::ValidationRecord write_results(const std::string& path, const RunSum
                                            const surrogates::IoDescription& io,
                                            const surrogates::RolloutResult* rollout,
                                            int predicted_members) {
-  const std::string partial = path + ".partial";
   surrogates::ValidationRecord final_metrics;
   if (!validation.empty()) final_metrics = trainer.validate(validation);
-  {
-    h5::File file = h5::create_file(partial);
+  h5::AtomicFile file(path);
+  file.write([&] {
     h5::write_attribute(file, "study", summary.study);
     h5::write_attribute(file, "surge_version", std::string(kVersion) + " (" + kGitRevision + ")");
     h5::write_attribute(file, "surge_config", summary.resolved_config);
@@ -248,12 +248,8 @@ surrogates::ValidationRecord write_results(const std::string& path, const RunSum
     } else {
       write_predictions(file, trainer, validation, io, predicted_members);
     }
-    file.close();
-  }
-  std::error_code ec;
-  fs::rename(partial, path, ec);
-  SURGE_REQUIRE(!ec, IoError,
-                "cannot rename '" << partial << "' to '" << path << "': " << ec.message());
+  });
+  file.commit();
   return final_metrics;
 }
 

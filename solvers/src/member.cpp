@@ -69,32 +69,33 @@ void require_writable(const std::string& path, MPI_Comm comm) {
 
 WellWriter::WellWriter(const std::string& path, const Solver& solver)
     : path_(path),
-      partial_(path + ".partial"),
       comm_(solver.decomposition().comm()),
-      rank_(solver.decomposition().rank()),
       n_frames_(static_cast<int>(frame_times(solver).size())) {
   require_writable(path_, comm_);
   for (const auto& bc : solver.boundary_conditions()) (void)well_boundary(bc.type);
-  const auto& d = solver.decomposition();
-  file_ = h5::create_file(partial_, d.size() > 1 ? comm_ : MPI_COMM_NULL);
+  file_.emplace(path_, solver.decomposition().size() > 1 ? comm_ : MPI_COMM_NULL);
+  file_->write([&] { write_layout(*file_, solver); });
+}
 
+void WellWriter::write_layout(hid_t file, const Solver& solver) {
+  const auto& d = solver.decomposition();
   // Root attributes: the member's parameters, one attribute each plus their list.
   std::vector<std::string> names;
   for (const auto& [name, value] : solver.parameters()) {
     names.push_back(name);
-    h5::write_attribute(file_, name, value);
+    h5::write_attribute(file, name, value);
   }
-  h5::write_attribute(file_, "simulation_parameters", names);
-  h5::write_attribute(file_, "dataset_name", solver.name());
-  h5::write_attribute(file_, "grid_type", "cartesian");
-  h5::write_attribute(file_, "n_spatial_dims", std::int64_t{2});
-  h5::write_attribute(file_, "n_trajectories", std::int64_t{1});
-  h5::write_attribute(file_, "surge_version", std::string(kVersion) + " (" + kGitRevision + ")");
-  h5::write_attribute(file_, "surge_config", core::to_yaml_text(solver.resolved_config()));
+  h5::write_attribute(file, "simulation_parameters", names);
+  h5::write_attribute(file, "dataset_name", solver.name());
+  h5::write_attribute(file, "grid_type", "cartesian");
+  h5::write_attribute(file, "n_spatial_dims", std::int64_t{2});
+  h5::write_attribute(file, "n_trajectories", std::int64_t{1});
+  h5::write_attribute(file, "surge_version", std::string(kVersion) + " (" + kGitRevision + ")");
+  h5::write_attribute(file, "surge_config", core::to_yaml_text(solver.resolved_config()));
 
   // dimensions/: the time of each frame and the node coordinates.
   {
-    h5::Group g = h5::create_group(file_, "dimensions");
+    h5::Group g = h5::create_group(file, "dimensions");
     h5::write_attribute(g, "spatial_dims", std::vector<std::string>{"x", "y"});
     std::vector<float> time;
     for (double t : frame_times(solver)) time.push_back(static_cast<float>(t));
@@ -115,7 +116,7 @@ WellWriter::WellWriter(const std::string& path, const Solver& solver)
   // the end nodes. Neither varies: a file holds one trajectory, whose boundary values are
   // also parameters in scalars/; `values` holds them on the masked nodes (0 elsewhere).
   {
-    h5::Group g = h5::create_group(file_, "boundary_conditions");
+    h5::Group g = h5::create_group(file, "boundary_conditions");
     for (const auto& bc : solver.boundary_conditions()) {
       const WellBoundary well = well_boundary(bc.type);
       h5::Group b = h5::create_group(g, bc.axis + "_" + well.suffix);
@@ -138,7 +139,7 @@ WellWriter::WellWriter(const std::string& path, const Solver& solver)
   }
   // scalars/: the parameters again, as the Well's scalar datasets.
   {
-    h5::Group g = h5::create_group(file_, "scalars");
+    h5::Group g = h5::create_group(file, "scalars");
     h5::write_attribute(g, "field_names", names);
     for (const auto& [name, value] : solver.parameters()) {
       h5::write_dataset(g, name, std::vector<float>{static_cast<float>(value)});
@@ -156,7 +157,7 @@ WellWriter::WellWriter(const std::string& path, const Solver& solver)
       std::vector<std::string> names;
       for (const auto& field : solver.fields())
         if (field.order == order) names.push_back(field.name);
-      h5::Group g = h5::create_group(file_, order == 0 ? "t0_fields" : "t1_fields");
+      h5::Group g = h5::create_group(file, order == 0 ? "t0_fields" : "t1_fields");
       h5::write_attribute(g, "field_names", names);
       for (const auto& field : solver.fields()) {
         if (field.order != order) continue;
@@ -171,17 +172,16 @@ WellWriter::WellWriter(const std::string& path, const Solver& solver)
         field_names_.push_back(field.name);
       }
     }
-    h5::Group empty = h5::create_group(file_, "t2_fields");
+    h5::Group empty = h5::create_group(file, "t2_fields");
     h5::write_attribute(empty, "field_names", std::vector<std::string>{});
   }
 }
 
 WellWriter::~WellWriter() {
-  if (finished_) return;
-  // An unfinished file must not survive under any name that claims completeness.
+  // An unfinished file is discarded and its temporary removed (core::h5::AtomicFile); the
+  // datasets close before it.
   fields_.clear();
   file_.reset();
-  if (rank_ == 0) std::remove(partial_.c_str());
 }
 
 void WellWriter::write_frame(int index, const Solver& solver) {
@@ -199,28 +199,13 @@ void WellWriter::write_frame(int index, const Solver& solver) {
       count.push_back(static_cast<hsize_t>(components_[f]));
     }
     solver.copy_field(field_names_[f], block_);
-    h5::write_block(fields_[f], offset, count, block_.data());
+    file_->write([&] { h5::write_block(fields_[f], offset, count, block_.data()); });
   }
 }
 
 void WellWriter::finish() {
   fields_.clear();
-  file_.close();
-  // Every rank has closed (H5Fclose is collective for MPI-IO files) before rank 0 renames.
-  SURGE_MPI_CHECK(MPI_Barrier(comm_));
-  int ok = 1;
-  std::string error;
-  if (rank_ == 0) {
-    std::error_code ec;
-    fs::rename(partial_, path_, ec);
-    if (ec) {
-      ok = 0;
-      error = ec.message();
-    }
-  }
-  SURGE_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, comm_));
-  SURGE_REQUIRE(ok, IoError, "cannot rename '" << partial_ << "' to '" << path_ << "': " << error);
-  finished_ = true;
+  file_->commit();
 }
 
 double run_member(Solver& solver, const std::vector<FrameSink*>& sinks, const core::Logger& log) {

@@ -11,8 +11,10 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <sstream>
 
+#include "surge/core/atomic_file.hpp"
 #include "surge/core/error.hpp"
 #include "surge/core/version.hpp"
 #include "surge/surrogate.hpp"
@@ -183,19 +185,22 @@ void write_surrogate_dir(const std::string& dir, Model& model, const ModelConfig
                          const IoDescription& io, const Normaliser& normaliser,
                          const Normaliser* delta, const YAML::Node& training,
                          std::int64_t batches) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  SURGE_REQUIRE(!ec && fs::is_directory(dir), IoError,
-                "cannot create surrogate directory '" << dir << "': " << ec.message());
-  const fs::path weights = fs::path(dir) / "model.pt";
-  const fs::path yaml = fs::path(dir) / "surrogate.yaml";
+  // Written whole into <dir>.partial/, then swapped in: never half old and half new.
+  core::AtomicDirectory out(dir);
+  const auto shown = [&](const char* name) { return (fs::path(dir) / name).string(); };
+  std::string bytes;
   try {
     torch::serialize::OutputArchive archive;
     model.save(archive);
-    archive.save_to((weights.string() + ".partial"));
+    bytes = archive_bytes(archive);
   } catch (const c10::Error& e) {
-    SURGE_THROW(IoError, "cannot write weights '" << weights.string() << "': "
-                                                  << first_line(e.what_without_backtrace()));
+    SURGE_THROW(IoError, "cannot write '" << shown("model.pt")
+                                          << "': " << first_line(e.what_without_backtrace()));
+  }
+  {
+    core::AtomicFile weights(out.file("model.pt"), shown("model.pt"));
+    weights.write(bytes);
+    weights.commit();
   }
   YAML::Node root(YAML::NodeType::Map);
   root["format_version"] = kSurrogateFormat;
@@ -206,9 +211,13 @@ void write_surrogate_dir(const std::string& dir, Model& model, const ModelConfig
   if (resolved.parameters["mesh"] && !resolved.parameters["mesh"].as<std::string>().empty()) {
     // A model on a mesh carries its mesh: loading needs nothing but the directory.
     const std::string mesh = resolved.parameters["mesh"].as<std::string>();
-    fs::copy_file(mesh, fs::path(dir) / "mesh.yaml", fs::copy_options::overwrite_existing, ec);
-    SURGE_REQUIRE(!ec, IoError,
-                  "cannot copy the mesh '" << mesh << "' into '" << dir << "': " << ec.message());
+    std::ifstream in(mesh, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    SURGE_REQUIRE(in.good() || in.eof(), IoError, "cannot read the mesh '" << mesh << "'");
+    core::AtomicFile copy(out.file("mesh.yaml"), shown("mesh.yaml"));
+    copy.write(text.str());
+    copy.commit();
     arch["parameters"]["mesh"] = "mesh.yaml";
   }
   root["architecture"] = arch;
@@ -229,13 +238,11 @@ void write_surrogate_dir(const std::string& dir, Model& model, const ModelConfig
   root["trained_batches"] = batches;
   root["training"] = YAML::Clone(training);
   {
-    std::ofstream out(yaml.string() + ".partial");
-    out << core::to_yaml_text(root);
-    SURGE_REQUIRE(out.good(), IoError, "cannot write '" << yaml.string() << "'");
+    core::AtomicFile yaml(out.file("surrogate.yaml"), shown("surrogate.yaml"));
+    yaml.write(core::to_yaml_text(root));
+    yaml.commit();
   }
-  fs::rename(weights.string() + ".partial", weights, ec);
-  if (!ec) fs::rename(yaml.string() + ".partial", yaml, ec);
-  SURGE_REQUIRE(!ec, IoError, "cannot rename into '" << dir << "': " << ec.message());
+  out.commit();
 }
 
 }  // namespace detail
@@ -255,6 +262,25 @@ std::string model_kind(const std::string& type) {
 void check_model_config(const ModelConfig& model, const core::ConfigSource& source,
                         const std::string& path) {
   (void)detail::resolve_model_config(model, source, path);
+}
+
+std::int64_t count_weights(const ModelConfig& model, const IoDescription& io,
+                           const core::ConfigSource& source, const std::string& path) {
+  auto generator = at::detail::getDefaultCPUGenerator();
+  torch::Tensor state;
+  {
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    state = generator.get_state();
+  }
+  std::int64_t weights = 0;
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& p : detail::make_model(model, io, source, path)->parameters())
+      weights += p.numel();
+  }
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+  return weights;
 }
 
 }  // namespace surge::surrogates

@@ -22,6 +22,18 @@ namespace surge::surrogates::detail {
   return text.substr(0, text.find('\n'));
 }
 
+// The bytes of a LibTorch archive, serialised in memory: LibTorch 1.13 cannot survive a
+// write that fails half way (its archive writer's destructor throws again, which
+// terminates), so files are written from these bytes by core::AtomicFile.
+[[nodiscard]] inline std::string archive_bytes(torch::serialize::OutputArchive& archive) {
+  std::string bytes;
+  archive.save_to([&bytes](const void* data, std::size_t size) -> std::size_t {
+    bytes.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  return bytes;
+}
+
 // Every architecture. field_from_parameters: normalised x [batch, input_size] -> normalised
 // y [batch, output_size]. next_step: operator_input() [batch, C + P + 2, nx, ny] -> the
 // normalised target [batch, C, nx, ny].
@@ -59,6 +71,12 @@ class Normaliser {
   }
   [[nodiscard]] torch::Tensor denormalise(const torch::Tensor& y_n) const {
     return y_n * out_std_ + out_mean_;
+  }
+  // denormalise() into `out` (a float tensor of y_n's shape), with the same two operations
+  // and so the same floats.
+  void denormalise_into(const torch::Tensor& y_n, torch::Tensor& out) const {
+    torch::mul_out(out, y_n, out_std_);
+    out.add_(out_mean_);
   }
 
   // Per-field sums of a batch y [n, output_size], shifted by the current means:

@@ -94,19 +94,39 @@ Surrogate Surrogate::load(const std::string& dir) {
   return Surrogate(std::move(impl));
 }
 
-torch::Tensor Surrogate::predict(const torch::Tensor& x) const {
-  SURGE_REQUIRE(!impl_->io.is_operator(), ConfigError,
+namespace {
+// x [batch, input_size] or [input_size] of a field_from_parameters model as a contiguous float
+// CPU tensor [batch, input_size].
+torch::Tensor field_input(const IoDescription& io, const torch::Tensor& x) {
+  SURGE_REQUIRE(!io.is_operator(), ConfigError,
                 "predict() needs a field_from_parameters model; this next_step model has step() "
                 "and rollout()");
-  const std::int64_t n_in = impl_->io.input_size();
+  const std::int64_t n_in = io.input_size();
   SURGE_REQUIRE((x.dim() == 1 || x.dim() == 2) && x.size(-1) == n_in, ConfigError,
                 "a surrogate of " << n_in << " inputs needs x of shape [batch, " << n_in << "] or ["
                                   << n_in << "], got " << x.sizes());
+  return x.to(torch::kCPU, torch::kFloat).reshape({-1, n_in}).contiguous();
+}
+}  // namespace
+
+torch::Tensor Surrogate::predict(const torch::Tensor& x) const {
+  const torch::Tensor xs = field_input(impl_->io, x);
   torch::NoGradGuard no_grad;
-  const torch::Tensor xs = x.to(torch::kCPU, torch::kFloat).reshape({-1, n_in}).contiguous();
   torch::Tensor y =
       impl_->norm.state.denormalise(impl_->model->forward(impl_->norm.state.inputs(xs)));
   return x.dim() == 1 ? y.reshape({impl_->io.output_size()}) : y;
+}
+
+void Surrogate::predict_into(const torch::Tensor& x, torch::Tensor& out) const {
+  const torch::Tensor xs = field_input(impl_->io, x);
+  const std::vector<std::int64_t> shape{xs.size(0), impl_->io.output_size()};
+  SURGE_REQUIRE(out.defined() && out.device().is_cpu() && out.scalar_type() == torch::kFloat &&
+                    out.is_contiguous() && out.sizes().vec() == shape,
+                ConfigError,
+                "predict_into needs out as a contiguous float CPU tensor of [" << shape[0] << ", "
+                                                                               << shape[1] << "]");
+  torch::NoGradGuard no_grad;
+  impl_->norm.state.denormalise_into(impl_->model->forward(impl_->norm.state.inputs(xs)), out);
 }
 
 namespace {

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "surge/core/atomic_file.hpp"
 #include "trainer_impl.hpp"
 
 namespace surge::surrogates {
@@ -34,7 +35,7 @@ std::string identity_text(const ModelConfig& model, const IoDescription& io) {
 
 void Trainer::save_checkpoint(const std::string& path) const {
   const Impl& m = *impl_;
-  const std::string partial = path + ".partial";
+  std::string bytes;
   try {
     torch::serialize::OutputArchive archive;
     archive.write("format", torch::tensor({kCheckpointFormat}, torch::kLong));
@@ -65,15 +66,14 @@ void Trainer::save_checkpoint(const std::string& path) const {
       for (const auto& f : r.fields) valid.insert(valid.end(), {f.relative_l2, f.nrmse, f.vrmse});
     }
     archive.write("history_validation", doubles_tensor(valid));
-    archive.save_to(partial);
+    bytes = detail::archive_bytes(archive);
   } catch (const c10::Error& e) {
     SURGE_THROW(IoError, "cannot write checkpoint '"
                              << path << "': " << first_line(e.what_without_backtrace()));
   }
-  std::error_code ec;
-  fs::rename(partial, path, ec);
-  SURGE_REQUIRE(!ec, IoError,
-                "cannot rename '" << partial << "' to '" << path << "': " << ec.message());
+  core::AtomicFile out(path);
+  out.write(bytes);
+  out.commit();
 }
 
 void Trainer::load_checkpoint(const std::string& path) {

@@ -1,6 +1,7 @@
 #pragma once
 // A trained surrogate loaded from the directory that training exported, for use in any C++
-// program: `find_package(surge)` and link `surge::surrogates`.
+// program: `find_package(surge COMPONENTS surrogate)` and link `surge::surrogate` (LibTorch
+// only; C and Fortran programs use its C API, <surge/surrogate.h>).
 //
 //   surge::Surrogate s = surge::Surrogate::load("run/model");
 //   torch::Tensor field = s.predict({100, 500, 300, 200, 400, 1.0}, 0.05);  // [fields, nx, ny]
@@ -31,6 +32,11 @@ class Surrogate {
   // (or [output_size]), float32 on the CPU; normalisation is applied inside. Thread-safe.
   // Throws core::ConfigError if the last dimension is not input_size().
   [[nodiscard]] torch::Tensor predict(const torch::Tensor& x) const;
+  // The same from x [batch, input_size], written into `out`: a contiguous float CPU tensor of
+  // [batch, output_size] (your own array through torch::from_blob, say), without a copy.
+  // Thread-safe for distinct `out`. Throws as predict(x), and core::ConfigError for an `out`
+  // of another shape, type or layout.
+  void predict_into(const torch::Tensor& x, torch::Tensor& out) const;
 
   // Field-from-parameters models: every field at time t for the given parameters (in the
   // order of parameter_names()), as [fields, grid...]. Throws core::ConfigError if the model

@@ -60,6 +60,8 @@ class NumericalError : public Error {
 // One line for a user: "<kind>: <message> [file.cpp:42]" (no location for ConfigError).
 [[nodiscard]] std::string describe(const Error& e);
 
+// Helpers of SURGE_HDF5_CHECK and SURGE_MPI_CHECK, defined in surge::core (hdf5.cpp, mpi.cpp):
+// code using the macros links surge::core; the errors alone need only surge::core_base.
 namespace detail {
 // The innermost description on the HDF5 error stack (then clears the stack), or "".
 [[nodiscard]] std::string hdf5_error_text();

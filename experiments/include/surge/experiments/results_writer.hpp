@@ -41,11 +41,13 @@ struct RunSummary {
   std::int64_t refused_handshakes = 0;  // members' handshakes the front refused
 };
 
-// Writes `path` (as path.partial, renamed when complete) and returns the final validation
-// metrics of the trainer on `validation` (one-step metrics for next_step models). Up to
-// `predicted_members` validation members get their frames predicted and stored beside the
-// truth; for next_step models the predictions are the rollouts of `rollout`, which also
-// fills the `rollout/` group (error against horizon). Throws core::IoError.
+// Writes `path` (as path.partial, synced, checked and renamed when complete: see
+// core::h5::AtomicFile) and returns the final validation metrics of the trainer on
+// `validation` (one-step metrics for next_step models). Up to `predicted_members` validation
+// members get their frames predicted and stored beside the truth; for next_step models the
+// predictions are the rollouts of `rollout`, which also fills the `rollout/` group (error
+// against horizon). Throws core::IoError "cannot write '<path>': <OS error>"; a file already
+// at `path` is then left as it was, and no temporary remains.
 surrogates::ValidationRecord write_results(const std::string& path, const RunSummary& summary,
                                            const surrogates::Trainer& trainer,
                                            const surrogates::ValidationSet& validation,

@@ -5,10 +5,12 @@
 
 #include <mpi.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "surge/core/hdf5.hpp"
+#include "surge/core/hdf5_atomic.hpp"
 #include "surge/core/log.hpp"
 #include "surge/solvers/solver.hpp"
 
@@ -34,8 +36,10 @@ class FrameSink {
 // t1_fields/<field> float32 (1, T, nx, ny, components) for vector fields, T = the number of
 // frame_times() when the writer is made. Boundary types are written as The Well's WALL
 // (dirichlet), OPEN (outflow) or PERIODIC; another type is a ConfigError.
-// The file is written as `<path>.partial` and renamed to `path` by finish(), so a file under
-// the final name is always complete; an unfinished writer removes its partial file.
+// The file is written as `<path>.partial` and committed by finish() (synced, checked and
+// renamed to `path`, see core::h5::AtomicFile), so a file under the final name is always
+// complete; an unfinished writer removes its partial file. A failed write throws one IoError
+// line naming `path` and the OS error.
 class WellWriter final : public FrameSink {
  public:
   // Collective over the solver's communicator. Throws IoError (on every rank) if the file
@@ -50,16 +54,17 @@ class WellWriter final : public FrameSink {
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
  private:
-  std::string path_, partial_;
+  // Everything but the frames: attributes, dimensions, boundaries, scalars, the datasets.
+  void write_layout(hid_t file, const Solver& solver);
+
+  std::string path_;
   MPI_Comm comm_;
-  int rank_;
   int n_frames_;
-  core::h5::File file_;
-  std::vector<core::h5::Dataset> fields_;  // t0 datasets, then t1 datasets
-  std::vector<int> components_;            // 0 for a scalar field
+  std::optional<core::h5::AtomicFile> file_;  // made once the path is known to be writable
+  std::vector<core::h5::Dataset> fields_;     // t0 datasets, then t1 datasets (closed first)
+  std::vector<int> components_;               // 0 for a scalar field
   std::vector<std::string> field_names_;
   std::vector<float> block_;
-  bool finished_ = false;
 };
 
 // Checks on rank 0 that `path` can be created (its directory exists and is writable, it is

@@ -22,6 +22,8 @@ namespace surge::surrogates {
 // `model:`: `type:` names an architecture of model_types(), `parameters:` configures it.
 using ModelConfig = core::Pluggable;
 
+struct IoDescription;  // description.hpp
+
 // `parameters:` of `type: mlp`: inputs -> hidden... -> outputs, fully connected. The
 // default is Melissa's heat-equation MLP shape (two hidden layers of 256).
 struct MlpParameters {
@@ -59,6 +61,11 @@ struct ModelType {
 // where the part sits in the config ("model"). Throws core::ConfigError naming the key.
 void check_model_config(const ModelConfig& model, const core::ConfigSource& source = {},
                         const std::string& path = "model");
+// The number of weights of the model `model` builds for `io` (it builds one, and leaves the
+// torch random generator as it found it). Throws core::ConfigError.
+[[nodiscard]] std::int64_t count_weights(const ModelConfig& model, const IoDescription& io,
+                                         const core::ConfigSource& source = {},
+                                         const std::string& path = "model");
 
 // Reads the MLP's parameters (defaults filled in). Throws core::ConfigError.
 [[nodiscard]] MlpParameters read_mlp_parameters(const YAML::Node& parameters,

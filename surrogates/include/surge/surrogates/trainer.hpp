@@ -145,7 +145,8 @@ class Trainer {
   [[nodiscard]] std::vector<double> output_std() const;
 
   // Writes model, optimizer state, step, normalisers, history and RNG state to `path`
-  // (a temporary file renamed into place). Local: call it on one rank. Throws core::IoError.
+  // (core::AtomicFile: `path` is the complete checkpoint or untouched). Local: call it on one
+  // rank. Throws core::IoError "cannot write '<path>': <OS error>".
   void save_checkpoint(const std::string& path) const;
   // Restores a checkpoint written by a trainer of the same model and description; training
   // then continues exactly as if it had not stopped. Throws core::IoError if unreadable,
@@ -154,9 +155,9 @@ class Trainer {
   // The newest checkpoint_<batch>.pt in `dir`, if any.
   [[nodiscard]] static std::optional<std::string> latest_checkpoint(const std::string& dir);
 
-  // Writes a loadable surrogate to `dir` (created): model.pt (weights) and surrogate.yaml
-  // (architecture, description, normalisation, resolved training config). Local. Throws
-  // core::IoError.
+  // Writes a loadable surrogate to `dir` (created, or replaced whole: core::AtomicDirectory):
+  // model.pt (weights) and surrogate.yaml (architecture, description, normalisation, resolved
+  // training config). Local. Throws core::IoError; `dir` is then as it was.
   void export_model(const std::string& dir) const;
 
  private:
