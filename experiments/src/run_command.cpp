@@ -15,6 +15,7 @@
 #include "surge/core/mpi.hpp"
 #include "surge/experiments/cli.hpp"
 #include "surge/experiments/experiment_config.hpp"
+#include "surge/experiments/output_checks.hpp"
 #include "surge/reservoir/registry.hpp"
 #include "surge/solvers/kokkos_aliases.hpp"
 #include "surge/surrogates/trainer.hpp"
@@ -108,6 +109,8 @@ int run_command(const std::vector<std::string>& args) {
                 "no experiment file (usage: surge run <experiment.yaml> [key=value ...])");
   solvers::KokkosSession kokkos;
   const Study study = load_study_file(o.file, o.overrides);
+  // Writable, not protected by its owner, and (a warning) roomy enough: before anything starts.
+  check_output_directory(study.cfg, study.io, study.source, study.out_dir.string(), o.overwrite);
   check_slurm_study(study, false);
   if (o.dry_run) {
     if (rank == 0) {
@@ -187,6 +190,7 @@ int resume_command(const std::vector<std::string>& args) {
   input["study"]["output_dir"] = out_dir.string();
   solvers::KokkosSession kokkos;
   const Study study = load_study(input, source);
+  check_output_directory(study.cfg, study.io, study.source, study.out_dir.string(), true);
   check_slurm_study(study, false);
   core::Logger log("resume");
   SURGE_LOG(log, info,

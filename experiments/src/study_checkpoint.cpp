@@ -10,9 +10,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
+#include "surge/core/atomic_file.hpp"
 #include "surge/core/error.hpp"
 #include "surge/core/hdf5.hpp"
+#include "surge/core/hdf5_atomic.hpp"
 #include "surge/core/log.hpp"
 #include "surge/core/mpi.hpp"
 
@@ -24,17 +27,12 @@ namespace h5 = core::h5;
 namespace {
 
 constexpr const char* kPrefix = "study_";
-constexpr const char* kPartial = ".partial";
 
-// Flushes a file or directory to the device. Throws core::IoError with the OS error.
-void sync_path(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  SURGE_REQUIRE(fd >= 0, IoError,
-                "cannot open '" << path.string() << "': " << std::strerror(errno));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  SURGE_REQUIRE(rc == 0, IoError, "cannot sync '" << path.string() << "': " << std::strerror(err));
+// study_<batch>, not a temporary (.partial) or a replaced one (.old).
+bool is_checkpoint_name(const std::string& name) {
+  const std::size_t n = std::strlen(kPrefix);
+  return name.rfind(kPrefix, 0) == 0 && name.size() > n &&
+         name.find_first_not_of("0123456789", n) == std::string::npos;
 }
 
 std::string rank_file(int rank) { return "rank" + std::to_string(rank) + ".h5"; }
@@ -55,9 +53,8 @@ bool inject_failure() {
   return n && std::atoi(n) == attempts;
 }
 
-void write_rank_file(const fs::path& path, const ReceptionState& state,
+void write_rank_file(hid_t file, const ReceptionState& state,
                      const reservoir::Buffer<reservoir::Sample>& buffer) {
-  h5::File file = h5::create_file(path.string());
   {
     h5::Group group = h5::create_group(file, "buffer");
     buffer.save(group);
@@ -78,11 +75,9 @@ void write_rank_file(const fs::path& path, const ReceptionState& state,
   h5::write_attribute(reception, "rejected", state.rejected);
   h5::write_attribute(reception, "duplicates", state.duplicates);
   reception.close();
-  file.close();
 }
 
-void write_study_file(const fs::path& path, const StudyRecord& r) {
-  h5::File file = h5::create_file(path.string());
+void write_study_file(hid_t file, const StudyRecord& r) {
   h5::write_attribute(file, "format_version", kStudyCheckpointFormat);
   h5::write_attribute(file, "batch", r.batch);
   h5::write_attribute(file, "server_ranks", static_cast<std::int64_t>(r.server_ranks));
@@ -129,7 +124,6 @@ void write_study_file(const fs::path& path, const StudyRecord& r) {
     for (const auto& s : r.validation) samples.push_back(&s);
     reservoir::SampleCodec<reservoir::Sample>::write(validation, samples);
   }
-  file.close();
 }
 
 // Removes all but the newest `keep` complete checkpoints.
@@ -137,7 +131,7 @@ void prune(const fs::path& checkpoints, int keep) {
   std::vector<std::pair<std::int64_t, fs::path>> found;
   for (const auto& entry : fs::directory_iterator(checkpoints)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind(kPrefix, 0) != 0 || name.find(kPartial) != std::string::npos) continue;
+    if (!is_checkpoint_name(name)) continue;
     found.emplace_back(std::atoll(name.c_str() + std::strlen(kPrefix)), entry.path());
   }
   std::sort(found.rbegin(), found.rend());
@@ -155,45 +149,40 @@ bool write_study_checkpoint(const fs::path& checkpoints, const StudyRecord& reco
   const auto began = std::chrono::steady_clock::now();
   const int rank = core::comm_rank(MPI_COMM_WORLD);
   const fs::path final_dir = checkpoints / (kPrefix + std::to_string(trainer.batches()));
-  const fs::path partial = final_dir.string() + kPartial;
+  // Rank 0's temporary directory; every rank writes its file into it.
+  const fs::path partial = core::partial_path(final_dir.string());
+  std::optional<core::AtomicDirectory> directory;
   std::string error;
   auto attempt = [&error](auto&& f) {
     if (!error.empty()) return;
     try {
       f();
     } catch (const core::Error& e) {
-      error = core::describe(e);
+      error = e.message();
     } catch (const std::exception& e) {
       error = e.what();
     }
   };
-  if (rank == 0) {
-    attempt([&] {
-      std::error_code ec;
-      fs::remove_all(partial, ec);
-      fs::create_directories(partial);
-    });
-  }
+  if (rank == 0) attempt([&] { directory.emplace(final_dir.string()); });
   if (all_ranks(error.empty())) {
     attempt([&] {
       const fs::path path = partial / rank_file(rank);
-      feeder.paused([&](const ReceptionState& state) { write_rank_file(path, state, buffer); });
+      h5::AtomicFile file(path.string());
+      feeder.paused([&](const ReceptionState& state) {
+        file.write([&] { write_rank_file(file, state, buffer); });
+      });
       SURGE_REQUIRE(!inject_failure(), IoError,
                     "cannot write '" << path.string() << "': injected failure "
                                      << "(SURGE_TEST_FAIL_CHECKPOINT)");
-      sync_path(path);
+      file.commit();
     });
     if (all_ranks(error.empty()) && rank == 0) {
       attempt([&] {
-        trainer.save_checkpoint((partial / "trainer.pt").string());
-        sync_path(partial / "trainer.pt");
-        write_study_file(partial / "study.h5", record);
-        sync_path(partial / "study.h5");
-        sync_path(partial);
-        std::error_code ec;
-        fs::remove_all(final_dir, ec);
-        fs::rename(partial, final_dir);
-        sync_path(checkpoints);
+        trainer.save_checkpoint(directory->file("trainer.pt"));
+        h5::AtomicFile study(directory->file("study.h5"));
+        study.write([&] { write_study_file(study, record); });
+        study.commit();
+        directory->commit();
         prune(checkpoints, keep);
       });
     }
@@ -220,10 +209,7 @@ bool write_study_checkpoint(const fs::path& checkpoints, const StudyRecord& reco
                    rank > 0 ? (" (server rank " + std::to_string(rank) + ")").c_str() : "",
                    error.c_str());
     }
-    if (rank == 0) {
-      std::error_code ec;
-      fs::remove_all(partial, ec);
-    }
+    directory.reset();  // removes the temporary directory, keeps the previous checkpoints
   }
   return ok;
 }
@@ -234,7 +220,7 @@ std::optional<fs::path> latest_study_checkpoint(const fs::path& checkpoints) {
   std::optional<std::pair<std::int64_t, fs::path>> best;
   for (const auto& entry : fs::directory_iterator(checkpoints, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind(kPrefix, 0) != 0 || name.find(kPartial) != std::string::npos) continue;
+    if (!is_checkpoint_name(name)) continue;
     if (!fs::exists(entry.path() / "study.h5")) continue;
     const std::int64_t batch = std::atoll(name.c_str() + std::strlen(kPrefix));
     if (!best || batch > best->first) best = std::make_pair(batch, entry.path());

@@ -1,8 +1,10 @@
 #include "study_results.hpp"
 
 #include <cstdio>
+#include <exception>
 #include <optional>
 
+#include "surge/core/error.hpp"
 #include "surge/experiments/results_writer.hpp"
 
 namespace surge::experiments {
@@ -11,7 +13,16 @@ void write_study_results(const Study& study, const StudyOutcome& outcome,
                          const surrogates::Trainer& trainer,
                          const surrogates::ValidationSet& validation) {
   const auto& out_dir = study.out_dir;
-  trainer.export_model((out_dir / "model").string());
+  // A model that cannot be written (a full disk) must not cost the results, and the results
+  // say what happened: the first error is rethrown once they are written (or not).
+  std::exception_ptr export_error;
+  std::string export_message;
+  try {
+    trainer.export_model((out_dir / "model").string());
+  } catch (const core::Error& e) {
+    export_error = std::current_exception();
+    export_message = e.message();
+  }
   RunSummary summary;
   summary.study = study.cfg.study.name;
   summary.resolved_config = study.resolved_text;
@@ -23,12 +34,20 @@ void write_study_results(const Study& study, const StudyOutcome& outcome,
   summary.reservoir = outcome.totals.statistics;
   summary.seconds = outcome.seconds;
   summary.stop_reason = outcome.stop_reason;
+  if (export_error) summary.stop_reason += "; the model was not written: " + export_message;
   summary.rejected_fields = outcome.rejected_fields;
   summary.refused_handshakes = outcome.refused_handshakes;
   std::optional<surrogates::RolloutResult> rollout;
   if (study.next_step && !validation.empty()) rollout = trainer.rollout(validation);
-  const auto final_metrics = write_results((out_dir / "results.h5").string(), summary, trainer,
-                                           validation, study.io, rollout ? &*rollout : nullptr);
+  surrogates::ValidationRecord final_metrics;
+  try {
+    final_metrics = write_results((out_dir / "results.h5").string(), summary, trainer, validation,
+                                  study.io, rollout ? &*rollout : nullptr);
+  } catch (...) {
+    if (export_error) std::rethrow_exception(export_error);
+    throw;
+  }
+  if (export_error) std::rethrow_exception(export_error);
 
   std::int64_t expected = 0, received = 0;
   int done = 0, failed = 0;

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -21,6 +20,7 @@
 #include "server_control.hpp"
 #include "server_mpi.hpp"
 #include "study_results.hpp"
+#include "surge/core/atomic_file.hpp"
 #include "surge/core/log.hpp"
 #include "surge/core/mpi.hpp"
 #include "surge/core/progress.hpp"
@@ -87,14 +87,9 @@ std::set<std::uint64_t> ended_on_any_rank(const std::set<std::uint64_t>& mine) {
 // The server's handshake endpoint in <output_dir>/server_endpoint, where member jobs read it;
 // written whole (a temporary file renamed) so that a reader never sees half of it.
 void write_endpoint_file(const Study& study, const std::string& endpoint) {
-  const fs::path file = study.out_dir / kEndpointFile;
-  const fs::path partial = file.string() + ".partial";
-  {
-    std::ofstream out(partial);
-    out << endpoint << "\n";
-    SURGE_REQUIRE(out.good(), IoError, "cannot write " << partial.string());
-  }
-  fs::rename(partial, file);
+  core::AtomicFile out((study.out_dir / kEndpointFile).string());
+  out.write(endpoint + "\n");
+  out.commit();
 }
 
 // Every rank's error text, on rank 0, as "server rank k: ..." lines joined by "; ".
