@@ -209,21 +209,17 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
   } stop_control{control};
 
   // --- 2. the members (rank 0 launches; every rank knows their roles) ------------------------
-  std::vector<MemberRecord> first;
-  if (resume) {
-    first = resume->record.members;
-  } else {
-    first = MemberTable(study).initial();  // every rank draws the same (seeded) table
-  }
+  // Every rank draws the same (seeded) table, so every rank knows the first members' roles;
+  // rank 0's table goes on drawing the redrawn members.
+  auto table = resume ? std::make_unique<MemberTable>(study, resume->record.sampler_draws,
+                                                      resume->record.next_simulation_id)
+                      : std::make_unique<MemberTable>(study);
+  const std::vector<MemberRecord> first = resume ? resume->record.members : table->initial();
   for (const auto& m : first) control.set_role(m.simulation_id, m.role);
   const std::set<std::uint64_t> ended = ended_on_any_rank(restored.ended);
-  std::unique_ptr<MemberTable> table;
   std::unique_ptr<Launcher> launcher;
   if (rank == 0) {
-    table = resume ? std::make_unique<MemberTable>(study, resume->record.sampler_draws,
-                                                   resume->record.next_simulation_id)
-                   : std::make_unique<MemberTable>(study);
-    std::vector<MemberRecord> members = resume ? resumed_members(first, ended) : table->initial();
+    std::vector<MemberRecord> members = resume ? resumed_members(first, ended) : first;
     const std::string front_endpoint = front->endpoint();
     write_endpoint_file(study, front_endpoint);
     // Seconds since any server rank last heard of the member (the others report to rank 0).
