@@ -24,6 +24,7 @@ const std::vector<Command>& commands() {
        solve_command},
       {"predict", "evaluate a trained surrogate and write its fields (The Well HDF5)",
        predict_command},
+      {"keys", "make a CURVE server and client key pair for streaming.curve", keys_command},
   };
   return list;
 }

@@ -1,6 +1,8 @@
 #include "server_control.hpp"
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <sstream>
 
 #include "surge/core/error.hpp"
@@ -8,12 +10,39 @@
 
 namespace surge::experiments {
 
-ServerControl::ServerControl(int rank, int size, const std::string& data_endpoint)
-    : rank_(rank), size_(size), context_(1), in_(context_, zmq::socket_type::pull) {
+namespace {
+
+// Parses one number token, all of it; nothing otherwise.
+template <class T>
+std::optional<T> number(const std::string& token) {
+  T value{};
+  const char* end = token.data() + token.size();
+  const auto [at, error] = std::from_chars(token.data(), end, value);
+  if (error != std::errc() || at != end) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+ServerControl::ServerControl(int rank, int size, const std::string& data_endpoint,
+                             const ControlKeys& keys)
+    : rank_(rank), size_(size), keys_(keys), context_(1), in_(context_, zmq::socket_type::pull) {
   std::string host = "127.0.0.1";
   if (data_endpoint.rfind("tcp://", 0) == 0 && data_endpoint.rfind(':') > 5) {
     host = data_endpoint.substr(6, data_endpoint.rfind(':') - 6);
   }
+  SURGE_REQUIRE(streaming::curve_available(), ConfigError,
+                "this libzmq has no CURVE support (zmq_has(\"curve\") is false), which the "
+                "server ranks' control channel needs; build libzmq with libsodium");
+  // The handler is bound before the socket: no peer is ever admitted unchecked.
+  zap_ = std::make_unique<streaming::ZapHandler>(
+      context_, std::vector<std::string>{keys_.client.public_key},
+      "control channel of server rank " + std::to_string(rank), std::chrono::seconds(1));
+  in_.set(zmq::sockopt::curve_server, 1);
+  in_.set(zmq::sockopt::curve_secretkey, keys_.server.secret_key);
+  // Control messages are short text; a peer sending more is not a server rank.
+  in_.set(zmq::sockopt::maxmsgsize, std::int64_t{64} << 20);
+  monitor_ = std::make_unique<streaming::HandshakeMonitor>(context_, in_);
   in_.set(zmq::sockopt::linger, 0);
   try {
     in_.bind("tcp://" + host + ":*");
@@ -34,6 +63,9 @@ void ServerControl::start(const std::vector<std::string>& endpoints, Liveness li
     zmq::socket_t s(context_, zmq::socket_type::push);
     // Long enough for the last messages to leave when the socket closes.
     s.set(zmq::sockopt::linger, 5000);
+    s.set(zmq::sockopt::curve_serverkey, keys_.server.public_key);
+    s.set(zmq::sockopt::curve_publickey, keys_.client.public_key);
+    s.set(zmq::sockopt::curve_secretkey, keys_.client.secret_key);
     s.connect(endpoints[static_cast<std::size_t>(k)]);
     out_.emplace_back(k, std::move(s));
   }
@@ -93,38 +125,70 @@ std::optional<std::int64_t> ServerControl::remote_delivered(std::uint64_t simula
   return it->second;
 }
 
-void ServerControl::handle(const std::string& text) {
+ControlRefusals ServerControl::refusals() const {
+  ControlRefusals r;
+  r.curve_refused = zap_->refused();
+  r.handshake_failures = handshake_failures_;
+  r.malformed = malformed_;
+  return r;
+}
+
+bool ServerControl::handle(const std::string& text) {
+  // Parsed whole before anything is applied: a message that does not parse changes nothing.
   std::istringstream in(text);
-  std::string kind;
+  std::string kind, token;
   in >> kind;
+  std::vector<std::string> tokens;
+  while (in >> token) tokens.push_back(token);
+  // Rank 0 sends roles and final lists; the other ranks report liveness and deliveries.
+  const bool from_rank0 = kind == "role" || kind == "final";
+  const bool to_rank0 = kind == "live" || kind == "delivered";
+  if ((rank_ == 0 && !to_rank0) || (rank_ != 0 && !from_rank0)) return false;
   if (kind == "role") {
-    std::uint64_t sim = 0;
-    int role = 0;
-    in >> sim >> role;
-    set_role(sim, role == 0 ? MemberRole::validation : MemberRole::train);
+    if (tokens.size() != 2) return false;
+    const auto sim = number<std::uint64_t>(tokens[0]);
+    const auto role = number<int>(tokens[1]);
+    if (!sim || !role || (*role != 0 && *role != 1)) return false;
+    set_role(*sim, *role == 0 ? MemberRole::validation : MemberRole::train);
   } else if (kind == "final") {
     std::set<std::uint64_t> ids;
-    std::uint64_t sim = 0;
-    while (in >> sim) ids.insert(sim);
+    for (const auto& t : tokens) {
+      const auto sim = number<std::uint64_t>(t);
+      if (!sim) return false;
+      ids.insert(*sim);
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     expected_ = std::move(ids);
   } else if (kind == "delivered") {
-    std::uint64_t sim = 0;
-    std::int64_t steps = 0;
+    if (tokens.size() % 2 != 0) return false;
+    std::vector<std::pair<std::uint64_t, std::int64_t>> pairs;
+    for (std::size_t i = 0; i < tokens.size(); i += 2) {
+      const auto sim = number<std::uint64_t>(tokens[i]);
+      const auto steps = number<std::int64_t>(tokens[i + 1]);
+      if (!sim || !steps) return false;
+      pairs.emplace_back(*sim, *steps);
+    }
     std::lock_guard<std::mutex> lock(mutex_);
-    while (in >> sim >> steps) remote_delivered_[sim] = steps;
+    for (const auto& [sim, steps] : pairs) remote_delivered_[sim] = steps;
   } else if (kind == "live") {
+    if (tokens.size() % 2 != 0) return false;
+    std::vector<std::pair<std::uint64_t, double>> pairs;
+    for (std::size_t i = 0; i < tokens.size(); i += 2) {
+      const auto sim = number<std::uint64_t>(tokens[i]);
+      const auto quiet = number<double>(tokens[i + 1]);
+      if (!sim || !quiet || !std::isfinite(*quiet) || *quiet < 0) return false;
+      pairs.emplace_back(*sim, *quiet);
+    }
     const auto now = streaming::Clock::now();
-    std::uint64_t sim = 0;
-    double quiet = 0;
     std::lock_guard<std::mutex> lock(mutex_);
-    while (in >> sim >> quiet) {
+    for (const auto& [sim, quiet] : pairs) {
       const auto seen = now - std::chrono::duration_cast<streaming::Clock::duration>(
                                   std::chrono::duration<double>(quiet));
       auto [it, fresh] = last_seen_.emplace(sim, seen);
       if (!fresh && seen > it->second) it->second = seen;
     }
   }
+  return true;
 }
 
 void ServerControl::run() {
@@ -146,10 +210,18 @@ void ServerControl::loop() {
   bool published = false;
   while (true) {
     const bool stopping = stop_;
-    zmq::pollitem_t item{in_.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(stopping ? 0 : 50));
+    zmq::pollitem_t items[] = {{in_.handle(), 0, ZMQ_POLLIN, 0},
+                               {monitor_->socket().handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(stopping ? 0 : 50));
+    if (items[1].revents & ZMQ_POLLIN) handshake_failures_ += monitor_->drain();
     zmq::message_t message;
-    while (in_.recv(message, zmq::recv_flags::dontwait)) handle(message.to_string());
+    while (in_.recv(message, zmq::recv_flags::dontwait)) {
+      if (message.more() || !handle(message.to_string())) {
+        ++malformed_;
+        while (message.more() && in_.recv(message, zmq::recv_flags::dontwait)) {
+        }
+      }
+    }
     if (rank_ == 0) {
       std::vector<std::pair<std::uint64_t, MemberRole>> roles;
       {

@@ -7,12 +7,20 @@
 // whose end each rank must see; the other ranks push to rank 0, every 250 ms, how long ago
 // they last heard of each of their members and the steps each member whose END they saw
 // delivered (when that changed). On one rank it is the same code without peers.
+//
+// Nobody outside the server may steer it (end reception early, move a member between
+// training and validation, hide a hung member): every PULL socket is a CURVE server whose
+// ZAP handler admits only the ranks' client key, both pairs made by rank 0 for this study
+// and broadcast over MPI (never written to disk). Messages that do not parse are dropped
+// and counted, as are peers that fail the handshake.
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -23,9 +31,28 @@
 #include <zmq.hpp>
 
 #include "surge/experiments/launcher.hpp"
+#include "surge/streaming/authentication.hpp"
+#include "surge/streaming/curve.hpp"
 #include "surge/streaming/receiver.hpp"
 
 namespace surge::experiments {
+
+// The control channel's CURVE keys, the same on every rank.
+struct ControlKeys {
+  streaming::CurveKeyPair server;  // every rank's PULL socket
+  streaming::CurveKeyPair client;  // every rank's PUSH sockets: the only key admitted
+};
+
+// What reached a rank's control socket and was not obeyed.
+struct ControlRefusals {
+  std::uint64_t curve_refused = 0;       // CURVE clients without the ranks' key (ZAP 400)
+  std::uint64_t handshake_failures = 0;  // failed handshakes (no CURVE, wrong server key...)
+  std::uint64_t malformed = 0;           // messages that did not parse, dropped
+  [[nodiscard]] std::uint64_t total() const noexcept {
+    // A ZAP refusal also ends as a failed handshake: count it once.
+    return std::max(curve_refused, handshake_failures) + malformed;
+  }
+};
 
 class ServerControl {
  public:
@@ -35,9 +62,9 @@ class ServerControl {
   // Rank 0: the simulations each rank must see end, once the launcher has finished.
   using FinalLists = std::function<std::optional<std::vector<std::vector<std::uint64_t>>>()>;
 
-  // Binds the PULL socket on the host of `data_endpoint` (a kernel-chosen port). Throws
-  // ConfigError if it cannot.
-  ServerControl(int rank, int size, const std::string& data_endpoint);
+  // Binds the PULL socket on the host of `data_endpoint` (a kernel-chosen port), a CURVE
+  // server with `keys`. Throws ConfigError if it cannot (or if libzmq has no CURVE).
+  ServerControl(int rank, int size, const std::string& data_endpoint, const ControlKeys& keys);
   ~ServerControl() { stop(); }
   ServerControl(const ServerControl&) = delete;
   ServerControl& operator=(const ServerControl&) = delete;
@@ -68,14 +95,21 @@ class ServerControl {
   // Rank 0: the steps `simulation` delivered on the other rank that saw its END, or nothing
   // while no rank has reported one.
   [[nodiscard]] std::optional<std::int64_t> remote_delivered(std::uint64_t simulation) const;
+  // What this rank's control socket refused so far.
+  [[nodiscard]] ControlRefusals refusals() const;
 
  private:
-  void handle(const std::string& text);
+  // Obeys one message; false (nothing changed) if it does not parse or is not one this
+  // rank takes.
+  bool handle(const std::string& text);
   void run();
   void loop();
 
   int rank_, size_;
+  ControlKeys keys_;
   zmq::context_t context_;
+  std::unique_ptr<streaming::ZapHandler> zap_;  // destroyed before the context
+  std::unique_ptr<streaming::HandshakeMonitor> monitor_;
   zmq::socket_t in_;
   std::vector<std::pair<int, zmq::socket_t>> out_;  // rank 0: to every rank; others: to rank 0
   std::string endpoint_;
@@ -91,6 +125,7 @@ class ServerControl {
   std::map<std::uint64_t, streaming::Clock::time_point> last_seen_;
   std::map<std::uint64_t, std::int64_t> remote_delivered_;
   std::string error_;
+  std::atomic<std::uint64_t> handshake_failures_{0}, malformed_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

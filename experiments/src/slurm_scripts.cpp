@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <sstream>
 
+#include "study_keys.hpp"
 #include "surge/core/error.hpp"
+#include "surge/streaming/member_environment.hpp"
 
 namespace surge::experiments {
 
@@ -134,8 +136,16 @@ std::string member_job_script(const Study& study, const std::string& surge_exe,
   body << "# The server wrote its endpoint there once it was listening.\n"
        << "SURGE_ENDPOINT=$(cat " << shell_quote(endpoint_file) << ") || exit 1\n"
        << "export SURGE_ENDPOINT SURGE_EXPERIMENT=" << shell_quote(study.cfg.study.name)
-       << " SURGE_SIMULATION_ID=" << m.simulation_id << "\n"
-       << "exec " << quoted_command(member_command(study, surge_exe, kEndpointWord, m, attempt))
+       << " SURGE_SIMULATION_ID=" << m.simulation_id << "\n";
+  const StudyKeyFiles keys = study_key_files(study);
+  if (study.external && !keys.server_public.empty()) {
+    // streaming.curve: the study's key files (a built-in member has them on its command line).
+    body << "export " << streaming::kPublicKeyFileVariable << "=" << shell_quote(keys.server_public)
+         << " " << streaming::kClientPublicKeyFileVariable << "=" << shell_quote(keys.client_public)
+         << " " << streaming::kClientSecretKeyFileVariable << "=" << shell_quote(keys.client_secret)
+         << "\n";
+  }
+  body << "exec " << quoted_command(member_command(study, surge_exe, kEndpointWord, m, attempt))
        << "\n";
   return script(title, member_job_options(study, m.simulation_id, log_file), study.slurm->setup,
                 body.str());

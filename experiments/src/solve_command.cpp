@@ -32,6 +32,7 @@ struct SolveOptions {
   std::uint64_t simulation_id = 0;
   int fail_at_output = -1;
   double server_timeout_s = -1;
+  std::string server_public_key, client_public_key, client_secret_key;  // CURVE key files
   std::vector<std::string> overrides;
   bool help = false;
   bool dump_config = false;
@@ -53,6 +54,10 @@ void print_help(const std::string& solver) {
       "                    no file is written\n"
       "  --stream-config FILE  YAML of the client settings (hwm, timeouts, CURVE key;\n"
       "                    see streaming/PROTOCOL.md) (default: built-in defaults)\n"
+      "  --server-public-key FILE  CURVE: the server's public key file (streaming.curve;\n"
+      "                    surge run passes the study's) (default: the stream config's)\n"
+      "  --client-public-key FILE, --client-secret-key FILE  CURVE: the client key pair\n"
+      "                    the server admits (default: the stream config's)\n"
       "  --experiment ID   experiment id announced to the server (default: default)\n"
       "  --simulation-id N this member's simulation id (default: 0)\n"
       "  --server-timeout S  exit with an error once the connection to the server has\n"
@@ -95,6 +100,12 @@ SolveOptions parse(const std::vector<std::string>& args) {
       o.stream = value("--stream");
     } else if (a == "--stream-config") {
       o.stream_config = value("--stream-config");
+    } else if (a == "--server-public-key") {
+      o.server_public_key = value("--server-public-key");
+    } else if (a == "--client-public-key") {
+      o.client_public_key = value("--client-public-key");
+    } else if (a == "--client-secret-key") {
+      o.client_secret_key = value("--client-secret-key");
     } else if (a == "--experiment") {
       o.experiment = value("--experiment");
     } else if (a == "--simulation-id") {
@@ -182,6 +193,12 @@ int solve_command(const std::vector<std::string>& args) {
     }
     stream_config = core::read_config<streaming::ClientConfig>(node, stream_source);
     stream_config.front_endpoint = o.stream;
+    if (!o.server_public_key.empty())
+      stream_config.curve.server_public_key_file = o.server_public_key;
+    if (!o.client_public_key.empty())
+      stream_config.curve.client_public_key_file = o.client_public_key;
+    if (!o.client_secret_key.empty())
+      stream_config.curve.client_secret_key_file = o.client_secret_key;
     if (o.server_timeout_s > 0) {
       // A server that never answers is as gone as one that stopped answering.
       stream_config.server_timeout_ms =

@@ -7,6 +7,7 @@
 
 #include "external_solver.hpp"
 #include "slurm_scripts.hpp"
+#include "study_keys.hpp"
 #include "surge/core/error.hpp"
 #include "surge/core/mpi.hpp"
 #include "surge/experiments/sampler.hpp"
@@ -159,6 +160,7 @@ Study load_study(const YAML::Node& input, const core::ConfigSource& source) {
                                                 << "' is not on PATH (install openmpi-bin)");
   if (s.slurm) s.slurm_commands = find_slurm_commands(*s.slurm, false);
   s.out_dir = fs::absolute(cfg.study.output_dir);
+  if (cfg.streaming.curve.on()) check_key_files(cfg.streaming.curve);
 
   // The resolved configuration: every part with its defaults filled in.
   YAML::Node resolved = core::dump_config(cfg);
@@ -276,6 +278,8 @@ std::vector<std::string> member_command(const Study& study, const std::string& s
   c.insert(c.end(), {"--stream", front_endpoint, "--experiment", cfg.study.name, "--simulation-id",
                      std::to_string(m.simulation_id), "--server-timeout",
                      core::detail::to_text(cfg.streaming.server_timeout_s), "--log-level", "warn"});
+  // streaming.curve: the study's key files (study_keys.hpp).
+  for (auto& a : member_key_options(study)) c.push_back(a);
   if (launcher.fail_once_simulation >= 0 &&
       m.simulation_id == static_cast<std::uint64_t>(launcher.fail_once_simulation) &&
       attempt == 1) {
@@ -331,8 +335,11 @@ std::vector<std::string> member_environment(const Study& study, const std::strin
   env.experiment = study.cfg.study.name;
   env.simulation = member.simulation_id;
   env.server_timeout_s = study.cfg.streaming.server_timeout_s;
-  const std::string& key = study.cfg.streaming.curve.server_public_key_file;
-  if (!key.empty()) env.server_public_key_file = fs::absolute(key).string();
+  // streaming.curve: the study's key files (study_keys.hpp).
+  const StudyKeyFiles keys = study_key_files(study);
+  env.server_public_key_file = keys.server_public;
+  env.client_public_key_file = keys.client_public;
+  env.client_secret_key_file = keys.client_secret;
   return streaming::to_environment(env);
 }
 

@@ -68,8 +68,8 @@ struct Study {
 [[nodiscard]] std::unique_ptr<reservoir::Buffer<reservoir::Sample>> make_buffer(const Study& study);
 
 // The command line of one attempt of a member: `mpirun -np k surge solve <solver> key=value
-// ... --stream <front>`, `srun --ntasks=k ... surge solve ...` under Slurm, or `mpirun -np k
-// <command...>` for an external solver.
+// ... --stream <front>` (with CURVE, the study's key files: study_keys.hpp), `srun --ntasks=k ...
+// surge solve ...` under Slurm, or `mpirun -np k <command...>` for an external solver.
 [[nodiscard]] std::vector<std::string> member_command(const Study& study,
                                                       const std::string& surge_exe,
                                                       const std::string& front_endpoint,
@@ -99,9 +99,9 @@ inline constexpr const char* kEndpointFile = "server_endpoint";
 void prepare_output_dir(const std::filesystem::path& out_dir, bool overwrite, int rank);
 
 // The variables a member of an external solver finds its connection in (SURGE_ENDPOINT,
-// SURGE_EXPERIMENT, SURGE_SIMULATION_ID, SURGE_SERVER_TIMEOUT_S, and
-// SURGE_SERVER_PUBLIC_KEY_FILE with CURVE), as "NAME=value"; none for built-in solvers,
-// which are told on their command line.
+// SURGE_EXPERIMENT, SURGE_SIMULATION_ID, SURGE_SERVER_TIMEOUT_S, and with CURVE
+// SURGE_SERVER_PUBLIC_KEY_FILE, SURGE_CLIENT_PUBLIC_KEY_FILE, SURGE_CLIENT_SECRET_KEY_FILE),
+// as "NAME=value"; none for built-in solvers, which are told on their command line.
 [[nodiscard]] std::vector<std::string> member_environment(const Study& study,
                                                           const std::string& front_endpoint,
                                                           const MemberRecord& member);

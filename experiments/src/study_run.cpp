@@ -19,6 +19,7 @@
 #include "member_table.hpp"
 #include "server_control.hpp"
 #include "server_mpi.hpp"
+#include "study_keys.hpp"
 #include "study_results.hpp"
 #include "surge/core/atomic_file.hpp"
 #include "surge/core/log.hpp"
@@ -128,6 +129,24 @@ LocalLauncher::DeliveryOf delivery_check(const streaming::Front& front, const Fe
   };
 }
 
+// Connections refused for want of the keys, summed over the ranks on rank 0.
+RefusedConnections refused_on_rank0(const streaming::Receiver& receiver,
+                                    const streaming::Front* front, const ServerControl& control) {
+  std::int64_t n[3] = {static_cast<std::int64_t>(receiver.curve_refused()),
+                       static_cast<std::int64_t>(receiver.handshake_failures()),
+                       static_cast<std::int64_t>(control.refusals().total())};
+  if (front) {
+    const streaming::FrontStats s = front->stats();
+    n[0] += static_cast<std::int64_t>(s.curve_refused);
+    n[1] += static_cast<std::int64_t>(s.handshake_failures);
+  }
+  std::int64_t sum[3] = {n[0], n[1], n[2]};
+  if (core::comm_size(MPI_COMM_WORLD) > 1) {
+    SURGE_MPI_CHECK(MPI_Reduce(n, sum, 3, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD));
+  }
+  return {sum[0], sum[1], sum[2]};
+}
+
 }  // namespace
 
 void install_interrupt_handler() {
@@ -161,8 +180,11 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
   if (rank == 0) key_holder.push_back(static_cast<std::int64_t>(streaming::make_admission_key()));
   bcast_vector(key_holder);  // every rank has checked its inputs once this returns
   const auto key = static_cast<std::uint64_t>(key_holder.at(0));
+  // CURVE keys (study_keys.hpp): rank 0 makes them before any member starts.
+  const ServerKeys keys = share_server_keys(study);
+  if (keys.streaming.on()) receiver_cfg.curve = keys.streaming;
   streaming::Receiver receiver(receiver_cfg, key, static_cast<std::uint32_t>(rank));
-  ServerControl control(rank, size, receiver_cfg.data_endpoint);
+  ServerControl control(rank, size, receiver_cfg.data_endpoint, keys.control);
   std::vector<std::string> data_endpoints, control_endpoints;
   {
     const std::string mine = receiver.endpoint() + "\n" + control.endpoint();
@@ -452,6 +474,7 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
   if (front) {
     for (const auto n : front->stats().refused) outcome.refused_handshakes += n;
   }
+  outcome.refused_connections = refused_on_rank0(receiver, front.get(), control);
   outcome.stop_reason = errors.empty() ? surrogates::to_string(reason) : errors;
   // Exit codes agree over the ranks: 1 if a server thread failed anywhere, else 130 if any
   // rank was interrupted.

@@ -52,7 +52,7 @@ Client::Client(const ClientConfig& config, MemberIdentity identity)
   // Handshake with the front.
   zmq::socket_t front(zmq_->context, zmq::socket_type::dealer);
   front.set(zmq::sockopt::linger, 0);
-  if (config_.curve.enabled()) detail::make_curve_client(front, config_.curve);
+  if (config_.curve.on()) detail::make_curve_client(front, config_.curve);
   front.connect(config_.front_endpoint);
   Header hello;
   hello.kind = MessageKind::hello;
@@ -114,7 +114,7 @@ Client::Client(const ClientConfig& config, MemberIdentity identity)
   data.set(zmq::sockopt::linger, config_.linger_ms < 0 && config_.server_timeout_ms > 0
                                      ? config_.server_timeout_ms
                                      : config_.linger_ms);
-  if (config_.curve.enabled()) detail::make_curve_client(data, config_.curve);
+  if (config_.curve.on()) detail::make_curve_client(data, config_.curve);
   if (config_.server_timeout_ms > 0) {
     const std::string address =
         "inproc://surge-client-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
@@ -130,7 +130,7 @@ Client::Client(const ClientConfig& config, MemberIdentity identity)
     zmq::socket_t& hb = zmq_->heartbeat;
     hb.set(zmq::sockopt::sndhwm, 2);
     hb.set(zmq::sockopt::linger, 0);
-    if (config_.curve.enabled()) detail::make_curve_client(hb, config_.curve);
+    if (config_.curve.on()) detail::make_curve_client(hb, config_.curve);
     hb.connect(data_endpoint_);
     heartbeat_thread_ = std::thread([this] { heartbeat_loop(); });
   }

@@ -33,6 +33,7 @@ struct Front::Zmq {
   zmq::socket_t control_in{context, zmq::socket_type::pair};
   zmq::socket_t control_out{context, zmq::socket_type::pair};
   std::unique_ptr<detail::HandshakeMonitor> monitor;
+  std::unique_ptr<detail::ZapHandler> zap;  // CURVE on; destroyed before the context
 };
 
 Front::Front(const ReceiverConfig& config, std::uint64_t admission_key,
@@ -45,7 +46,13 @@ Front::Front(const ReceiverConfig& config, std::uint64_t admission_key,
   zmq::socket_t& router = zmq_->router;
   router.set(zmq::sockopt::linger, 0);
   router.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxHelloBytes));
-  if (config.curve.enabled()) detail::make_curve_server(router, config.curve);
+  if (config.curve.on()) {
+    // Bound before the router: no handshake is ever answered without it.
+    zmq_->zap = std::make_unique<detail::ZapHandler>(
+        zmq_->context, detail::admitted_client_keys(config.curve), "front",
+        std::chrono::milliseconds(config.reject_log_interval_ms));
+    detail::make_curve_server(router, config.curve);
+  }
   zmq_->monitor = std::make_unique<detail::HandshakeMonitor>(zmq_->context, router);
   detail::bind(router, config.front_endpoint, "front");
   endpoint_ = detail::bound_endpoint(router);
@@ -67,7 +74,9 @@ void Front::stop() {
 
 FrontStats Front::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return stats_;
+  FrontStats s = stats_;
+  if (zmq_->zap) s.curve_refused = zmq_->zap->refused();
+  return s;
 }
 
 int Front::assigned_rank(std::uint64_t simulation) const {

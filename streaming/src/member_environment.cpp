@@ -41,6 +41,12 @@ std::vector<std::string> to_environment(const MemberEnvironment& env) {
   if (!env.server_public_key_file.empty()) {
     out.push_back(std::string(kPublicKeyFileVariable) + "=" + env.server_public_key_file);
   }
+  if (!env.client_public_key_file.empty()) {
+    out.push_back(std::string(kClientPublicKeyFileVariable) + "=" + env.client_public_key_file);
+  }
+  if (!env.client_secret_key_file.empty()) {
+    out.push_back(std::string(kClientSecretKeyFileVariable) + "=" + env.client_secret_key_file);
+  }
   return out;
 }
 
@@ -67,6 +73,12 @@ MemberEnvironment read_member_environment() {
     env.server_timeout_s = s;
   }
   if (const char* key = value_of(kPublicKeyFileVariable)) env.server_public_key_file = key;
+  if (const char* key = value_of(kClientPublicKeyFileVariable)) env.client_public_key_file = key;
+  if (const char* key = value_of(kClientSecretKeyFileVariable)) env.client_secret_key_file = key;
+  SURGE_REQUIRE(env.client_public_key_file.empty() == env.client_secret_key_file.empty(),
+                ConfigError,
+                kClientPublicKeyFileVariable << " and " << kClientSecretKeyFileVariable
+                                             << " go together: set both or neither");
   return env;
 }
 
@@ -80,6 +92,8 @@ ClientConfig client_config(const MemberEnvironment& env) {
   ClientConfig config;
   config.front_endpoint = env.endpoint;
   config.curve.server_public_key_file = env.server_public_key_file;
+  config.curve.client_public_key_file = env.client_public_key_file;
+  config.curve.client_secret_key_file = env.client_secret_key_file;
   set_server_timeout(config, env.server_timeout_s);
   return config;
 }

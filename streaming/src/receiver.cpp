@@ -25,6 +25,7 @@ struct Receiver::Zmq {
   zmq::socket_t data;
   zmq::socket_t control_in, control_out;
   std::unique_ptr<detail::HandshakeMonitor> monitor;
+  std::unique_ptr<detail::ZapHandler> zap;  // CURVE on; destroyed before the context
   explicit Zmq(int io_threads)
       : context(io_threads),
         data(context, zmq::socket_type::pull),
@@ -48,7 +49,14 @@ Receiver::Receiver(const ReceiverConfig& config, std::uint64_t admission_key,
   // oversized by the decoder, larger ones make ZeroMQ drop the connection before
   // allocating them.
   data.set(zmq::sockopt::maxmsgsize, config.max_message_bytes + (std::int64_t{1} << 20));
-  if (config.curve.enabled()) detail::make_curve_server(data, config.curve);
+  if (config.curve.on()) {
+    // Bound before the data socket: no handshake is ever answered without it.
+    zmq_->zap = std::make_unique<detail::ZapHandler>(
+        zmq_->context, detail::admitted_client_keys(config.curve),
+        "receiver " + std::to_string(server_rank),
+        std::chrono::milliseconds(config.reject_log_interval_ms));
+    detail::make_curve_server(data, config.curve);
+  }
   zmq_->monitor = std::make_unique<detail::HandshakeMonitor>(zmq_->context, data);
   detail::bind(data, config.data_endpoint, "receiver data");
   endpoint_ = detail::bound_endpoint(data);
@@ -105,6 +113,10 @@ std::optional<Delivery> Receiver::pop(std::chrono::milliseconds timeout) {
 std::size_t Receiver::queued() const {
   std::lock_guard<std::mutex> lock(queue_mutex_);
   return queue_.size();
+}
+
+std::uint64_t Receiver::curve_refused() const noexcept {
+  return zmq_->zap ? zmq_->zap->refused() : 0;
 }
 
 IngestStats Receiver::stats() const {

@@ -2,9 +2,6 @@
 
 #include <unistd.h>
 
-#include <atomic>
-#include <cstring>
-
 #include "surge/core/error.hpp"
 #include "surge/streaming/curve.hpp"
 #include "surge/streaming/front.hpp"
@@ -26,25 +23,58 @@ std::string connectable_endpoint(const std::string& bound) {
 
 namespace surge::streaming::detail {
 
-void make_curve_server(zmq::socket_t& s, const CurveConfig& curve) {
+namespace {
+// A key held in memory by the program, or else the one in `file` ("" when neither is set).
+std::string key_of(const std::string& memory, const std::string& file, bool secret) {
+  if (!memory.empty()) {
+    SURGE_REQUIRE(is_z85_key(memory), ConfigError, "a CURVE key given in memory is not Z85");
+    return memory;
+  }
+  if (file.empty()) return {};
+  return secret ? read_curve_secret_key(file) : read_curve_key(file);
+}
+void require_curve() {
   SURGE_REQUIRE(curve_available(), ConfigError,
-                "curve.server_public_key_file is set but this libzmq has no CURVE support");
-  SURGE_REQUIRE(!curve.server_secret_key_file.empty(), ConfigError,
-                "curve.server_secret_key_file must be set when CURVE is on");
-  const std::string secret = read_curve_key(curve.server_secret_key_file);
+                "curve is on but this libzmq has no CURVE support (zmq_has(\"curve\") is "
+                "false); build libzmq with libsodium");
+}
+}  // namespace
+
+std::vector<std::string> admitted_client_keys(const CurveConfig& curve) {
+  const std::string key = key_of(curve.client_public_key, curve.client_public_key_file, false);
+  if (key.empty()) return {};
+  return {key};
+}
+
+void make_curve_server(zmq::socket_t& s, const CurveConfig& curve) {
+  require_curve();
+  const std::string secret = key_of(curve.server_secret_key, curve.server_secret_key_file, true);
+  SURGE_REQUIRE(!secret.empty(), ConfigError,
+                "curve.server_secret_key_file must be set when CURVE is on (surge run makes "
+                "the study's keys itself; `surge keys DIR` makes a pair)");
   s.set(zmq::sockopt::curve_server, 1);
   s.set(zmq::sockopt::curve_secretkey, secret);
 }
 
 void make_curve_client(zmq::socket_t& s, const CurveConfig& curve) {
-  SURGE_REQUIRE(curve_available(), ConfigError,
-                "curve.server_public_key_file is set but this libzmq has no CURVE support");
-  const std::string server = read_curve_key(curve.server_public_key_file);
-  char pub[41], sec[41];
-  SURGE_REQUIRE(zmq_curve_keypair(pub, sec) == 0, ConfigError, "zmq_curve_keypair failed");
+  require_curve();
+  const std::string server = key_of(curve.server_public_key, curve.server_public_key_file, false);
+  SURGE_REQUIRE(!server.empty(), ConfigError,
+                "curve.server_public_key_file must be set when CURVE is on");
+  std::string pub = key_of(curve.client_public_key, curve.client_public_key_file, false);
+  std::string sec = key_of(curve.client_secret_key, curve.client_secret_key_file, true);
+  SURGE_REQUIRE(pub.empty() == sec.empty(), ConfigError,
+                "curve.client_public_key_file and curve.client_secret_key_file go together: set "
+                "both or neither");
+  if (pub.empty()) {
+    // No client pair: an ephemeral one, which only a server admitting every key accepts.
+    CurveKeyPair pair = make_curve_keypair();
+    pub = std::move(pair.public_key);
+    sec = std::move(pair.secret_key);
+  }
   s.set(zmq::sockopt::curve_serverkey, server);
-  s.set(zmq::sockopt::curve_publickey, std::string(pub, 40));
-  s.set(zmq::sockopt::curve_secretkey, std::string(sec, 40));
+  s.set(zmq::sockopt::curve_publickey, pub);
+  s.set(zmq::sockopt::curve_secretkey, sec);
 }
 
 std::string bound_endpoint(zmq::socket_t& s) {
@@ -58,35 +88,6 @@ void bind(zmq::socket_t& s, const std::string& endpoint, const char* what) {
     SURGE_THROW(ConfigError,
                 "cannot bind the " << what << " socket to '" << endpoint << "': " << e.what());
   }
-}
-
-HandshakeMonitor::HandshakeMonitor(zmq::context_t& context, zmq::socket_t& watched)
-    : pair_(context, zmq::socket_type::pair) {
-  static std::atomic<std::uint64_t> counter{0};
-  const std::string address = "inproc://surge-monitor-" + std::to_string(counter++);
-  const int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
-  if (zmq_socket_monitor(watched.handle(), address.c_str(), events) != 0) {
-    throw zmq::error_t();
-  }
-  pair_.connect(address);
-}
-
-std::uint64_t HandshakeMonitor::drain() {
-  std::uint64_t failures = 0;
-  zmq::message_t event, address;
-  while (pair_.recv(event, zmq::recv_flags::dontwait)) {
-    if (event.more()) (void)pair_.recv(address);
-    if (event.size() >= 2) {
-      std::uint16_t id;
-      std::memcpy(&id, event.data(), 2);
-      if (id & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
-        ++failures;
-      }
-    }
-  }
-  return failures;
 }
 
 }  // namespace surge::streaming::detail

@@ -73,7 +73,7 @@ TEST(MemberEnvironment, OptionalVariablesMayBeAbsent) {
   EXPECT_EQ(st::to_environment(plain).size(), 3u);
   const st::ClientConfig config = st::client_config(st::read_member_environment());
   EXPECT_EQ(config.server_timeout_ms, -1);
-  EXPECT_FALSE(config.curve.enabled());
+  EXPECT_FALSE(config.curve.on());
 }
 
 TEST(MemberEnvironment, EachMissingOrIllFormedVariableIsNamed) {

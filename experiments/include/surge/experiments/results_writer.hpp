@@ -25,6 +25,14 @@ struct ServerRankCounts {
   std::int64_t batches = 0;        // batches it served
 };
 
+// Connections the server refused for want of the right keys, summed over the server ranks
+// (results.h5 `streaming/` group).
+struct RefusedConnections {
+  std::int64_t curve_refused = 0;       // front + receivers: client key not admitted (ZAP)
+  std::int64_t handshake_failures = 0;  // front + receivers: handshakes that did not complete
+  std::int64_t control_refused = 0;     // control sockets: failed handshakes and bad messages
+};
+
 struct RunSummary {
   std::string study;
   std::string resolved_config;
@@ -39,6 +47,7 @@ struct RunSummary {
   double seconds = 0.0;
   std::int64_t rejected_fields = 0;     // fields the sample builder could not use (rank 0)
   std::int64_t refused_handshakes = 0;  // members' handshakes the front refused
+  RefusedConnections refused_connections;
 };
 
 // Writes `path` (as path.partial, synced, checked and renamed when complete: see

@@ -11,19 +11,39 @@
 
 namespace surge::streaming {
 
-// ZeroMQ CURVE keys: Z85 text files of 40 characters, as zmq_curve_keypair writes them.
+// ZeroMQ CURVE: encryption, and authentication of both ends. Keys are Z85 text files of 40
+// characters (`surge keys DIR` writes a server and a client pair). The server holds the
+// server pair and admits only clients holding the client pair (a ZAP handler checks the
+// client's public key); a client holds the server's public key and the client pair.
 struct CurveConfig {
+  bool enabled = false;
   std::string server_public_key_file;  // clients and server
   std::string server_secret_key_file;  // server only
+  std::string client_public_key_file;  // server: the key it admits; client: its own
+  std::string client_secret_key_file;  // client only
+  // Keys a program holds in memory rather than in files (surge run shares them between its
+  // server ranks this way); a non-empty one takes the place of its file. Not config keys.
+  std::string server_public_key, server_secret_key, client_public_key, client_secret_key;
 
   template <class V>
   void visit(V& v) {
+    v("enabled", enabled,
+      "turn CURVE on; under `surge run` with no key files the study makes its own server and "
+      "client key pairs in <output_dir>/keys and hands members what they need");
     v("server_public_key_file", server_public_key_file,
-      "file with the server's CURVE public key (Z85); empty = CURVE off");
+      "file with the server's CURVE public key (Z85); setting it also turns CURVE on");
     v("server_secret_key_file", server_secret_key_file,
-      "server only: file with the server's CURVE secret key (Z85)");
+      "server only: file with the server's CURVE secret key (Z85; mode 0600, checked)");
+    v("client_public_key_file", client_public_key_file,
+      "the client key pair's public key (Z85): the only key the server admits, and the key a "
+      "client presents; empty on the server: any client holding the server's public key");
+    v("client_secret_key_file", client_secret_key_file,
+      "client only (surge run hands it to members): the client key pair's secret key (Z85; "
+      "mode 0600, checked); empty: a client makes a throwaway pair");
   }
-  [[nodiscard]] bool enabled() const noexcept { return !server_public_key_file.empty(); }
+  [[nodiscard]] bool on() const noexcept {
+    return enabled || !server_public_key_file.empty() || !server_public_key.empty();
+  }
 };
 
 // The server side: one front (handshakes) and one receiver per server rank.
@@ -117,7 +137,8 @@ struct ClientConfig {
     v("zero_copy_bytes", zero_copy_bytes,
       "send_owned() payloads at least this large go out without any copy",
       core::at_least(std::int64_t{0}));
-    v.section("curve", curve, "CURVE: the server's public key file (clients need no secret)");
+    v.section("curve", curve,
+              "CURVE: the server's public key file and the client key pair (see PROTOCOL.md)");
   }
 };
 

@@ -22,6 +22,7 @@ struct FrontStats {
   std::uint64_t accepted = 0;
   std::array<std::uint64_t, 6> refused{};  // by RefusalReason (index = reason value)
   std::uint64_t handshake_failures = 0;    // ZeroMQ-level (CURVE) failures
+  std::uint64_t curve_refused = 0;         // CURVE clients whose key is not admitted (ZAP)
   [[nodiscard]] std::uint64_t refused_of(RefusalReason r) const noexcept {
     return refused[static_cast<std::size_t>(r)];
   }

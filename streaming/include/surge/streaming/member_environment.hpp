@@ -19,6 +19,8 @@ inline constexpr const char* kExperimentVariable = "SURGE_EXPERIMENT";
 inline constexpr const char* kSimulationIdVariable = "SURGE_SIMULATION_ID";
 inline constexpr const char* kServerTimeoutVariable = "SURGE_SERVER_TIMEOUT_S";
 inline constexpr const char* kPublicKeyFileVariable = "SURGE_SERVER_PUBLIC_KEY_FILE";
+inline constexpr const char* kClientPublicKeyFileVariable = "SURGE_CLIENT_PUBLIC_KEY_FILE";
+inline constexpr const char* kClientSecretKeyFileVariable = "SURGE_CLIENT_SECRET_KEY_FILE";
 
 // What a member is told. The first three are required; the others are set when the study
 // uses them.
@@ -28,6 +30,8 @@ struct MemberEnvironment {
   std::uint64_t simulation = 0;        // this member's simulation id
   double server_timeout_s = -1.0;      // streaming.server_timeout_s; < 0: wait forever
   std::string server_public_key_file;  // CURVE; "": off
+  std::string client_public_key_file;  // CURVE: the client pair the server admits
+  std::string client_secret_key_file;
 };
 
 // The variables of `env` as "NAME=value" entries (the optional ones only when set).
@@ -42,7 +46,7 @@ struct MemberEnvironment {
 // does the same).
 void set_server_timeout(ClientConfig& config, double seconds);
 
-// The client settings of `env`: its endpoint, server timeout and CURVE key file on top of
+// The client settings of `env`: its endpoint, server timeout and CURVE key files on top of
 // the defaults.
 [[nodiscard]] ClientConfig client_config(const MemberEnvironment& env);
 

@@ -55,6 +55,8 @@ class Receiver {
   [[nodiscard]] IngestStats stats() const;
   // Failed ZeroMQ handshakes seen on the data socket (e.g. clients without the CURVE key).
   [[nodiscard]] std::uint64_t handshake_failures() const noexcept { return handshake_failures_; }
+  // CURVE clients refused because their public key is not the admitted client key (ZAP).
+  [[nodiscard]] std::uint64_t curve_refused() const noexcept;
   // Liveness of every member rank declared here.
   [[nodiscard]] std::vector<MemberStatus> members() const;
   // Member ranks not heard from (any message) for longer than `max_silence`, ended ones
