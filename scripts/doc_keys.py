@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""Turns the key listing of `surge run --help` (or `surge solve <solver> --help`) into
-markdown tables, or checks that a document has a row for every key (tests keep README.md and
-experiments/README.md complete).
+"""Turns the key listing of `surge run --help` (or `surge solve <solver> --help`, `surge train
+--help`) into markdown tables, or checks that a document has a row for every key (tests keep
+README.md and experiments/README.md complete).
 
-usage: doc_keys.py markdown <surge> [solve <solver>]          print the tables
-       doc_keys.py check <surge> <file.md> [solve <solver>]   exit 1 naming keys without a row
+usage: doc_keys.py markdown <surge> [solve <solver> | train]         print the tables
+       doc_keys.py check <surge> <file.md> [solve <solver> | train]  exit 1 naming keys without a row
 """
 import re
 import subprocess
@@ -30,6 +30,8 @@ def sections(surge, command=("run",)):
         m_solver = re.match(r"(\w+) keys \((.*)\):$", line)
         if line.startswith("experiment keys:"):
             start("Experiment file", "")
+        elif line.startswith("train keys:"):
+            start("`surge train`: the training file's own keys", "")
         elif m_solver:
             start(f"`surge solve {m_solver.group(1)}`: {m_solver.group(2)}", "")
         elif line.startswith("solver type external (the user's own program)"):

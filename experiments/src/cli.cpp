@@ -18,6 +18,7 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
       {"run", "run an online-training study from an experiment file", run_command},
       {"resume", "continue a study from its last study checkpoint", resume_command},
+      {"train", "train a surrogate offline from HDF5 files in The Well's layout", train_command},
       {"submit", "run a study on Slurm: submit its server as a batch job, and exit",
        submit_command},
       {"solve", "run one ensemble member of a solver and write its trajectory (The Well HDF5)",

@@ -53,6 +53,7 @@ void write_members(hid_t file, const RunSummary& s) {
   h5::write_attribute(g, "status", statuses);
   h5::write_attribute(g, "last_error", errors);
   h5::write_attribute(g, "parameter_names", s.parameter_names);
+  if (!s.member_sources.empty()) h5::write_attribute(g, "source", s.member_sources);
 }
 
 void write_training(hid_t file, const surrogates::History& history) {

@@ -22,6 +22,8 @@ struct Command {
 // `surge run`: one online-training study from an experiment file.
 int run_command(const std::vector<std::string>& args);
 int resume_command(const std::vector<std::string>& args);
+// `surge train`: offline training from HDF5 files (experiments/src/train_command.cpp).
+int train_command(const std::vector<std::string>& args);
 // `surge submit`: a study on Slurm, its server submitted as a batch job.
 int submit_command(const std::vector<std::string>& args);
 

@@ -39,6 +39,9 @@ struct RunSummary {
   std::string stop_reason;
   std::vector<std::string> parameter_names;  // columns of the parameter table
   std::vector<MemberRecord> members;
+  // Where each member's frames were read from (surge train: "FILE" or "FILE#trajectory");
+  // empty for streamed members. Written as the members/ attribute source.
+  std::vector<std::string> member_sources;
   std::map<std::uint64_t, std::int64_t> samples;  // received, by simulation (all ranks)
   std::vector<ServerRankCounts> server_ranks;     // by MPI rank of the server
   std::string reservoir_policy;

@@ -1,0 +1,515 @@
+// `surge train FILE.yaml`: offline training from HDF5 files in The Well's layout, with the
+// models, buffers, trainer, metrics and output directory of `surge run` (experiments/README.md,
+// "Offline training"). A background thread reads the training files ahead of the trainer
+// (data.prefetch_frames at a time) and puts their samples into the buffer, as a study's feeder
+// puts the streamed ones: the same sample builder makes them, so a model trained offline
+// exports and loads exactly as one trained online.
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "server_mpi.hpp"
+#include "study.hpp"
+#include "surge/core/config.hpp"
+#include "surge/core/error.hpp"
+#include "surge/core/log.hpp"
+#include "surge/core/mpi.hpp"
+#include "surge/core/progress.hpp"
+#include "surge/experiments/cli.hpp"
+#include "surge/experiments/output_checks.hpp"
+#include "surge/experiments/results_writer.hpp"
+#include "surge/experiments/sample_builder.hpp"
+#include "surge/experiments/train_config.hpp"
+#include "surge/reservoir/registry.hpp"
+#include "surge/surrogates/trainer.hpp"
+#include "well_data.hpp"
+
+namespace surge::experiments {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<int> g_train_interrupted{0};
+extern "C" void on_train_interrupt(int) { g_train_interrupted = 1; }
+
+struct TrainOptions {
+  std::string file;
+  std::vector<std::string> overrides;
+  bool help = false, dry_run = false, overwrite = false, plots = true;
+};
+
+void print_help() {
+  std::printf(
+      "usage: surge train <train.yaml> [key=value ...] [options]\n"
+      "\nTrains a surrogate offline from HDF5 files in The Well's layout (surge solve's member\n"
+      "files, or Well datasets of several trajectories per file) and writes results.h5, model/\n"
+      "and plots/ into study.output_dir, as `surge run` does. The file's `data:` section takes\n"
+      "the place of parameters, solver, launcher and streaming; reservoir, model, samples and\n"
+      "training are the sections of `surge run` (surge run --help documents their keys).\n"
+      "Samples are built as surge run builds streamed ones (experiments/README.md, \"Offline\n"
+      "training\"). A file that does not fit (not HDF5, a missing dataset, another shape or\n"
+      "dtype) is one line naming the file and the dataset, exit code 1, before training.\n"
+      "\noptions:\n"
+      "  --dry-run       check every file, print the resolved configuration, train nothing\n"
+      "  --overwrite     reuse an output directory that exists and is not empty\n"
+      "  --no-plots      do not call experiments/plot_results.py at the end\n"
+      "  --log-level L   debug, info, warn, error, off (default: info)\n"
+      "  --help          this text\n"
+      "\ntrain keys:\n%s",
+      core::format_key_docs(core::describe_config<TrainOwnConfig>()).c_str());
+}
+
+TrainOptions parse(const std::vector<std::string>& args) {
+  TrainOptions o;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      o.help = true;
+    } else if (a == "--dry-run") {
+      o.dry_run = true;
+    } else if (a == "--overwrite") {
+      o.overwrite = true;
+    } else if (a == "--no-plots") {
+      o.plots = false;
+    } else if (a == "--log-level") {
+      SURGE_REQUIRE(i + 1 < args.size(), ConfigError, "--log-level needs a value");
+      core::Logger::set_level(core::parse_log_level(args[++i]));
+    } else if (a.rfind("--", 0) == 0) {
+      SURGE_THROW(ConfigError, "unknown option '" << a << "' (see surge train --help)");
+    } else if (core::is_override(a)) {
+      o.overrides.push_back(a);
+    } else if (o.file.empty()) {
+      o.file = a;
+    } else {
+      SURGE_THROW(ConfigError, "unexpected argument '" << a << "' (keys are set as key=value)");
+    }
+  }
+  return o;
+}
+
+// One trajectory of one file: a member of the offline "study".
+struct Trajectory {
+  std::size_t file = 0;  // index into the files of its role
+  std::int64_t index = 0;
+  std::uint64_t simulation = 0;
+};
+
+// The data files of a training run, checked before anything starts.
+struct TrainData {
+  WellLayout layout;
+  std::vector<WellFile> train, validation;
+  std::vector<Trajectory> train_trajectories, validation_trajectories;
+  std::uint64_t bytes = 0;
+};
+
+TrainData scan_data(const DataConfig& data) {
+  SURGE_REQUIRE(!data.train.empty(), ConfigError,
+                "data.train: required: the files to train on (paths or globs)");
+  TrainData d;
+  const auto train = expand_data_files(data.train, "data.train");
+  const auto validation = expand_data_files(data.validation, "data.validation");
+  for (const auto& v : validation) {
+    for (const auto& t : train) {
+      SURGE_REQUIRE(fs::absolute(v).lexically_normal() != fs::absolute(t).lexically_normal(),
+                    IoError,
+                    v << ": listed in both data.train and data.validation (validation data is "
+                         "never trained on)");
+    }
+  }
+  d.layout = read_well_layout(train.front(), data.fields);
+  std::uint64_t next = 0;
+  for (const auto& path : validation) {
+    d.validation.push_back(scan_well_file(path, d.layout));
+    for (std::int64_t k = 0; k < d.validation.back().trajectories; ++k)
+      d.validation_trajectories.push_back({d.validation.size() - 1, k, next++});
+    d.bytes += d.validation.back().bytes;
+  }
+  for (const auto& path : train) {
+    d.train.push_back(scan_well_file(path, d.layout));
+    for (std::int64_t k = 0; k < d.train.back().trajectories; ++k)
+      d.train_trajectories.push_back({d.train.size() - 1, k, next++});
+    d.bytes += d.train.back().bytes;
+  }
+  return d;
+}
+
+// The model's description, as `surge run` builds it from the solver (study.cpp), here from
+// the files: inputs normalised over data.ranges or the training files' least and greatest
+// values.
+surrogates::IoDescription describe_data(const TrainConfig& cfg, const TrainData& d,
+                                        bool next_step) {
+  surrogates::IoDescription io;
+  io.kind = next_step ? surrogates::kNextStep : surrogates::kFieldFromParameters;
+  io.solver = d.layout.dataset_name;
+  std::vector<std::string> inputs = d.layout.parameter_names;
+  if (!next_step) inputs.push_back("t");
+  std::string known;
+  for (const auto& n : inputs) known += (known.empty() ? "" : ", ") + n;
+  for (const auto& [name, range] : cfg.data.ranges) {
+    SURGE_REQUIRE(std::find(inputs.begin(), inputs.end(), name) != inputs.end(), ConfigError,
+                  "data.ranges." << name << ": not an input of the model (its inputs: "
+                                 << (known.empty() ? "none" : known) << ")");
+  }
+  for (std::size_t p = 0; p < inputs.size(); ++p) {
+    const auto given = cfg.data.ranges.find(inputs[p]);
+    if (given != cfg.data.ranges.end()) {
+      io.inputs.push_back({inputs[p], given->second.min, given->second.max});
+      continue;
+    }
+    double lo = 0.0, hi = 0.0;
+    bool first = true;
+    auto see = [&](double v) {
+      lo = first ? v : std::min(lo, v);
+      hi = first ? v : std::max(hi, v);
+      first = false;
+    };
+    for (const auto& f : d.train) {
+      if (p < d.layout.parameter_names.size()) {
+        for (const auto& values : f.parameters) see(values[p]);
+      } else {
+        for (double t : f.times) see(t);
+      }
+    }
+    io.inputs.push_back({inputs[p], lo, hi});
+  }
+  io.layout = d.layout.fields;
+  io.fields = surrogates::channel_names(d.layout.fields);
+  io.grid = d.layout.grid;
+  io.times = d.train.front().times;
+  io.periodic = d.layout.periodic;
+  if (next_step) {
+    io.stride = cfg.samples.stride;
+    io.dt = io.times[static_cast<std::size_t>(io.stride)] - io.times[0];
+    io.increment = cfg.training.target == "increment";
+  }
+  io.check();
+  return io;
+}
+
+// What check_output_directory() estimates from: the training run seen as a study.
+ExperimentConfig as_study(const TrainConfig& cfg, const TrainData& d) {
+  ExperimentConfig e;
+  e.study.name = cfg.study.name;
+  e.study.output_dir = cfg.study.output_dir;
+  e.study.checkpoint_every_s = 0.0;  // no study checkpoints offline
+  e.parameters.train_members =
+      static_cast<int>(std::max<std::size_t>(1, d.train_trajectories.size()));
+  e.parameters.validation_members = static_cast<int>(d.validation_trajectories.size());
+  e.reservoir = cfg.reservoir;
+  e.model = cfg.model;
+  e.samples = cfg.samples;
+  e.training = cfg.training;
+  return e;
+}
+
+// Reads the training files into the buffer, in order, on its own thread: prefetch_frames
+// frames at a time, each turned into a sample by the builder `surge run`'s feeder uses.
+class DataReader {
+ public:
+  DataReader(const TrainData& data, std::int64_t prefetch, bool next_step, std::int64_t stride,
+             reservoir::Buffer<reservoir::Sample>& buffer)
+      : data_(data), prefetch_(prefetch), next_step_(next_step), stride_(stride), buffer_(buffer) {}
+  ~DataReader() { join(); }
+  DataReader(const DataReader&) = delete;
+  DataReader& operator=(const DataReader&) = delete;
+
+  void start() {
+    thread_ = std::thread([this] {
+      try {
+        run();
+        buffer_.end_of_reception();
+      } catch (...) {
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          error_ = std::current_exception();
+        }
+        buffer_.close();  // the trainer must not wait for samples that will not come
+      }
+    });
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  // Rethrows what stopped the thread, if anything (after join()).
+  void rethrow() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (error_) std::rethrow_exception(error_);
+  }
+  [[nodiscard]] std::int64_t read() const noexcept { return read_; }
+  [[nodiscard]] std::map<std::uint64_t, std::int64_t> samples() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return samples_;
+  }
+
+ private:
+  void run() {
+    const WellLayout& layout = data_.layout;
+    SampleBuilder builder(layout.fields, static_cast<std::size_t>(layout.grid[0] * layout.grid[1]),
+                          !next_step_);
+    std::size_t open_file = data_.train.size();
+    std::unique_ptr<WellReader> reader;
+    for (const auto& t : data_.train_trajectories) {
+      if (t.file != open_file) {
+        reader.reset();  // one file open at a time
+        reader = std::make_unique<WellReader>(data_.train[t.file], layout);
+        open_file = t.file;
+      }
+      for (std::int64_t first = 0; first < layout.frames; first += prefetch_) {
+        const std::int64_t count = std::min(prefetch_, layout.frames - first);
+        for (const auto& field : reader->read(t.index, first, count, t.simulation)) {
+          std::optional<reservoir::Sample> sample = builder.add(field);
+          if (!sample) continue;
+          if (next_step_) stride_key(*sample, stride_);
+          if (!buffer_.put(std::move(*sample))) return;  // closed: training is over
+          std::lock_guard<std::mutex> lock(mutex_);
+          ++samples_[t.simulation];
+          ++read_;
+        }
+      }
+      (void)builder.forget(t.simulation);
+    }
+  }
+
+  const TrainData& data_;
+  const std::int64_t prefetch_;
+  const bool next_step_;
+  const std::int64_t stride_;
+  reservoir::Buffer<reservoir::Sample>& buffer_;
+  mutable std::mutex mutex_;
+  std::exception_ptr error_;
+  std::map<std::uint64_t, std::int64_t> samples_;
+  std::atomic<std::int64_t> read_{0};
+  std::thread thread_;
+};
+
+// The validation set: every frame of every validation trajectory, in memory.
+std::vector<reservoir::Sample> read_validation(const TrainData& d, bool next_step,
+                                               std::map<std::uint64_t, std::int64_t>& counts) {
+  std::vector<reservoir::Sample> out;
+  SampleBuilder builder(d.layout.fields,
+                        static_cast<std::size_t>(d.layout.grid[0] * d.layout.grid[1]), !next_step);
+  std::size_t open_file = d.validation.size();
+  std::unique_ptr<WellReader> reader;
+  for (const auto& t : d.validation_trajectories) {
+    if (t.file != open_file) {
+      reader.reset();
+      reader = std::make_unique<WellReader>(d.validation[t.file], d.layout);
+      open_file = t.file;
+    }
+    for (const auto& field : reader->read(t.index, 0, d.layout.frames, t.simulation)) {
+      if (auto sample = builder.add(field)) {
+        out.push_back(std::move(*sample));
+        ++counts[t.simulation];
+      }
+    }
+  }
+  return out;
+}
+
+std::string source_of(const WellFile& f, std::int64_t trajectory) {
+  return f.trajectories > 1 ? f.path + "#" + std::to_string(trajectory) : f.path;
+}
+
+}  // namespace
+
+int train_command(const std::vector<std::string>& args) {
+  const TrainOptions o = parse(args);
+  if (o.help) {
+    if (core::Logger::rank() == 0) print_help();
+    return 0;
+  }
+  SURGE_REQUIRE(!o.file.empty(), ConfigError,
+                "no training file (usage: surge train <train.yaml> [key=value ...])");
+  SURGE_REQUIRE(core::comm_size(MPI_COMM_WORLD) == 1, ConfigError,
+                "surge train runs on one process (not under mpirun -np "
+                    << core::comm_size(MPI_COMM_WORLD) << ")");
+  core::ConfigSource source;
+  source.file = o.file;
+  YAML::Node root = core::load_yaml_file(o.file);
+  for (const auto& assignment : o.overrides) core::apply_override(root, assignment, source);
+  const TrainConfig cfg = core::read_config<TrainConfig>(root, source);
+  surrogates::check_model_config(cfg.model, source, "model");
+  const bool next_step = surrogates::model_kind(cfg.model.type) == surrogates::kNextStep;
+  auto make = [&] {
+    return reservoir::buffer_registry<reservoir::Sample>()
+        .at(cfg.reservoir.type)
+        .create(cfg.reservoir.parameters, source, "reservoir.parameters");
+  };
+  auto buffer = make();
+  if (next_step) {
+    SURGE_REQUIRE(cfg.reservoir.type == "trajectory" &&
+                      buffer->window_length() == cfg.training.rollout_steps + 1,
+                  ConfigError,
+                  "model type '" << cfg.model.type << "' learns next_step samples: it needs "
+                                 << "reservoir type trajectory with window = "
+                                 << "training.rollout_steps + 1 = "
+                                 << cfg.training.rollout_steps + 1 << " (got " << cfg.reservoir.type
+                                 << ", window " << buffer->window_length() << ")");
+  }
+
+  // Every file is opened and checked before anything starts: a file that does not fit is one
+  // line naming it and the dataset, exit code 1.
+  TrainData data;
+  try {
+    data = scan_data(cfg.data);
+  } catch (const core::ConfigError&) {
+    throw;
+  } catch (const core::Error& e) {
+    std::fprintf(stderr, "surge: data error: %s\n", e.message().c_str());
+    return 1;
+  }
+  if (next_step) {
+    SURGE_REQUIRE(data.layout.frames > cfg.samples.stride * cfg.training.rollout_steps, ConfigError,
+                  "samples.stride (" << cfg.samples.stride << ") x training.rollout_steps ("
+                                     << cfg.training.rollout_steps << ") must be below the "
+                                     << data.layout.frames << " frames of a trajectory");
+  }
+  const surrogates::IoDescription io = describe_data(cfg, data, next_step);
+  const std::string resolved = core::to_yaml_text(core::dump_config(cfg));
+  const fs::path out_dir = fs::absolute(cfg.study.output_dir);
+  surrogates::TrainingConfig training = cfg.training;
+  if (!fs::path(training.checkpoint_dir).is_absolute())
+    training.checkpoint_dir = (out_dir / training.checkpoint_dir).string();
+  core::Logger log("train");
+  if (o.dry_run) {
+    std::cout << resolved << "# " << data.train.size() << " training file(s), "
+              << data.train_trajectories.size() << " trajectories; " << data.validation.size()
+              << " validation file(s), " << data.validation_trajectories.size() << " trajectories; "
+              << data.layout.frames << " frames of " << io.fields.size() << " channel(s) on "
+              << io.grid[0] << " x " << io.grid[1] << "\n";
+    return 0;
+  }
+  check_output_directory(as_study(cfg, data), io, source, out_dir.string(), o.overwrite);
+  prepare_output_dir(out_dir, o.overwrite, 0);
+  std::error_code ec;
+  fs::remove(out_dir / "logs", ec);  // made for members' logs; none here (removed only if empty)
+
+  struct sigaction action {};
+  action.sa_handler = on_train_interrupt;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+
+  const auto start = std::chrono::steady_clock::now();
+  std::map<std::uint64_t, std::int64_t> samples;
+  surrogates::ValidationSet validation;
+  validation.samples = read_validation(data, next_step, samples);
+  SURGE_LOG(log, info,
+            "study '" << cfg.study.name << "': " << data.train_trajectories.size()
+                      << " training and " << data.validation_trajectories.size()
+                      << " validation trajectories (" << validation.samples.size()
+                      << " validation samples), output in " << out_dir.string());
+  surrogates::Trainer trainer(cfg.model, training, io, MPI_COMM_WORLD, source);
+  DataReader reader(data, cfg.data.prefetch_frames, next_step, cfg.samples.stride, *buffer);
+  reader.start();
+  // Ctrl-C closes the buffer: train() returns after its batch, and the reader stops.
+  std::atomic<bool> done{false};
+  std::thread watcher([&] {
+    while (!done) {
+      if (g_train_interrupted) {
+        SURGE_LOG(log, warn, "interrupted: keeping what is trained");
+        buffer->close();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  struct Join {
+    std::function<void()> run;
+    ~Join() { run(); }
+  } join{[&] {
+    done = true;
+    buffer->close();
+    reader.join();
+    if (watcher.joinable()) watcher.join();
+  }};
+  const std::int64_t expected =
+      static_cast<std::int64_t>(data.train_trajectories.size()) * data.layout.frames;
+  core::Progress progress(log, "batches", training.max_batches);
+  const auto reason = trainer.train(*buffer, validation, [&](const surrogates::TrainingRecord& r) {
+    char detail[160];
+    std::snprintf(detail, sizeof detail, "loss %.3e, %lld of %lld samples read, %.0f samples/s",
+                  r.loss, static_cast<long long>(reader.read()), static_cast<long long>(expected),
+                  r.samples_per_second);
+    progress.update(r.batch, detail);
+  });
+  progress.finish(surrogates::to_string(reason));
+  join.run();
+  reader.rethrow();
+
+  // Results, as `surge run` writes them: model/, results.h5, plots/.
+  RunSummary summary;
+  summary.study = cfg.study.name;
+  summary.resolved_config = resolved;
+  summary.parameter_names = data.layout.parameter_names;
+  for (const auto& [sim, n] : reader.samples()) samples[sim] = n;
+  auto add_members = [&](const std::vector<Trajectory>& list, const std::vector<WellFile>& files,
+                         MemberRole role) {
+    for (const auto& t : list) {
+      MemberRecord m;
+      m.simulation_id = t.simulation;
+      m.parameters = files[t.file].parameters[static_cast<std::size_t>(t.index)];
+      m.role = role;
+      m.status = MemberStatus::done;
+      m.attempts = 1;
+      summary.members.push_back(m);
+      summary.member_sources.push_back(source_of(files[t.file], t.index));
+    }
+  };
+  add_members(data.validation_trajectories, data.validation, MemberRole::validation);
+  add_members(data.train_trajectories, data.train, MemberRole::train);
+  std::int64_t received = 0;
+  for (const auto& [sim, n] : samples) received += n;
+  const ServerTotals totals = reduce_to_rank0(samples, received, buffer->statistics());
+  summary.samples = totals.samples;
+  summary.server_ranks = totals.ranks;
+  summary.reservoir_policy = cfg.reservoir.type;
+  summary.reservoir = totals.statistics;
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.stop_reason = g_train_interrupted ? "interrupted" : surrogates::to_string(reason);
+  trainer.export_model((out_dir / "model").string());
+  std::optional<surrogates::RolloutResult> rollout;
+  if (next_step && !validation.empty()) rollout = trainer.rollout(validation);
+  const surrogates::ValidationRecord final_metrics =
+      write_results((out_dir / "results.h5").string(), summary, trainer, validation, io,
+                    rollout ? &*rollout : nullptr);
+
+  std::printf(
+      "surge train %s: %zu training trajectories from %zu file(s), %lld samples read (%lld in "
+      "the files), %zu validation trajectories, %lld batches, %.1f s\n",
+      cfg.study.name.c_str(), data.train_trajectories.size(), data.train.size(),
+      static_cast<long long>(reader.read()), static_cast<long long>(expected),
+      data.validation_trajectories.size(), static_cast<long long>(trainer.batches()),
+      summary.seconds);
+  const char* what = next_step ? "one-step" : "validation";
+  for (const auto& f : final_metrics.fields) {
+    std::printf("  %s %s: relative L2 %.3f %%, NRMSE %.4f, VRMSE %.4f\n", what, f.field.c_str(),
+                100.0 * f.relative_l2, f.nrmse, f.vrmse);
+  }
+  if (rollout && !rollout->metrics.empty()) {
+    for (const auto& f : rollout->metrics.back()) {
+      std::printf("  rollout (%lld steps) %s: relative L2 %.3f %%, VRMSE %.4f\n",
+                  static_cast<long long>(rollout->horizon.back()), f.field.c_str(),
+                  100.0 * f.relative_l2, f.vrmse);
+    }
+  }
+  std::printf("  results: %s\n  model:   %s\n", (out_dir / "results.h5").c_str(),
+              (out_dir / "model").c_str());
+  std::fflush(stdout);
+  if (g_train_interrupted) return 130;
+  if (o.plots) make_plots(out_dir.string(), log);
+  return 0;
+}
+
+}  // namespace surge::experiments
