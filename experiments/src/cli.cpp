@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "command_guard.hpp"
 #include "surge/core/error.hpp"
 #include "surge/core/log.hpp"
 #include "surge/core/mpi.hpp"
@@ -64,7 +65,7 @@ int main_entry(int argc, char** argv) {
   capture_launch_environment();  // before MPI_Init adds its own variables
   core::MpiSession mpi(&argc, &argv);
   const std::vector<std::string> args(argv + 1, argv + argc);
-  try {
+  return run_guarded(mpi.rank(), mpi.size(), [&]() -> int {
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
       if (mpi.rank() == 0) print_usage();
       return args.empty() ? 2 : 0;
@@ -77,22 +78,7 @@ int main_entry(int argc, char** argv) {
       if (c.name == args[0]) return c.run({args.begin() + 1, args.end()});
     }
     SURGE_THROW(ConfigError, "unknown command '" << args[0] << "' (see surge --help)");
-  } catch (const core::ConfigError& e) {
-    // Every rank read the same input and failed the same way: one line, from rank 0.
-    if (mpi.rank() == 0) std::fprintf(stderr, "surge: %s\n", core::describe(e).c_str());
-    return 2;
-  } catch (const core::Error& e) {
-    std::fprintf(stderr, "surge: %s%s\n",
-                 mpi.size() > 1 ? ("rank " + std::to_string(mpi.rank()) + ": ").c_str() : "",
-                 core::describe(e).c_str());
-    // Other ranks may be waiting in a collective call: end the whole job.
-    if (mpi.size() > 1) MPI_Abort(MPI_COMM_WORLD, 1);
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "surge: internal error: %s\n", e.what());
-    if (mpi.size() > 1) MPI_Abort(MPI_COMM_WORLD, 1);
-    return 1;
-  }
+  });
 }
 
 }  // namespace surge::experiments

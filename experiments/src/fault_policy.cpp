@@ -20,6 +20,8 @@ const char* to_string(MemberStatus status) {
       return "failed";
     case MemberStatus::redrawn:
       return "redrawn";
+    case MemberStatus::stopped:
+      return "stopped";
   }
   return "?";
 }
@@ -42,6 +44,9 @@ MemberCounts count_members(const std::vector<MemberRecord>& members) {
         break;
       case MemberStatus::redrawn:
         ++c.redrawn;
+        break;
+      case MemberStatus::stopped:
+        ++c.stopped;
         break;
     }
   }

@@ -13,17 +13,15 @@
 #include <filesystem>
 #include <fstream>
 
+#include "launcher_detail.hpp"
 #include "surge/core/error.hpp"
 
 namespace surge::experiments {
 
-namespace {
-// Ends a member: SIGTERM to its process group (mpirun forwards it to the ranks it started,
-// which Open MPI puts in process groups of their own), up to 2 s for it to go, then SIGKILL
-// to the group. The ranks also die with their parent (surge solve --stream sets
-// PR_SET_PDEATHSIG), so none outlives the launcher's kill. Reaps the process.
-// Ends members (their whole process groups): SIGTERM, up to `grace` for them to exit, then
-// SIGKILL. All at once, so that stopping a study takes one grace period, not one per member.
+namespace launcher_detail {
+// SIGTERM reaches the group (mpirun forwards it to the ranks it started, which Open MPI puts
+// in process groups of their own); the ranks also die with their parent (surge solve --stream
+// sets PR_SET_PDEATHSIG), so none outlives the launcher's kill.
 void terminate_members(const std::vector<pid_t>& pids, std::chrono::milliseconds grace) {
   for (pid_t pid : pids) kill(-pid, SIGTERM);
   std::vector<pid_t> left = pids;
@@ -48,6 +46,19 @@ void terminate_members(const std::vector<pid_t>& pids, std::chrono::milliseconds
 }
 
 void terminate_member(pid_t pid) { terminate_members({pid}, std::chrono::seconds(2)); }
+
+void spawn_defaults(posix_spawnattr_t& attr) {
+  posix_spawnattr_init(&attr);
+  // Its own process group: killing the group reaches mpirun and every rank it started.
+  short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK;
+  posix_spawnattr_setflags(&attr, flags);
+  posix_spawnattr_setpgroup(&attr, 0);
+  // The launcher thread blocks SIGPIPE (a write to a dead worker's stdin); children must not
+  // inherit that.
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+}
 
 // The last line of a member's log that reports an error ("...error: ...", as surge solve, C
 // programs and Python exceptions print one, or Fortran's "ERROR STOP ..."), trimmed; "" if
@@ -86,7 +97,17 @@ std::string attempt_log(const std::string& dir, const MemberRecord& m) {
          std::to_string(m.attempts) + ".log";
 }
 
-}  // namespace
+std::string exit_description(pid_t reaped, pid_t pid, int status) {
+  if (reaped == pid && WIFEXITED(status))
+    return "exited with code " + std::to_string(WEXITSTATUS(status));
+  if (reaped == pid && WIFSIGNALED(status))
+    return std::string("was killed by signal ") + std::to_string(WTERMSIG(status));
+  return "exited with an error";
+}
+
+}  // namespace launcher_detail
+
+using namespace launcher_detail;
 
 LocalLauncher::LocalLauncher(const LauncherConfig& config, std::vector<MemberRecord> members,
                              CommandFor command, SilenceOf silence, Redraw redraw,
@@ -99,6 +120,11 @@ LocalLauncher::LocalLauncher(const LauncherConfig& config, std::vector<MemberRec
       hooks_(std::move(hooks)),
       members_(std::move(members)) {
   std::filesystem::create_directories(log_dir_);
+  SURGE_REQUIRE(config_.simulations_per_member <= 1 ||
+                    (hooks_.delivery && hooks_.worker_command && hooks_.simulation_arguments),
+                ConfigError,
+                "launcher.parameters.simulations_per_member > 1 needs persistent workers, which "
+                "this kind of member does not support");
 }
 
 LocalLauncher::~LocalLauncher() { stop(); }
@@ -152,10 +178,7 @@ void LocalLauncher::launch(std::size_t index) {
                                    O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // Its own process group: killing the group reaches mpirun and every rank it started.
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
+  spawn_defaults(attr);
   pid_t pid = -1;
   const int rc = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
@@ -171,6 +194,11 @@ void LocalLauncher::launch(std::size_t index) {
                                   << m.attempts << ", pid " << pid << ")");
 }
 
+int LocalLauncher::workers_started() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return workers_started_;
+}
+
 std::string LocalLauncher::gave_up() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return gave_up_;
@@ -182,6 +210,11 @@ void LocalLauncher::attempt_failed(std::size_t index, const std::string& why) {
 }
 
 void LocalLauncher::run() {
+  // A write to the stdin of a worker that just died must fail with EPIPE, not kill the server.
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   // Never lets an exception out (std::terminate would leave every member running): the study
   // sees a launcher that gave up, with the reason.
   try {
@@ -192,6 +225,7 @@ void LocalLauncher::run() {
     std::vector<pid_t> pids;
     for (const auto& r : running_) pids.push_back(r.pid);
     terminate_members(pids, std::chrono::milliseconds(300));
+    end_workers();
     running_.clear();
     ending_.clear();
     finished_ = true;
@@ -230,12 +264,7 @@ void LocalLauncher::reap() {
         SURGE_LOG(log_, debug, "simulation " << m.simulation_id << " done");
       }
     } else {
-      std::string why = "exited with an error";
-      if (r == running_[k].pid && WIFEXITED(status)) {
-        why = "exited with code " + std::to_string(WEXITSTATUS(status));
-      } else if (r == running_[k].pid && WIFSIGNALED(status)) {
-        why = std::string("was killed by signal ") + std::to_string(WTERMSIG(status));
-      }
+      std::string why = exit_description(r, running_[k].pid, status);
       const std::string reason = last_error_line(attempt_log(log_dir_, m));
       if (!reason.empty()) why += ": " + reason;
       // Leftover ranks of a member whose launcher died.
@@ -270,16 +299,21 @@ void LocalLauncher::loop() {
   while (!stop_) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      reap();
-      confirm_endings();
-      // Start pending members in order while there is room.
-      for (std::size_t i = 0;
-           i < members_.size() && static_cast<int>(running_.size()) < config_.max_concurrent; ++i) {
-        if (!gave_up_.empty()) break;
-        if (members_[i].status == MemberStatus::pending) launch(i);
+      if (config_.simulations_per_member > 1) {
+        serve_workers();
+      } else {
+        reap();
+        confirm_endings();
+        // Start pending members in order while there is room.
+        for (std::size_t i = 0;
+             i < members_.size() && static_cast<int>(running_.size()) < config_.max_concurrent;
+             ++i) {
+          if (!gave_up_.empty()) break;
+          if (members_[i].status == MemberStatus::pending) launch(i);
+        }
       }
       if (!gave_up_.empty()) break;
-      bool all_finished = running_.empty() && ending_.empty();
+      bool all_finished = running_.empty() && ending_.empty() && workers_.empty();
       for (const auto& m : members_) {
         all_finished = all_finished && m.status != MemberStatus::pending;
       }
@@ -288,22 +322,33 @@ void LocalLauncher::loop() {
         return;
       }
     }
-    std::this_thread::sleep_for(milliseconds(20));
+    // A worker waits for the confirmation of its simulation's delivery before it gets the next
+    // one: poll often then, it is idle meanwhile.
+    bool waiting = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (const auto& w : workers_) waiting = waiting || w.index.has_value();
+    }
+    std::this_thread::sleep_for(milliseconds(waiting ? 2 : 20));
   }
-  // Stopped from outside, or gave up: end every member still running.
+  // Stopped from outside (training over, Ctrl-C), or gave up: end every member still running.
   // A stopped study is in a hurry (under mpirun, Ctrl-C leaves 2 s before SIGKILL).
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<pid_t> pids;
   for (const auto& r : running_) {
     pids.push_back(r.pid);
-    members_[r.index].status = MemberStatus::failed;
+    members_[r.index].status = MemberStatus::stopped;
     members_[r.index].last_error = "stopped";
   }
   for (const auto& e : ending_) {
-    members_[e.index].status = MemberStatus::failed;
-    members_[e.index].last_error = "stopped";
+    // Exited 0: done if everything it sent has arrived by now.
+    MemberRecord& m = members_[e.index];
+    const bool delivered = hooks_.delivery(m.simulation_id).missing.empty();
+    m.status = delivered ? MemberStatus::done : MemberStatus::stopped;
+    if (!delivered) m.last_error = "stopped";
   }
   terminate_members(pids, std::chrono::milliseconds(300));
+  end_workers();
   running_.clear();
   ending_.clear();
   finished_ = true;

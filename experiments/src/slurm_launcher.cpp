@@ -389,7 +389,7 @@ void SlurmJobLauncher::loop() {
     std::lock_guard<std::mutex> lock(mutex_);
     for (const auto& j : jobs_) {
       ids.push_back(j.id);
-      members_[j.index].status = MemberStatus::failed;
+      members_[j.index].status = MemberStatus::stopped;
       members_[j.index].last_error = "stopped";
     }
     jobs_.clear();

@@ -1,16 +1,21 @@
-// `surge solve <solver> [key=value ...] [--config FILE] [--out FILE]`: one ensemble member.
+// `surge solve <solver> [key=value ...] [--config FILE] [--out FILE]`: one ensemble member
+// (also the `surge-solve` executable, which studies start: no LibTorch to load). With
+// --worker, a persistent member: it runs one simulation per line read on its stdin.
+#include <mpi.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
 #include "surge/core/config.hpp"
 #include "surge/core/error.hpp"
 #include "surge/core/log.hpp"
+#include "surge/core/mpi.hpp"
 #include "surge/experiments/cli.hpp"
 #include "surge/solvers/kokkos_aliases.hpp"
 #include "surge/solvers/member.hpp"
@@ -30,10 +35,13 @@ struct SolveOptions {
   std::string stream_config;
   std::string experiment = "default";
   std::uint64_t simulation_id = 0;
+  bool simulation_id_given = false;
   int fail_at_output = -1;
   double server_timeout_s = -1;
   std::string server_public_key, client_public_key, client_secret_key;  // CURVE key files
   std::vector<std::string> overrides;
+  std::vector<std::string> env;  // NAME=value, set before the member runs
+  bool worker = false;
   bool help = false;
   bool dump_config = false;
 };
@@ -66,6 +74,14 @@ void print_help(const std::string& solver) {
       "  --fail-at-output K  testing aid: end the process abruptly (exit code 3, no\n"
       "                    end-of-simulation) right after frame K, i.e. output K; frame 0\n"
       "                    is the initial state (default: off)\n"
+      "  --env NAME=value  set an environment variable before the member runs (its\n"
+      "                    client reads its connection from there); repeatable\n"
+      "  --worker          a persistent member (surge run, simulations_per_member > 1):\n"
+      "                    reads one simulation per line on stdin (rank 0), its arguments\n"
+      "                    separated by tabs and added to the command line's (key=value,\n"
+      "                    --env, --fail-at-output; SURGE_SIMULATION_ID in --env is the\n"
+      "                    simulation id), runs it with a fresh stream, and exits 0 at\n"
+      "                    end of file; needs --stream\n"
       "  --dump-config     print the resolved configuration as YAML and exit\n"
       "  --log-level L     debug, info, warn, error, off (default: info)\n"
       "  --help            this text\n");
@@ -118,6 +134,14 @@ SolveOptions parse(const std::vector<std::string>& args) {
       }
       SURGE_REQUIRE(used == text.size() && !text.empty() && text[0] != '-', ConfigError,
                     "--simulation-id must be a non-negative integer, got '" << text << "'");
+      o.simulation_id_given = true;
+    } else if (a == "--env") {
+      const std::string assignment = value("--env");
+      SURGE_REQUIRE(assignment.find('=') != std::string::npos && assignment[0] != '=', ConfigError,
+                    "--env needs NAME=value, got '" << assignment << "'");
+      o.env.push_back(assignment);
+    } else if (a == "--worker") {
+      o.worker = true;
     } else if (a == "--fail-at-output") {
       const std::string text = value("--fail-at-output");
       try {
@@ -152,38 +176,35 @@ SolveOptions parse(const std::vector<std::string>& args) {
   return o;
 }
 
-}  // namespace
-
-int solve_command(const std::vector<std::string>& args) {
-  SolveOptions o = parse(args);
-  const int rank = core::Logger::rank();
-  if (o.help) {
-    if (rank == 0) print_help(o.solver);
-    return 0;
-  }
-
-  // The member's parameters: the file (if any), then the overrides on top.
+// The member's parameters and stream settings, resolved from the options.
+struct Member {
   core::ConfigSource source;
-  YAML::Node parameters(YAML::NodeType::Map);
+  YAML::Node parameters{YAML::NodeType::Map};
+  streaming::ClientConfig stream_config;
+};
+
+Member resolve(SolveOptions& o) {
+  // The member's parameters: the file (if any), then the overrides on top.
+  Member m;
   if (!o.config_file.empty()) {
-    source.file = o.config_file;
+    m.source.file = o.config_file;
     YAML::Node file = core::load_yaml_file(o.config_file);
     if (file.IsMap() && file["type"]) {
-      const core::Pluggable part = core::read_pluggable(file, source);
+      const core::Pluggable part = core::read_pluggable(file, m.source);
       SURGE_REQUIRE(
           o.solver.empty() || o.solver == part.type, ConfigError,
           o.config_file << " configures solver '" << part.type << "', not '" << o.solver << "'");
       o.solver = part.type;
-      parameters = part.parameters;
+      m.parameters = part.parameters;
     } else {
-      parameters = file;
+      m.parameters = file;
     }
   }
   SURGE_REQUIRE(!o.solver.empty(), ConfigError,
                 "no solver named (usage: surge solve <solver> [key=value ...]; see --help)");
-  for (const auto& assignment : o.overrides) core::apply_override(parameters, assignment, source);
+  for (const auto& assignment : o.overrides)
+    core::apply_override(m.parameters, assignment, m.source);
   if (o.out.empty() && o.stream.empty()) o.out = o.solver + ".h5";
-  streaming::ClientConfig stream_config;
   if (!o.stream.empty()) {
     core::ConfigSource stream_source;
     YAML::Node node(YAML::NodeType::Map);
@@ -191,26 +212,31 @@ int solve_command(const std::vector<std::string>& args) {
       stream_source.file = o.stream_config;
       node = core::load_yaml_file(o.stream_config);
     }
-    stream_config = core::read_config<streaming::ClientConfig>(node, stream_source);
-    stream_config.front_endpoint = o.stream;
+    m.stream_config = core::read_config<streaming::ClientConfig>(node, stream_source);
+    m.stream_config.front_endpoint = o.stream;
     if (!o.server_public_key.empty())
-      stream_config.curve.server_public_key_file = o.server_public_key;
+      m.stream_config.curve.server_public_key_file = o.server_public_key;
     if (!o.client_public_key.empty())
-      stream_config.curve.client_public_key_file = o.client_public_key;
+      m.stream_config.curve.client_public_key_file = o.client_public_key;
     if (!o.client_secret_key.empty())
-      stream_config.curve.client_secret_key_file = o.client_secret_key;
+      m.stream_config.curve.client_secret_key_file = o.client_secret_key;
     if (o.server_timeout_s > 0) {
       // A server that never answers is as gone as one that stopped answering.
-      stream_config.server_timeout_ms =
+      m.stream_config.server_timeout_ms =
           static_cast<int>(std::min(o.server_timeout_s * 1000.0, 2e9));
-      stream_config.handshake_timeout_ms =
-          std::min(stream_config.handshake_timeout_ms, stream_config.server_timeout_ms);
+      m.stream_config.handshake_timeout_ms =
+          std::min(m.stream_config.handshake_timeout_ms, m.stream_config.server_timeout_ms);
     }
   }
+  return m;
+}
 
-  solvers::KokkosSession kokkos;
+// Runs one member (inside a Kokkos session); returns the exit code.
+int run_one(const SolveOptions& o, const Member& member) {
+  const int rank = core::Logger::rank();
   const auto& entry = solvers::solver_registry().at(o.solver);
-  std::unique_ptr<solvers::Solver> solver = entry.create(parameters, source, MPI_COMM_WORLD);
+  std::unique_ptr<solvers::Solver> solver =
+      entry.create(member.parameters, member.source, MPI_COMM_WORLD);
   if (o.dump_config) {
     if (rank == 0) std::cout << core::to_yaml_text(solver->resolved_config());
     return 0;
@@ -229,8 +255,8 @@ int solve_command(const std::vector<std::string>& args) {
     // killing mpirun): an orphaned rank would keep computing and sending for nobody.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1) std::_Exit(3);  // the parent is already gone
-    stream = std::make_unique<solvers::StreamSink>(stream_config, o.experiment, o.simulation_id,
-                                                   *solver);
+    stream = std::make_unique<solvers::StreamSink>(member.stream_config, o.experiment,
+                                                   o.simulation_id, *solver);
     sinks.push_back(stream.get());
     SURGE_LOG(log, info, "streaming simulation " << o.simulation_id << " to " << o.stream);
   }
@@ -256,7 +282,98 @@ int solve_command(const std::vector<std::string>& args) {
                 o.solver.c_str(), std::filesystem::absolute(o.out).c_str(), frames, d.nx(), d.ny(),
                 seconds, d.size(), d.size() > 1 ? "s" : "");
   }
+  std::fflush(stdout);
   return 0;
+}
+
+// Sets a simulation's variables (--env), unsetting those the previous one had set.
+void set_environment(const std::vector<std::string>& assignments,
+                     std::vector<std::string>& previous) {
+  for (const auto& name : previous) unsetenv(name.c_str());
+  previous.clear();
+  for (const auto& a : assignments) {
+    const auto eq = a.find('=');
+    previous.push_back(a.substr(0, eq));
+    setenv(previous.back().c_str(), a.substr(eq + 1).c_str(), 1);
+  }
+}
+
+// The simulation id a member was given: --simulation-id, else SURGE_SIMULATION_ID (--env).
+void take_simulation_id(SolveOptions& o) {
+  if (o.simulation_id_given) return;
+  for (const auto& a : o.env) {
+    if (a.rfind("SURGE_SIMULATION_ID=", 0) != 0) continue;
+    const std::string text = a.substr(a.find('=') + 1);
+    std::size_t used = 0;
+    try {
+      o.simulation_id = std::stoull(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    SURGE_REQUIRE(used == text.size() && !text.empty() && text[0] != '-', ConfigError,
+                  "SURGE_SIMULATION_ID must be a non-negative integer, got '" << text << "'");
+  }
+}
+
+// A persistent member: rank 0 reads one simulation per line, every rank gets it (MPI_Bcast)
+// and runs it with a fresh stream (handshake ... end of stream); end of file ends the worker.
+// MPI and Kokkos started once serve every simulation.
+int run_worker(const std::vector<std::string>& fixed) {
+  const int rank = core::Logger::rank();
+  std::vector<std::string> previous_env;
+  for (;;) {
+    std::string line;
+    long long length = -1;
+    if (rank == 0 && std::getline(std::cin, line)) length = static_cast<long long>(line.size());
+    SURGE_MPI_CHECK(MPI_Bcast(&length, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD));
+    if (length < 0) return 0;
+    line.resize(static_cast<std::size_t>(length));
+    if (length > 0) {
+      SURGE_MPI_CHECK(
+          MPI_Bcast(line.data(), static_cast<int>(length), MPI_CHAR, 0, MPI_COMM_WORLD));
+    }
+    std::vector<std::string> args;
+    for (const auto& a : fixed) {
+      if (a != "--worker") args.push_back(a);
+    }
+    for (std::size_t start = 0; !line.empty() && start <= line.size();) {
+      const auto end = line.find('\t', start);
+      args.push_back(
+          line.substr(start, end == std::string::npos ? std::string::npos : end - start));
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    SolveOptions o = parse(args);
+    take_simulation_id(o);
+    set_environment(o.env, previous_env);
+    const Member member = resolve(o);
+    const int code = run_one(o, member);
+    if (code != 0) return code;
+  }
+}
+
+}  // namespace
+
+int solve_command(const std::vector<std::string>& args) {
+  SolveOptions o = parse(args);
+  const int rank = core::Logger::rank();
+  if (o.help) {
+    if (rank == 0) print_help(o.solver);
+    return 0;
+  }
+  if (o.worker) {
+    SURGE_REQUIRE(!o.stream.empty() && o.out.empty() && !o.dump_config, ConfigError,
+                  "--worker streams every simulation: it needs --stream, and takes no --out or "
+                  "--dump-config");
+    solvers::KokkosSession kokkos;
+    return run_worker(args);
+  }
+  take_simulation_id(o);
+  std::vector<std::string> set;
+  set_environment(o.env, set);
+  const Member member = resolve(o);
+  solvers::KokkosSession kokkos;
+  return run_one(o, member);
 }
 
 }  // namespace surge::experiments

@@ -154,6 +154,15 @@ Study load_study(const YAML::Node& input, const core::ConfigSource& source) {
                                      << training_cfg.rollout_steps << ") must be below the "
                                      << facts.times.size() << " frames of a member");
   }
+  // Persistent workers take their simulations on stdin from a LocalLauncher (local processes
+  // or job steps of an allocation): not through batch jobs, and not the user's own programs,
+  // which run one simulation each.
+  const bool batch_jobs = s.slurm && s.slurm->mode == "jobs";
+  SURGE_REQUIRE(s.launcher.simulations_per_member == 1 || (!batch_jobs && !s.external), ConfigError,
+                "launcher.parameters.simulations_per_member: persistent workers (> 1) run "
+                "built-in solvers as local processes or job steps (Slurm mode allocation); "
+                    << (batch_jobs ? "a batch job (Slurm mode jobs)" : "solver type external")
+                    << " runs one simulation per member process (set it to 1)");
   s.mpirun = find_on_path(s.launcher.mpirun);
   SURGE_REQUIRE(!s.mpirun.empty() || (s.slurm && s.slurm->mpi_launcher == "srun"), ConfigError,
                 "launcher.parameters.mpirun: '" << s.launcher.mpirun
@@ -252,11 +261,62 @@ std::vector<std::string> ranks_command(const Study& study, int ranks, int cpus_p
   return c;
 }
 
+std::vector<std::string> solve_program(const std::string& surge_exe) {
+  const fs::path lean = fs::path(surge_exe).parent_path() / "surge-solve";
+  if (access(lean.c_str(), X_OK) == 0) return {lean.string()};
+  return {surge_exe, "solve"};
+}
+
+namespace {
+
+// `surge-solve <solver> <shared keys>`: what every member of a built-in solver runs.
+std::vector<std::string> solve_head(const Study& study, const std::string& surge_exe) {
+  std::vector<std::string> c = solve_program(surge_exe);
+  c.push_back(study.cfg.solver.type);
+  for (const auto& kv : study.cfg.solver.parameters) {
+    c.push_back(kv.first.as<std::string>() + "=" + as_argument(kv.second));
+  }
+  return c;
+}
+
+// The stream options of a member or a worker, but its simulation id.
+std::vector<std::string> stream_options(const Study& study, const std::string& front_endpoint) {
+  std::vector<std::string> c = {
+      "--stream",         front_endpoint,
+      "--experiment",     study.cfg.study.name,
+      "--server-timeout", core::detail::to_text(study.cfg.streaming.server_timeout_s),
+      "--log-level",      "warn"};
+  // streaming.curve: the study's key files (study_keys.hpp).
+  for (auto& a : member_key_options(study)) c.push_back(std::move(a));
+  return c;
+}
+
+// The sampled parameters of a member, as key=value.
+std::vector<std::string> sampled_values(const Study& study, const MemberRecord& m) {
+  std::vector<std::string> c;
+  for (std::size_t k = 0; k < study.range_names.size(); ++k) {
+    c.push_back(study.range_names[k] + "=" + core::detail::to_text(m.parameters[k]));
+  }
+  return c;
+}
+
+// launcher.parameters.fail_once_simulation: the crash of that simulation's first attempt.
+std::vector<std::string> injected_failure(const Study& study, const MemberRecord& m, int attempt) {
+  const LauncherConfig& launcher = study.launcher;
+  if (launcher.fail_once_simulation >= 0 &&
+      m.simulation_id == static_cast<std::uint64_t>(launcher.fail_once_simulation) &&
+      attempt == 1) {
+    return {"--fail-at-output", std::to_string(launcher.fail_once_at_output)};
+  }
+  return {};
+}
+
+}  // namespace
+
 std::vector<std::string> member_command(const Study& study, const std::string& surge_exe,
                                         const std::string& front_endpoint, const MemberRecord& m,
                                         int attempt) {
   const ExperimentConfig& cfg = study.cfg;
-  const LauncherConfig& launcher = study.launcher;
   std::vector<std::string> c =
       ranks_command(study, cfg.solver.ranks, study.slurm ? study.slurm->cpus_per_task : 1,
                     study.slurm ? study.slurm->nodes : 0);
@@ -268,23 +328,35 @@ std::vector<std::string> member_command(const Study& study, const std::string& s
     for (auto& a : external_command(*study.external, study.range_names, m)) c.push_back(a);
     return c;
   }
-  c.insert(c.end(), {surge_exe, "solve", cfg.solver.type});
-  for (const auto& kv : cfg.solver.parameters) {
-    c.push_back(kv.first.as<std::string>() + "=" + as_argument(kv.second));
+  for (auto& a : solve_head(study, surge_exe)) c.push_back(std::move(a));
+  for (auto& a : sampled_values(study, m)) c.push_back(std::move(a));
+  for (auto& a : stream_options(study, front_endpoint)) c.push_back(std::move(a));
+  c.insert(c.end(), {"--simulation-id", std::to_string(m.simulation_id)});
+  for (auto& a : injected_failure(study, m, attempt)) c.push_back(std::move(a));
+  return c;
+}
+
+std::vector<std::string> worker_command(const Study& study, const std::string& surge_exe,
+                                        const std::string& front_endpoint) {
+  std::vector<std::string> c =
+      ranks_command(study, study.cfg.solver.ranks, study.slurm ? study.slurm->cpus_per_task : 1,
+                    study.slurm ? study.slurm->nodes : 0);
+  if (study.slurm && study.slurm->mpi_launcher == "srun") {
+    // srun hands its stdin to every task unless told: the simulations are for rank 0. The
+    // step is named surge-<study name>-worker (its simulations change).
+    const std::string name = slurm_job_name(study, 0);
+    c.insert(c.end(), {"--input=0", "--job-name=" + name.substr(0, name.rfind('-')) + "-worker"});
   }
-  for (std::size_t k = 0; k < study.range_names.size(); ++k) {
-    c.push_back(study.range_names[k] + "=" + core::detail::to_text(m.parameters[k]));
-  }
-  c.insert(c.end(), {"--stream", front_endpoint, "--experiment", cfg.study.name, "--simulation-id",
-                     std::to_string(m.simulation_id), "--server-timeout",
-                     core::detail::to_text(cfg.streaming.server_timeout_s), "--log-level", "warn"});
-  // streaming.curve: the study's key files (study_keys.hpp).
-  for (auto& a : member_key_options(study)) c.push_back(a);
-  if (launcher.fail_once_simulation >= 0 &&
-      m.simulation_id == static_cast<std::uint64_t>(launcher.fail_once_simulation) &&
-      attempt == 1) {
-    c.insert(c.end(), {"--fail-at-output", std::to_string(launcher.fail_once_at_output)});
-  }
+  for (auto& a : solve_head(study, surge_exe)) c.push_back(std::move(a));
+  for (auto& a : stream_options(study, front_endpoint)) c.push_back(std::move(a));
+  c.push_back("--worker");
+  return c;
+}
+
+std::vector<std::string> simulation_arguments(const Study& study, const MemberRecord& m,
+                                              int attempt) {
+  std::vector<std::string> c = sampled_values(study, m);
+  for (auto& a : injected_failure(study, m, attempt)) c.push_back(std::move(a));
   return c;
 }
 
@@ -313,6 +385,14 @@ std::unique_ptr<Launcher> make_launcher(const Study& study, std::vector<MemberRe
   auto command = [&study, surge_exe, front_endpoint](const MemberRecord& m, int attempt) {
     return member_command(study, surge_exe, front_endpoint, m, attempt);
   };
+  if (study.launcher.simulations_per_member > 1) {
+    hooks.worker_command = [&study, surge_exe, front_endpoint] {
+      return worker_command(study, surge_exe, front_endpoint);
+    };
+    hooks.simulation_arguments = [&study](const MemberRecord& m, int attempt) {
+      return simulation_arguments(study, m, attempt);
+    };
+  }
   return std::make_unique<LocalLauncher>(study.launcher, std::move(members), command,
                                          std::move(silence), std::move(redraw), log_dir,
                                          std::move(hooks));

@@ -67,13 +67,27 @@ struct Study {
 // A fresh buffer of the study's policy (its factory checks the parameters).
 [[nodiscard]] std::unique_ptr<reservoir::Buffer<reservoir::Sample>> make_buffer(const Study& study);
 
-// The command line of one attempt of a member: `mpirun -np k surge solve <solver> key=value
-// ... --stream <front>` (with CURVE, the study's key files: study_keys.hpp), `srun --ntasks=k ...
-// surge solve ...` under Slurm, or `mpirun -np k <command...>` for an external solver.
+// The command line of one attempt of a member: `mpirun -np k surge-solve <solver> key=value
+// ... --stream <front>` (with CURVE, the study's key files: study_keys.hpp), `srun --ntasks=k
+// ... surge solve ...` under Slurm, or `mpirun -np k <command...>` for an external solver.
 [[nodiscard]] std::vector<std::string> member_command(const Study& study,
                                                       const std::string& surge_exe,
                                                       const std::string& front_endpoint,
                                                       const MemberRecord& member, int attempt);
+// A persistent worker (launcher.parameters.simulations_per_member > 1): `mpirun -np k
+// surge-solve <solver> <shared keys> --stream <front> ... --worker`, which reads its
+// simulations on stdin.
+[[nodiscard]] std::vector<std::string> worker_command(const Study& study,
+                                                      const std::string& surge_exe,
+                                                      const std::string& front_endpoint);
+// One simulation's arguments on a worker's stdin: its sampled parameters as key=value (and
+// the injected crash of launcher.parameters.fail_once_simulation).
+[[nodiscard]] std::vector<std::string> simulation_arguments(const Study& study,
+                                                            const MemberRecord& member,
+                                                            int attempt);
+// What runs a built-in solver's member: surge-solve next to `surge_exe` (no LibTorch to load),
+// or `surge_exe solve` if there is none.
+[[nodiscard]] std::vector<std::string> solve_program(const std::string& surge_exe);
 // What starts `ranks` MPI ranks of a member (or of a server under surge submit): `mpirun
 // [--allow-run-as-root] <mpirun_args> -np <ranks>`, or `srun --ntasks=<ranks> ...` when
 // launcher.parameters.mpi_launcher is srun (with --exact in mode allocation).

@@ -261,7 +261,7 @@ StudyRecord read_study_record(const fs::path& checkpoint, bool with_validation) 
       m.simulation_id = static_cast<std::uint64_t>(ids[i]);
       m.role = roles[i] == 0 ? MemberRole::validation : MemberRole::train;
       SURGE_REQUIRE(
-          statuses[i] >= 0 && statuses[i] <= static_cast<std::int64_t>(MemberStatus::redrawn),
+          statuses[i] >= 0 && statuses[i] <= static_cast<std::int64_t>(MemberStatus::stopped),
           IoError, "'" << (checkpoint / "study.h5").string() << "': bad member status");
       m.status = static_cast<MemberStatus>(statuses[i]);
       m.attempts = static_cast<int>(attempts[i]);

@@ -51,20 +51,23 @@ void write_study_results(const Study& study, const StudyOutcome& outcome,
   if (export_error) std::rethrow_exception(export_error);
 
   std::int64_t expected = 0, received = 0;
-  int done = 0, failed = 0;
+  int done = 0, failed = 0, stopped = 0;
   for (const auto& m : summary.members) {
     if (m.status == MemberStatus::done) {
       expected += static_cast<std::int64_t>(study.facts.times.size());
       ++done;
     }
     if (m.status == MemberStatus::failed) ++failed;
+    if (m.status == MemberStatus::stopped) ++stopped;
   }
   for (const auto& r : outcome.totals.ranks) received += r.received;
+  const std::string stopped_text = stopped > 0 ? ", " + std::to_string(stopped) + " stopped" : "";
   std::printf(
-      "surge run %s: %d members done, %d failed, %lld samples received (%lld expected from "
+      "surge run %s: %d members done, %d failed%s, %lld samples received (%lld expected from "
       "completed members), %lld batches, %.1f s\n",
-      study.cfg.study.name.c_str(), done, failed, static_cast<long long>(received),
-      static_cast<long long>(expected), static_cast<long long>(trainer.batches()), outcome.seconds);
+      study.cfg.study.name.c_str(), done, failed, stopped_text.c_str(),
+      static_cast<long long>(received), static_cast<long long>(expected),
+      static_cast<long long>(trainer.batches()), outcome.seconds);
   if (outcome.totals.ranks.size() > 1) {
     std::printf("  server ranks:");
     for (const auto& r : outcome.totals.ranks) {

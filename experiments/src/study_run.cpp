@@ -448,17 +448,33 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
   });
   progress.finish(surrogates::to_string(reason));
 
-  // --- 6. the end of reception: the members still running finish (checkpoints go on) ----------
+  // --- 6. the end of reception: members still running are stopped (or finish) -----------------
+  // Unless study.wait_for_members, data nobody will train on is not worth waiting for: the
+  // members still running are ended (status stopped) and pending ones never start. Reception
+  // is then over once the ends of the members done have been seen; what the stopped ones
+  // delivered until then is counted, by member and in total alike.
   bool over = agree();
+  const auto training_end = std::chrono::steady_clock::now();
+  const bool stop_members = !over && !stop_agreed && !cfg.study.wait_for_members;
   if (!over && !stop_agreed) {
     SURGE_LOG(log, info,
-              "training stopped (" << surrogates::to_string(reason)
-                                   << ") before reception ended; waiting for members");
+              "training stopped ("
+                  << surrogates::to_string(reason) << ") before reception ended; "
+                  << (stop_members ? "stopping the members"
+                                   : "waiting for members (study.wait_for_members)"));
   }
   buffer->close();
+  if (stop_members) stop_launcher();
   while (!over) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     over = agree();
+  }
+  if (stop_members) {
+    SURGE_LOG(log, info,
+              "members stopped, reception over "
+                  << std::chrono::duration<double>(std::chrono::steady_clock::now() - training_end)
+                         .count()
+                  << " s after training");
   }
   if (g_interrupted)
     SURGE_LOG(log, warn, "interrupted: members stopped; writing what was trained so far");

@@ -21,7 +21,7 @@ fail() {
 budget=400
 timeout_s=3
 keys=(study.name="$name" study.checkpoint_every_s=0.5 streaming.server_timeout_s=$timeout_s
-  training.max_batches=$budget)
+  training.max_batches=$budget study.wait_for_members=true)
 RANDOM=$seed
 
 # The reference: the same study, never interrupted.

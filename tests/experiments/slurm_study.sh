@@ -5,6 +5,7 @@
 # usage: slurm_study.sh <surge> <experiment.yaml> <frames per member> <case> [key=value ...]
 #   jobs        surge run here, every member attempt a batch job (sbatch, squeue, scontrol)
 #   allocation  surge submit: the server's job is the allocation, members are srun steps
+#               (with launcher.parameters.simulations_per_member=N: persistent workers)
 #   cancel      as jobs, and a running member job is cancelled with scancel from outside:
 #               it is resubmitted under the same simulation id (2 attempts)
 #   interrupt   as jobs, interrupted (SIGINT) while member jobs run: they are cancelled
@@ -76,7 +77,13 @@ case $case in
     grep -q -- "--exact" "$out/slurm/server.sbatch" && fail "the server ran as a step"
     expect_empty_queue
     check
-    echo "ok: mode allocation, server job $job, $((SECONDS - start)) s"
+    workers=$(find "$out/logs" -name "worker_*.log" | wc -l)
+    if [[ " $* " == *simulations_per_member=* ]]; then
+      # Persistent workers as job steps: fewer steps than simulations, each fed on its stdin.
+      [[ $workers -ge 1 && $workers -lt 10 ]] || fail "$workers workers for 10 simulations"
+      grep -q "streamed $steps frames of simulation" "$out/logs/worker_0.log" || fail "worker 0"
+    fi
+    echo "ok: mode allocation, server job $job, $workers workers, $((SECONDS - start)) s"
     ;;
   cancel)
     start=$SECONDS

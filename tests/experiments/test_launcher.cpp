@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "surge/experiments/launcher.hpp"
 
@@ -244,4 +246,121 @@ TEST(Launcher, TheFailureLineQuotesTheMembersError) {
   launcher.start();
   launcher.wait();
   EXPECT_EQ(launcher.members()[0].last_error, "exited with code 4: solver: error: no such grid");
+}
+
+namespace {
+
+// A stand-in persistent worker: for each line on its stdin it records the line and the
+// simulation id (its "delivery"), or exits 3 on a line holding "crash".
+ex::LocalLauncher::Hooks worker_hooks(const std::string& dir) {
+  ex::LocalLauncher::Hooks hooks;
+  hooks.worker_command = [dir] {
+    return std::vector<std::string>{
+        "/bin/sh", "-c",
+        "while IFS= read -r line; do echo \"$line\" >> " + dir +
+            "/lines; case \"$line\" in *crash*) exit 3;; esac; id=${line##*SURGE_SIMULATION_ID=}; "
+            "echo ${id%%[!0-9]*} >> " +
+            dir + "/delivered; done"};
+  };
+  hooks.simulation_arguments = [](const ex::MemberRecord& m, int attempt) {
+    std::vector<std::string> args = {"x=" + std::to_string(m.simulation_id)};
+    if (m.simulation_id == 3 && attempt == 1) args.push_back("crash");
+    return args;
+  };
+  hooks.environment = [](const ex::MemberRecord& m, int) {
+    return std::vector<std::string>{"SURGE_MEMBER_TICKET=t" + std::to_string(m.simulation_id)};
+  };
+  hooks.delivery = [dir](std::uint64_t id) {
+    std::ifstream in(dir + "/delivered");
+    for (std::string line; std::getline(in, line);) {
+      if (line == std::to_string(id)) return ex::LocalLauncher::Delivery{};
+    }
+    return ex::LocalLauncher::Delivery{"not yet"};
+  };
+  return hooks;
+}
+
+}  // namespace
+
+TEST(Launcher, PersistentWorkersRunSimulationsInTurnAndRetryTheOneInFlight) {
+  ex::LauncherConfig config;
+  config.max_concurrent = 2;
+  config.simulations_per_member = 3;
+  const std::string dir = log_dir("workers");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ex::LocalLauncher launcher(
+      config, members(8), [](const ex::MemberRecord&, int) { return std::vector<std::string>{}; },
+      kNeverSilent, redraw_from(100), dir, worker_hooks(dir));
+  launcher.start();
+  launcher.wait();
+  const auto all = launcher.members();
+  ASSERT_EQ(all.size(), 8u);
+  for (const auto& m : all) {
+    EXPECT_EQ(m.status, ex::MemberStatus::done) << m.simulation_id;
+    EXPECT_EQ(m.attempts, m.simulation_id == 3 ? 2 : 1) << m.simulation_id;
+  }
+  EXPECT_NE(all[3].last_error.find("exited with code 3"), std::string::npos) << all[3].last_error;
+  // 8 simulations + 1 retry, at most 3 per worker: at least 3 workers; a worker is also ended
+  // when nothing is pending as it frees up, but never is there one per simulation.
+  EXPECT_GE(launcher.workers_started(), 3);
+  EXPECT_LE(launcher.workers_started(), 6);
+  // Each line: the simulation's arguments, then its variables, tab-separated.
+  std::ifstream lines(dir + "/lines");
+  std::map<std::string, int> seen;
+  for (std::string line; std::getline(lines, line);) ++seen[line];
+  EXPECT_EQ(seen["x=2\t--env\tSURGE_SIMULATION_ID=2\t--env\tSURGE_MEMBER_TICKET=t2"], 1);
+  EXPECT_EQ(seen["x=3\tcrash\t--env\tSURGE_SIMULATION_ID=3\t--env\tSURGE_MEMBER_TICKET=t3"], 1);
+  EXPECT_EQ(seen["x=3\t--env\tSURGE_SIMULATION_ID=3\t--env\tSURGE_MEMBER_TICKET=t3"], 1);
+  EXPECT_EQ(seen.size(), 9u);
+}
+
+TEST(Launcher, StoppingEndsWorkersAndMarksTheirSimulationsStopped) {
+  ex::LauncherConfig config;
+  config.max_concurrent = 2;
+  config.simulations_per_member = 4;
+  const std::string dir = log_dir("workers_stop");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto hooks = worker_hooks(dir);
+  hooks.delivery = [](std::uint64_t) { return ex::LocalLauncher::Delivery{"never"}; };
+  ex::LocalLauncher launcher(
+      config, members(6), [](const ex::MemberRecord&, int) { return std::vector<std::string>{}; },
+      kNeverSilent, redraw_from(100), dir, hooks);
+  launcher.start();
+  for (int k = 0; k < 500 && launcher.counts().running < 2; ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  launcher.stop();
+  EXPECT_TRUE(launcher.finished());
+  const auto c = launcher.counts();
+  EXPECT_EQ(c.stopped, 2);
+  EXPECT_EQ(c.pending, 4);  // never started
+  EXPECT_EQ(launcher.workers_started(), 2);
+}
+
+TEST(Launcher, ASilentSimulationTakesItsWorkerWithIt) {
+  ex::LauncherConfig config;
+  config.max_concurrent = 1;
+  config.simulations_per_member = 2;
+  config.silence_timeout_s = 0.3;
+  config.retries = 0;
+  config.on_failure = "fail";
+  const std::string dir = log_dir("workers_silent");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto hooks = worker_hooks(dir);
+  hooks.delivery = [](std::uint64_t) { return ex::LocalLauncher::Delivery{"never"}; };
+  ex::LocalLauncher launcher(
+      config, members(2), [](const ex::MemberRecord&, int) { return std::vector<std::string>{}; },
+      [](std::uint64_t) { return -1.0; }, redraw_from(100), dir, hooks);
+  launcher.start();
+  launcher.wait();
+  const auto all = launcher.members();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].status, ex::MemberStatus::failed);
+  EXPECT_EQ(all[0].last_error, "never connected to the server in 0 s (worker 0)");
+  EXPECT_EQ(all[1].status, ex::MemberStatus::failed);
+  EXPECT_EQ(all[1].last_error, "never connected to the server in 0 s (worker 1)");
+  EXPECT_EQ(launcher.workers_started(), 2);
 }

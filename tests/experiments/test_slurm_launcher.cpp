@@ -195,7 +195,7 @@ TEST(SlurmLauncher, StopCancelsEveryOutstandingJob) {
   EXPECT_TRUE(launcher.finished());
   EXPECT_EQ(cancelled_jobs(commands), "100\n101\n");
   const auto c = launcher.counts();
-  EXPECT_EQ(c.failed, 2);   // stopped
+  EXPECT_EQ(c.stopped, 2);  // running when stopped
   EXPECT_EQ(c.pending, 1);  // never submitted
 }
 

@@ -18,6 +18,7 @@ struct StudyConfig {
   int seed = 1234;
   double checkpoint_every_s = 60.0;
   int checkpoints_kept = 2;
+  bool wait_for_members = false;
 
   template <class V>
   void visit(V& v) {
@@ -30,6 +31,10 @@ struct StudyConfig {
       "<output_dir>/checkpoints/, from which `surge resume` continues; 0 = none",
       core::at_least(0.0));
     v("checkpoints_kept", checkpoints_kept, "newest study checkpoints kept", core::at_least(1));
+    v("wait_for_members", wait_for_members,
+      "when training stops on its batch or time budget: false = the members still running are "
+      "ended (status stopped in results.h5) and pending ones never start; true = wait for "
+      "every member to finish, its data unused");
   }
 };
 
@@ -147,6 +152,7 @@ struct LauncherConfig {
   std::vector<std::string> mpirun_args{"--oversubscribe"};
   int fail_once_simulation = -1;
   int fail_once_at_output = 1;
+  int simulations_per_member = 1;
 
   template <class V>
   void visit(V& v) {
@@ -169,6 +175,13 @@ struct LauncherConfig {
       "the MPI launcher members start with (looked up on PATH); as root, surge adds "
       "--allow-run-as-root");
     v("mpirun_args", mpirun_args, "extra arguments for the launcher, before -np");
+    v("simulations_per_member", simulations_per_member,
+      "simulations one member process (one MPI job, a persistent worker) runs one after the "
+      "other, handed out by the server, so that MPI and Kokkos start once per worker: 1 = a "
+      "process per simulation; N > 1: at most max_concurrent workers, each running up to N "
+      "simulations, each with its own stream (handshake, end of stream), retries and "
+      "timeouts (built-in solvers; local processes or Slurm mode allocation job steps)",
+      core::in_range(1, 1000000));
     v("fail_once_simulation", fail_once_simulation,
       "testing aid: the first attempt of this simulation id crashes (-1: none; built-in "
       "solvers only)",

@@ -17,7 +17,9 @@
 namespace surge::experiments {
 
 enum class MemberRole { validation, train };
-enum class MemberStatus { pending, running, done, failed, redrawn };
+// stopped: running when training ended on its budget (or the study was interrupted) and ended
+// by the launcher; what it delivered until then was received and counted.
+enum class MemberStatus { pending, running, done, failed, redrawn, stopped };
 [[nodiscard]] const char* to_string(MemberRole role);
 [[nodiscard]] const char* to_string(MemberStatus status);
 
@@ -31,7 +33,7 @@ struct MemberRecord {
 };
 
 struct MemberCounts {
-  int pending = 0, running = 0, done = 0, failed = 0, redrawn = 0;
+  int pending = 0, running = 0, done = 0, failed = 0, redrawn = 0, stopped = 0;
 };
 // Counts by status.
 [[nodiscard]] MemberCounts count_members(const std::vector<MemberRecord>& members);

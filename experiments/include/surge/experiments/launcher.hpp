@@ -5,6 +5,8 @@
 // had to send reaching the server is killed (its whole process group) and relaunched with
 // the same simulation id, so steps it already delivered are dropped as duplicates by the
 // receiver. After the last retry it is redrawn (new parameters, new id) or marked failed.
+// With launcher.parameters.simulations_per_member > 1 a member process is a persistent worker
+// running several simulations in turn, the same rules applying to each (Hooks below).
 
 #include <sys/types.h>
 
@@ -13,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,11 +80,25 @@ class LocalLauncher final : public Launcher {
     bool final = false;
   };
   using DeliveryOf = std::function<Delivery(std::uint64_t simulation_id)>;
+  // The arguments of one simulation handed to a persistent worker (key=value, --fail-at-output).
+  using ArgumentsFor = std::function<std::vector<std::string>(const MemberRecord&, int attempt)>;
   // Optional parts: without `environment` members get launch_environment() only; without
   // `delivery` a member that exits 0 is done.
+  //
+  // Persistent workers (launcher.parameters.simulations_per_member > 1; needs `delivery`,
+  // `worker_command` and `simulation_arguments`): at most max_concurrent workers run
+  // `worker_command`, each reading its simulations from its stdin, one line each: the
+  // tab-separated `simulation_arguments` followed by `--env NAME=value` for
+  // SURGE_SIMULATION_ID and every variable `environment` gives that simulation. A worker gets
+  // its next simulation once the server confirms the previous one delivered (`delivery`);
+  // end of file (after simulations_per_member of them, or when none is left) ends it. A
+  // worker that dies, or a simulation silent past silence_timeout_s (its worker is killed),
+  // fails that simulation's attempt, retried in a fresh worker under the same id.
   struct Hooks {
     EnvironmentFor environment;
     DeliveryOf delivery;
+    std::function<std::vector<std::string>()> worker_command;
+    ArgumentsFor simulation_arguments;
   };
 
   LocalLauncher(const LauncherConfig& config, std::vector<MemberRecord> members, CommandFor command,
@@ -98,6 +115,8 @@ class LocalLauncher final : public Launcher {
   [[nodiscard]] std::vector<MemberRecord> members() const override;
   [[nodiscard]] Counts counts() const override;
   [[nodiscard]] bool role_finished(MemberRole role) const override;
+  // Persistent workers started so far.
+  [[nodiscard]] int workers_started() const;
 
  private:
   struct Running {
@@ -110,8 +129,25 @@ class LocalLauncher final : public Launcher {
     std::size_t index;
     std::chrono::steady_clock::time_point exited;
   };
+  // A persistent worker: one process running simulations one after the other.
+  struct Worker {
+    int number;
+    pid_t pid;
+    int input;  // the write end of its stdin, -1 once closed
+    std::string log_file;
+    int handed = 0;                               // simulations handed to it so far
+    std::optional<std::size_t> index;             // the simulation in flight
+    std::chrono::steady_clock::time_point since;  // when that simulation was handed
+  };
   void run();
   void loop();
+  // One pass over the persistent workers (persistent_workers.cpp); true while any runs.
+  void serve_workers();
+  void start_worker();
+  void hand(Worker& worker, std::size_t index);
+  void close_input(Worker& worker);
+  // Ends every worker (stop or give up); their simulations in flight are marked stopped.
+  void end_workers();
   void reap();
   void confirm_endings();
   void launch(std::size_t index);
@@ -130,6 +166,8 @@ class LocalLauncher final : public Launcher {
   std::vector<MemberRecord> members_;
   std::vector<Running> running_;
   std::vector<Ending> ending_;
+  std::vector<Worker> workers_;
+  int workers_started_ = 0;
   std::string gave_up_;
   std::atomic<bool> stop_{false}, finished_{false};
   std::thread thread_;
