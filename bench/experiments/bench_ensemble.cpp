@@ -37,6 +37,7 @@
 #include "surge/solvers/kokkos_aliases.hpp"
 #include "surge/solvers/member.hpp"
 #include "surge/solvers/solver.hpp"
+#include "surge/streaming/curve.hpp"
 #include "surge/streaming/front.hpp"
 #include "surge/streaming/receiver.hpp"
 
@@ -184,7 +185,10 @@ EnsembleRun ensemble_rate(const ex::Study& study, std::vector<ex::MemberRecord> 
   for (const auto& f : study.facts.layout) receiver_cfg.fields.push_back(f.name);
   const auto key = surge::streaming::make_admission_key();
   surge::streaming::Receiver receiver(receiver_cfg, key, 0);
-  ex::ServerControl control(0, 1, receiver_cfg.data_endpoint);
+  // One rank: the control channel has no peers, but its socket still needs the ranks' keys.
+  const ex::ControlKeys control_keys{surge::streaming::make_curve_keypair(),
+                                     surge::streaming::make_curve_keypair()};
+  ex::ServerControl control(0, 1, receiver_cfg.data_endpoint, control_keys);
   surge::streaming::Front front(receiver_cfg, key, {receiver.endpoint()});
   auto buffer = ex::make_buffer(study);
   const auto frames = static_cast<std::int64_t>(study.facts.times.size());
