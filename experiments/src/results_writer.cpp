@@ -206,6 +206,10 @@ surrogates::ValidationRecord write_results(const std::string& path, const RunSum
     h5::write_attribute(file, "model_kind", io.kind);
     h5::write_attribute(file, "rejected_fields", summary.rejected_fields);
     h5::write_attribute(file, "refused_handshakes", summary.refused_handshakes);
+    {
+      h5::Group g = h5::create_group(file, "streaming");
+      for (const auto& [name, count] : summary.streaming) h5::write_attribute(g, name, count);
+    }
     write_members(file, summary);
     write_training(file, trainer.history());
     write_validation(file, trainer.history(), io.fields);

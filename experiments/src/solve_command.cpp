@@ -17,6 +17,7 @@
 #include "surge/solvers/solver.hpp"
 #include "surge/solvers/stream_sink.hpp"
 #include "surge/streaming/config.hpp"
+#include "surge/streaming/member_environment.hpp"
 
 namespace surge::experiments {
 
@@ -182,6 +183,8 @@ int solve_command(const std::vector<std::string>& args) {
     }
     stream_config = core::read_config<streaming::ClientConfig>(node, stream_source);
     stream_config.front_endpoint = o.stream;
+    // surge run hands its members their ticket in the environment, never on the command line.
+    stream_config.member_ticket = streaming::member_ticket_from_environment();
     if (o.server_timeout_s > 0) {
       // A server that never answers is as gone as one that stopped answering.
       stream_config.server_timeout_ms =

@@ -37,6 +37,7 @@ void write_study_results(const Study& study, const StudyOutcome& outcome,
   if (export_error) summary.stop_reason += "; the model was not written: " + export_message;
   summary.rejected_fields = outcome.rejected_fields;
   summary.refused_handshakes = outcome.refused_handshakes;
+  summary.streaming = outcome.streaming;
   std::optional<surrogates::RolloutResult> rollout;
   if (study.next_step && !validation.empty()) rollout = trainer.rollout(validation);
   surrogates::ValidationRecord final_metrics;
@@ -79,6 +80,13 @@ void write_study_results(const Study& study, const StudyOutcome& outcome,
         "  %lld handshake(s) refused: members announced fields or an experiment the "
         "study does not have (see the server's log)\n",
         static_cast<long long>(outcome.refused_handshakes));
+  std::int64_t dropped_messages = 0;
+  for (const auto& [name, n] : outcome.streaming) {
+    if (name.rfind("rejected_", 0) == 0) dropped_messages += n;
+  }
+  if (dropped_messages > 0)
+    std::printf("  %lld message(s) dropped by the receivers (results.h5 streaming/rejected_*)\n",
+                static_cast<long long>(dropped_messages));
   const char* what = study.next_step ? "one-step" : "validation";
   for (const auto& f : final_metrics.fields) {
     std::printf("  %s %s: relative L2 %.3f %%, NRMSE %.4f, VRMSE %.4f\n", what, f.field.c_str(),

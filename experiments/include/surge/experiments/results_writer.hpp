@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "surge/core/log.hpp"
@@ -39,6 +40,10 @@ struct RunSummary {
   double seconds = 0.0;
   std::int64_t rejected_fields = 0;     // fields the sample builder could not use (rank 0)
   std::int64_t refused_handshakes = 0;  // members' handshakes the front refused
+  // Counters of the streaming layer by name (refused_<reason>, handshake_failures,
+  // rejected_<kind>, duplicates, feeder_<drop>), summed over the server ranks: the
+  // attributes of the streaming/ group.
+  std::vector<std::pair<std::string, std::int64_t>> streaming;
 };
 
 // Writes `path` (as path.partial, synced, checked and renamed when complete: see
