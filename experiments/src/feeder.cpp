@@ -38,6 +38,10 @@ std::int64_t Feeder::rejected() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return state_.rejected;
 }
+FeederDrops Feeder::drops() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return drops_;
+}
 bool Feeder::has_ended(std::uint64_t simulation) const {
   std::lock_guard<std::mutex> lock(mutex_);
   return state_.ended.count(simulation) > 0;
@@ -116,6 +120,23 @@ void Feeder::loop() {
       continue;
     }
     const std::int64_t step = d->field.step;
+    // Nothing a member sends may stop or hold this thread: a field that cannot be used is
+    // dropped, counted by why, and logged at most once a second.
+    auto drop = [&](std::int64_t FeederDrops::*kind, const std::string& why) {
+      std::int64_t rejected = 0;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        rejected = ++state_.rejected;
+        ++(drops_.*kind);
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_warning > std::chrono::seconds(1)) {
+        last_warning = now;
+        SURGE_LOG(log, warn,
+                  "dropped a field of simulation " << d->simulation << ": " << why << " ("
+                                                   << rejected << " dropped so far)");
+      }
+    };
     {
       // A relaunched member (after `surge resume`) sends again what was already made into
       // samples before the checkpoint.
@@ -126,30 +147,32 @@ void Feeder::loop() {
         continue;
       }
     }
-    const auto role = control_.role_of(d->simulation, stop_);
-    if (!role) break;
+    // A step past the member's frames would make its count look complete.
+    if (setup_.frames > 0 && (step < 0 || step >= setup_.frames)) {
+      drop(&FeederDrops::bad_step, "step " + std::to_string(step) + " is outside the " +
+                                       std::to_string(setup_.frames) + " steps of a member");
+      continue;
+    }
+    // A simulation that already waited in vain is not waited for again.
+    const auto role = control_.role_of(
+        d->simulation, stop_,
+        roleless_.count(d->simulation) ? std::chrono::milliseconds(0) : setup_.role_patience);
+    if (stop_ || interrupted_) break;
+    if (!role) {
+      roleless_.insert(d->simulation);
+      drop(&FeederDrops::unknown_role, "no server rank knows this simulation");
+      continue;
+    }
+    roleless_.erase(d->simulation);
     const bool is_validation = *role == MemberRole::validation;
     std::optional<reservoir::Sample> sample;
     try {
-      // A step past the member's frames would make its count look complete.
-      SURGE_REQUIRE(setup_.frames <= 0 || (step >= 0 && step < setup_.frames), ProtocolError,
-                    "field '" << d->field.name << "' of step " << step << " is outside the "
-                              << setup_.frames << " steps of a member (0.." << setup_.frames - 1
-                              << ")");
       sample = (is_validation ? validation_builder : train_builder).add(d->field);
-    } catch (const core::ProtocolError& e) {
-      std::int64_t rejected = 0;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        rejected = ++state_.rejected;
-      }
-      const auto now = std::chrono::steady_clock::now();
-      if (now - last_warning > std::chrono::seconds(1)) {
-        last_warning = now;
-        SURGE_LOG(log, warn,
-                  "dropped a field of simulation " << d->simulation << ": " << e.message() << " ("
-                                                   << rejected << " dropped so far)");
-      }
+      SURGE_REQUIRE(
+          !sample || setup_.x_size == 0 || sample->x.size() == setup_.x_size, ProtocolError,
+          "it carries " << sample->x.size() << " inputs, the model takes " << setup_.x_size);
+    } catch (const core::Error& e) {
+      drop(&FeederDrops::unusable, e.message());
       continue;
     }
     if (!sample) continue;
@@ -170,7 +193,12 @@ void Feeder::loop() {
     // happens with the record, under the lock a checkpoint takes. Once training has stopped
     // the buffer is closed: samples are still received and counted (members must finish
     // cleanly), the buffer counts them as rejected.
-    (void)buffer_.wait_for_room(reservoir::SampleTraits<reservoir::Sample>::bytes(*sample));
+    try {
+      (void)buffer_.wait_for_room(reservoir::SampleTraits<reservoir::Sample>::bytes(*sample));
+    } catch (const core::Error& e) {  // a sample larger than the whole buffer
+      drop(&FeederDrops::unusable, e.message());
+      continue;
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     (void)buffer_.put(std::move(*sample));
     state_.steps[d->simulation].insert(step);

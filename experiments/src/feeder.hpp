@@ -7,6 +7,7 @@
 // rank and is reported by error().
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -33,6 +34,13 @@ struct ReceptionState {
   std::int64_t duplicates = 0;  // fields of steps already made into samples (after a resume)
 };
 
+// Fields a feeder dropped, by why (results.h5 streaming/feeder_*); not kept by checkpoints.
+struct FeederDrops {
+  std::int64_t unknown_role = 0;  // a simulation no rank was told of (never launched)
+  std::int64_t bad_step = 0;      // a step outside the member's frames
+  std::int64_t unusable = 0;      // the sample builder or the buffer could not use it
+};
+
 struct FeederSetup {
   std::vector<surrogates::FieldLayout> layout;
   std::size_t nodes = 0;
@@ -42,6 +50,10 @@ struct FeederSetup {
   // Testing aid (SURGE_TEST_FEEDER_THROW_AT=<samples> with SURGE_TEST_FEEDER_RANK=<rank>):
   // throw once this many samples were made; < 0: never.
   std::int64_t throw_at = -1;
+  std::size_t x_size = 0;  // inputs of a sample (parameters, and t); 0: not checked
+  // How long a field waits for its simulation's role (rank 0 tells the others of redrawn
+  // members) before it is dropped as unknown_role.
+  std::chrono::milliseconds role_patience{5000};
 };
 
 class Feeder {
@@ -64,6 +76,7 @@ class Feeder {
   [[nodiscard]] std::string error() const;
   [[nodiscard]] std::int64_t received() const;
   [[nodiscard]] std::int64_t rejected() const;
+  [[nodiscard]] FeederDrops drops() const;
   [[nodiscard]] bool has_ended(std::uint64_t simulation) const;
   // Once a simulation's END was seen: how many of its steps were made into samples (what a
   // member that exits 0 must have delivered: every frame); nothing before.
@@ -94,6 +107,8 @@ class Feeder {
   mutable std::mutex mutex_;  // guards state_, validation_, error_; held while putting
   ReceptionState state_;
   std::vector<reservoir::Sample> validation_;
+  FeederDrops drops_;
+  std::set<std::uint64_t> roleless_;  // simulations whose role did not come in time
   std::string error_;
   std::atomic<bool> over_{false}, stop_{false};
   std::thread thread_;

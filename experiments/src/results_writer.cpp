@@ -207,15 +207,11 @@ surrogates::ValidationRecord write_results(const std::string& path, const RunSum
     h5::write_attribute(file, "model_kind", io.kind);
     h5::write_attribute(file, "rejected_fields", summary.rejected_fields);
     h5::write_attribute(file, "refused_handshakes", summary.refused_handshakes);
-    write_members(file, summary);
     {
-      // Who tried to talk to the server without the keys (experiments/README.md, "Security").
       h5::Group g = h5::create_group(file, "streaming");
-      const RefusedConnections& r = summary.refused_connections;
-      h5::write_attribute(g, "curve_refused", r.curve_refused);
-      h5::write_attribute(g, "handshake_failures", r.handshake_failures);
-      h5::write_attribute(g, "control_refused", r.control_refused);
+      for (const auto& [name, count] : summary.streaming) h5::write_attribute(g, name, count);
     }
+    write_members(file, summary);
     write_training(file, trainer.history());
     write_validation(file, trainer.history(), io.fields);
     {

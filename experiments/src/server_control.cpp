@@ -106,6 +106,19 @@ std::optional<MemberRole> ServerControl::role_of(std::uint64_t simulation,
   return roles_.at(simulation);
 }
 
+std::optional<MemberRole> ServerControl::role_of(std::uint64_t simulation,
+                                                 const std::atomic<bool>& give_up,
+                                                 std::chrono::milliseconds patience) {
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!roles_.count(simulation) && !give_up && std::chrono::steady_clock::now() < deadline) {
+    role_known_.wait_for(lock, std::chrono::milliseconds(50));
+  }
+  const auto it = roles_.find(simulation);
+  if (it == roles_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::optional<std::set<std::uint64_t>> ServerControl::expected_ends() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return expected_;

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -88,6 +89,11 @@ class ServerControl {
   // first.
   [[nodiscard]] std::optional<MemberRole> role_of(std::uint64_t simulation,
                                                   const std::atomic<bool>& give_up);
+  // Issue 14: as above, but waits at most `patience` (data of a simulation rank 0 never
+  // launched must not hold the feeder).
+  [[nodiscard]] std::optional<MemberRole> role_of(std::uint64_t simulation,
+                                                  const std::atomic<bool>& give_up,
+                                                  std::chrono::milliseconds patience);
   // The simulations this rank must see end before reception is over, once rank 0 knows.
   [[nodiscard]] std::optional<std::set<std::uint64_t>> expected_ends() const;
   // Rank 0: seconds since another rank last heard of `simulation`, or -1 if none did.

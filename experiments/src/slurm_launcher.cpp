@@ -4,10 +4,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -243,9 +245,21 @@ bool SlurmJobLauncher::submit_next() {
       "member_" + std::to_string(m.simulation_id) + "_attempt" + std::to_string(m.attempts);
   const std::string script_file = script_dir_ + "/" + name + ".sbatch";
   {
-    std::ofstream out(script_file);
-    out << script_(m, m.attempts, policy_.log_file(m));
-    SURGE_REQUIRE(out.good(), IoError, "cannot write " << script_file);
+    // 0600: the script exports the member's ticket (SURGE_MEMBER_TICKET). Created so before
+    // any byte is written, and a leftover file of another mode is narrowed first.
+    const int fd = ::open(script_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    SURGE_REQUIRE(fd >= 0 && ::fchmod(fd, 0600) == 0, IoError,
+                  "cannot write " << script_file << ": " << std::strerror(errno));
+    const std::string text = script_(m, m.attempts, policy_.log_file(m));
+    std::size_t done = 0;
+    while (done < text.size()) {
+      const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    const bool closed = ::close(fd) == 0;
+    SURGE_REQUIRE(done == text.size() && closed, IoError, "cannot write " << script_file);
   }
   const ProgramResult r = run_program({commands_.sbatch, "--parsable", script_file});
   const std::string id = first_line(r.output).substr(0, first_line(r.output).find(';'));

@@ -126,13 +126,19 @@ std::vector<std::string> member_job_options(const Study& study, std::uint64_t si
 }
 
 std::string member_job_script(const Study& study, const std::string& surge_exe,
-                              const MemberRecord& m, int attempt, const std::string& log_file) {
+                              const MemberRecord& m, int attempt, const std::string& log_file,
+                              const std::vector<std::string>& environment) {
   const std::string title = "Simulation " + std::to_string(m.simulation_id) + " (" +
                             to_string(m.role) + " member), attempt " + std::to_string(attempt) +
                             ", of study '" + study.cfg.study.name +
                             "': written and submitted by surge run";
   const std::string endpoint_file = (study.out_dir / kEndpointFile).string();
   std::ostringstream body;
+  for (const auto& variable : environment) {
+    const std::size_t eq = variable.find('=');
+    body << "export " << variable.substr(0, eq) << "=" << shell_quote(variable.substr(eq + 1))
+         << "\n";
+  }
   body << "# The server wrote its endpoint there once it was listening.\n"
        << "SURGE_ENDPOINT=$(cat " << shell_quote(endpoint_file) << ") || exit 1\n"
        << "export SURGE_ENDPOINT SURGE_EXPERIMENT=" << shell_quote(study.cfg.study.name)

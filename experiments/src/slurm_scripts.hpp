@@ -20,10 +20,13 @@ namespace surge::experiments {
                                                           const std::string& log_file);
 // The batch script of one attempt of a member (mode jobs): the setup lines, the server's
 // endpoint read from <output_dir>/server_endpoint (also exported as SURGE_ENDPOINT, with
-// SURGE_EXPERIMENT and SURGE_SIMULATION_ID), then the member's ranks.
+// SURGE_EXPERIMENT and SURGE_SIMULATION_ID), then the member's ranks. `environment`
+// ("NAME=value", e.g. SURGE_MEMBER_TICKET) is exported first: the script holds a secret, and
+// is written readable by its owner only.
 [[nodiscard]] std::string member_job_script(const Study& study, const std::string& surge_exe,
                                             const MemberRecord& member, int attempt,
-                                            const std::string& log_file);
+                                            const std::string& log_file,
+                                            const std::vector<std::string>& environment = {});
 
 // The sbatch options of the server's job (surge submit).
 [[nodiscard]] std::vector<std::string> server_job_options(const Study& study);

@@ -22,6 +22,7 @@
 #include "surge/solvers/solver.hpp"
 #include "surge/solvers/stream_sink.hpp"
 #include "surge/streaming/config.hpp"
+#include "surge/streaming/member_environment.hpp"
 
 namespace surge::experiments {
 
@@ -220,6 +221,9 @@ Member resolve(SolveOptions& o) {
       m.stream_config.curve.client_public_key_file = o.client_public_key;
     if (!o.client_secret_key.empty())
       m.stream_config.curve.client_secret_key_file = o.client_secret_key;
+    // surge run hands its members their ticket in the environment, never on the command line
+    // (a worker's, per simulation).
+    m.stream_config.member_ticket = streaming::member_ticket_from_environment();
     if (o.server_timeout_s > 0) {
       // A server that never answers is as gone as one that stopped answering.
       m.stream_config.server_timeout_ms =

@@ -373,9 +373,12 @@ std::unique_ptr<Launcher> make_launcher(const Study& study, std::vector<MemberRe
           "): only member jobs on this node can reach it; set streaming.front_endpoint and "
           "streaming.data_endpoint to tcp://*:* or tcp://<interface>:*");
     }
-    auto script = [&study, surge_exe](const MemberRecord& m, int attempt,
-                                      const std::string& log_file) {
-      return member_job_script(study, surge_exe, m, attempt, log_file);
+    // The member's variables (its ticket among them) are exported by its job script, which is
+    // therefore written readable by this user only.
+    auto script = [&study, surge_exe, environment = hooks.environment](
+                      const MemberRecord& m, int attempt, const std::string& log_file) {
+      return member_job_script(study, surge_exe, m, attempt, log_file,
+                               environment ? environment(m, attempt) : std::vector<std::string>{});
     };
     return std::make_unique<SlurmJobLauncher>(
         study.launcher, *study.slurm, study.slurm_commands, std::move(members), script,
@@ -408,9 +411,15 @@ std::string slurm_job_name(const Study& study, std::uint64_t simulation_id) {
 }
 
 std::vector<std::string> member_environment(const Study& study, const std::string& front_endpoint,
-                                            const MemberRecord& member) {
-  if (!study.external) return {};
+                                            const MemberRecord& member,
+                                            const std::string& member_ticket) {
+  if (!study.external) {
+    // Issue 14: built-in members read only their ticket from the environment.
+    if (member_ticket.empty()) return {};
+    return {std::string(streaming::kMemberTicketVariable) + "=" + member_ticket};
+  }
   streaming::MemberEnvironment env;
+  env.member_ticket = member_ticket;
   env.endpoint = front_endpoint;
   env.experiment = study.cfg.study.name;
   env.simulation = member.simulation_id;
@@ -421,6 +430,29 @@ std::vector<std::string> member_environment(const Study& study, const std::strin
   env.client_public_key_file = keys.client_public;
   env.client_secret_key_file = keys.client_secret;
   return streaming::to_environment(env);
+}
+
+}  // namespace surge::experiments
+
+namespace surge::experiments {
+
+streaming::MemberExpectations member_expectations(const Study& study) {
+  streaming::MemberExpectations e;
+  const SolverFacts& facts = study.facts;
+  // As StreamSink (and the client examples) announce them: the grid, then the components of a
+  // vector field as a last axis.
+  for (const auto& f : facts.layout) {
+    streaming::FieldSpec spec{f.name, {}};
+    for (const std::int64_t n : facts.grid) spec.shape.push_back(static_cast<std::uint64_t>(n));
+    if (f.components > 1) spec.shape.push_back(static_cast<std::uint64_t>(f.components));
+    e.fields.push_back(std::move(spec));
+  }
+  // surge solve streams float32; an external program may send either.
+  e.dtype = study.external ? streaming::DType::none : streaming::DType::float32;
+  e.parameter_count = static_cast<std::uint32_t>(facts.parameter_names.size());
+  e.member_size = static_cast<std::uint32_t>(study.cfg.solver.ranks);
+  e.steps = static_cast<std::int64_t>(facts.times.size());
+  return e;
 }
 
 }  // namespace surge::experiments

@@ -19,6 +19,7 @@
 #include "surge/experiments/slurm_launcher.hpp"
 #include "surge/reservoir/buffer.hpp"
 #include "surge/reservoir/sample.hpp"
+#include "surge/streaming/config.hpp"
 #include "surge/surrogates/description.hpp"
 
 namespace surge::experiments {
@@ -112,13 +113,19 @@ inline constexpr const char* kEndpointFile = "server_endpoint";
 // naming study.output_dir.
 void prepare_output_dir(const std::filesystem::path& out_dir, bool overwrite, int rank);
 
-// The variables a member of an external solver finds its connection in (SURGE_ENDPOINT,
-// SURGE_EXPERIMENT, SURGE_SIMULATION_ID, SURGE_SERVER_TIMEOUT_S, and with CURVE
-// SURGE_SERVER_PUBLIC_KEY_FILE, SURGE_CLIENT_PUBLIC_KEY_FILE, SURGE_CLIENT_SECRET_KEY_FILE),
-// as "NAME=value"; none for built-in solvers, which are told on their command line.
+// The variables a member finds its connection in, as "NAME=value": SURGE_MEMBER_TICKET
+// (`member_ticket`, when not empty) for every member; for an external solver also
+// SURGE_ENDPOINT, SURGE_EXPERIMENT, SURGE_SIMULATION_ID, SURGE_SERVER_TIMEOUT_S, and with CURVE
+// SURGE_SERVER_PUBLIC_KEY_FILE, SURGE_CLIENT_PUBLIC_KEY_FILE, SURGE_CLIENT_SECRET_KEY_FILE
+// (built-in solvers are told those on their command line).
 [[nodiscard]] std::vector<std::string> member_environment(const Study& study,
                                                           const std::string& front_endpoint,
-                                                          const MemberRecord& member);
+                                                          const MemberRecord& member,
+                                                          const std::string& member_ticket = "");
+
+// What the front must expect of every member of `study` (fields and shapes, dtype for
+// built-in solvers, parameter count, ranks).
+[[nodiscard]] streaming::MemberExpectations member_expectations(const Study& study);
 
 // The full path of the running executable (/proc/self/exe). Throws core::IoError.
 [[nodiscard]] std::string self_executable();

@@ -37,7 +37,7 @@ void write_study_results(const Study& study, const StudyOutcome& outcome,
   if (export_error) summary.stop_reason += "; the model was not written: " + export_message;
   summary.rejected_fields = outcome.rejected_fields;
   summary.refused_handshakes = outcome.refused_handshakes;
-  summary.refused_connections = outcome.refused_connections;
+  summary.streaming = outcome.streaming;
   std::optional<surrogates::RolloutResult> rollout;
   if (study.next_step && !validation.empty()) rollout = trainer.rollout(validation);
   surrogates::ValidationRecord final_metrics;
@@ -80,18 +80,25 @@ void write_study_results(const Study& study, const StudyOutcome& outcome,
                 static_cast<long long>(outcome.rejected_fields));
   if (outcome.refused_handshakes > 0)
     std::printf(
-        "  %lld handshake(s) refused: members announced fields or an experiment the "
-        "study does not have (see the server's log)\n",
+        "  %lld handshake(s) refused: unknown members, bad tickets, or fields the study does "
+        "not have (results.h5 streaming/refused_*, the server's log)\n",
         static_cast<long long>(outcome.refused_handshakes));
+  std::int64_t dropped_messages = 0, curve_refused = 0, control_refused = 0;
+  for (const auto& [name, n] : outcome.streaming) {
+    if (name.rfind("rejected_", 0) == 0) dropped_messages += n;
+    if (name == "curve_refused") curve_refused = n;
+    if (name == "control_refused") control_refused = n;
+  }
+  if (dropped_messages > 0)
+    std::printf("  %lld message(s) dropped by the receivers (results.h5 streaming/rejected_*)\n",
+                static_cast<long long>(dropped_messages));
   // Failed handshakes alone are not news: a member that ends within milliseconds closes a
   // socket before its handshake completes.
-  const RefusedConnections& r = outcome.refused_connections;
-  if (r.curve_refused + r.control_refused > 0)
+  if (curve_refused + control_refused > 0)
     std::printf(
         "  refused connections: %lld CURVE client(s) without the study's key, %lld attempt(s) "
-        "on the server's control channel (%lld stream handshake(s) did not complete)\n",
-        static_cast<long long>(r.curve_refused), static_cast<long long>(r.control_refused),
-        static_cast<long long>(r.handshake_failures));
+        "on the server's control channel (results.h5 streaming/)\n",
+        static_cast<long long>(curve_refused), static_cast<long long>(control_refused));
   const char* what = study.next_step ? "one-step" : "validation";
   for (const auto& f : final_metrics.fields) {
     std::printf("  %s %s: relative L2 %.3f %%, NRMSE %.4f, VRMSE %.4f\n", what, f.field.c_str(),

@@ -17,9 +17,9 @@ struct StudyOutcome {
   std::vector<MemberRecord> members;
   std::string stop_reason;
   std::int64_t rejected_fields = 0;
-  std::int64_t refused_handshakes = 0;     // members' handshakes the front refused (rank 0)
-  RefusedConnections refused_connections;  // summed over the ranks
-  double seconds = 0.0;                    // since the study began (across resumes)
+  std::int64_t refused_handshakes = 0;  // members' handshakes the front refused (rank 0)
+  double seconds = 0.0;                 // since the study began (across resumes)
+  std::vector<std::pair<std::string, std::int64_t>> streaming;  // see RunSummary::streaming
 };
 
 // Exports the model, writes results.h5 (rollouts of the validation members for next_step

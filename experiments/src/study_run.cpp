@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -26,6 +27,7 @@
 #include "surge/core/mpi.hpp"
 #include "surge/core/progress.hpp"
 #include "surge/streaming/front.hpp"
+#include "surge/streaming/member_environment.hpp"
 #include "surge/streaming/receiver.hpp"
 #include "surge/surrogates/trainer.hpp"
 
@@ -129,22 +131,71 @@ LocalLauncher::DeliveryOf delivery_check(const streaming::Front& front, const Fe
   };
 }
 
-// Connections refused for want of the keys, summed over the ranks on rank 0.
-RefusedConnections refused_on_rank0(const streaming::Receiver& receiver,
-                                    const streaming::Front* front, const ServerControl& control) {
-  std::int64_t n[3] = {static_cast<std::int64_t>(receiver.curve_refused()),
-                       static_cast<std::int64_t>(receiver.handshake_failures()),
-                       static_cast<std::int64_t>(control.refusals().total())};
-  if (front) {
-    const streaming::FrontStats s = front->stats();
-    n[0] += static_cast<std::int64_t>(s.curve_refused);
-    n[1] += static_cast<std::int64_t>(s.handshake_failures);
+// Issue 14, admission: a fresh secret for one launch of `simulation`, registered with the
+// front (replacing the one of an earlier attempt) and handed to the member in
+// SURGE_MEMBER_TICKET. The one place where tickets are made.
+std::string issue_member_ticket(streaming::Front& front, std::uint64_t simulation) {
+  std::string ticket = streaming::make_member_ticket();
+  front.expect(simulation, ticket);
+  return ticket;
+}
+
+// Each idle TCP connection costs the server a descriptor: the soft limit goes up to the hard
+// one, so that a crowd of connections does not starve the study of files (issue 14).
+void raise_file_limit(const core::Logger& log) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    SURGE_LOG(log, debug, "open files limit raised from " << before << " to " << limit.rlim_cur);
   }
-  std::int64_t sum[3] = {n[0], n[1], n[2]};
+}
+
+// The streaming layer's counters (results.h5 streaming/), summed over the server ranks on
+// rank 0; collective.
+std::vector<std::pair<std::string, std::int64_t>> streaming_counters(
+    const streaming::Front* front, const streaming::Receiver& receiver, const Feeder& feeder,
+    const ServerControl& control) {
+  std::vector<std::pair<std::string, std::int64_t>> c;
+  const streaming::FrontStats fs = front ? front->stats() : streaming::FrontStats{};
+  for (std::uint32_t r = 1; r < streaming::kRefusalReasons; ++r) {
+    c.emplace_back(std::string("refused_") + key_of(static_cast<streaming::RefusalReason>(r)),
+                   static_cast<std::int64_t>(fs.refused[r]));
+  }
+  c.emplace_back("front_handshake_failures", static_cast<std::int64_t>(fs.handshake_failures));
+  c.emplace_back("handshake_failures", static_cast<std::int64_t>(receiver.handshake_failures()));
+  // CURVE clients without the study's key (the ZAP handlers of the front and the receivers),
+  // and whatever reached the server ranks' control channel and was not obeyed.
+  c.emplace_back("curve_refused",
+                 static_cast<std::int64_t>(fs.curve_refused + receiver.curve_refused()));
+  c.emplace_back("control_refused", static_cast<std::int64_t>(control.refusals().total()));
+  const streaming::IngestStats is = receiver.stats();
+  for (std::size_t k = 0; k < streaming::kRejectionKinds; ++k) {
+    c.emplace_back(std::string("rejected_") + to_string(static_cast<streaming::Rejection>(k)),
+                   static_cast<std::int64_t>(is.rejected[k]));
+  }
+  c.emplace_back("messages", static_cast<std::int64_t>(is.messages));
+  c.emplace_back("incomplete_fields", static_cast<std::int64_t>(is.incomplete_fields));
+  const FeederDrops d = feeder.drops();
+  c.emplace_back("feeder_duplicates", [&] {
+    std::int64_t n = 0;
+    feeder.paused([&](const ReceptionState& s) { n = s.duplicates; });
+    return n;
+  }());
+  c.emplace_back("feeder_unknown_role", d.unknown_role);
+  c.emplace_back("feeder_bad_step", d.bad_step);
+  c.emplace_back("feeder_unusable", d.unusable);
+  std::vector<std::int64_t> values;
+  for (const auto& [name, n] : c) values.push_back(n);
   if (core::comm_size(MPI_COMM_WORLD) > 1) {
-    SURGE_MPI_CHECK(MPI_Reduce(n, sum, 3, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD));
+    const bool root = core::comm_rank(MPI_COMM_WORLD) == 0;
+    SURGE_MPI_CHECK(MPI_Reduce(root ? MPI_IN_PLACE : values.data(), values.data(),
+                               static_cast<int>(values.size()), MPI_INT64_T, MPI_SUM, 0,
+                               MPI_COMM_WORLD));
   }
-  return {sum[0], sum[1], sum[2]};
+  for (std::size_t k = 0; k < c.size(); ++k) c[k].second = values[k];
+  return c;
 }
 
 }  // namespace
@@ -176,6 +227,10 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
   streaming::ReceiverConfig receiver_cfg = cfg.streaming;
   receiver_cfg.experiment = cfg.study.name;
   for (const auto& f : study.facts.layout) receiver_cfg.fields.push_back(f.name);
+  // Only members this study launched, announcing what its solver streams, get in.
+  receiver_cfg.require_tickets = true;
+  receiver_cfg.expected = member_expectations(study);
+  raise_file_limit(log);
   std::vector<std::int64_t> key_holder;
   if (rank == 0) key_holder.push_back(static_cast<std::int64_t>(streaming::make_admission_key()));
   bcast_vector(key_holder);  // every rank has checked its inputs once this returns
@@ -222,6 +277,7 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
   setup.next_step = study.next_step;
   setup.stride = study.io.stride;
   setup.throw_at = feeder_throw_at(rank);
+  setup.x_size = study.facts.parameter_names.size() + (study.next_step ? 0 : 1);
   Feeder feeder(setup, receiver, control, *buffer, g_interrupted);
   // The control thread reads the feeder's deliveries: it must stop before the feeder goes,
   // on every way out.
@@ -255,16 +311,25 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
       }
       return quiet;
     };
-    auto redraw = [&table, &control](const MemberRecord& failed) {
+    auto redraw = [&table, &control, &front, &receiver](const MemberRecord& failed) {
+      // The failed member's admission and what rank 0 holds of it go (issue 14).
+      front->revoke(failed.simulation_id);
+      (void)receiver.forget(failed.simulation_id);
       MemberRecord m = table->draw(failed.role);
       control.announce_role(m.simulation_id, m.role);
       return m;
     };
     LocalLauncher::Hooks hooks;
-    hooks.delivery = delivery_check(*front, feeder, control,
-                                    static_cast<std::int64_t>(study.facts.times.size()));
-    hooks.environment = [&study, front_endpoint](const MemberRecord& m, int) {
-      return member_environment(study, front_endpoint, m);
+    hooks.delivery = [check = delivery_check(*front, feeder, control,
+                                             static_cast<std::int64_t>(study.facts.times.size())),
+                      &front](std::uint64_t id) {
+      LocalLauncher::Delivery d = check(id);
+      if (d.missing.empty()) front->revoke(id);  // done: no more handshakes for it
+      return d;
+    };
+    hooks.environment = [&study, &front, front_endpoint](const MemberRecord& m, int) {
+      return member_environment(study, front_endpoint, m,
+                                issue_member_ticket(*front, m.simulation_id));
     };
     launcher =
         make_launcher(study, std::move(members), front_endpoint, silence, redraw, std::move(hooks));
@@ -438,12 +503,18 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
     (void)agree();
     if (!launcher) return;
     const auto c = launcher->counts();
-    char detail[256];
+    // Refused handshakes, dropped messages and fields on rank 0 (issue 14): shown once any.
+    std::uint64_t rejected = receiver.stats().rejected_total();
+    for (const auto n : front->stats().refused) rejected += n;
+    rejected += static_cast<std::uint64_t>(feeder.rejected());
+    const std::string rejected_text =
+        rejected > 0 ? ", " + std::to_string(rejected) + " rejected" : std::string();
+    char detail[320];
     std::snprintf(detail, sizeof detail,
                   "loss %.3e, members %d done %d running %d failed, %lld samples in%s, %.0f "
-                  "samples/s",
+                  "samples/s%s",
                   r.loss, c.done, c.running, c.failed, static_cast<long long>(feeder.received()),
-                  size > 1 ? " on rank 0" : "", r.samples_per_second);
+                  size > 1 ? " on rank 0" : "", r.samples_per_second, rejected_text.c_str());
     progress.update(r.batch, detail);
   });
   progress.finish(surrogates::to_string(reason));
@@ -490,7 +561,7 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
   if (front) {
     for (const auto n : front->stats().refused) outcome.refused_handshakes += n;
   }
-  outcome.refused_connections = refused_on_rank0(receiver, front.get(), control);
+  outcome.streaming = streaming_counters(front.get(), receiver, feeder, control);
   outcome.stop_reason = errors.empty() ? surrogates::to_string(reason) : errors;
   // Exit codes agree over the ranks: 1 if a server thread failed anywhere, else 130 if any
   // rank was interrupted.

@@ -2,9 +2,9 @@
 
 The module wraps the C API of the streaming client (streaming/include/surge/streaming/client.h)
 with ctypes: no build step, numpy arrays in. A member started by ``surge run`` finds its
-connection in the environment (SURGE_ENDPOINT, SURGE_EXPERIMENT, SURGE_SIMULATION_ID, and
-SURGE_SERVER_TIMEOUT_S / SURGE_SERVER_PUBLIC_KEY_FILE / SURGE_CLIENT_PUBLIC_KEY_FILE /
-SURGE_CLIENT_SECRET_KEY_FILE when the study uses them)::
+connection in the environment (SURGE_ENDPOINT, SURGE_EXPERIMENT, SURGE_SIMULATION_ID,
+SURGE_MEMBER_TICKET, and SURGE_SERVER_TIMEOUT_S / SURGE_SERVER_PUBLIC_KEY_FILE /
+SURGE_CLIENT_PUBLIC_KEY_FILE / SURGE_CLIENT_SECRET_KEY_FILE when the study uses them)::
 
     import numpy as np
     import surge_client

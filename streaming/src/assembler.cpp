@@ -2,7 +2,9 @@
 // "End of simulation", "Rejections").
 #include "surge/streaming/assembler.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "surge/streaming/checksum.hpp"
 
@@ -92,6 +94,16 @@ IngestResult Assembler::ingest(const RawMessage& m, Clock::time_point now) {
       // A heartbeat carries the declaration too, so one that overtakes the DECLARE (it
       // travels on its own connection) admits the member rather than being rejected.
       auto it = simulations_.find(f.header.simulation);
+      if (it != simulations_.end() && it->second.closed) {
+        // The heartbeat thread of a member may still beat after its END: harmless.
+        it->second.closed_at = now;
+        ++stats_.heartbeats;
+        break;
+      }
+      if (forgotten_.count(f.header.simulation)) {
+        r = reject(Rejection::after_end);
+        break;
+      }
       if (it != simulations_.end() && f.header.member_rank < it->second.declared.size() &&
           it->second.declared[f.header.member_rank]) {
         it->second.last_seen[f.header.member_rank] = now;
@@ -125,11 +137,26 @@ IngestResult Assembler::on_declare(const FrameView& f, Clock::time_point now, bo
       ticket != admission_ticket(admission_key_, server_rank, body)) {
     return reject(Rejection::bad_ticket);
   }
+  // Per-rank tables are sized by member_size: only the study's size is worth allocating.
+  if (limits_.member_size != 0 && a->member_size != limits_.member_size) {
+    return reject(Rejection::malformed);
+  }
+  if (forgotten_.count(a->simulation)) return reject(Rejection::after_end);
   auto it = simulations_.find(a->simulation);
   if (it != simulations_.end()) {
     Announcement known = it->second.declaration;
     known.member_rank = a->member_rank;
     if (!(known == *a)) return reject(Rejection::conflicting_declaration);
+    Simulation& s = it->second;
+    if (s.closed) {
+      // A member relaunched after its end (it had ended its stream too early): the front
+      // admitted it again, the steps it delivered stay delivered.
+      s.closed = false;
+      s.declared.assign(a->member_size, false);
+      s.ended.assign(a->member_size, false);
+      s.last_seen.assign(a->member_size, Clock::time_point{});
+      s.ranks_ended = 0;
+    }
   } else {
     Simulation s;
     s.declared.assign(a->member_size, false);
@@ -182,11 +209,21 @@ void scatter_block(const std::byte* src, std::byte* dst, std::size_t elem,
 IngestResult Assembler::on_data(const FrameView& f, const RawMessage& m, Clock::time_point now) {
   const Header& h = f.header;
   auto it = simulations_.find(h.simulation);
+  if (forgotten_.count(h.simulation) || (it != simulations_.end() && it->second.closed)) {
+    return reject(Rejection::after_end);
+  }
   if (it == simulations_.end() || h.member_rank >= it->second.declared.size() ||
       !it->second.declared[h.member_rank]) {
     return reject(Rejection::unknown_simulation);
   }
   Simulation& s = it->second;
+  if (s.ended[h.member_rank]) return reject(Rejection::after_end);
+  // Steps are frame indices; the largest i64 has no successor for the step set's runs, and
+  // steps past a member's frames would only grow them.
+  if (h.step < 0 || h.step == std::numeric_limits<std::int64_t>::max() ||
+      (limits_.steps > 0 && h.step >= limits_.steps)) {
+    return reject(Rejection::bad_step);
+  }
   const Announcement& a = s.declaration;
   if (h.field_id >= a.fields.size() || h.dtype != a.dtype ||
       h.parameter_count != a.parameter_count || h.ndim != a.fields[h.field_id].shape.size()) {
@@ -209,8 +246,15 @@ IngestResult Assembler::on_data(const FrameView& f, const RawMessage& m, Clock::
     Pending& p = pit->second;
     if (p.ranks[h.member_rank]) return reject(Rejection::duplicate);
     if (block_elements > total - p.covered) return reject(Rejection::outside_shape);
-  } else if (pending_.size() >= limits_.max_pending_fields && block_elements < total) {
-    return reject(Rejection::too_many_pending);
+  } else if (block_elements < total) {
+    if (pending_.size() >= limits_.max_pending_fields) return reject(Rejection::too_many_pending);
+    // The buffer of a new partial field is allocated (and zeroed) whole: bound it first.
+    const std::uint64_t bytes = total * dtype_size(h.dtype);
+    if (bytes > limits_.max_pending_bytes - std::min(limits_.max_pending_bytes, pending_bytes_) ||
+        bytes > limits_.max_pending_bytes_per_member -
+                    std::min(limits_.max_pending_bytes_per_member, s.pending_bytes)) {
+      return reject(Rejection::pending_bytes);
+    }
   }
 
   const std::size_t elem = dtype_size(h.dtype);
@@ -261,6 +305,8 @@ IngestResult Assembler::on_data(const FrameView& f, const RawMessage& m, Clock::
   if (pit == pending_.end()) {
     Pending p;
     p.buffer = FieldBuffer::allocate(total * elem);
+    pending_bytes_ += total * elem;
+    s.pending_bytes += total * elem;
     p.ranks.assign(a.member_size, false);
     p.time = h.time;
     p.parameters = params();
@@ -273,12 +319,17 @@ IngestResult Assembler::on_data(const FrameView& f, const RawMessage& m, Clock::
   if (p.covered < total) return {};
   Pending done = std::move(p);
   pending_.erase(pit);
+  pending_bytes_ -= done.buffer.size_bytes();
+  s.pending_bytes -= done.buffer.size_bytes();
   return complete(std::move(done.buffer), done.time, std::move(done.parameters));
 }
 
 IngestResult Assembler::on_end(const FrameView& f, Clock::time_point now) {
   const Header& h = f.header;
   auto it = simulations_.find(h.simulation);
+  if (forgotten_.count(h.simulation) || (it != simulations_.end() && it->second.closed)) {
+    return reject(Rejection::after_end);
+  }
   if (it == simulations_.end() || h.member_rank >= it->second.declared.size() ||
       !it->second.declared[h.member_rank]) {
     return reject(Rejection::unknown_simulation);
@@ -289,15 +340,10 @@ IngestResult Assembler::on_end(const FrameView& f, Clock::time_point now) {
   if (s.ended[h.member_rank]) return {};  // a repeated END changes nothing
   s.ended[h.member_rank] = true;
   if (++s.ranks_ended < s.declaration.member_size) return {};
-  // Every rank has ended: its partial fields can never complete.
-  for (auto p = pending_.begin(); p != pending_.end();) {
-    if (p->first.simulation == h.simulation) {
-      ++stats_.incomplete_fields;
-      p = pending_.erase(p);
-    } else {
-      ++p;
-    }
-  }
+  // Every rank has ended: its partial fields can never complete, and only the record that it
+  // ended is kept.
+  stats_.incomplete_fields += drop_pending(h.simulation, s);
+  close(s, now);
   ++stats_.simulations_ended;
   IngestResult r;
   Delivery dl;
@@ -307,9 +353,54 @@ IngestResult Assembler::on_end(const FrameView& f, Clock::time_point now) {
   return r;
 }
 
+std::size_t Assembler::drop_pending(std::uint64_t simulation, Simulation& s) {
+  std::size_t n = 0;
+  for (auto p = pending_.begin(); p != pending_.end();) {
+    if (p->first.simulation == simulation) {
+      pending_bytes_ -= p->second.buffer.size_bytes();
+      ++n;
+      p = pending_.erase(p);
+    } else {
+      ++p;
+    }
+  }
+  s.pending_bytes = 0;
+  return n;
+}
+
+void Assembler::close(Simulation& s, Clock::time_point now) {
+  s.closed = true;
+  s.closed_at = now;
+  // The per-rank tables go; the declaration and the delivered steps stay.
+  std::vector<bool>().swap(s.declared);
+  std::vector<bool>().swap(s.ended);
+  std::vector<Clock::time_point>().swap(s.last_seen);
+}
+
+std::size_t Assembler::forget(std::uint64_t simulation) {
+  std::size_t n = 0;
+  auto it = simulations_.find(simulation);
+  if (it != simulations_.end()) {
+    n = drop_pending(simulation, it->second);
+    simulations_.erase(it);
+  }
+  forgotten_.insert(simulation);
+  return n;
+}
+
+std::size_t Assembler::open_simulations() const noexcept {
+  std::size_t n = 0;
+  for (const auto& [id, s] : simulations_) n += s.closed ? 0 : 1;
+  return n;
+}
+
 std::vector<MemberStatus> Assembler::members() const {
   std::vector<MemberStatus> out;
   for (const auto& [id, s] : simulations_) {
+    if (s.closed) {
+      out.push_back({id, 0, s.closed_at, true});
+      continue;
+    }
     for (std::uint32_t r = 0; r < s.declared.size(); ++r) {
       if (s.declared[r]) out.push_back({id, r, s.last_seen[r], bool(s.ended[r])});
     }

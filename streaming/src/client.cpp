@@ -58,8 +58,9 @@ Client::Client(const ClientConfig& config, MemberIdentity identity)
   hello.kind = MessageKind::hello;
   hello.simulation = id.simulation;
   hello.member_rank = id.member_rank;
+  const std::vector<std::byte> hello_payload = encode_hello(a, config_.member_ticket);
   const std::vector<std::byte> msg =
-      encode_message(hello, {}, Bytes(announcement.data(), announcement.size()));
+      encode_message(hello, {}, Bytes(hello_payload.data(), hello_payload.size()));
   (void)front.send(zmq::buffer(msg), zmq::send_flags::dontwait);
   zmq::pollitem_t item{front.handle(), 0, ZMQ_POLLIN, 0};
   zmq::poll(&item, 1, std::chrono::milliseconds(config_.handshake_timeout_ms));

@@ -1,6 +1,7 @@
 #include "surge/streaming/front.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "surge/core/error.hpp"
 #include "surge/core/log.hpp"
@@ -93,6 +94,85 @@ void Front::assign(std::uint64_t simulation, std::uint32_t rank) {
   assignment_[simulation] = rank;
 }
 
+void Front::expect(std::uint64_t simulation, const std::string& ticket) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  tickets_[simulation] = ticket;
+}
+
+void Front::revoke(std::uint64_t simulation) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  tickets_.erase(simulation);
+}
+
+namespace {
+// Compares without an early exit, so that the time taken does not tell how much matched.
+bool same_ticket(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// Equal, a last axis of extent 1 (one component) aside.
+bool same_shape(std::vector<std::uint64_t> a, std::vector<std::uint64_t> b) {
+  if (a.size() > 1 && a.back() == 1) a.pop_back();
+  if (b.size() > 1 && b.back() == 1) b.pop_back();
+  return a == b;
+}
+
+std::string shape_text(const std::vector<std::uint64_t>& shape) {
+  std::string t = "[";
+  for (std::size_t d = 0; d < shape.size(); ++d) t += (d ? ", " : "") + std::to_string(shape[d]);
+  return t + "]";
+}
+}  // namespace
+
+std::string Front::mismatch(const Announcement& a) const {
+  if (!config_.expected) return "";
+  const MemberExpectations& e = *config_.expected;
+  if (a.member_size != e.member_size) {
+    return "member of " + std::to_string(a.member_size) + " rank(s), the study's have " +
+           std::to_string(e.member_size) + " (solver.ranks)";
+  }
+  if (e.dtype != DType::none && a.dtype != e.dtype) {
+    return std::string("dtype ") + to_string(a.dtype) + ", the study expects " + to_string(e.dtype);
+  }
+  if (a.parameter_count != e.parameter_count) {
+    return std::to_string(a.parameter_count) + " parameter(s), the study's solver has " +
+           std::to_string(e.parameter_count);
+  }
+  for (const FieldSpec& want : e.fields) {
+    auto it = std::find_if(a.fields.begin(), a.fields.end(),
+                           [&](const FieldSpec& f) { return f.name == want.name; });
+    if (it == a.fields.end()) return "field '" + want.name + "' is not announced";
+    if (!same_shape(it->shape, want.shape)) {
+      return "field '" + want.name + "' of shape " + shape_text(it->shape) +
+             ", the study expects " + shape_text(want.shape);
+    }
+  }
+  if (a.fields.size() != e.fields.size()) return "fields the study does not have";
+  return "";
+}
+
+void Front::log_refusal(RefusalReason why, const std::string& text) {
+  const auto k = static_cast<std::size_t>(why);
+  const auto now = std::chrono::steady_clock::now();
+  std::uint64_t suppressed = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (now - last_logged_[k] < std::chrono::milliseconds(config_.reject_log_interval_ms)) {
+      ++unlogged_[k];
+      return;
+    }
+    last_logged_[k] = now;
+    suppressed = std::exchange(unlogged_[k], 0);
+  }
+  SURGE_LOG(logger(), warn,
+            text << (suppressed ? " (and " + std::to_string(suppressed) +
+                                      " more refusal(s) of this kind since the last report)"
+                                : std::string()));
+}
+
 std::vector<std::byte> Front::answer(Bytes hello) {
   const DecodeResult d = decode_frame(hello, {}, kMaxHelloBytes);
   // Echo the sender's ids only when the header could be read (checksummed, or another
@@ -104,8 +184,8 @@ std::vector<std::byte> Front::answer(Bytes hello) {
       std::lock_guard<std::mutex> lock(mutex_);
       ++stats_.refused[static_cast<std::size_t>(why)];
     }
-    SURGE_LOG(logger(), warn,
-              "refused simulation " << h.simulation << " rank " << h.member_rank << ": " << text);
+    log_refusal(why, "refused simulation " + std::to_string(h.simulation) + " rank " +
+                         std::to_string(h.member_rank) + ": " + text);
     ByteWriter w;
     w.u32(static_cast<std::uint32_t>(why));
     w.string(text);
@@ -122,13 +202,33 @@ std::vector<std::byte> Front::answer(Bytes hello) {
   if (d.frame->header.kind != MessageKind::hello) {
     return refuse(RefusalReason::malformed, "expected HELLO");
   }
-  const std::optional<Announcement> a = decode_announcement(d.frame->payload);
-  if (!a || a->simulation != h.simulation || a->member_rank != h.member_rank) {
+  const std::optional<Hello> decoded = decode_hello(d.frame->payload);
+  if (!decoded || decoded->announcement.simulation != h.simulation ||
+      decoded->announcement.member_rank != h.member_rank) {
     return refuse(RefusalReason::malformed, "malformed announcement");
   }
+  const Announcement* a = &decoded->announcement;
   if (a->experiment != config_.experiment) {
     return refuse(RefusalReason::wrong_experiment,
                   "experiment '" + a->experiment + "', server runs '" + config_.experiment + "'");
+  }
+  // The ticket before anything else: a process the launcher did not start learns nothing of
+  // what the study expects.
+  if (config_.require_tickets) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const auto t = tickets_.find(a->simulation);
+    const bool known = t != tickets_.end();
+    const bool valid = known && same_ticket(t->second, decoded->member_ticket);
+    lock.unlock();
+    if (!known) {
+      return refuse(RefusalReason::unknown_simulation,
+                    "simulation " + std::to_string(a->simulation) +
+                        " was not started by this study (or no longer runs)");
+    }
+    if (!valid) {
+      return refuse(RefusalReason::bad_ticket,
+                    "wrong member ticket for simulation " + std::to_string(a->simulation));
+    }
   }
   for (const FieldSpec& f : a->fields) {
     if (!config_.fields.empty() &&
@@ -148,6 +248,9 @@ std::vector<std::byte> Front::answer(Bytes hello) {
                         std::to_string(config_.max_message_bytes) + ")");
     }
   }
+  if (const std::string why = mismatch(*a); !why.empty()) {
+    return refuse(RefusalReason::wrong_announcement, why);
+  }
   std::uint32_t rank;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -162,7 +265,7 @@ std::vector<std::byte> Front::answer(Bytes hello) {
   }
   ByteWriter w;
   w.u32(rank);
-  w.u64(admission_ticket(admission_key_, rank, d.frame->payload));
+  w.u64(admission_ticket(admission_key_, rank, decoded->announcement_bytes));
   w.string(data_endpoints_[rank]);
   SURGE_LOG(logger(), debug,
             "accepted simulation " << a->simulation << " rank " << a->member_rank

@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 
 #include "surge/core/config.hpp"
 #include "surge/core/error.hpp"
@@ -47,6 +49,9 @@ std::vector<std::string> to_environment(const MemberEnvironment& env) {
   if (!env.client_secret_key_file.empty()) {
     out.push_back(std::string(kClientSecretKeyFileVariable) + "=" + env.client_secret_key_file);
   }
+  if (!env.member_ticket.empty()) {
+    out.push_back(std::string(kMemberTicketVariable) + "=" + env.member_ticket);
+  }
   return out;
 }
 
@@ -79,7 +84,32 @@ MemberEnvironment read_member_environment() {
                 ConfigError,
                 kClientPublicKeyFileVariable << " and " << kClientSecretKeyFileVariable
                                              << " go together: set both or neither");
+  env.member_ticket = member_ticket_from_environment();
   return env;
+}
+
+std::string make_member_ticket() {
+  unsigned char bits[16];
+  std::ifstream urandom("/dev/urandom", std::ios::binary);
+  urandom.read(reinterpret_cast<char*>(bits), sizeof bits);
+  SURGE_REQUIRE(urandom.gcount() == static_cast<std::streamsize>(sizeof bits), IoError,
+                "cannot read 16 random bytes from /dev/urandom for a member ticket");
+  static const char* const kHex = "0123456789abcdef";
+  std::string ticket;
+  for (unsigned char b : bits) {
+    ticket += kHex[b >> 4];
+    ticket += kHex[b & 15];
+  }
+  return ticket;
+}
+
+std::string member_ticket_from_environment() {
+  const char* t = value_of(kMemberTicketVariable);
+  if (!t) return "";
+  SURGE_REQUIRE(std::strlen(t) <= kMaxMemberTicketBytes, ConfigError,
+                kMemberTicketVariable << " is longer than " << kMaxMemberTicketBytes
+                                      << " bytes: not a ticket surge run made");
+  return t;
 }
 
 void set_server_timeout(ClientConfig& config, double seconds) {
@@ -95,6 +125,7 @@ ClientConfig client_config(const MemberEnvironment& env) {
   config.curve.client_public_key_file = env.client_public_key_file;
   config.curve.client_secret_key_file = env.client_secret_key_file;
   set_server_timeout(config, env.server_timeout_s);
+  config.member_ticket = env.member_ticket;
   return config;
 }
 

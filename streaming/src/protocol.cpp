@@ -63,6 +63,12 @@ const char* to_string(Rejection r) noexcept {
       return "duplicate";
     case Rejection::too_many_pending:
       return "too_many_pending";
+    case Rejection::after_end:
+      return "after_end";
+    case Rejection::pending_bytes:
+      return "pending_bytes";
+    case Rejection::bad_step:
+      return "bad_step";
   }
   return "unknown";
 }
@@ -79,8 +85,36 @@ const char* to_string(RefusalReason r) noexcept {
       return "too large";
     case RefusalReason::malformed:
       return "malformed announcement";
+    case RefusalReason::unknown_simulation:
+      return "unknown simulation";
+    case RefusalReason::bad_ticket:
+      return "bad member ticket";
+    case RefusalReason::wrong_announcement:
+      return "announcement does not match the study";
   }
   return "unknown reason";
+}
+
+const char* key_of(RefusalReason r) noexcept {
+  switch (r) {
+    case RefusalReason::wrong_version:
+      return "wrong_version";
+    case RefusalReason::wrong_experiment:
+      return "wrong_experiment";
+    case RefusalReason::unknown_field:
+      return "unknown_field";
+    case RefusalReason::too_large:
+      return "too_large";
+    case RefusalReason::malformed:
+      return "malformed";
+    case RefusalReason::unknown_simulation:
+      return "unknown_simulation";
+    case RefusalReason::bad_ticket:
+      return "bad_ticket";
+    case RefusalReason::wrong_announcement:
+      return "wrong_announcement";
+  }
+  return "unknown";
 }
 
 void write_header(const Header& h, std::byte* out) noexcept {
@@ -315,6 +349,34 @@ std::optional<Announcement> decode_announcement(Bytes bytes) {
   }
   if (r.failed() || r.remaining() != 0) return std::nullopt;
   return a;
+}
+
+}  // namespace surge::streaming
+
+namespace surge::streaming {
+
+std::vector<std::byte> encode_hello(const Announcement& a, std::string_view member_ticket) {
+  ByteWriter w;
+  const std::vector<std::byte> announcement = encode_announcement(a);
+  w.u32(static_cast<std::uint32_t>(announcement.size()));
+  w.bytes(Bytes(announcement.data(), announcement.size()));
+  w.string(member_ticket);
+  return std::move(w.buffer());
+}
+
+std::optional<Hello> decode_hello(Bytes payload) {
+  ByteReader r(payload);
+  const std::uint32_t n = r.u32();
+  if (r.failed() || n > r.remaining()) return std::nullopt;
+  Hello h;
+  h.announcement_bytes = r.rest().subspan(0, n);
+  std::optional<Announcement> a = decode_announcement(h.announcement_bytes);
+  if (!a) return std::nullopt;
+  h.announcement = std::move(*a);
+  ByteReader t(r.rest().subspan(n, r.remaining() - n));
+  h.member_ticket = t.string(kMaxMemberTicketBytes);
+  if (t.failed() || t.remaining() != 0) return std::nullopt;
+  return h;
 }
 
 }  // namespace surge::streaming

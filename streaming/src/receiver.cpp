@@ -15,6 +15,20 @@ const core::Logger& logger() {
 std::atomic<std::uint64_t> control_counter{0};
 }  // namespace
 
+AssemblerLimits assembler_limits(const ReceiverConfig& config) {
+  AssemblerLimits limits;
+  limits.max_message_bytes = static_cast<std::uint64_t>(config.max_message_bytes);
+  limits.max_pending_fields = static_cast<std::uint32_t>(config.max_pending_fields);
+  limits.max_pending_bytes = static_cast<std::uint64_t>(config.max_pending_bytes);
+  limits.max_pending_bytes_per_member =
+      static_cast<std::uint64_t>(config.max_pending_bytes_per_member);
+  if (config.expected) {
+    limits.member_size = config.expected->member_size;
+    limits.steps = config.expected->steps;
+  }
+  return limits;
+}
+
 std::uint64_t make_admission_key() {
   std::random_device rd;
   return (std::uint64_t{rd()} << 32) ^ rd();
@@ -39,9 +53,7 @@ Receiver::Receiver(const ReceiverConfig& config, std::uint64_t admission_key,
       server_rank_(server_rank),
       handler_(std::move(handler)),
       zmq_(std::make_unique<Zmq>(config.io_threads)),
-      assembler_(AssemblerLimits{static_cast<std::uint64_t>(config.max_message_bytes),
-                                 static_cast<std::uint32_t>(config.max_pending_fields)},
-                 admission_key, server_rank) {
+      assembler_(assembler_limits(config), admission_key, server_rank) {
   zmq::socket_t& data = zmq_->data;
   data.set(zmq::sockopt::rcvhwm, config.hwm);
   data.set(zmq::sockopt::linger, 0);
@@ -122,6 +134,16 @@ std::uint64_t Receiver::curve_refused() const noexcept {
 IngestStats Receiver::stats() const {
   std::lock_guard<std::mutex> lock(state_mutex_);
   return assembler_.stats();
+}
+
+std::size_t Receiver::forget(std::uint64_t simulation) {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  return assembler_.forget(simulation);
+}
+
+std::uint64_t Receiver::pending_bytes() const {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  return assembler_.pending_bytes();
 }
 
 std::vector<MemberStatus> Receiver::members() const {

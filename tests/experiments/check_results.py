@@ -4,6 +4,7 @@ down, every dataset of results.h5 is there, the model and plots exist.
 
 usage: check_results.py <output_dir> <frames per member> [ranks=P] [simulation_id:attempts ...]
                         [error:simulation_id=REGEX ...] [refused=N] [max_relative_l2=X]
+                        [streaming:NAME=N ...]
 
 With P server ranks (trainer replicas), the per-rank counts must add up to the members'
 samples and every rank must have received samples and trained on them. A next_step model
@@ -11,7 +12,7 @@ samples and every rank must have received samples and trained on them. A next_st
 from 1 to the members' last frame, per channel, finite, and the rollout predictions.
 error:ID=REGEX: members/last_error of simulation ID matches REGEX (why an attempt failed);
 refused=N: the server refused N handshakes; max_relative_l2=X: the final validation error of
-every channel is below X.
+every channel is below X; streaming:NAME=N: results.h5 streaming/ attribute NAME is N.
 """
 import os
 import re
@@ -31,6 +32,7 @@ def main():
     ranks = 1
     expected_attempts, expected_errors = {}, {}
     refused, max_rel = None, None
+    streaming = {}
     for a in sys.argv[3:]:
         if a.startswith("ranks="):
             ranks = int(a[len("ranks="):])
@@ -39,6 +41,9 @@ def main():
             expected_errors[int(sim)] = text
         elif a.startswith("refused="):
             refused = int(a[len("refused="):])
+        elif a.startswith("streaming:"):
+            name, _, n = a[len("streaming:"):].partition("=")
+            streaming[name] = int(n)
         elif a.startswith("max_relative_l2="):
             max_rel = float(a[len("max_relative_l2="):])
         else:
@@ -56,6 +61,19 @@ def main():
                      "server_ranks/reservoir_rejected_puts", "server_ranks/reservoir_gets"]:
             if name not in f:
                 fail(f"results.h5 has no {name}")
+        # The streaming layer's counters (issue 14), one attribute per kind.
+        if "streaming" not in f:
+            fail("results.h5 has no streaming/ group")
+        for attr in ["refused_bad_ticket", "refused_unknown_simulation",
+                     "refused_wrong_announcement", "handshake_failures", "rejected_truncated",
+                     "rejected_after_end", "rejected_pending_bytes", "rejected_duplicate",
+                     "feeder_unknown_role", "feeder_duplicates"]:
+            if attr not in f["streaming"].attrs:
+                fail(f"results.h5 streaming/ has no attribute {attr}")
+        for name, n in streaming.items():
+            got = f["streaming"].attrs.get(name)
+            if got is None or int(got) != n:
+                fail(f"streaming/{name} = {got}, expected {n}")
         for attr in ["surge_config", "study", "stop_reason", "server_ranks", "model_kind"]:
             if attr not in f.attrs:
                 fail(f"results.h5 has no attribute {attr}")

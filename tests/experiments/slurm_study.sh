@@ -58,6 +58,11 @@ case $case in
     n=$(find "$out/slurm" -name "member_*_attempt1.sbatch" | wc -l)
     [[ $n -ge 10 ]] || fail "$n member batch scripts in $out/slurm"
     grep -q "^#SBATCH --no-requeue" "$out/slurm/member_0_attempt1.sbatch" || fail "script"
+    # The member's admission ticket is in its script: readable by its owner only.
+    grep -q "^export SURGE_MEMBER_TICKET=[0-9a-f]\{32\}$" "$out/slurm/member_0_attempt1.sbatch" ||
+      fail "no ticket in the member's script"
+    mode=$(stat -c %a "$out/slurm/member_0_attempt1.sbatch")
+    [[ $mode == 600 ]] || fail "member script of mode $mode, expected 600"
     expect_empty_queue
     check
     echo "ok: mode jobs, $n member jobs, $((SECONDS - start)) s"

@@ -227,6 +227,70 @@ TEST(StreamingLoopback, HandshakeRefusalsNameTheirReason) {
   EXPECT_EQ(s.refused_of(RefusalReason::malformed), 1u);
 }
 
+// Issue 14: with tickets on, the front admits only the simulations registered with expect()
+// and their ticket, and only announcements that match the study's members; every refusal is
+// counted by reason.
+TEST(StreamingLoopback, TicketsAndExpectationsAdmitOnlyLaunchedMembers) {
+  ReceiverConfig config = server_config();
+  config.require_tickets = true;
+  MemberExpectations e;
+  e.fields = {{"u", {4, 4}}, {"v", {4, 4}}};
+  e.dtype = DType::float64;
+  e.parameter_count = 2;
+  e.member_size = 1;
+  config.expected = e;
+  const std::uint64_t key = make_admission_key();
+  Collector got;
+  Receiver receiver(config, key, 0, got.handler());
+  Front front(config, key, {receiver.endpoint()});
+  const std::string ticket = make_member_ticket();
+  EXPECT_EQ(ticket.size(), 32u);
+  EXPECT_NE(ticket, make_member_ticket());
+  front.expect(3, ticket);
+  auto refusal = [&](MemberIdentity id, const std::string& with_ticket) -> std::string {
+    ClientConfig c = client_config(front.endpoint());
+    c.member_ticket = with_ticket;
+    try {
+      Client client(c, std::move(id));
+    } catch (const HandshakeRefused& err) {
+      return std::string(key_of(err.reason())) + ": " + err.message();
+    }
+    return "admitted";
+  };
+  EXPECT_EQ(refusal(identity(4, 0, 1, 4, 4), ticket).rfind("unknown_simulation: ", 0), 0u);
+  // Without a ticket nothing else is checked: no word of what the study expects.
+  EXPECT_EQ(refusal(identity(4, 0, 1, 4, 5), ""),
+            "unknown_simulation: streaming server refused "
+            "simulation 4 rank 0: unknown simulation: "
+            "simulation 4 was not started by this study "
+            "(or no longer runs)");
+  EXPECT_EQ(refusal(identity(3, 0, 1, 4, 4), "").rfind("bad_ticket: ", 0), 0u);
+  EXPECT_EQ(refusal(identity(3, 0, 1, 4, 4), ticket + "0").rfind("bad_ticket: ", 0), 0u);
+  const std::string shape = refusal(identity(3, 0, 1, 4, 5), ticket);
+  EXPECT_NE(shape.find("wrong_announcement: "), std::string::npos) << shape;
+  EXPECT_NE(shape.find("field 'u' of shape [4, 5], the study expects [4, 4]"), std::string::npos)
+      << shape;
+  EXPECT_NE(refusal(identity(3, 0, 2, 4, 4), ticket).find("member of 2 rank(s)"),
+            std::string::npos);
+  MemberIdentity f32 = identity(3, 0, 1, 4, 4);
+  f32.dtype = DType::float32;
+  EXPECT_NE(refusal(f32, ticket).find("dtype float32"), std::string::npos);
+  MemberIdentity three = identity(3, 0, 1, 4, 4);
+  three.parameters.push_back(1.0);
+  EXPECT_NE(refusal(three, ticket).find("3 parameter(s)"), std::string::npos);
+  MemberIdentity one_field = identity(3, 0, 1, 4, 4);
+  one_field.fields.pop_back();
+  EXPECT_NE(refusal(one_field, ticket).find("field 'v' is not announced"), std::string::npos);
+  EXPECT_EQ(refusal(identity(3, 0, 1, 4, 4), ticket), "admitted");
+  front.revoke(3);
+  EXPECT_EQ(refusal(identity(3, 0, 1, 4, 4), ticket).rfind("unknown_simulation: ", 0), 0u);
+  const FrontStats s = front.stats();
+  EXPECT_EQ(s.accepted, 1u);
+  EXPECT_EQ(s.refused_of(RefusalReason::unknown_simulation), 3u);
+  EXPECT_EQ(s.refused_of(RefusalReason::bad_ticket), 2u);
+  EXPECT_EQ(s.refused_of(RefusalReason::wrong_announcement), 5u);
+}
+
 // A server bound to every interface (members on other nodes) is advertised by this host's
 // name, to members by the front and to the front by the receivers; a member streams through it.
 TEST(StreamingLoopback, EveryInterfaceIsAdvertisedByTheHostName) {

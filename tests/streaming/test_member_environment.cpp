@@ -20,7 +20,7 @@ namespace {
 void apply(const st::MemberEnvironment& env) {
   for (const char* name :
        {st::kEndpointVariable, st::kExperimentVariable, st::kSimulationIdVariable,
-        st::kServerTimeoutVariable, st::kPublicKeyFileVariable}) {
+        st::kServerTimeoutVariable, st::kPublicKeyFileVariable, st::kMemberTicketVariable}) {
     unsetenv(name);
   }
   for (const auto& entry : st::to_environment(env)) {
@@ -45,6 +45,7 @@ st::MemberEnvironment sample() {
   env.simulation = 42;
   env.server_timeout_s = 2.5;
   env.server_public_key_file = "/keys/server.pub";
+  env.member_ticket = "0123456789abcdef0123456789abcdef";
   return env;
 }
 
@@ -63,17 +64,21 @@ TEST(MemberEnvironment, WhatTheLauncherWritesTheClientReads) {
   EXPECT_EQ(config.server_timeout_ms, 2500);
   EXPECT_EQ(config.handshake_timeout_ms, 2500);  // a server that never answers is gone too
   EXPECT_EQ(config.curve.server_public_key_file, "/keys/server.pub");
+  EXPECT_EQ(config.member_ticket, "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(st::member_ticket_from_environment(), config.member_ticket);
 }
 
 TEST(MemberEnvironment, OptionalVariablesMayBeAbsent) {
   st::MemberEnvironment plain = sample();
   plain.server_timeout_s = -1;
   plain.server_public_key_file.clear();
+  plain.member_ticket.clear();
   apply(plain);
   EXPECT_EQ(st::to_environment(plain).size(), 3u);
   const st::ClientConfig config = st::client_config(st::read_member_environment());
   EXPECT_EQ(config.server_timeout_ms, -1);
   EXPECT_FALSE(config.curve.on());
+  EXPECT_EQ(config.member_ticket, "");
 }
 
 TEST(MemberEnvironment, EachMissingOrIllFormedVariableIsNamed) {

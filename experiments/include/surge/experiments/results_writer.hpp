@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "surge/core/log.hpp"
@@ -25,14 +26,6 @@ struct ServerRankCounts {
   std::int64_t batches = 0;        // batches it served
 };
 
-// Connections the server refused for want of the right keys, summed over the server ranks
-// (results.h5 `streaming/` group).
-struct RefusedConnections {
-  std::int64_t curve_refused = 0;       // front + receivers: client key not admitted (ZAP)
-  std::int64_t handshake_failures = 0;  // front + receivers: handshakes that did not complete
-  std::int64_t control_refused = 0;     // control sockets: failed handshakes and bad messages
-};
-
 struct RunSummary {
   std::string study;
   std::string resolved_config;
@@ -50,7 +43,10 @@ struct RunSummary {
   double seconds = 0.0;
   std::int64_t rejected_fields = 0;     // fields the sample builder could not use (rank 0)
   std::int64_t refused_handshakes = 0;  // members' handshakes the front refused
-  RefusedConnections refused_connections;
+  // Counters of the streaming layer by name (refused_<reason>, handshake_failures,
+  // rejected_<kind>, duplicates, feeder_<drop>), summed over the server ranks: the
+  // attributes of the streaming/ group.
+  std::vector<std::pair<std::string, std::int64_t>> streaming;
 };
 
 // Writes `path` (as path.partial, synced, checked and renamed when complete: see

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "surge/streaming/field.hpp"
@@ -64,6 +65,10 @@ struct IngestResult {
 struct AssemblerLimits {
   std::uint64_t max_message_bytes = std::uint64_t{256} << 20;
   std::uint32_t max_pending_fields = 4096;
+  std::uint64_t max_pending_bytes = std::uint64_t{1} << 30;  // all partial fields
+  std::uint64_t max_pending_bytes_per_member = std::uint64_t{256} << 20;
+  std::uint32_t member_size = 0;  // ranks a member must declare; 0: any
+  std::int64_t steps = 0;         // DATA steps must be below; 0: any (bounds the step sets)
 };
 
 // The ticket a front gives a member rank assigned to `server_rank` (PROTOCOL.md).
@@ -89,8 +94,15 @@ class Assembler {
   [[nodiscard]] const IngestStats& stats() const noexcept { return stats_; }
   // Liveness of every declared member rank.
   [[nodiscard]] std::vector<MemberStatus> members() const;
-  // Partial fields currently held.
+  // Partial fields currently held, and their bytes.
   [[nodiscard]] std::size_t pending_fields() const noexcept { return pending_.size(); }
+  [[nodiscard]] std::uint64_t pending_bytes() const noexcept { return pending_bytes_; }
+  // Simulations declared and not yet ended on every rank.
+  [[nodiscard]] std::size_t open_simulations() const noexcept;
+
+  // Frees everything held for `simulation` (its member was redrawn or given up) but its id:
+  // later messages of it are rejected as after_end. Returns the partial fields dropped.
+  std::size_t forget(std::uint64_t simulation);
 
  private:
   // Steps already handed on for one (simulation, field), as disjoint half-open intervals.
@@ -108,6 +120,11 @@ class Assembler {
     std::vector<Clock::time_point> last_seen;
     std::vector<StepSet> completed;  // per field
     std::uint32_t ranks_ended = 0;
+    std::uint64_t pending_bytes = 0;  // of its partial fields
+    // Every rank ended: only the declaration and `completed` are kept (the per-rank tables
+    // are freed); its messages are after_end until a relaunched member declares again.
+    bool closed = false;
+    Clock::time_point closed_at{};
   };
   struct Key {
     std::uint64_t simulation;
@@ -132,6 +149,9 @@ class Assembler {
   IngestResult on_declare(const FrameView& f, Clock::time_point now, bool heartbeat);
   IngestResult on_data(const FrameView& f, const RawMessage& m, Clock::time_point now);
   IngestResult on_end(const FrameView& f, Clock::time_point now);
+  // Drops the partial fields of `simulation` (and their bytes); returns how many.
+  std::size_t drop_pending(std::uint64_t simulation, Simulation& s);
+  static void close(Simulation& s, Clock::time_point now);
 
   AssemblerLimits limits_;
   std::uint64_t admission_key_;
@@ -139,6 +159,8 @@ class Assembler {
   IngestStats stats_;
   std::unordered_map<std::uint64_t, Simulation> simulations_;
   std::unordered_map<Key, Pending, KeyHash> pending_;
+  std::uint64_t pending_bytes_ = 0;
+  std::unordered_set<std::uint64_t> forgotten_;  // redrawn members: only their ids
 };
 
 }  // namespace surge::streaming

@@ -48,10 +48,11 @@ SURGE_CLIENT_API int surge_client_init(surge_client** client, const char* front_
  * front endpoint, experiment and simulation id come from the environment variables
  * SURGE_ENDPOINT, SURGE_EXPERIMENT and SURGE_SIMULATION_ID, the server timeout from
  * SURGE_SERVER_TIMEOUT_S, the CURVE server public key file from
- * SURGE_SERVER_PUBLIC_KEY_FILE and the client key pair from SURGE_CLIENT_PUBLIC_KEY_FILE and
- * SURGE_CLIENT_SECRET_KEY_FILE (all optional). A missing or ill-formed variable gives
- * SURGE_ERROR_ARGUMENT with a message naming it. `parameters` are the member's sampled values, in
- * the order of the experiment's solver.parameters.parameters. */
+ * SURGE_SERVER_PUBLIC_KEY_FILE, the client key pair from SURGE_CLIENT_PUBLIC_KEY_FILE and
+ * SURGE_CLIENT_SECRET_KEY_FILE, and the admission ticket from SURGE_MEMBER_TICKET (all optional).
+ * A missing or ill-formed variable gives SURGE_ERROR_ARGUMENT with a message naming it.
+ * `parameters` are the member's sampled values, in the order of the experiment's
+ * solver.parameters.parameters. */
 SURGE_CLIENT_API int surge_client_init_from_env(surge_client** client, int member_rank,
                                                 int member_size, int dtype, int field_count,
                                                 const char* const* field_names, int ndim,

@@ -4,10 +4,12 @@
 // in visit(), which reads, validates, documents and dumps it.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "surge/core/config.hpp"
+#include "surge/streaming/protocol.hpp"
 
 namespace surge::streaming {
 
@@ -46,6 +48,16 @@ struct CurveConfig {
   }
 };
 
+// What a study knows of its members before any of them starts (not read from YAML: `surge
+// run` fills it in from the probed solver). The front refuses an announcement that differs.
+struct MemberExpectations {
+  std::vector<FieldSpec> fields;  // every field with its global shape, in any order
+  DType dtype = DType::none;      // none: float32 or float64
+  std::uint32_t parameter_count = 0;
+  std::uint32_t member_size = 1;  // solver.ranks
+  std::int64_t steps = 0;         // a member sends steps 0 .. steps-1; 0: any step >= 0
+};
+
 // The server side: one front (handshakes) and one receiver per server rank.
 struct ReceiverConfig {
   std::string experiment = "default";
@@ -57,10 +69,18 @@ struct ReceiverConfig {
   std::int64_t max_field_bytes = std::int64_t{1} << 30;
   int queue_capacity = 16;
   int max_pending_fields = 4096;
+  std::int64_t max_pending_bytes = std::int64_t{1} << 30;
+  std::int64_t max_pending_bytes_per_member = std::int64_t{256} << 20;
   int reject_log_interval_ms = 1000;
   int io_threads = 1;
   double server_timeout_s = 60.0;
   CurveConfig curve;
+  // Not keys of the experiment file: `surge run` sets them. With `require_tickets`, the front
+  // admits only simulations registered with Front::expect() and their ticket (a standalone
+  // front, as in tests and bench_streaming, admits any). With `expected`, announcements must
+  // match it.
+  bool require_tickets = false;
+  std::optional<MemberExpectations> expected;
 
   template <class V>
   void visit(V& v) {
@@ -92,6 +112,14 @@ struct ReceiverConfig {
       "partially assembled fields a receiver holds at most (guards against a misbehaving "
       "sender)",
       core::at_least(1));
+    v("max_pending_bytes", max_pending_bytes,
+      "bytes of partially assembled fields a receiver holds at most; a block that would start "
+      "a field beyond it is rejected (pending_bytes)",
+      core::at_least(std::int64_t{1}));
+    v("max_pending_bytes_per_member", max_pending_bytes_per_member,
+      "bytes of partially assembled fields one member may hold on its receiver at most; a "
+      "block that would start a field beyond it is rejected (pending_bytes)",
+      core::at_least(std::int64_t{1}));
     v("reject_log_interval_ms", reject_log_interval_ms,
       "at most one log line per rejection kind in this interval (the rest are counted)",
       core::at_least(0));
@@ -115,6 +143,9 @@ struct ClientConfig {
   int server_timeout_ms = -1;
   std::int64_t zero_copy_bytes = std::int64_t{1} << 16;
   CurveConfig curve;
+  // Not a key: the member ticket `surge run` gave this member (SURGE_MEMBER_TICKET), sent in
+  // HELLO; "" for a server that does not ask for one.
+  std::string member_ticket;
 
   template <class V>
   void visit(V& v) {

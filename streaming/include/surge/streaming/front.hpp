@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -20,9 +21,9 @@ namespace surge::streaming {
 
 struct FrontStats {
   std::uint64_t accepted = 0;
-  std::array<std::uint64_t, 6> refused{};  // by RefusalReason (index = reason value)
-  std::uint64_t handshake_failures = 0;    // ZeroMQ-level (CURVE) failures
-  std::uint64_t curve_refused = 0;         // CURVE clients whose key is not admitted (ZAP)
+  std::array<std::uint64_t, kRefusalReasons> refused{};  // by RefusalReason (index = value)
+  std::uint64_t handshake_failures = 0;                  // ZeroMQ-level (CURVE) failures
+  std::uint64_t curve_refused = 0;  // CURVE clients whose key is not admitted (ZAP)
   [[nodiscard]] std::uint64_t refused_of(RefusalReason r) const noexcept {
     return refused[static_cast<std::size_t>(r)];
   }
@@ -52,6 +53,11 @@ class Front {
   // relaunched member where its earlier samples are). Throws ConfigError for a rank that does
   // not exist.
   void assign(std::uint64_t simulation, std::uint32_t rank);
+  // With config.require_tickets: admits `simulation` from now on, to members that send
+  // `ticket` in their HELLO (the launcher's secret for this launch; replaces an earlier one).
+  void expect(std::uint64_t simulation, const std::string& ticket);
+  // No more handshakes for `simulation` (its member is done, failed or redrawn).
+  void revoke(std::uint64_t simulation);
   // Stops the thread (idempotent).
   void stop();
 
@@ -59,6 +65,10 @@ class Front {
   void run();
   // The reply to one HELLO message.
   std::vector<std::byte> answer(Bytes hello);
+  // Why an announcement differs from config_.expected, or "".
+  [[nodiscard]] std::string mismatch(const Announcement& a) const;
+  // One warning per reason per reject_log_interval_ms; the others are counted in the next.
+  void log_refusal(RefusalReason why, const std::string& text);
 
   struct Zmq;
   ReceiverConfig config_;
@@ -69,6 +79,9 @@ class Front {
   mutable std::mutex mutex_;  // guards stats_ and assignment_
   FrontStats stats_;
   std::unordered_map<std::uint64_t, std::uint32_t> assignment_;
+  std::unordered_map<std::uint64_t, std::string> tickets_;  // expected simulations
+  std::array<std::chrono::steady_clock::time_point, kRefusalReasons> last_logged_{};
+  std::array<std::uint64_t, kRefusalReasons> unlogged_{};
   std::uint32_t next_rank_ = 0;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

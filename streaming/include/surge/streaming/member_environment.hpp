@@ -21,6 +21,9 @@ inline constexpr const char* kServerTimeoutVariable = "SURGE_SERVER_TIMEOUT_S";
 inline constexpr const char* kPublicKeyFileVariable = "SURGE_SERVER_PUBLIC_KEY_FILE";
 inline constexpr const char* kClientPublicKeyFileVariable = "SURGE_CLIENT_PUBLIC_KEY_FILE";
 inline constexpr const char* kClientSecretKeyFileVariable = "SURGE_CLIENT_SECRET_KEY_FILE";
+// The member's admission ticket: a secret per launch, in the environment because a command
+// line is world-readable (/proc/<pid>/cmdline).
+inline constexpr const char* kMemberTicketVariable = "SURGE_MEMBER_TICKET";
 
 // What a member is told. The first three are required; the others are set when the study
 // uses them.
@@ -32,7 +35,15 @@ struct MemberEnvironment {
   std::string server_public_key_file;  // CURVE; "": off
   std::string client_public_key_file;  // CURVE: the client pair the server admits
   std::string client_secret_key_file;
+  std::string member_ticket;  // "": the server asks for none
 };
+
+// A fresh member ticket: 128 random bits from the OS (/dev/urandom), as 32 hex digits.
+// Throws core::IoError if there is no randomness to be had.
+[[nodiscard]] std::string make_member_ticket();
+// SURGE_MEMBER_TICKET of this process, or "" when unset. Throws core::ConfigError when it
+// is longer than a ticket can be.
+[[nodiscard]] std::string member_ticket_from_environment();
 
 // The variables of `env` as "NAME=value" entries (the optional ones only when set).
 [[nodiscard]] std::vector<std::string> to_environment(const MemberEnvironment& env);
@@ -46,8 +57,8 @@ struct MemberEnvironment {
 // does the same).
 void set_server_timeout(ClientConfig& config, double seconds);
 
-// The client settings of `env`: its endpoint, server timeout and CURVE key files on top of
-// the defaults.
+// The client settings of `env`: its endpoint, server timeout, CURVE key files and member
+// ticket on top of the defaults.
 [[nodiscard]] ClientConfig client_config(const MemberEnvironment& env);
 
 // Joins the study that started this process: a client for one rank of the member, with the

@@ -15,7 +15,7 @@
 
 namespace surge::streaming {
 
-inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr std::uint16_t kProtocolVersion = 2;
 inline constexpr std::array<unsigned char, 4> kMagic = {'S', 'R', 'G', 'E'};
 inline constexpr std::size_t kHeaderBytes = 128;
 inline constexpr std::size_t kChecksumOffset = 120;
@@ -25,6 +25,8 @@ inline constexpr std::size_t kMaxNameBytes = 256;
 inline constexpr std::uint32_t kMaxFields = 256;
 inline constexpr std::uint32_t kMaxMemberSize = 1u << 20;
 inline constexpr std::uint32_t kMaxParameters = 4096;
+// A member ticket (the launcher's per-simulation secret, sent in HELLO) is at most this long.
+inline constexpr std::size_t kMaxMemberTicketBytes = 128;
 
 enum class MessageKind : std::uint8_t {
   hello = 1,
@@ -58,8 +60,11 @@ enum class Rejection : std::uint8_t {
   outside_shape,
   duplicate,
   too_many_pending,
+  after_end,      // DATA or DECLARE of a simulation whose ranks have all sent END
+  pending_bytes,  // a new partial field would exceed max_pending_bytes(_per_member)
+  bad_step,       // step < 0 or the largest i64 (no successor)
 };
-inline constexpr std::size_t kRejectionKinds = 12;
+inline constexpr std::size_t kRejectionKinds = 15;
 [[nodiscard]] const char* to_string(Rejection r) noexcept;
 
 // Why the front refused a handshake (sent in REFUSE).
@@ -69,8 +74,14 @@ enum class RefusalReason : std::uint32_t {
   unknown_field = 3,
   too_large = 4,
   malformed = 5,
+  unknown_simulation = 6,  // tickets on: a simulation the launcher did not start (or revoked)
+  bad_ticket = 7,          // tickets on: the member ticket does not match
+  wrong_announcement = 8,  // fields, shapes, dtype, parameter count or size not the study's
 };
+inline constexpr std::size_t kRefusalReasons = 9;  // array size indexed by reason value
 [[nodiscard]] const char* to_string(RefusalReason r) noexcept;
+// The name of a reason as results.h5 spells it (snake_case).
+[[nodiscard]] const char* key_of(RefusalReason r) noexcept;
 
 // The fixed header, decoded. Offsets of each field on the wire are in PROTOCOL.md.
 struct Header {
@@ -127,6 +138,17 @@ struct Announcement {
 [[nodiscard]] std::vector<std::byte> encode_announcement(const Announcement& a);
 // Decodes and checks an announcement; empty if malformed (bad lengths, limits, shapes).
 [[nodiscard]] std::optional<Announcement> decode_announcement(Bytes bytes);
+
+// The payload of HELLO: the announcement, then the member ticket (PROTOCOL.md, "Handshake").
+struct Hello {
+  Announcement announcement;
+  Bytes announcement_bytes;  // the announcement's bytes inside the decoded payload
+  std::string member_ticket;
+};
+[[nodiscard]] std::vector<std::byte> encode_hello(const Announcement& a,
+                                                  std::string_view member_ticket);
+// Decodes a HELLO payload; empty if malformed.
+[[nodiscard]] std::optional<Hello> decode_hello(Bytes payload);
 
 // A validated message: the header plus views of its parameters and payload, which point
 // into the buffers given to decode_frame.

@@ -25,6 +25,8 @@ namespace surge::streaming {
 
 // A fresh random admission key, shared by a front and its receivers (PROTOCOL.md).
 [[nodiscard]] std::uint64_t make_admission_key();
+// The assembler's bounds from a receiver's configuration.
+[[nodiscard]] AssemblerLimits assembler_limits(const ReceiverConfig& config);
 
 class Receiver {
  public:
@@ -62,6 +64,11 @@ class Receiver {
   // Member ranks not heard from (any message) for longer than `max_silence`, ended ones
   // excluded.
   [[nodiscard]] std::vector<MemberStatus> silent_members(Clock::duration max_silence) const;
+  // Frees what is held for `simulation` (its member was redrawn or given up; thread-safe):
+  // later messages of it are counted as after_end. Returns the partial fields dropped.
+  std::size_t forget(std::uint64_t simulation);
+  // Bytes of partially assembled fields held now.
+  [[nodiscard]] std::uint64_t pending_bytes() const;
   // Deliveries waiting in the queue.
   [[nodiscard]] std::size_t queued() const;
 

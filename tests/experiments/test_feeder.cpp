@@ -1,0 +1,92 @@
+// Issue 14: a server rank's feeder never stops nor waits forever on what members send. A
+// standalone front and receiver (no tickets, any announcement) let a client deliver fields
+// the study could not use; the feeder drops and counts each by why, and goes on making the
+// genuine samples.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "feeder.hpp"
+#include "server_control.hpp"
+#include "surge/reservoir/registry.hpp"
+#include "surge/streaming/client.hpp"
+#include "surge/streaming/curve.hpp"
+#include "surge/streaming/front.hpp"
+
+namespace {
+
+using namespace surge;
+using namespace surge::experiments;
+namespace st = surge::streaming;
+
+st::MemberIdentity member(std::uint64_t sim, std::uint64_t n, std::size_t parameters) {
+  st::MemberIdentity id;
+  id.experiment = "feeder";
+  id.simulation = sim;
+  id.fields = {{"u", {n, n}}};
+  id.parameters.assign(parameters, 0.5);
+  return id;
+}
+
+void send_steps(const std::string& front, const st::MemberIdentity& id, std::int64_t from,
+                std::int64_t to) {
+  st::ClientConfig c;
+  c.front_endpoint = front;
+  c.heartbeat_interval_ms = 0;
+  st::Client client(c, id);
+  const std::uint64_t n = id.fields[0].shape[0];
+  std::vector<double> values(n * n, 1.0);
+  for (std::int64_t step = from; step < to; ++step) {
+    client.send("u", step, 0.1 * static_cast<double>(step), st::Span<const double>(values));
+  }
+  client.finish();
+}
+
+TEST(Feeder, FieldsItCannotUseAreDroppedAndCountedNeverFatal) {
+  st::ReceiverConfig config;
+  config.experiment = "feeder";
+  const std::uint64_t key = st::make_admission_key();
+  st::Receiver receiver(config, key, 0);
+  st::Front front(config, key, {receiver.endpoint()});
+  const ControlKeys keys{streaming::make_curve_keypair(), streaming::make_curve_keypair()};
+  ServerControl control(0, 1, config.data_endpoint, keys);
+  for (std::uint64_t sim : {1, 2, 3}) control.set_role(sim, MemberRole::train);
+  control.start(
+      {control.endpoint()}, [] { return std::vector<st::MemberStatus>{}; },
+      [] { return std::optional<std::vector<std::vector<std::uint64_t>>>{}; });
+  core::Pluggable fifo;
+  fifo.type = "fifo";
+  fifo.parameters = YAML::Load("{capacity: 100, watermark: 1, batch_size: 1}");
+  auto buffer = reservoir::make_buffer<reservoir::Sample>(fifo);
+  std::atomic<int> interrupted{0};
+  FeederSetup setup;
+  setup.layout = {{"u", 1}};
+  setup.nodes = 16;
+  setup.frames = 3;
+  setup.x_size = 2 + 1;  // two parameters and t
+  setup.role_patience = std::chrono::milliseconds(200);
+  Feeder feeder(setup, receiver, control, *buffer, interrupted);
+  feeder.start();
+
+  send_steps(front.endpoint(), member(1, 4, 2), 0, 5);  // steps 3, 4: past the 3 frames
+  send_steps(front.endpoint(), member(2, 8, 2), 0, 2);  // 8 x 8: not the model's 16 nodes
+  send_steps(front.endpoint(), member(3, 4, 7), 0, 2);  // 7 parameters: x of another size
+  send_steps(front.endpoint(), member(9, 4, 2), 0, 2);  // no rank knows simulation 9
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (feeder.rejected() + feeder.received() < 11 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  feeder.stop();
+  control.stop();
+  EXPECT_EQ(feeder.error(), "");
+  EXPECT_EQ(feeder.received(), 3);
+  const FeederDrops d = feeder.drops();
+  EXPECT_EQ(d.bad_step, 2);
+  EXPECT_EQ(d.unusable, 4);
+  EXPECT_EQ(d.unknown_role, 2);
+  EXPECT_EQ(feeder.rejected(), 8);
+}
+
+}  // namespace
