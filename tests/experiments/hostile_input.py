@@ -46,6 +46,11 @@ def vm_hwm(pid):
 def start_study(surge, yaml, out, name, extra):
     args = [surge, "run", yaml, f"study.output_dir={out}", f"study.name={name}",
             "launcher.parameters.max_concurrent=1",
+            # every member must finish: the attack runs while they do, and the counts
+            # must equal the peaceful run's
+            "study.wait_for_members=true",
+            # long enough (members start in ~0.4 s) for every attack to find it running
+            "parameters.train_members=30",
             f"streaming.max_message_bytes={MAX_MESSAGE}",
             f"streaming.max_pending_bytes={MAX_PENDING}",
             f"streaming.max_pending_bytes_per_member={MAX_PENDING // 4}",
