@@ -242,10 +242,19 @@ class DataReader {
   void join() {
     if (thread_.joinable()) thread_.join();
   }
-  // Rethrows what stopped the thread, if anything (after join()).
-  void rethrow() const {
+  // What stopped the thread early, as one line ("" if nothing did; after join()).
+  [[nodiscard]] std::string error() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (error_) std::rethrow_exception(error_);
+    if (!error_) return {};
+    try {
+      std::rethrow_exception(error_);
+    } catch (const core::Error& e) {
+      return e.message();
+    } catch (const std::exception& e) {
+      return e.what();
+    } catch (...) {
+      return "unknown error";
+    }
   }
   [[nodiscard]] std::int64_t read() const noexcept { return read_; }
   [[nodiscard]] std::map<std::uint64_t, std::int64_t> samples() const {
@@ -446,7 +455,11 @@ int train_command(const std::vector<std::string>& args) {
   });
   progress.finish(surrogates::to_string(reason));
   join.run();
-  reader.rethrow();
+  // A file that fails while it is read ends training; what was trained is still written, with
+  // the reason in stop_reason, and the exit code says it failed.
+  const std::string read_error = reader.error();
+  if (!read_error.empty())
+    SURGE_LOG(log, error, "reading the training files failed: " << read_error);
 
   // Results, as `surge run` writes them: model/, results.h5, plots/.
   RunSummary summary;
@@ -477,7 +490,9 @@ int train_command(const std::vector<std::string>& args) {
   summary.reservoir_policy = cfg.reservoir.type;
   summary.reservoir = totals.statistics;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  summary.stop_reason = g_train_interrupted ? "interrupted" : surrogates::to_string(reason);
+  summary.stop_reason = !read_error.empty()   ? "data error: " + read_error
+                        : g_train_interrupted ? "interrupted"
+                                              : surrogates::to_string(reason);
   trainer.export_model((out_dir / "model").string());
   std::optional<surrogates::RolloutResult> rollout;
   if (next_step && !validation.empty()) rollout = trainer.rollout(validation);
@@ -507,6 +522,11 @@ int train_command(const std::vector<std::string>& args) {
   std::printf("  results: %s\n  model:   %s\n", (out_dir / "results.h5").c_str(),
               (out_dir / "model").c_str());
   std::fflush(stdout);
+  if (!read_error.empty()) {
+    std::fprintf(stderr, "surge: data error: %s (results written, stop_reason says so)\n",
+                 read_error.c_str());
+    return 1;
+  }
   if (g_train_interrupted) return 130;
   if (o.plots) make_plots(out_dir.string(), log);
   return 0;

@@ -253,9 +253,39 @@ def errors(surge, tmp):
     p = run([surge, "train", "train.yaml", "data.train=[]"], tmp, expect=2)
     if "data.train: required" not in p.stderr:
         fail(f"data.train=[]: stderr is {p.stderr}")
+    # A file whose metadata reads but whose data does not (a corrupted compressed chunk) fails
+    # while training runs: what was trained is written, stop_reason says why, exit code 1.
+    with h5py.File(os.path.join(tmp, "good2.h5"), "r") as f:
+        data = f["t0_fields/temperature"][:]
+    shutil.copy(os.path.join(tmp, "good2.h5"), os.path.join(tmp, "corrupt.h5"))
+    with h5py.File(os.path.join(tmp, "corrupt.h5"), "a") as f:
+        del f["t0_fields/temperature"]
+        ds = f["t0_fields"].create_dataset("temperature", data=data, chunks=data.shape,
+                                           compression="gzip")
+        ds.attrs["dim_varying"] = [True, True]
+        ds.attrs["sample_varying"] = False
+        ds.attrs["time_varying"] = True
+        chunk = ds.id.get_chunk_info(0)
+        offset, size = chunk.byte_offset, chunk.size
+    with open(os.path.join(tmp, "corrupt.h5"), "r+b") as f:
+        f.seek(offset + size // 2)
+        f.write(b"\xff" * min(16, size // 2))
+    p = run([surge, "train", "train.yaml", "data.train=[good.h5, corrupt.h5]", "--no-plots",
+             "data.prefetch_frames=1"], tmp, expect=1)
+    last = p.stderr.strip().splitlines()[-1]
+    if not (last.startswith("surge: data error: ") and "corrupt.h5" in last and
+            last.endswith("(results written, stop_reason says so)")):
+        fail(f"a file failing during training: last stderr line is\n{last}")
+    with h5py.File(os.path.join(tmp, "out", "results.h5"), "r") as r:
+        reason = r.attrs["stop_reason"]
+        reason = reason.decode() if isinstance(reason, bytes) else reason
+    if not (reason.startswith("data error: ") and "corrupt.h5" in reason):
+        fail(f"stop_reason of a file failing during training: {reason}")
+    shutil.rmtree(os.path.join(tmp, "out"))
     # The good files train.
     run([surge, "train", "train.yaml", "data.train=[good.h5, good2.h5]", "--no-plots"], tmp)
-    print(f"ok: {len(cases)} bad inputs give their exact line and exit code 1")
+    print(f"ok: {len(cases)} bad inputs give their exact line and exit code 1; a file failing "
+          f"during training leaves its results")
 
 
 def write_well_file(path, amplitudes, phases, rng):
