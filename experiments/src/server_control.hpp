@@ -89,7 +89,7 @@ class ServerControl {
   // first.
   [[nodiscard]] std::optional<MemberRole> role_of(std::uint64_t simulation,
                                                   const std::atomic<bool>& give_up);
-  // Issue 14: as above, but waits at most `patience` (data of a simulation rank 0 never
+  // As above, but waits at most `patience` (data of a simulation rank 0 never
   // launched must not hold the feeder).
   [[nodiscard]] std::optional<MemberRole> role_of(std::uint64_t simulation,
                                                   const std::atomic<bool>& give_up,

@@ -414,7 +414,8 @@ std::vector<std::string> member_environment(const Study& study, const std::strin
                                             const MemberRecord& member,
                                             const std::string& member_ticket) {
   if (!study.external) {
-    // Issue 14: built-in members read only their ticket from the environment.
+    // Built-in members read only their ticket from the environment (the rest is on their
+    // command line).
     if (member_ticket.empty()) return {};
     return {std::string(streaming::kMemberTicketVariable) + "=" + member_ticket};
   }

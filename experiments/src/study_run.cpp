@@ -131,7 +131,7 @@ LocalLauncher::DeliveryOf delivery_check(const streaming::Front& front, const Fe
   };
 }
 
-// Issue 14, admission: a fresh secret for one launch of `simulation`, registered with the
+// Admission: a fresh secret for one launch of `simulation`, registered with the
 // front (replacing the one of an earlier attempt) and handed to the member in
 // SURGE_MEMBER_TICKET. The one place where tickets are made.
 std::string issue_member_ticket(streaming::Front& front, std::uint64_t simulation) {
@@ -141,7 +141,7 @@ std::string issue_member_ticket(streaming::Front& front, std::uint64_t simulatio
 }
 
 // Each idle TCP connection costs the server a descriptor: the soft limit goes up to the hard
-// one, so that a crowd of connections does not starve the study of files (issue 14).
+// one, so that a crowd of connections does not starve the study of files.
 void raise_file_limit(const core::Logger& log) {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
@@ -312,7 +312,7 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
       return quiet;
     };
     auto redraw = [&table, &control, &front, &receiver](const MemberRecord& failed) {
-      // The failed member's admission and what rank 0 holds of it go (issue 14).
+      // The failed member's admission and what rank 0 holds of it go.
       front->revoke(failed.simulation_id);
       (void)receiver.forget(failed.simulation_id);
       MemberRecord m = table->draw(failed.role);
@@ -503,7 +503,7 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
     (void)agree();
     if (!launcher) return;
     const auto c = launcher->counts();
-    // Refused handshakes, dropped messages and fields on rank 0 (issue 14): shown once any.
+    // Refused handshakes, dropped messages and fields on rank 0: shown once any.
     std::uint64_t rejected = receiver.stats().rejected_total();
     for (const auto n : front->stats().refused) rejected += n;
     rejected += static_cast<std::uint64_t>(feeder.rejected());
