@@ -167,7 +167,7 @@ case $case in
     "$surge" submit "$yaml" "${slurm[@]}" --dry-run </dev/null >"$tmp/stdout" 2>"$tmp/stderr" ||
       fail "surge submit --dry-run: $(cat "$tmp/stderr")"
     grep -q "^#SBATCH --job-name=surge-e2e-server" "$tmp/stdout" || fail "no server script"
-    grep -q "^exec .*surge' solve heat2d\|^exec .* solve heat2d" "$tmp/stdout" ||
+    grep -q "^exec .*surge-solve heat2d\\|^exec .* solve heat2d" "$tmp/stdout" ||
       fail "no member script: $(cat "$tmp/stdout")"
     [[ ! -e $out && -z $(squeue -h -o %i) ]] || fail "--dry-run created or submitted something"
     echo "ok: checks (unknown partitions, allocation outside an allocation, --dry-run)"
