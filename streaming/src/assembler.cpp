@@ -76,8 +76,32 @@ IngestResult Assembler::reject(Rejection why) {
 IngestResult Assembler::ingest(const RawMessage& m, Clock::time_point now) {
   ++stats_.messages;
   stats_.bytes += m.head.size() + m.body.size();
-  const DecodeResult d = decode_frame(m.head, m.body, limits_.max_message_bytes);
-  if (!d.ok()) return reject(d.rejection);
+  const DecodeResult layout = frame_layout(m.head, m.body, limits_.max_message_bytes);
+  if (!layout.ok()) return reject(layout.rejection);
+  // DATA and END are checksummed with the key of their (simulation, rank), which only the
+  // admitted member knows (PROTOCOL.md, "Checksum"): only the header is read before it
+  // verifies. A rank with no key here has nothing to accept anyway.
+  const Header& head = layout.frame->header;
+  std::uint64_t seed = kChecksumSeed;
+  const bool keyed = keyed_kind(head.kind);
+  if (keyed) {
+    auto it = simulations_.find(head.simulation);
+    if (forgotten_.count(head.simulation) || (it != simulations_.end() && it->second.closed)) {
+      return reject(Rejection::after_end);
+    }
+    if (it == simulations_.end() || head.member_rank >= it->second.declared.size() ||
+        !it->second.declared[head.member_rank]) {
+      return reject(Rejection::unknown_simulation);
+    }
+    seed = member_seed(it->second.tickets[head.member_rank]);
+  }
+  const DecodeResult d = verify_frame(*layout.frame, seed);
+  if (!d.ok()) {
+    // With a keyed seed a mismatch cannot tell forgery from corruption; the kind says which
+    // check failed.
+    return reject(keyed && d.rejection == Rejection::bad_checksum ? Rejection::unauthenticated
+                                                                  : d.rejection);
+  }
   const FrameView& f = *d.frame;
   IngestResult r;
   switch (f.header.kind) {
@@ -95,7 +119,14 @@ IngestResult Assembler::ingest(const RawMessage& m, Clock::time_point now) {
       // travels on its own connection) admits the member rather than being rejected.
       auto it = simulations_.find(f.header.simulation);
       if (it != simulations_.end() && it->second.closed) {
-        // The heartbeat thread of a member may still beat after its END: harmless.
+        // The heartbeat thread of a member may still beat after its END: harmless, once its
+        // ticket shows it is the member's.
+        std::uint64_t ticket = 0;
+        Announcement declared;
+        if (const std::optional<Rejection> why = admit(f, &ticket, &declared)) {
+          r = reject(*why);
+          break;
+        }
         it->second.closed_at = now;
         ++stats_.heartbeats;
         break;
@@ -106,6 +137,12 @@ IngestResult Assembler::ingest(const RawMessage& m, Clock::time_point now) {
       }
       if (it != simulations_.end() && f.header.member_rank < it->second.declared.size() &&
           it->second.declared[f.header.member_rank]) {
+        // The rank's verified ticket is known: the heartbeat must carry it.
+        ByteReader reader(f.payload);
+        if (reader.u64() != it->second.tickets[f.header.member_rank] || reader.failed()) {
+          r = reject(Rejection::bad_ticket);
+          break;
+        }
         it->second.last_seen[f.header.member_rank] = now;
         ++stats_.heartbeats;
       } else {
@@ -123,20 +160,31 @@ IngestResult Assembler::ingest(const RawMessage& m, Clock::time_point now) {
   return r;
 }
 
-IngestResult Assembler::on_declare(const FrameView& f, Clock::time_point now, bool heartbeat) {
+std::optional<Rejection> Assembler::admit(const FrameView& f, std::uint64_t* ticket,
+                                          Announcement* a) const {
   ByteReader reader(f.payload);
-  const std::uint64_t ticket = reader.u64();
+  *ticket = reader.u64();
   const std::uint32_t server_rank = reader.u32();
-  if (reader.failed()) return reject(Rejection::malformed);
+  if (reader.failed()) return Rejection::malformed;
   const Bytes body = reader.rest();
-  std::optional<Announcement> a = decode_announcement(body);
-  if (!a || a->simulation != f.header.simulation || a->member_rank != f.header.member_rank) {
-    return reject(Rejection::malformed);
+  std::optional<Announcement> decoded = decode_announcement(body);
+  if (!decoded || decoded->simulation != f.header.simulation ||
+      decoded->member_rank != f.header.member_rank) {
+    return Rejection::malformed;
   }
   if (server_rank != server_rank_ ||
-      ticket != admission_ticket(admission_key_, server_rank, body)) {
-    return reject(Rejection::bad_ticket);
+      *ticket != admission_ticket(admission_key_, server_rank, body)) {
+    return Rejection::bad_ticket;
   }
+  *a = std::move(*decoded);
+  return std::nullopt;
+}
+
+IngestResult Assembler::on_declare(const FrameView& f, Clock::time_point now, bool heartbeat) {
+  std::uint64_t ticket = 0;
+  Announcement declared;
+  if (const std::optional<Rejection> why = admit(f, &ticket, &declared)) return reject(*why);
+  const Announcement* a = &declared;
   // Per-rank tables are sized by member_size: only the study's size is worth allocating.
   if (limits_.member_size != 0 && a->member_size != limits_.member_size) {
     return reject(Rejection::malformed);
@@ -154,6 +202,7 @@ IngestResult Assembler::on_declare(const FrameView& f, Clock::time_point now, bo
       s.closed = false;
       s.declared.assign(a->member_size, false);
       s.ended.assign(a->member_size, false);
+      s.tickets.assign(a->member_size, 0);
       s.last_seen.assign(a->member_size, Clock::time_point{});
       s.ranks_ended = 0;
     }
@@ -161,6 +210,7 @@ IngestResult Assembler::on_declare(const FrameView& f, Clock::time_point now, bo
     Simulation s;
     s.declared.assign(a->member_size, false);
     s.ended.assign(a->member_size, false);
+    s.tickets.assign(a->member_size, 0);
     s.last_seen.assign(a->member_size, Clock::time_point{});
     s.completed.resize(a->fields.size());
     s.declaration = *a;
@@ -168,6 +218,7 @@ IngestResult Assembler::on_declare(const FrameView& f, Clock::time_point now, bo
   }
   Simulation& s = it->second;
   s.declared[a->member_rank] = true;
+  s.tickets[a->member_rank] = ticket;
   s.last_seen[a->member_rank] = now;
   if (heartbeat) {
     ++stats_.heartbeats;
@@ -208,15 +259,8 @@ void scatter_block(const std::byte* src, std::byte* dst, std::size_t elem,
 
 IngestResult Assembler::on_data(const FrameView& f, const RawMessage& m, Clock::time_point now) {
   const Header& h = f.header;
-  auto it = simulations_.find(h.simulation);
-  if (forgotten_.count(h.simulation) || (it != simulations_.end() && it->second.closed)) {
-    return reject(Rejection::after_end);
-  }
-  if (it == simulations_.end() || h.member_rank >= it->second.declared.size() ||
-      !it->second.declared[h.member_rank]) {
-    return reject(Rejection::unknown_simulation);
-  }
-  Simulation& s = it->second;
+  // ingest() found the rank declared, its simulation open, and checked the rank's key.
+  Simulation& s = simulations_.at(h.simulation);
   if (s.ended[h.member_rank]) return reject(Rejection::after_end);
   // Steps are frame indices; the largest i64 has no successor for the step set's runs, and
   // steps past a member's frames would only grow them.
@@ -326,15 +370,8 @@ IngestResult Assembler::on_data(const FrameView& f, const RawMessage& m, Clock::
 
 IngestResult Assembler::on_end(const FrameView& f, Clock::time_point now) {
   const Header& h = f.header;
-  auto it = simulations_.find(h.simulation);
-  if (forgotten_.count(h.simulation) || (it != simulations_.end() && it->second.closed)) {
-    return reject(Rejection::after_end);
-  }
-  if (it == simulations_.end() || h.member_rank >= it->second.declared.size() ||
-      !it->second.declared[h.member_rank]) {
-    return reject(Rejection::unknown_simulation);
-  }
-  Simulation& s = it->second;
+  // ingest() found the rank declared, its simulation open, and checked the rank's key.
+  Simulation& s = simulations_.at(h.simulation);
   s.last_seen[h.member_rank] = now;
   ++stats_.ends;
   if (s.ended[h.member_rank]) return {};  // a repeated END changes nothing
@@ -374,6 +411,7 @@ void Assembler::close(Simulation& s, Clock::time_point now) {
   // The per-rank tables go; the declaration and the delivered steps stay.
   std::vector<bool>().swap(s.declared);
   std::vector<bool>().swap(s.ended);
+  std::vector<std::uint64_t>().swap(s.tickets);
   std::vector<Clock::time_point>().swap(s.last_seen);
 }
 

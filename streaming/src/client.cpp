@@ -60,7 +60,7 @@ Client::Client(const ClientConfig& config, MemberIdentity identity)
   hello.member_rank = id.member_rank;
   const std::vector<std::byte> hello_payload = encode_hello(a, config_.member_ticket);
   const std::vector<std::byte> msg =
-      encode_message(hello, {}, Bytes(hello_payload.data(), hello_payload.size()));
+      encode_message(hello, {}, Bytes(hello_payload.data(), hello_payload.size()), kChecksumSeed);
   (void)front.send(zmq::buffer(msg), zmq::send_flags::dontwait);
   zmq::pollitem_t item{front.handle(), 0, ZMQ_POLLIN, 0};
   zmq::poll(&item, 1, std::chrono::milliseconds(config_.handshake_timeout_ms));
@@ -72,7 +72,7 @@ Client::Client(const ClientConfig& config, MemberIdentity identity)
                                                           << " ms (server down, or CURVE keys "
                                                              "that do not match?)");
   const Bytes reply(static_cast<const std::byte*>(answer.data()), answer.size());
-  const DecodeResult d = decode_frame(reply, {}, kMaxReplyBytes);
+  const DecodeResult d = decode_frame(reply, {}, kMaxReplyBytes, kChecksumSeed);
   if (!d.ok() && d.rejection == Rejection::wrong_version) {
     std::uint16_t version;
     std::memcpy(&version, reply.data() + 4, 2);
@@ -101,6 +101,8 @@ Client::Client(const ClientConfig& config, MemberIdentity identity)
   data_endpoint_ = r.string(kMaxNameBytes * 4);
   SURGE_REQUIRE(!r.failed() && !data_endpoint_.empty(), ProtocolError,
                 "malformed WELCOME from " << config_.front_endpoint);
+  // DATA and END are checksummed with a key only this rank and the server know.
+  seed_ = member_seed(ticket);
 
   // Declaration payload, also carried by heartbeats (PROTOCOL.md).
   ByteWriter w;
@@ -150,8 +152,8 @@ void Client::heartbeat_loop() {
   h.kind = MessageKind::heartbeat;
   h.simulation = identity_.simulation;
   h.member_rank = identity_.member_rank;
-  const std::vector<std::byte> msg =
-      encode_message(h, {}, Bytes(zmq_->declaration.data(), zmq_->declaration.size()));
+  const std::vector<std::byte> msg = encode_message(
+      h, {}, Bytes(zmq_->declaration.data(), zmq_->declaration.size()), kChecksumSeed);
   std::unique_lock<std::mutex> lock(heartbeat_mutex_);
   while (!heartbeat_cv_.wait_for(lock, std::chrono::milliseconds(config_.heartbeat_interval_ms),
                                  [&] { return heartbeat_stop_; })) {
@@ -170,7 +172,8 @@ void Client::send_control(MessageKind kind, std::int64_t step) {
   if (kind == MessageKind::declare) {
     payload = Bytes(zmq_->declaration.data(), zmq_->declaration.size());
   }
-  const std::vector<std::byte> bytes = encode_message(h, {}, payload);
+  const std::vector<std::byte> bytes =
+      encode_message(h, {}, payload, keyed_kind(kind) ? seed_ : kChecksumSeed);
   zmq::message_t msg(bytes.data(), bytes.size());
   SURGE_REQUIRE(send_frame(msg, false), ProtocolError,
                 "streaming client: could not send to " << data_endpoint_ << " within "
@@ -270,7 +273,7 @@ void Client::send_copy(const Header& h, Bytes payload) {
   write_header(h, p);
   if (param_bytes) std::memcpy(p + kHeaderBytes, identity_.parameters.data(), param_bytes);
   // The one copy, fused with the checksum: each chunk is hashed while it is still in cache.
-  Xxh64 hash(kChecksumSeed);
+  Xxh64 hash(seed_);
   hash.update(p, kChecksumOffset);
   hash.update(p + kHeaderBytes, param_bytes);
   constexpr std::size_t kChunk = 32 << 10;
@@ -318,8 +321,9 @@ void Client::send_vector(std::string_view field, std::int64_t step, double time,
   auto* p = static_cast<std::byte*>(head.data());
   write_header(h, p);
   if (param_bytes) std::memcpy(p + kHeaderBytes, identity_.parameters.data(), param_bytes);
-  store_checksum(p, frame_checksum(p, Bytes(p + kHeaderBytes, param_bytes),
-                                   Bytes(static_cast<const std::byte*>(payload.data()), bytes)));
+  store_checksum(
+      p, frame_checksum(p, Bytes(p + kHeaderBytes, param_bytes),
+                        Bytes(static_cast<const std::byte*>(payload.data()), bytes), seed_));
   // ZeroMQ checks the high-water mark at the first frame only, so once it is queued the
   // second frame always follows.
   SURGE_REQUIRE(send_frame(head, true), ProtocolError,

@@ -24,7 +24,7 @@ std::vector<std::byte> reply(MessageKind kind, const Header& hello, ByteWriter& 
   h.simulation = hello.simulation;
   h.member_rank = hello.member_rank;
   const std::vector<std::byte>& body = payload.buffer();
-  return encode_message(h, {}, Bytes(body.data(), body.size()));
+  return encode_message(h, {}, Bytes(body.data(), body.size()), kChecksumSeed);
 }
 }  // namespace
 
@@ -174,7 +174,7 @@ void Front::log_refusal(RefusalReason why, const std::string& text) {
 }
 
 std::vector<std::byte> Front::answer(Bytes hello) {
-  const DecodeResult d = decode_frame(hello, {}, kMaxHelloBytes);
+  const DecodeResult d = decode_frame(hello, {}, kMaxHelloBytes, kChecksumSeed);
   // Echo the sender's ids only when the header could be read (checksummed, or another
   // version whose layout we do not know but whose refusal the client expects).
   Header h;

@@ -69,6 +69,8 @@ const char* to_string(Rejection r) noexcept {
       return "pending_bytes";
     case Rejection::bad_step:
       return "bad_step";
+    case Rejection::unauthenticated:
+      return "unauthenticated";
   }
   return "unknown";
 }
@@ -158,8 +160,9 @@ Header read_header(const std::byte* in) noexcept {
   return h;
 }
 
-std::uint64_t frame_checksum(const std::byte* header, Bytes params, Bytes payload) noexcept {
-  Xxh64 h(kChecksumSeed);
+std::uint64_t frame_checksum(const std::byte* header, Bytes params, Bytes payload,
+                             std::uint64_t seed) noexcept {
+  Xxh64 h(seed);
   h.update(header, kChecksumOffset);
   h.update(params.data(), params.size());
   h.update(payload.data(), payload.size());
@@ -170,7 +173,7 @@ void store_checksum(std::byte* header, std::uint64_t checksum) noexcept {
   put<std::uint64_t>(header, kChecksumOffset, checksum);
 }
 
-DecodeResult decode_frame(Bytes head, Bytes body, std::uint64_t max_message_bytes) noexcept {
+DecodeResult frame_layout(Bytes head, Bytes body, std::uint64_t max_message_bytes) noexcept {
   DecodeResult r;
   auto reject = [&](Rejection why) {
     r.rejection = why;
@@ -198,6 +201,7 @@ DecodeResult decode_frame(Bytes head, Bytes body, std::uint64_t max_message_byte
 
   FrameView f;
   f.header = h;
+  f.header_bytes = head.subspan(0, kHeaderBytes);
   const std::size_t head_rest = head.size() - kHeaderBytes;
   if (body.empty()) {
     f.parameters = head.subspan(kHeaderBytes, param_bytes);
@@ -208,7 +212,18 @@ DecodeResult decode_frame(Bytes head, Bytes body, std::uint64_t max_message_byte
     f.parameters = head.subspan(kHeaderBytes, param_bytes);
     f.payload = body;
   }
-  if (frame_checksum(head.data(), f.parameters, f.payload) != h.checksum) {
+  r.frame = f;
+  return r;
+}
+
+DecodeResult verify_frame(const FrameView& f, std::uint64_t seed) noexcept {
+  DecodeResult r;
+  auto reject = [&](Rejection why) {
+    r.rejection = why;
+    return r;
+  };
+  const Header& h = f.header;
+  if (frame_checksum(f.header_bytes.data(), f.parameters, f.payload, seed) != h.checksum) {
     return reject(Rejection::bad_checksum);
   }
 
@@ -234,7 +249,14 @@ DecodeResult decode_frame(Bytes head, Bytes body, std::uint64_t max_message_byte
   return r;
 }
 
-std::vector<std::byte> encode_message(const Header& h, Span<const double> params, Bytes payload) {
+DecodeResult decode_frame(Bytes head, Bytes body, std::uint64_t max_message_bytes,
+                          std::uint64_t seed) noexcept {
+  const DecodeResult r = frame_layout(head, body, max_message_bytes);
+  return r.ok() ? verify_frame(*r.frame, seed) : r;
+}
+
+std::vector<std::byte> encode_message(const Header& h, Span<const double> params, Bytes payload,
+                                      std::uint64_t seed) {
   std::vector<std::byte> out(kHeaderBytes + params.size_bytes() + payload.size());
   Header hh = h;
   hh.parameter_count = static_cast<std::uint32_t>(params.size());
@@ -246,7 +268,7 @@ std::vector<std::byte> encode_message(const Header& h, Span<const double> params
   }
   const Bytes p{out.data() + kHeaderBytes, params.size_bytes()};
   const Bytes b{out.data() + kHeaderBytes + params.size_bytes(), payload.size()};
-  store_checksum(out.data(), frame_checksum(out.data(), p, b));
+  store_checksum(out.data(), frame_checksum(out.data(), p, b, seed));
   return out;
 }
 

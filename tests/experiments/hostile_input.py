@@ -24,6 +24,7 @@ MAX_MESSAGE = 65536  # streaming.max_message_bytes of both runs: the oversized a
 MAX_PENDING = 4 << 20
 HWM, QUEUE = 64, 16
 IDLE = 1000
+IDS = 40  # simulation ids to forge tickets, DATA and END for: every member of the study
 MIB = 1 << 20
 
 
@@ -127,7 +128,7 @@ def main():
     started = time.time()
     attack = subprocess.run(
         [peer, front, data, name, "temperature", "16", "16", "6", "2", str(MAX_MESSAGE),
-         str(IDLE), "3"] + [str(i) for i in range(10)],
+         str(IDLE), "3"] + [str(i) for i in range(IDS)],
         capture_output=True, text=True, timeout=300)
     attack_seconds = time.time() - started
     still_running = proc.poll() is None

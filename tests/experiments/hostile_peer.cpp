@@ -8,7 +8,7 @@
 // usage: hostile_peer --member vx=V kappa=K   (see member_main)
 //        hostile_peer <front endpoint> <data endpoint> <experiment> <field> <nx> <ny>
 //                     <parameters> <member ranks> <max_message_bytes> <idle connections>
-//                     <hold seconds> <simulation ids to forge tickets for>
+//                     <hold seconds> <simulation ids to forge tickets and DATA for>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -58,7 +58,7 @@ std::vector<std::byte> hello_message(const Announcement& a, const std::string& t
   h.simulation = a.simulation;
   h.member_rank = a.member_rank;
   const std::vector<std::byte> payload = encode_hello(a, ticket);
-  return encode_message(h, {}, Bytes(payload.data(), payload.size()));
+  return encode_message(h, {}, Bytes(payload.data(), payload.size()), kChecksumSeed);
 }
 
 // The front's answer to `hello`: the refusal reason, 0 for a WELCOME, -1 for no answer.
@@ -79,6 +79,7 @@ int ask_front(zmq::context_t& ctx, const std::string& front, const std::vector<s
   return static_cast<int>(r.u32());
 }
 
+// A well-formed DATA of rank 0, checksummed with the public seed (all a stranger can do).
 std::vector<std::byte> data_block(const Study& s, std::uint64_t simulation, std::int64_t step,
                                   std::uint64_t rows) {
   Header h;
@@ -94,7 +95,17 @@ std::vector<std::byte> data_block(const Study& s, std::uint64_t simulation, std:
   h.payload_bytes = payload.size() * sizeof(float);
   return encode_message(
       h, Span<const double>(params.data(), params.size()),
-      Bytes(reinterpret_cast<const std::byte*>(payload.data()), payload.size() * sizeof(float)));
+      Bytes(reinterpret_cast<const std::byte*>(payload.data()), payload.size() * sizeof(float)),
+      kChecksumSeed);
+}
+
+// A well-formed END of rank 0 with the public seed.
+std::vector<std::byte> end_message(std::uint64_t simulation, std::int64_t step) {
+  Header h;
+  h.kind = MessageKind::end;
+  h.simulation = simulation;
+  h.step = step;
+  return encode_message(h, {}, {}, kChecksumSeed);
 }
 
 // Opens `n` TCP connections to host:port of a tcp:// endpoint and keeps them idle.
@@ -125,8 +136,14 @@ std::vector<int> idle_connections(const std::string& endpoint, int n) {
 // (bad_ticket), then shakes hands as the protocol says, delivers its 10 frames of a
 // 16 x 16 float64 field `u`, and also sends what the receiver and the feeder must drop, each
 // exactly once: steps -1, 2^63-1 and 10 past the frames (bad_step), a duplicate, a block
-// outside the shape, a float32 block (malformed), and data after END. (A one-rank member
-// sends whole fields: the pending bounds are tested on the assembler.)
+// outside the shape, a float32 block (malformed), and data after END. Midway it also plays
+// a stranger who knows its simulation id and its receiver's port: a DATA of a step not yet
+// sent and an END, checksummed with the public seed instead of the rank's key
+// (unauthenticated). It sends them on its own connection, so that they certainly arrive
+// while the simulation runs (a stranger's connection has no order with the member's END:
+// hostile_input.py's attacker sends them so). Accepted, the DATA would make the genuine step
+// a duplicate and the END would end the member early. (A one-rank member sends whole
+// fields: the pending bounds are tested on the assembler.)
 int member_main(int argc, char** argv) {
   std::map<std::string, double> p;
   for (int i = 2; i < argc; ++i) {
@@ -177,7 +194,8 @@ int member_main(int argc, char** argv) {
   zmq::message_t answer;
   if (!dealer.recv(answer)) return 3;
   const DecodeResult d =
-      decode_frame(Bytes(static_cast<const std::byte*>(answer.data()), answer.size()), {}, 1 << 20);
+      decode_frame(Bytes(static_cast<const std::byte*>(answer.data()), answer.size()), {}, 1 << 20,
+                   kChecksumSeed);
   if (!d.ok() || d.frame->header.kind != MessageKind::welcome) {
     std::fprintf(stderr, "hostile_peer --member: error: not welcome\n");
     return 3;
@@ -199,10 +217,12 @@ int member_main(int argc, char** argv) {
     Header h;
     h.kind = MessageKind::declare;
     h.simulation = a.simulation;
-    send(encode_message(h, {}, Bytes(w.buffer().data(), w.buffer().size())));
+    send(encode_message(h, {}, Bytes(w.buffer().data(), w.buffer().size()), kChecksumSeed));
   }
+  const std::uint64_t seed = member_seed(admission);  // the key of DATA and END
   const std::vector<double> params = {p["vx"], p["kappa"]};
-  auto block = [&](std::int64_t step, std::uint64_t row0, std::uint64_t rows, DType dtype) {
+  auto block = [&](std::int64_t step, std::uint64_t row0, std::uint64_t rows, DType dtype,
+                   std::uint64_t with = 0) {
     Header h;
     h.kind = MessageKind::data;
     h.dtype = dtype;
@@ -227,7 +247,7 @@ int member_main(int argc, char** argv) {
     }
     h.payload_bytes = bytes.size();
     return encode_message(h, Span<const double>(params.data(), params.size()),
-                          Bytes(bytes.data(), bytes.size()));
+                          Bytes(bytes.data(), bytes.size()), with ? with : seed);
   };
   for (const std::int64_t step : {0, 2, 1, 3, 4}) send(block(step, 0, kN, DType::float64));
   send(block(3, 0, kN, DType::float64));                                         // duplicate
@@ -235,13 +255,15 @@ int member_main(int argc, char** argv) {
   send(block(std::numeric_limits<std::int64_t>::max(), 0, kN, DType::float64));  // bad_step
   send(block(5, 8, kN, DType::float64));                                         // outside_shape
   send(block(5, 0, kN, DType::float32));                                         // malformed
+  send(block(5, 0, kN, DType::float64, kChecksumSeed));                          // unauthenticated
+  send(end_message(a.simulation, 5));                                            // unauthenticated
   for (std::int64_t step = 5; step < 10; ++step) send(block(step, 0, kN, DType::float64));
   send(block(10, 0, kN, DType::float64));  // past the frames: bad_step
   Header end;
   end.kind = MessageKind::end;
   end.simulation = a.simulation;
   end.step = 10;
-  send(encode_message(end, {}, {}));
+  send(encode_message(end, {}, {}, seed));
   send(block(6, 0, kN, DType::float64));  // after END
   return 0;
 }
@@ -340,11 +362,6 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 5; ++i) {  // truncated: shorter than the header, or than announced
     send(std::vector<std::byte>(good.begin(), good.begin() + 50 + i), "rejected_truncated");
   }
-  for (int i = 0; i < 5; ++i) {  // one bit flipped in the payload: the checksum catches it
-    std::vector<std::byte> m = good;
-    m[m.size() - 1 - static_cast<std::size_t>(i)] ^= std::byte{0x10};
-    send(m, "rejected_bad_checksum");
-  }
   {
     std::vector<std::byte> m = good;
     m[0] = std::byte{'X'};
@@ -377,7 +394,14 @@ int main(int argc, char** argv) {
     Header h;
     h.kind = MessageKind::declare;
     h.simulation = kStranger;
-    send(encode_message(h, {}, Bytes(w.buffer().data(), w.buffer().size())), "rejected_bad_ticket");
+    const std::vector<std::byte> declare =
+        encode_message(h, {}, Bytes(w.buffer().data(), w.buffer().size()), kChecksumSeed);
+    send(declare, "rejected_bad_ticket");
+    for (int i = 0; i < 5; ++i) {  // one bit flipped in the payload: the checksum catches it
+      std::vector<std::byte> m = declare;
+      m[m.size() - 1 - static_cast<std::size_t>(i)] ^= std::byte{0x10};
+      send(m, "rejected_bad_checksum");
+    }
   }
   // Well-formed DATA of a simulation this receiver never admitted: a step without successor,
   // a negative one, duplicates, out of order, and an END then more data.
@@ -385,13 +409,8 @@ int main(int argc, char** argv) {
                                   std::int64_t{3}, std::int64_t{3}, std::int64_t{1}}) {
     send(data_block(s, kStranger, step, 1), "rejected_unknown_simulation");
   }
-  {
-    Header h;
-    h.kind = MessageKind::end;
-    h.simulation = kStranger;
-    send(encode_message(h, {}, {}), "rejected_unknown_simulation");
-    send(data_block(s, kStranger, 4, 1), "rejected_unknown_simulation");
-  }
+  send(end_message(kStranger, 0), "rejected_unknown_simulation");
+  send(data_block(s, kStranger, 4, 1), "rejected_unknown_simulation");
   // A message of three frames is malformed.
   push.send(zmq::buffer(good), zmq::send_flags::sndmore);
   push.send(zmq::buffer(good), zmq::send_flags::sndmore);
@@ -407,18 +426,40 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hostile_peer: opened %zu of %d idle connections\n", fds.size(), idle);
     ++failures;
   }
-  std::this_thread::sleep_for(std::chrono::seconds(hold_s));
+  // Meanwhile, well-formed DATA (a whole field) and END with the public seed for the launched
+  // ids, every 10 ms: without the key of the member's rank they are dropped, as
+  // unauthenticated while the member runs (declared on this receiver, not ended), else as
+  // unknown_simulation or after_end. Which one depends on timing: a small study's member
+  // streams for milliseconds only, so few or none find it running (hostile_members.yaml's
+  // members make sure of a stranger's DATA and END during their stream).
+  int forged_data = 0;
+  const auto hold_until = std::chrono::steady_clock::now() + std::chrono::seconds(hold_s);
+  for (std::int64_t round = 0; std::chrono::steady_clock::now() < hold_until; ++round) {
+    for (const std::uint64_t sim : live) {
+      push.send(zmq::buffer(data_block(s, sim, 1 + round % 8, s.nx)), zmq::send_flags::none);
+      push.send(zmq::buffer(end_message(sim, 9)), zmq::send_flags::none);
+      forged_data += 2;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  sent += forged_data;
   // The server must still answer a handshake with all of them open.
   handshake("handshake during the crowd", hello_message(genuine(s, kStranger), ""),
             RefusalReason::unknown_simulation);
   for (const int fd : fds) close(fd);
 
-  // Forged tickets land in one of two counters, the other attacks in exactly one.
+  // Forged tickets land in one of two counters, forged DATA and END in one of three, the
+  // other attacks in exactly one.
   const int unknown = expect["refused_unknown_simulation"];
   expect.erase("refused_unknown_simulation");
+  const int unknown_data = expect["rejected_unknown_simulation"];
+  expect.erase("rejected_unknown_simulation");
   for (const auto& [counter, n] : expect) std::printf("expect %s %d\n", counter.c_str(), n);
   std::printf("expect_sum refused_bad_ticket+refused_unknown_simulation %d\n",
               forged_tries + unknown);
+  std::printf(
+      "expect_sum rejected_unauthenticated+rejected_unknown_simulation+rejected_after_end %d\n",
+      forged_data + unknown_data);
   std::printf("expect_sum rejected_* %d\n", sent);
   std::printf("idle_connections %zu\n", fds.size());
   return failures == 0 ? 0 : 1;

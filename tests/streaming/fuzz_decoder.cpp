@@ -1,6 +1,7 @@
 // libFuzzer target for the streaming decoder (built with -DSURGE_FUZZ=ON and clang++).
 // Input byte 0 chooses where to split the rest into two frames (0 = one frame). The
-// assembler knows two declared simulations, so inputs can reach every stateful check; the
+// assembler knows a declared simulation of two ranks, so inputs can reach every stateful
+// check (DATA and END only with the key of rank 0 or 1: kKey, server rank 0); the
 // invariant checked on every input is that each message is either accepted or counted as
 // one rejection kind.
 #include <cstddef>

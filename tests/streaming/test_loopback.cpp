@@ -213,8 +213,11 @@ TEST(StreamingLoopback, HandshakeRefusalsNameTheirReason) {
   const auto ann = encode_announcement(a);
   Header h;
   h.kind = MessageKind::hello;
-  std::vector<std::byte> hello = encode_message(h, {}, Bytes(ann.data(), ann.size()));
+  std::vector<std::byte> hello =
+      encode_message(h, {}, Bytes(ann.data(), ann.size()), kChecksumSeed);
   hello[4] = std::byte{9};  // version 9
+  EXPECT_EQ(ask(hello), RefusalReason::wrong_version);
+  hello[4] = std::byte{2};  // version 2: its DATA would carry the public checksum seed
   EXPECT_EQ(ask(hello), RefusalReason::wrong_version);
   EXPECT_EQ(ask(std::vector<std::byte>(200, std::byte{0x53})), RefusalReason::malformed);
 
@@ -223,7 +226,7 @@ TEST(StreamingLoopback, HandshakeRefusalsNameTheirReason) {
   EXPECT_EQ(s.refused_of(RefusalReason::wrong_experiment), 1u);
   EXPECT_EQ(s.refused_of(RefusalReason::unknown_field), 1u);
   EXPECT_EQ(s.refused_of(RefusalReason::too_large), 1u);
-  EXPECT_EQ(s.refused_of(RefusalReason::wrong_version), 1u);
+  EXPECT_EQ(s.refused_of(RefusalReason::wrong_version), 2u);
   EXPECT_EQ(s.refused_of(RefusalReason::malformed), 1u);
 }
 
@@ -384,7 +387,9 @@ TEST(StreamingLoopback, BadFramesOnTheWireAreCountedByKindAndHarmless) {
   Receiver receiver(config, key, 0, got.handler());
   Front front(config, key, {receiver.endpoint()});
   const std::vector<double> params = {8.0, 0.5};
-  auto good = test::data_message(8, 0, 0, 0, 0, 4, 4, params);
+  const Announcement member{"loopback", 8, 0, 1, DType::float64, 2, {{"u", {4, 4}}, {"v", {4, 4}}}};
+  const std::uint64_t seed = test::seed_of(key, 0, member);
+  auto good = test::data_message(8, 0, 0, 0, 0, 4, 4, params, seed);
   std::vector<std::vector<std::byte>> bad;
   bad.push_back({std::byte{1}, std::byte{2}});  // truncated
   auto m = good;
@@ -394,16 +399,20 @@ TEST(StreamingLoopback, BadFramesOnTheWireAreCountedByKindAndHarmless) {
   m[4] = std::byte{7};
   bad.push_back(m);                                                     // wrong version
   bad.push_back(std::vector<std::byte>(good.begin(), good.end() - 3));  // truncated
+  m = test::declaration(key, 0, member);
+  m[kHeaderBytes + 20] ^= std::byte{4};
+  bad.push_back(m);                                                      // bad checksum
+  bad.push_back(test::data_message(8, 0, 0, 0, 0, 4, 4, params, seed));  // unknown simulation
+  bad.push_back(test::declaration(key, 0, member));                      // (a valid declaration)
+  bad.push_back(test::data_message(8, 0, 0, 0, 2, 4, 4, params, seed));  // outside shape
+  // Issue 14 part B: a stranger's well-formed DATA (the public seed) for the running
+  // simulation, and the member's DATA corrupted on the way: neither has the rank's key.
+  bad.push_back(test::data_message(8, 0, 0, 1, 0, 4, 4, params, kChecksumSeed));
   m = good;
   m[kHeaderBytes + 20] ^= std::byte{4};
-  bad.push_back(m);                                                // bad checksum
-  bad.push_back(test::data_message(8, 0, 0, 0, 0, 4, 4, params));  // unknown simulation
-  m = test::declaration(
-      key, 0, Announcement{"loopback", 8, 0, 1, DType::float64, 2, {{"u", {4, 4}}, {"v", {4, 4}}}});
-  bad.push_back(m);                                                // (a valid declaration)
-  bad.push_back(test::data_message(8, 0, 0, 0, 2, 4, 4, params));  // outside shape
-  bad.push_back(good);                                             // accepted
-  bad.push_back(good);                                             // duplicate
+  bad.push_back(m);
+  bad.push_back(good);  // accepted
+  bad.push_back(good);  // duplicate
   m = good;
   m.resize(70 << 10);
   bad.push_back(m);  // oversized
@@ -425,6 +434,7 @@ TEST(StreamingLoopback, BadFramesOnTheWireAreCountedByKindAndHarmless) {
   EXPECT_EQ(s.rejected_of(Rejection::duplicate), 1u);
   EXPECT_EQ(s.rejected_of(Rejection::oversized), 1u);
   EXPECT_EQ(s.rejected_of(Rejection::malformed), 1u);
+  EXPECT_EQ(s.rejected_of(Rejection::unauthenticated), 2u);
   EXPECT_EQ(s.accepted, 2u);
   std::lock_guard<std::mutex> lock(got.mutex);
   ASSERT_EQ(got.fields.size(), 1u);

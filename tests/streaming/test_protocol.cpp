@@ -36,6 +36,11 @@ Announcement member(std::uint64_t sim, std::uint32_t rank, std::uint32_t size, s
   return a;
 }
 
+// The checksum seed of the DATA and END of rank `rank` of `member(sim, rank, size)`.
+std::uint64_t seed(std::uint64_t sim, std::uint32_t rank, std::uint32_t size) {
+  return test::seed_of(kKey, 0, member(sim, rank, size));
+}
+
 Rejection rejection_of(Assembler& as, const std::vector<std::byte>& m) {
   IngestResult r = as.ingest(raw(m), Clock::now());
   EXPECT_FALSE(r.accepted());
@@ -143,42 +148,54 @@ TEST(StreamingProtocol, AnnouncementRoundTripsAndRejectsBadInput) {
 
 TEST(StreamingProtocol, DecodeFrameNamesEveryStatelessRejection) {
   const std::vector<double> params = {1.0, 2.0};
-  const auto good = data_message(1, 0, 0, 0, 0, 3, 5, params);
+  constexpr std::uint64_t kSeed = 0xC0FFEE;
+  const auto good = data_message(1, 0, 0, 0, 0, 3, 5, params, kSeed);
   const Bytes g(good.data(), good.size());
-  EXPECT_TRUE(decode_frame(g, {}, 1 << 20).ok());
+  EXPECT_TRUE(decode_frame(g, {}, 1 << 20, kSeed).ok());
+  // Checksummed with another seed (the public one, another rank's key): only the layout
+  // stage passes.
+  EXPECT_EQ(decode_frame(g, {}, 1 << 20, kChecksumSeed).rejection, Rejection::bad_checksum);
+  EXPECT_EQ(decode_frame(g, {}, 1 << 20, kSeed ^ 1).rejection, Rejection::bad_checksum);
+  ASSERT_TRUE(frame_layout(g, {}, 1 << 20).ok());
+  EXPECT_EQ(frame_layout(g, {}, 1 << 20).frame->header.simulation, 1u);
 
-  EXPECT_EQ(decode_frame(Bytes(good.data(), 3), {}, 1 << 20).rejection, Rejection::truncated);
-  EXPECT_EQ(decode_frame(Bytes(good.data(), 100), {}, 1 << 20).rejection, Rejection::truncated);
-  EXPECT_EQ(decode_frame(Bytes(good.data(), good.size() - 1), {}, 1 << 20).rejection,
+  EXPECT_EQ(decode_frame(Bytes(good.data(), 3), {}, 1 << 20, kSeed).rejection,
+            Rejection::truncated);
+  EXPECT_EQ(decode_frame(Bytes(good.data(), 100), {}, 1 << 20, kSeed).rejection,
+            Rejection::truncated);
+  EXPECT_EQ(decode_frame(Bytes(good.data(), good.size() - 1), {}, 1 << 20, kSeed).rejection,
             Rejection::truncated);
   auto m = good;
   m[0] = std::byte{'X'};
-  EXPECT_EQ(decode_frame(Bytes(m.data(), m.size()), {}, 1 << 20).rejection, Rejection::wrong_magic);
+  EXPECT_EQ(decode_frame(Bytes(m.data(), m.size()), {}, 1 << 20, kSeed).rejection,
+            Rejection::wrong_magic);
   m = good;
   m[4] = std::byte{kProtocolVersion + 1};
-  EXPECT_EQ(decode_frame(Bytes(m.data(), m.size()), {}, 1 << 20).rejection,
+  EXPECT_EQ(decode_frame(Bytes(m.data(), m.size()), {}, 1 << 20, kSeed).rejection,
             Rejection::wrong_version);
-  EXPECT_EQ(decode_frame(g, {}, 200).rejection, Rejection::oversized);
+  EXPECT_EQ(decode_frame(g, {}, 200, kSeed).rejection, Rejection::oversized);
   m = good;
   m.back() ^= std::byte{1};
-  EXPECT_EQ(decode_frame(Bytes(m.data(), m.size()), {}, 1 << 20).rejection,
+  EXPECT_EQ(decode_frame(Bytes(m.data(), m.size()), {}, 1 << 20, kSeed).rejection,
             Rejection::bad_checksum);
   m = good;
   m.push_back(std::byte{0});  // trailing byte
-  EXPECT_EQ(decode_frame(Bytes(m.data(), m.size()), {}, 1 << 20).rejection, Rejection::malformed);
+  EXPECT_EQ(decode_frame(Bytes(m.data(), m.size()), {}, 1 << 20, kSeed).rejection,
+            Rejection::malformed);
   // A header that checksums but lies about the payload size is malformed.
   Header h = read_header(good.data());
   h.extent[1] = 4;
   std::vector<std::byte> payload(good.begin() + kHeaderBytes + 16, good.end());
-  m = encode_message(h, Span<const double>(params), Bytes(payload.data(), payload.size()));
-  EXPECT_EQ(decode_frame(Bytes(m.data(), m.size()), {}, 1 << 20).rejection, Rejection::malformed);
+  m = encode_message(h, Span<const double>(params), Bytes(payload.data(), payload.size()), kSeed);
+  EXPECT_EQ(decode_frame(Bytes(m.data(), m.size()), {}, 1 << 20, kSeed).rejection,
+            Rejection::malformed);
   // Two frames split exactly after the parameters decode; any other split is malformed.
   const std::size_t split = kHeaderBytes + 16;
   EXPECT_TRUE(decode_frame(Bytes(good.data(), split),
-                           Bytes(good.data() + split, good.size() - split), 1 << 20)
+                           Bytes(good.data() + split, good.size() - split), 1 << 20, kSeed)
                   .ok());
   EXPECT_EQ(decode_frame(Bytes(good.data(), split + 8),
-                         Bytes(good.data() + split + 8, good.size() - split - 8), 1 << 20)
+                         Bytes(good.data() + split + 8, good.size() - split - 8), 1 << 20, kSeed)
                 .rejection,
             Rejection::malformed);
 }
@@ -190,13 +207,15 @@ TEST(StreamingAssembler, AssemblesTwoRankFieldsAndDropsDuplicates) {
     ASSERT_TRUE(as.ingest(raw(declaration(kKey, 0, member(5, r, 2))), Clock::now()).accepted());
   }
   // Rank 1 first: blocks of different ranks and steps interleave freely.
-  auto r1 = as.ingest(raw(data_message(5, 1, 0, 0, 3, 3, 5, params)), Clock::now());
+  auto r1 = as.ingest(raw(data_message(5, 1, 0, 0, 3, 3, 5, params, seed(5, 1, 2))), Clock::now());
   ASSERT_TRUE(r1.accepted());
   EXPECT_FALSE(r1.delivery);
-  auto other_step = as.ingest(raw(data_message(5, 0, 0, 1, 0, 3, 5, params)), Clock::now());
+  auto other_step =
+      as.ingest(raw(data_message(5, 0, 0, 1, 0, 3, 5, params, seed(5, 0, 2))), Clock::now());
   EXPECT_TRUE(other_step.accepted());
-  EXPECT_EQ(rejection_of(as, data_message(5, 1, 0, 0, 3, 3, 5, params)), Rejection::duplicate);
-  auto r0 = as.ingest(raw(data_message(5, 0, 0, 0, 0, 3, 5, params)), Clock::now());
+  EXPECT_EQ(rejection_of(as, data_message(5, 1, 0, 0, 3, 3, 5, params, seed(5, 1, 2))),
+            Rejection::duplicate);
+  auto r0 = as.ingest(raw(data_message(5, 0, 0, 0, 0, 3, 5, params, seed(5, 0, 2))), Clock::now());
   ASSERT_TRUE(r0.accepted());
   ASSERT_TRUE(r0.delivery);
   const Field& f = r0.delivery->field;
@@ -207,14 +226,18 @@ TEST(StreamingAssembler, AssemblesTwoRankFieldsAndDropsDuplicates) {
   EXPECT_EQ(f.parameters, params);
   EXPECT_TRUE(test::bit_equal(f.data, test::global_field(5, 0, 0, 6, 5)));
   // Once handed on, any block of that (simulation, field, step) is a duplicate.
-  EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, 0, 0, 3, 5, params)), Rejection::duplicate);
+  EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, 0, 0, 3, 5, params, seed(5, 0, 2))),
+            Rejection::duplicate);
   EXPECT_EQ(as.stats().fields, 1u);
   EXPECT_EQ(as.stats().rejected_of(Rejection::duplicate), 2u);
   EXPECT_EQ(as.pending_fields(), 1u);  // step 1 still waits for rank 1
 
   // END from both ranks frees the partial field and yields a simulation end.
-  EXPECT_FALSE(as.ingest(raw(control_message(MessageKind::end, 5, 0, 1)), Clock::now()).delivery);
-  auto end = as.ingest(raw(control_message(MessageKind::end, 5, 1, 1)), Clock::now());
+  EXPECT_FALSE(
+      as.ingest(raw(control_message(MessageKind::end, 5, 0, seed(5, 0, 2), 1)), Clock::now())
+          .delivery);
+  auto end =
+      as.ingest(raw(control_message(MessageKind::end, 5, 1, seed(5, 1, 2), 1)), Clock::now());
   ASSERT_TRUE(end.delivery);
   EXPECT_EQ(end.delivery->kind, DeliveryKind::simulation_end);
   EXPECT_EQ(as.stats().incomplete_fields, 1u);
@@ -226,38 +249,46 @@ TEST(StreamingAssembler, StatefulRejections) {
   Assembler as({1 << 20, 2}, kKey, 0);
   const std::vector<double> params = {0.25, 4.0};
   // Unknown simulation (no DECLARE yet), for data, heartbeat-free control and END.
-  EXPECT_EQ(rejection_of(as, data_message(9, 0, 0, 0, 0, 6, 5, params)),
+  EXPECT_EQ(rejection_of(as, data_message(9, 0, 0, 0, 0, 6, 5, params, seed(9, 0, 2))),
             Rejection::unknown_simulation);
-  EXPECT_EQ(rejection_of(as, control_message(MessageKind::end, 9, 0)),
+  EXPECT_EQ(rejection_of(as, control_message(MessageKind::end, 9, 0, seed(9, 0, 2))),
             Rejection::unknown_simulation);
   // A ticket made with another key, or for another server rank.
   EXPECT_EQ(rejection_of(as, declaration(kKey + 1, 0, member(9, 0, 2))), Rejection::bad_ticket);
   EXPECT_EQ(rejection_of(as, declaration(kKey, 1, member(9, 0, 2))), Rejection::bad_ticket);
   ASSERT_TRUE(as.ingest(raw(declaration(kKey, 0, member(9, 0, 2))), Clock::now()).accepted());
   // Rank 1 never declared.
-  EXPECT_EQ(rejection_of(as, data_message(9, 1, 0, 0, 3, 3, 5, params)),
+  EXPECT_EQ(rejection_of(as, data_message(9, 1, 0, 0, 3, 3, 5, params, seed(9, 1, 2))),
             Rejection::unknown_simulation);
   // A declaration of the same simulation with another shape conflicts.
   EXPECT_EQ(rejection_of(as, declaration(kKey, 0, member(9, 1, 2, 7, 5))),
             Rejection::conflicting_declaration);
   ASSERT_TRUE(as.ingest(raw(declaration(kKey, 0, member(9, 1, 2))), Clock::now()).accepted());
   // Outside the global shape: rows 4..6 of 6.
-  EXPECT_EQ(rejection_of(as, data_message(9, 0, 0, 0, 4, 3, 5, params)), Rejection::outside_shape);
+  EXPECT_EQ(rejection_of(as, data_message(9, 0, 0, 0, 4, 3, 5, params, seed(9, 0, 2))),
+            Rejection::outside_shape);
   // Unknown field id, wrong parameter count: malformed.
-  EXPECT_EQ(rejection_of(as, data_message(9, 0, 7, 0, 0, 3, 5, params)), Rejection::malformed);
-  EXPECT_EQ(rejection_of(as, data_message(9, 0, 0, 0, 0, 3, 5, {1.0})), Rejection::malformed);
+  EXPECT_EQ(rejection_of(as, data_message(9, 0, 7, 0, 0, 3, 5, params, seed(9, 0, 2))),
+            Rejection::malformed);
+  EXPECT_EQ(rejection_of(as, data_message(9, 0, 0, 0, 0, 3, 5, {1.0}, seed(9, 0, 2))),
+            Rejection::malformed);
   // Overlap: rank 0 sends rows 0..4, rank 1 rows 2..5 -> more than what is left.
-  ASSERT_TRUE(as.ingest(raw(data_message(9, 0, 0, 0, 0, 4, 5, params)), Clock::now()).accepted());
-  EXPECT_EQ(rejection_of(as, data_message(9, 1, 0, 0, 2, 4, 5, params)), Rejection::outside_shape);
+  ASSERT_TRUE(as.ingest(raw(data_message(9, 0, 0, 0, 0, 4, 5, params, seed(9, 0, 2))), Clock::now())
+                  .accepted());
+  EXPECT_EQ(rejection_of(as, data_message(9, 1, 0, 0, 2, 4, 5, params, seed(9, 1, 2))),
+            Rejection::outside_shape);
   // The pending limit (2): a third partial field is refused, a whole field still passes.
-  ASSERT_TRUE(as.ingest(raw(data_message(9, 0, 0, 1, 0, 3, 5, params)), Clock::now()).accepted());
-  EXPECT_EQ(rejection_of(as, data_message(9, 0, 0, 2, 0, 3, 5, params)),
+  ASSERT_TRUE(as.ingest(raw(data_message(9, 0, 0, 1, 0, 3, 5, params, seed(9, 0, 2))), Clock::now())
+                  .accepted());
+  EXPECT_EQ(rejection_of(as, data_message(9, 0, 0, 2, 0, 3, 5, params, seed(9, 0, 2))),
             Rejection::too_many_pending);
-  auto whole = as.ingest(raw(data_message(9, 0, 1, 2, 0, 6, 5, params)), Clock::now());
+  auto whole =
+      as.ingest(raw(data_message(9, 0, 1, 2, 0, 6, 5, params, seed(9, 0, 2))), Clock::now());
   ASSERT_TRUE(whole.accepted());
   EXPECT_TRUE(whole.delivery);
   // Handshake kinds do not belong on the data socket.
-  EXPECT_EQ(rejection_of(as, control_message(MessageKind::hello, 9, 0)), Rejection::malformed);
+  EXPECT_EQ(rejection_of(as, control_message(MessageKind::hello, 9, 0, kChecksumSeed)),
+            Rejection::malformed);
   const IngestStats& s = as.stats();
   EXPECT_EQ(s.rejected_of(Rejection::unknown_simulation), 3u);
   EXPECT_EQ(s.rejected_of(Rejection::bad_ticket), 2u);
@@ -265,6 +296,64 @@ TEST(StreamingAssembler, StatefulRejections) {
   EXPECT_EQ(s.rejected_of(Rejection::outside_shape), 2u);
   EXPECT_EQ(s.rejected_of(Rejection::malformed), 3u);
   EXPECT_EQ(s.rejected_of(Rejection::too_many_pending), 1u);
+  EXPECT_EQ(s.messages, s.accepted + s.rejected_total());
+}
+
+// Issue 14 part B: DATA and END of a declared rank must be checksummed with that rank's key
+// (its admission ticket). A well-formed message with the public seed (what any local process
+// can make) or with another rank's key is counted as unauthenticated and changes nothing; so
+// is a heartbeat of a declared rank that does not carry its ticket (bad_ticket).
+TEST(StreamingAssembler, DataAndEndNeedTheSenderRanksKey) {
+  Assembler as({1 << 20, 8}, kKey, 0);
+  const std::vector<double> params = {0.25, 4.0};
+  for (std::uint32_t r = 0; r < 2; ++r) {
+    ASSERT_TRUE(as.ingest(raw(declaration(kKey, 0, member(3, r, 2))), Clock::now()).accepted());
+  }
+  ASSERT_NE(seed(3, 0, 2), seed(3, 1, 2));
+  // Rank 0's rows with the public seed, with rank 1's key, with a key of another server's
+  // admission key: no.
+  const std::uint64_t other_key = test::seed_of(kKey + 1, 0, member(3, 0, 2));
+  for (const std::uint64_t wrong : {kChecksumSeed, seed(3, 1, 2), other_key}) {
+    EXPECT_EQ(rejection_of(as, data_message(3, 0, 0, 0, 0, 3, 5, params, wrong)),
+              Rejection::unauthenticated);
+    EXPECT_EQ(rejection_of(as, control_message(MessageKind::end, 3, 0, wrong)),
+              Rejection::unauthenticated);
+  }
+  // A heartbeat of declared rank 0 carrying rank 1's ticket (a valid one, but not its own).
+  {
+    std::vector<std::byte> hb = declaration(kKey, 0, member(3, 1, 2), MessageKind::heartbeat);
+    Header h = read_header(hb.data());
+    h.member_rank = 0;
+    write_header(h, hb.data());
+    store_checksum(
+        hb.data(),
+        frame_checksum(hb.data(), {}, Bytes(hb.data() + kHeaderBytes, hb.size() - kHeaderBytes),
+                       kChecksumSeed));
+    EXPECT_EQ(rejection_of(as, hb), Rejection::bad_ticket);
+  }
+  EXPECT_EQ(as.stats().blocks, 0u);
+  EXPECT_EQ(as.stats().ends, 0u);
+  EXPECT_EQ(as.stats().heartbeats, 0u);
+  // With the right key the same messages pass: the forged ones left no trace.
+  EXPECT_TRUE(as.ingest(raw(data_message(3, 0, 0, 0, 0, 3, 5, params, seed(3, 0, 2))), Clock::now())
+                  .accepted());
+  auto field =
+      as.ingest(raw(data_message(3, 1, 0, 0, 3, 3, 5, params, seed(3, 1, 2))), Clock::now());
+  ASSERT_TRUE(field.delivery);
+  EXPECT_TRUE(test::bit_equal(field.delivery->field.data, test::global_field(3, 0, 0, 6, 5)));
+  EXPECT_TRUE(
+      as.ingest(raw(declaration(kKey, 0, member(3, 0, 2), MessageKind::heartbeat)), Clock::now())
+          .accepted());
+  EXPECT_TRUE(as.ingest(raw(control_message(MessageKind::end, 3, 0, seed(3, 0, 2))), Clock::now())
+                  .accepted());
+  EXPECT_TRUE(as.ingest(raw(control_message(MessageKind::end, 3, 1, seed(3, 1, 2))), Clock::now())
+                  .delivery);
+  const IngestStats& s = as.stats();
+  EXPECT_EQ(s.rejected_of(Rejection::unauthenticated), 6u);
+  EXPECT_EQ(s.rejected_of(Rejection::bad_ticket), 1u);
+  EXPECT_EQ(s.rejected_total(), 7u);
+  EXPECT_EQ(s.fields, 1u);
+  EXPECT_EQ(s.simulations_ended, 1u);
   EXPECT_EQ(s.messages, s.accepted + s.rejected_total());
 }
 
@@ -277,7 +366,8 @@ TEST(StreamingAssembler, HeartbeatAdmitsLikeADeclarationAndNeverReopens) {
   EXPECT_EQ(as.stats().declarations, 0u);
   ASSERT_EQ(as.members().size(), 1u);
   EXPECT_EQ(as.members()[0].last_seen, t0);
-  auto end = as.ingest(raw(control_message(MessageKind::end, 4, 0)), t0 + std::chrono::seconds(1));
+  auto end = as.ingest(raw(control_message(MessageKind::end, 4, 0, seed(4, 0, 1))),
+                       t0 + std::chrono::seconds(1));
   ASSERT_TRUE(end.delivery);
   const auto t2 = t0 + std::chrono::seconds(2);
   ASSERT_TRUE(
@@ -295,10 +385,12 @@ TEST(StreamingAssembler, RelaunchedMemberRepeatingStepsIsDeliveredExactlyOnce) {
     if (r.delivery && r.delivery->kind == DeliveryKind::field) ++delivered;
   };
   feed(declaration(kKey, 0, member(2, 0, 1)));
-  for (int step = 0; step < 10; ++step) feed(data_message(2, 0, 0, step, 0, 6, 5, params));
+  for (int step = 0; step < 10; ++step)
+    feed(data_message(2, 0, 0, step, 0, 6, 5, params, seed(2, 0, 1)));
   // Relaunch: declare again, restart from step 5 (steps 5..9 repeat), go on to 14.
   feed(declaration(kKey, 0, member(2, 0, 1)));
-  for (int step = 5; step < 15; ++step) feed(data_message(2, 0, 0, step, 0, 6, 5, params));
+  for (int step = 5; step < 15; ++step)
+    feed(data_message(2, 0, 0, step, 0, 6, 5, params, seed(2, 0, 1)));
   EXPECT_EQ(delivered, 15);
   EXPECT_EQ(as.stats().rejected_of(Rejection::duplicate), 5u);
   EXPECT_EQ(as.stats().declarations, 2u);
@@ -323,27 +415,41 @@ TEST(StreamingAssembler, BoundsPendingBytesAndFreesEndedSimulations) {
     ASSERT_TRUE(as.ingest(raw(declaration(kKey, 0, member(5, r, 2))), Clock::now()).accepted());
     ASSERT_TRUE(as.ingest(raw(declaration(kKey, 0, member(6, r, 2))), Clock::now()).accepted());
   }
-  EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, -1, 0, 3, 5, params)), Rejection::bad_step);
-  EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, INT64_MAX, 0, 3, 5, params)),
+  EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, -1, 0, 3, 5, params, seed(5, 0, 2))),
             Rejection::bad_step);
-  EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, 100, 0, 3, 5, params)), Rejection::bad_step);
-  ASSERT_TRUE(as.ingest(raw(data_message(5, 0, 0, 0, 0, 3, 5, params)), Clock::now()).accepted());
+  EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, INT64_MAX, 0, 3, 5, params, seed(5, 0, 2))),
+            Rejection::bad_step);
+  EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, 100, 0, 3, 5, params, seed(5, 0, 2))),
+            Rejection::bad_step);
+  ASSERT_TRUE(as.ingest(raw(data_message(5, 0, 0, 0, 0, 3, 5, params, seed(5, 0, 2))), Clock::now())
+                  .accepted());
   EXPECT_EQ(as.pending_bytes(), 240u);
   // A second partial field: over the member's bound, then (another member) over the total.
-  EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, 1, 0, 3, 5, params)), Rejection::pending_bytes);
-  EXPECT_EQ(rejection_of(as, data_message(6, 0, 0, 0, 0, 3, 5, params)), Rejection::pending_bytes);
+  EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, 1, 0, 3, 5, params, seed(5, 0, 2))),
+            Rejection::pending_bytes);
+  EXPECT_EQ(rejection_of(as, data_message(6, 0, 0, 0, 0, 3, 5, params, seed(6, 0, 2))),
+            Rejection::pending_bytes);
   // A whole field needs no pending buffer.
-  EXPECT_TRUE(as.ingest(raw(data_message(6, 0, 1, 0, 0, 6, 5, params)), Clock::now()).delivery);
+  EXPECT_TRUE(as.ingest(raw(data_message(6, 0, 1, 0, 0, 6, 5, params, seed(6, 0, 2))), Clock::now())
+                  .delivery);
   // Rank 0 ends; its later data is after_end while rank 1 still sends.
-  ASSERT_TRUE(as.ingest(raw(control_message(MessageKind::end, 5, 0, 0)), Clock::now()).accepted());
-  EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, 2, 0, 3, 5, params)), Rejection::after_end);
-  auto done = as.ingest(raw(data_message(5, 1, 0, 0, 3, 3, 5, params)), Clock::now());
+  ASSERT_TRUE(
+      as.ingest(raw(control_message(MessageKind::end, 5, 0, seed(5, 0, 2), 0)), Clock::now())
+          .accepted());
+  EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, 2, 0, 3, 5, params, seed(5, 0, 2))),
+            Rejection::after_end);
+  auto done =
+      as.ingest(raw(data_message(5, 1, 0, 0, 3, 3, 5, params, seed(5, 1, 2))), Clock::now());
   ASSERT_TRUE(done.delivery);
   EXPECT_EQ(as.pending_bytes(), 0u);
-  ASSERT_TRUE(as.ingest(raw(control_message(MessageKind::end, 5, 1, 0)), Clock::now()).delivery);
+  ASSERT_TRUE(
+      as.ingest(raw(control_message(MessageKind::end, 5, 1, seed(5, 1, 2), 0)), Clock::now())
+          .delivery);
   EXPECT_EQ(as.open_simulations(), 1u);  // simulation 5 is only a record now
-  EXPECT_EQ(rejection_of(as, data_message(5, 1, 0, 3, 3, 3, 5, params)), Rejection::after_end);
-  EXPECT_EQ(rejection_of(as, control_message(MessageKind::end, 5, 0)), Rejection::after_end);
+  EXPECT_EQ(rejection_of(as, data_message(5, 1, 0, 3, 3, 3, 5, params, seed(5, 1, 2))),
+            Rejection::after_end);
+  EXPECT_EQ(rejection_of(as, control_message(MessageKind::end, 5, 0, seed(5, 0, 2))),
+            Rejection::after_end);
   // A heartbeat that outlives its member's END is harmless.
   EXPECT_TRUE(
       as.ingest(raw(declaration(kKey, 0, member(5, 0, 2), MessageKind::heartbeat)), Clock::now())
@@ -351,14 +457,17 @@ TEST(StreamingAssembler, BoundsPendingBytesAndFreesEndedSimulations) {
   // A relaunch the front admitted declares again: what was delivered stays delivered.
   ASSERT_TRUE(as.ingest(raw(declaration(kKey, 0, member(5, 0, 2))), Clock::now()).accepted());
   EXPECT_EQ(as.open_simulations(), 2u);
-  EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, 0, 0, 3, 5, params)), Rejection::duplicate);
+  EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, 0, 0, 3, 5, params, seed(5, 0, 2))),
+            Rejection::duplicate);
   // Forgetting a member (redrawn) frees its partial fields.
-  ASSERT_TRUE(as.ingest(raw(data_message(6, 0, 0, 0, 0, 3, 5, params)), Clock::now()).accepted());
+  ASSERT_TRUE(as.ingest(raw(data_message(6, 0, 0, 0, 0, 3, 5, params, seed(6, 0, 2))), Clock::now())
+                  .accepted());
   EXPECT_EQ(as.pending_bytes(), 240u);
   EXPECT_EQ(as.forget(6), 1u);
   EXPECT_EQ(as.pending_bytes(), 0u);
   EXPECT_EQ(as.open_simulations(), 1u);
-  EXPECT_EQ(rejection_of(as, data_message(6, 1, 0, 0, 3, 3, 5, params)), Rejection::after_end);
+  EXPECT_EQ(rejection_of(as, data_message(6, 1, 0, 0, 3, 3, 5, params, seed(6, 1, 2))),
+            Rejection::after_end);
   EXPECT_EQ(rejection_of(as, declaration(kKey, 0, member(6, 0, 2))), Rejection::after_end);
   const IngestStats& s = as.stats();
   EXPECT_EQ(s.rejected_of(Rejection::bad_step), 3u);
@@ -378,14 +487,17 @@ TEST(StreamingAssembler, SeededMutationsNeverCrashNorDisturbAcceptedData) {
   Assembler as({1 << 16, 8}, kKey, 0);
   const std::vector<double> params = {0.5, -3.0};
   std::vector<std::vector<std::byte>> pool;
-  pool.push_back(declaration(kKey, 0, member(1, 0, 2)));
-  pool.push_back(declaration(kKey, 0, member(1, 1, 2)));
-  pool.push_back(declaration(kKey, 0, member(2, 0, 1)));
+  std::vector<std::uint64_t> seeds;  // of each pool message, for structured mutants
+  for (const Announcement& a : {member(1, 0, 2), member(1, 1, 2), member(2, 0, 1)}) {
+    pool.push_back(declaration(kKey, 0, a));
+    seeds.push_back(kChecksumSeed);
+  }
   for (std::int64_t s = 0; s < kSteps; ++s) {
     for (std::uint32_t f = 0; f < 2; ++f) {
-      pool.push_back(data_message(1, 0, f, s, 0, 3, 5, params));
-      pool.push_back(data_message(1, 1, f, s, 3, 3, 5, params));
-      pool.push_back(data_message(2, 0, f, s, 0, 6, 5, params));
+      pool.push_back(data_message(1, 0, f, s, 0, 3, 5, params, seed(1, 0, 2)));
+      pool.push_back(data_message(1, 1, f, s, 3, 3, 5, params, seed(1, 1, 2)));
+      pool.push_back(data_message(2, 0, f, s, 0, 6, 5, params, seed(2, 0, 1)));
+      seeds.insert(seeds.end(), {seed(1, 0, 2), seed(1, 1, 2), seed(2, 0, 1)});
     }
   }
   // Phase 1: the genuine messages, all accepted, 2 * kSteps fields per simulation.
@@ -406,7 +518,8 @@ TEST(StreamingAssembler, SeededMutationsNeverCrashNorDisturbAcceptedData) {
   std::uint64_t accepted = 0, new_fields = 0;
   auto pick = [&](std::uint64_t n) { return static_cast<std::size_t>(rng() % n); };
   for (int i = 0; i < kMutants; ++i) {
-    std::vector<std::byte> m = pool[pick(pool.size())];
+    const std::size_t original = pick(pool.size());
+    std::vector<std::byte> m = pool[original];
     std::size_t split = 0;  // > 0: deliver as two frames
     switch (pick(8)) {
       case 0:  // flip a few bits anywhere
@@ -432,7 +545,8 @@ TEST(StreamingAssembler, SeededMutationsNeverCrashNorDisturbAcceptedData) {
       case 6:  // split into two frames anywhere
         split = 1 + pick(m.size() - 1);
         break;
-      default: {  // structured: change a header field and re-checksum, so deeper checks run
+      default: {  // structured: change a header field and re-checksum with the sender's seed,
+                  // so deeper checks run
         Header h = read_header(m.data());
         std::vector<std::byte> rest(m.begin() + kHeaderBytes, m.end());
         switch (pick(11)) {
@@ -477,7 +591,8 @@ TEST(StreamingAssembler, SeededMutationsNeverCrashNorDisturbAcceptedData) {
         store_checksum(
             out.data(),
             frame_checksum(out.data(), Bytes(out.data() + kHeaderBytes, pbytes),
-                           Bytes(out.data() + kHeaderBytes + pbytes, rest.size() - pbytes)));
+                           Bytes(out.data() + kHeaderBytes + pbytes, rest.size() - pbytes),
+                           seeds[original]));
         m = std::move(out);
       }
     }
@@ -511,10 +626,11 @@ TEST(StreamingAssembler, SeededMutationsNeverCrashNorDisturbAcceptedData) {
   }
   // Every kind the decoder can see in this setting occurs. (Mutant ENDs close simulations
   // early, after which their messages are after_end: too_many_pending need not occur.)
-  for (Rejection k : {Rejection::truncated, Rejection::wrong_magic, Rejection::wrong_version,
-                      Rejection::oversized, Rejection::bad_checksum, Rejection::malformed,
-                      Rejection::bad_ticket, Rejection::unknown_simulation,
-                      Rejection::outside_shape, Rejection::duplicate, Rejection::after_end}) {
+  for (Rejection k :
+       {Rejection::truncated, Rejection::wrong_magic, Rejection::wrong_version,
+        Rejection::oversized, Rejection::bad_checksum, Rejection::malformed, Rejection::bad_ticket,
+        Rejection::unknown_simulation, Rejection::outside_shape, Rejection::duplicate,
+        Rejection::after_end, Rejection::unauthenticated}) {
     EXPECT_GT(seen[static_cast<std::size_t>(k)], 0u) << to_string(k);
   }
   // The fields accepted before the mutants are unchanged, bit for bit.

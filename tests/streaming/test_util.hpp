@@ -50,14 +50,21 @@ inline std::vector<std::byte> declaration(std::uint64_t key, std::uint32_t serve
   h.kind = kind;
   h.simulation = a.simulation;
   h.member_rank = a.member_rank;
-  return encode_message(h, {}, Bytes(w.buffer().data(), w.buffer().size()));
+  return encode_message(h, {}, Bytes(w.buffer().data(), w.buffer().size()), kChecksumSeed);
 }
 
-// A DATA message for a 2-D block of rows.
+// The checksum seed of the DATA and END of the member rank that `a` announces, admitted by a
+// front with `key` to `server_rank`.
+inline std::uint64_t seed_of(std::uint64_t key, std::uint32_t server_rank, const Announcement& a) {
+  const std::vector<std::byte> ann = encode_announcement(a);
+  return member_seed(admission_ticket(key, server_rank, Bytes(ann.data(), ann.size())));
+}
+
+// A DATA message for a 2-D block of rows, checksummed with `seed` (see seed_of).
 inline std::vector<std::byte> data_message(std::uint64_t sim, std::uint32_t rank,
                                            std::uint32_t field, std::int64_t step,
                                            std::uint64_t row0, std::uint64_t rows, std::uint64_t nx,
-                                           const std::vector<double>& params) {
+                                           const std::vector<double>& params, std::uint64_t seed) {
   const std::vector<double> block = row_block(sim, step, field, row0, rows, nx);
   Header h;
   h.kind = MessageKind::data;
@@ -72,17 +79,19 @@ inline std::vector<std::byte> data_message(std::uint64_t sim, std::uint32_t rank
   h.extent = {rows, nx, 0, 0};
   return encode_message(
       h, Span<const double>(params),
-      Bytes(reinterpret_cast<const std::byte*>(block.data()), block.size() * sizeof(double)));
+      Bytes(reinterpret_cast<const std::byte*>(block.data()), block.size() * sizeof(double)), seed);
 }
 
+// A message without payload (END; HELLO and the like as strays), checksummed with `seed`.
 inline std::vector<std::byte> control_message(MessageKind kind, std::uint64_t sim,
-                                              std::uint32_t rank, std::int64_t step = 0) {
+                                              std::uint32_t rank, std::uint64_t seed,
+                                              std::int64_t step = 0) {
   Header h;
   h.kind = kind;
   h.simulation = sim;
   h.member_rank = rank;
   h.step = step;
-  return encode_message(h, {}, {});
+  return encode_message(h, {}, {}, seed);
 }
 
 inline RawMessage raw(const std::vector<std::byte>& m) {

@@ -1,6 +1,7 @@
 #pragma once
 // The receiver's state machine, separate from any socket: it validates each message
-// (decode_frame plus the checks that need state: declared simulations, global shapes,
+// (frame_layout, then the checksum with the seed the sender must use: its rank's key for
+// DATA and END; then the checks that need state: declared simulations, global shapes,
 // duplicates), assembles per-rank blocks into global fields, and counts every rejection by
 // kind. The receiver's I/O thread drives it; the mutation tests and the fuzz target drive it
 // directly.
@@ -117,6 +118,7 @@ class Assembler {
   struct Simulation {
     Announcement declaration;  // member_rank of the first declaring rank
     std::vector<bool> declared, ended;
+    std::vector<std::uint64_t> tickets;  // per declared rank: its DATA/END checksum key
     std::vector<Clock::time_point> last_seen;
     std::vector<StepSet> completed;  // per field
     std::uint32_t ranks_ended = 0;
@@ -146,6 +148,8 @@ class Assembler {
   };
 
   IngestResult reject(Rejection why);
+  // The verified ticket of a DECLARE or HEARTBEAT (its payload), and its announcement.
+  std::optional<Rejection> admit(const FrameView& f, std::uint64_t* ticket, Announcement* a) const;
   IngestResult on_declare(const FrameView& f, Clock::time_point now, bool heartbeat);
   IngestResult on_data(const FrameView& f, const RawMessage& m, Clock::time_point now);
   IngestResult on_end(const FrameView& f, Clock::time_point now);

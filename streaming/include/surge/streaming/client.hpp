@@ -115,6 +115,9 @@ class Client {
   MemberIdentity identity_;
   std::unique_ptr<Zmq> zmq_;
   std::uint32_t server_rank_ = 0;
+  // The checksum seed of DATA and END: member_seed(the ticket of the WELCOME), a secret of
+  // this rank and the server (PROTOCOL.md, "Checksum").
+  std::uint64_t seed_ = kChecksumSeed;
   std::string data_endpoint_;
   std::int64_t last_step_ = -1;
   bool finished_ = false;

@@ -15,10 +15,11 @@
 
 namespace surge::streaming {
 
-inline constexpr std::uint16_t kProtocolVersion = 2;
+inline constexpr std::uint16_t kProtocolVersion = 3;
 inline constexpr std::array<unsigned char, 4> kMagic = {'S', 'R', 'G', 'E'};
 inline constexpr std::size_t kHeaderBytes = 128;
 inline constexpr std::size_t kChecksumOffset = 120;
+// The public checksum seed: HELLO, WELCOME, REFUSE, DECLARE and HEARTBEAT.
 inline constexpr std::uint64_t kChecksumSeed = 0x5355524745ULL;
 inline constexpr int kMaxDims = 4;
 inline constexpr std::size_t kMaxNameBytes = 256;
@@ -60,11 +61,12 @@ enum class Rejection : std::uint8_t {
   outside_shape,
   duplicate,
   too_many_pending,
-  after_end,      // DATA or DECLARE of a simulation whose ranks have all sent END
-  pending_bytes,  // a new partial field would exceed max_pending_bytes(_per_member)
-  bad_step,       // step < 0 or the largest i64 (no successor)
+  after_end,        // DATA or DECLARE of a simulation whose ranks have all sent END
+  pending_bytes,    // a new partial field would exceed max_pending_bytes(_per_member)
+  bad_step,         // step < 0 or the largest i64 (no successor)
+  unauthenticated,  // DATA or END whose checksum does not verify with its rank's keyed seed
 };
-inline constexpr std::size_t kRejectionKinds = 15;
+inline constexpr std::size_t kRejectionKinds = 16;
 [[nodiscard]] const char* to_string(Rejection r) noexcept;
 
 // Why the front refused a handshake (sent in REFUSE).
@@ -105,9 +107,20 @@ struct Header {
 void write_header(const Header& h, std::byte* out) noexcept;
 // Reads the 128 header bytes at `in` (no validation).
 [[nodiscard]] Header read_header(const std::byte* in) noexcept;
-// XXH64 of header bytes 0..119, then `params`, then `payload`.
-[[nodiscard]] std::uint64_t frame_checksum(const std::byte* header, Bytes params,
-                                           Bytes payload) noexcept;
+// Whether messages of `kind` are checksummed with their sender rank's keyed seed (DATA and
+// END, sent after the handshake) rather than with the public kChecksumSeed (PROTOCOL.md).
+[[nodiscard]] constexpr bool keyed_kind(MessageKind kind) noexcept {
+  return kind == MessageKind::data || kind == MessageKind::end;
+}
+// The checksum seed of the DATA and END of a member rank whose admission ticket (the
+// WELCOME's secret) is `ticket`. The ticket is an XXH64 output, so the XOR spreads it over
+// every bit of the seed.
+[[nodiscard]] constexpr std::uint64_t member_seed(std::uint64_t ticket) noexcept {
+  return kChecksumSeed ^ ticket;
+}
+// XXH64 seeded with `seed` of header bytes 0..119, then `params`, then `payload`.
+[[nodiscard]] std::uint64_t frame_checksum(const std::byte* header, Bytes params, Bytes payload,
+                                           std::uint64_t seed) noexcept;
 // Stores `checksum` in header bytes 120..127.
 void store_checksum(std::byte* header, std::uint64_t checksum) noexcept;
 
@@ -154,7 +167,8 @@ struct Hello {
 // into the buffers given to decode_frame.
 struct FrameView {
   Header header;
-  Bytes parameters;  // parameter_count * 8 bytes (little-endian f64)
+  Bytes header_bytes;  // the 128 header bytes
+  Bytes parameters;    // parameter_count * 8 bytes (little-endian f64)
   Bytes payload;
 };
 
@@ -165,15 +179,25 @@ struct DecodeResult {
   [[nodiscard]] bool ok() const noexcept { return frame.has_value(); }
 };
 
-// Validates one message given as its first frame `head` and optional second frame `body`
-// (empty for single-frame messages): size, magic, version, size limit, checksum, and the
-// header's own consistency. Touches no state; never throws.
-[[nodiscard]] DecodeResult decode_frame(Bytes head, Bytes body,
+// Decoding is two stateless stages, so that a receiver can choose the checksum seed from the
+// header (DATA and END: the sender rank's key) before it trusts anything else:
+// 1. frame_layout: size, magic, version, size limit, and the sizes the header announces
+//    against the bytes received (trailing bytes, where two frames split). It reads the
+//    header and points into the buffers; the checksum is not verified yet.
+[[nodiscard]] DecodeResult frame_layout(Bytes head, Bytes body,
                                         std::uint64_t max_message_bytes) noexcept;
+// 2. verify_frame: the checksum with `seed` (bad_checksum), then the header's own
+//    consistency (kind, dtype, ndim, payload size against the extents: malformed).
+[[nodiscard]] DecodeResult verify_frame(const FrameView& f, std::uint64_t seed) noexcept;
+// Both stages: validates one message given as its first frame `head` and optional second
+// frame `body` (empty for single-frame messages). Touches no state; never throws.
+[[nodiscard]] DecodeResult decode_frame(Bytes head, Bytes body, std::uint64_t max_message_bytes,
+                                        std::uint64_t seed) noexcept;
 
-// Builds a complete single-frame message (header + parameters + payload, checksummed).
+// Builds a complete single-frame message (header + parameters + payload, checksummed with
+// `seed`: kChecksumSeed, or member_seed(ticket) for DATA and END).
 [[nodiscard]] std::vector<std::byte> encode_message(const Header& h, Span<const double> params,
-                                                    Bytes payload);
+                                                    Bytes payload, std::uint64_t seed);
 
 // Little-endian reader over a byte string, for announcements and replies; every read
 // checks the bounds and sets failed() instead of reading past the end.
