@@ -8,6 +8,7 @@
 #include "slurm_scripts.hpp"
 #include "study.hpp"
 #include "study_checkpoint.hpp"
+#include "study_results.hpp"
 #include "study_run.hpp"
 #include "surge/core/config.hpp"
 #include "surge/core/error.hpp"
@@ -25,12 +26,6 @@ namespace surge::experiments {
 namespace fs = std::filesystem;
 
 namespace {
-
-struct RunOptions {
-  std::string file;
-  std::vector<std::string> overrides;
-  bool help = false, dry_run = false, overwrite = false, plots = true;
-};
 
 void print_help() {
   std::printf(
@@ -68,38 +63,10 @@ void print_help() {
   }
 }
 
-RunOptions parse(const std::vector<std::string>& args) {
-  RunOptions o;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      o.help = true;
-    } else if (a == "--dry-run") {
-      o.dry_run = true;
-    } else if (a == "--overwrite") {
-      o.overwrite = true;
-    } else if (a == "--no-plots") {
-      o.plots = false;
-    } else if (a == "--log-level") {
-      SURGE_REQUIRE(i + 1 < args.size(), ConfigError, "--log-level needs a value");
-      core::Logger::set_level(core::parse_log_level(args[++i]));
-    } else if (a.rfind("--", 0) == 0) {
-      SURGE_THROW(ConfigError, "unknown option '" << a << "' (see surge run --help)");
-    } else if (core::is_override(a)) {
-      o.overrides.push_back(a);
-    } else if (o.file.empty()) {
-      o.file = a;
-    } else {
-      SURGE_THROW(ConfigError, "unexpected argument '" << a << "' (keys are set as key=value)");
-    }
-  }
-  return o;
-}
-
 }  // namespace
 
 int run_command(const std::vector<std::string>& args) {
-  RunOptions o = parse(args);
+  StudyOptions o = parse_study_options(args, "run");
   const int rank = core::Logger::rank();
   if (o.help) {
     if (rank == 0) print_help();

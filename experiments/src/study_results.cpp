@@ -4,7 +4,9 @@
 #include <exception>
 #include <optional>
 
+#include "surge/core/config.hpp"
 #include "surge/core/error.hpp"
+#include "surge/core/log.hpp"
 #include "surge/experiments/results_writer.hpp"
 
 namespace surge::experiments {
@@ -99,8 +101,42 @@ void write_study_results(const Study& study, const StudyOutcome& outcome,
         "  refused connections: %lld CURVE client(s) without the study's key, %lld attempt(s) "
         "on the server's control channel (results.h5 streaming/)\n",
         static_cast<long long>(curve_refused), static_cast<long long>(control_refused));
-  const char* what = study.next_step ? "one-step" : "validation";
-  for (const auto& f : final_metrics.fields) {
+  print_final_metrics(final_metrics, rollout ? &*rollout : nullptr,
+                      study.next_step ? "one-step" : "validation", out_dir);
+}
+
+StudyOptions parse_study_options(const std::vector<std::string>& args, const char* command) {
+  StudyOptions o;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      o.help = true;
+    } else if (a == "--dry-run") {
+      o.dry_run = true;
+    } else if (a == "--overwrite") {
+      o.overwrite = true;
+    } else if (a == "--no-plots") {
+      o.plots = false;
+    } else if (a == "--log-level") {
+      SURGE_REQUIRE(i + 1 < args.size(), ConfigError, "--log-level needs a value");
+      core::Logger::set_level(core::parse_log_level(args[++i]));
+    } else if (a.rfind("--", 0) == 0) {
+      SURGE_THROW(ConfigError, "unknown option '" << a << "' (see surge " << command << " --help)");
+    } else if (core::is_override(a)) {
+      o.overrides.push_back(a);
+    } else if (o.file.empty()) {
+      o.file = a;
+    } else {
+      SURGE_THROW(ConfigError, "unexpected argument '" << a << "' (keys are set as key=value)");
+    }
+  }
+  return o;
+}
+
+void print_final_metrics(const surrogates::ValidationRecord& metrics,
+                         const surrogates::RolloutResult* rollout, const char* what,
+                         const std::filesystem::path& out_dir) {
+  for (const auto& f : metrics.fields) {
     std::printf("  %s %s: relative L2 %.3f %%, NRMSE %.4f, VRMSE %.4f\n", what, f.field.c_str(),
                 100.0 * f.relative_l2, f.nrmse, f.vrmse);
   }

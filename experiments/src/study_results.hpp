@@ -1,6 +1,7 @@
 #pragma once
 // The end of a study on rank 0: model/ exported, results.h5 written, the summary printed.
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -28,5 +29,22 @@ struct StudyOutcome {
 void write_study_results(const Study& study, const StudyOutcome& outcome,
                          const surrogates::Trainer& trainer,
                          const surrogates::ValidationSet& validation);
+
+// The command line of `surge run` and `surge train`: one file, key=value overrides, and the
+// options --help, --dry-run, --overwrite, --no-plots, --log-level L (applied at once).
+struct StudyOptions {
+  std::string file;
+  std::vector<std::string> overrides;
+  bool help = false, dry_run = false, overwrite = false, plots = true;
+};
+// Throws core::ConfigError naming the argument (and `surge <command> --help`).
+[[nodiscard]] StudyOptions parse_study_options(const std::vector<std::string>& args,
+                                               const char* command);
+
+// The closing lines of a study's summary: each channel's metrics (`what`: "validation" or
+// "one-step"), the last rollout horizon's if any, and where results.h5 and model/ are.
+void print_final_metrics(const surrogates::ValidationRecord& metrics,
+                         const surrogates::RolloutResult* rollout, const char* what,
+                         const std::filesystem::path& out_dir);
 
 }  // namespace surge::experiments

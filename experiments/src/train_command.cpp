@@ -21,6 +21,7 @@
 
 #include "server_mpi.hpp"
 #include "study.hpp"
+#include "study_results.hpp"
 #include "surge/core/config.hpp"
 #include "surge/core/error.hpp"
 #include "surge/core/log.hpp"
@@ -44,12 +45,6 @@ namespace {
 std::atomic<int> g_train_interrupted{0};
 extern "C" void on_train_interrupt(int) { g_train_interrupted = 1; }
 
-struct TrainOptions {
-  std::string file;
-  std::vector<std::string> overrides;
-  bool help = false, dry_run = false, overwrite = false, plots = true;
-};
-
 void print_help() {
   std::printf(
       "usage: surge train <train.yaml> [key=value ...] [options]\n"
@@ -69,34 +64,6 @@ void print_help() {
       "  --help          this text\n"
       "\ntrain keys:\n%s",
       core::format_key_docs(core::describe_config<TrainOwnConfig>()).c_str());
-}
-
-TrainOptions parse(const std::vector<std::string>& args) {
-  TrainOptions o;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      o.help = true;
-    } else if (a == "--dry-run") {
-      o.dry_run = true;
-    } else if (a == "--overwrite") {
-      o.overwrite = true;
-    } else if (a == "--no-plots") {
-      o.plots = false;
-    } else if (a == "--log-level") {
-      SURGE_REQUIRE(i + 1 < args.size(), ConfigError, "--log-level needs a value");
-      core::Logger::set_level(core::parse_log_level(args[++i]));
-    } else if (a.rfind("--", 0) == 0) {
-      SURGE_THROW(ConfigError, "unknown option '" << a << "' (see surge train --help)");
-    } else if (core::is_override(a)) {
-      o.overrides.push_back(a);
-    } else if (o.file.empty()) {
-      o.file = a;
-    } else {
-      SURGE_THROW(ConfigError, "unexpected argument '" << a << "' (keys are set as key=value)");
-    }
-  }
-  return o;
 }
 
 // One trajectory of one file: a member of the offline "study".
@@ -334,7 +301,7 @@ std::string source_of(const WellFile& f, std::int64_t trajectory) {
 }  // namespace
 
 int train_command(const std::vector<std::string>& args) {
-  const TrainOptions o = parse(args);
+  const StudyOptions o = parse_study_options(args, "train");
   if (o.help) {
     if (core::Logger::rank() == 0) print_help();
     return 0;
@@ -507,20 +474,8 @@ int train_command(const std::vector<std::string>& args) {
       static_cast<long long>(reader.read()), static_cast<long long>(expected),
       data.validation_trajectories.size(), static_cast<long long>(trainer.batches()),
       summary.seconds);
-  const char* what = next_step ? "one-step" : "validation";
-  for (const auto& f : final_metrics.fields) {
-    std::printf("  %s %s: relative L2 %.3f %%, NRMSE %.4f, VRMSE %.4f\n", what, f.field.c_str(),
-                100.0 * f.relative_l2, f.nrmse, f.vrmse);
-  }
-  if (rollout && !rollout->metrics.empty()) {
-    for (const auto& f : rollout->metrics.back()) {
-      std::printf("  rollout (%lld steps) %s: relative L2 %.3f %%, VRMSE %.4f\n",
-                  static_cast<long long>(rollout->horizon.back()), f.field.c_str(),
-                  100.0 * f.relative_l2, f.vrmse);
-    }
-  }
-  std::printf("  results: %s\n  model:   %s\n", (out_dir / "results.h5").c_str(),
-              (out_dir / "model").c_str());
+  print_final_metrics(final_metrics, rollout ? &*rollout : nullptr,
+                      next_step ? "one-step" : "validation", out_dir);
   std::fflush(stdout);
   if (!read_error.empty()) {
     std::fprintf(stderr, "surge: data error: %s (results written, stop_reason says so)\n",
