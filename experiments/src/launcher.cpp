@@ -47,7 +47,24 @@ void terminate_members(const std::vector<pid_t>& pids, std::chrono::milliseconds
 
 void terminate_member(pid_t pid) { terminate_members({pid}, std::chrono::seconds(2)); }
 
-void spawn_defaults(posix_spawnattr_t& attr) {
+pid_t spawn_member(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                   int stdin_fd, const std::string& log_file, int& error) {
+  std::vector<char*> argv, envp;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (stdin_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, stdin_fd, STDIN_FILENO);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  }
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_file.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // Its own process group: killing the group reaches mpirun and every rank it started.
   short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK;
@@ -58,6 +75,11 @@ void spawn_defaults(posix_spawnattr_t& attr) {
   sigset_t none;
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attr, &none);
+  pid_t pid = -1;
+  error = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  return error == 0 ? pid : -1;
 }
 
 // The last line of a member's log that reports an error ("...error: ...", as surge solve, C
@@ -161,30 +183,12 @@ void LocalLauncher::launch(std::size_t index) {
   MemberRecord& m = members_[index];
   ++m.attempts;
   const std::vector<std::string> args = command_(m, m.attempts);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
   const std::vector<std::string> env = launch_environment(
       hooks_.environment ? hooks_.environment(m, m.attempts) : std::vector<std::string>());
-  std::vector<char*> envp;
-  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-
-  const std::string log_file = attempt_log(log_dir_, m);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_file.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  posix_spawnattr_t attr;
-  spawn_defaults(attr);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    attempt_failed(index, std::string("cannot start ") + argv[0] + ": " + std::strerror(rc));
+  int error = 0;
+  const pid_t pid = spawn_member(args, env, -1, attempt_log(log_dir_, m), error);
+  if (pid < 0) {
+    attempt_failed(index, "cannot start " + args.at(0) + ": " + std::strerror(error));
     return;
   }
   m.status = MemberStatus::running;

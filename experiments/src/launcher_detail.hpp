@@ -19,9 +19,13 @@ namespace surge::experiments::launcher_detail {
 void terminate_members(const std::vector<pid_t>& pids, std::chrono::milliseconds grace);
 // terminate_members() of one, with 2 s of grace.
 void terminate_member(pid_t pid);
-// Initialises `attr` for a member: a process group of its own (killing the group reaches
-// mpirun and every rank it started) and no blocked signals.
-void spawn_defaults(posix_spawnattr_t& attr);
+// Starts `args` (args[0] a full path) with environment `env` as a member or a worker: a
+// process group of its own (killing the group reaches mpirun and every rank it started), no
+// blocked signals, stdin from `stdin_fd` (-1: /dev/null), stdout and stderr into `log_file`
+// (truncated). Returns the pid, or -1 with `error` set to posix_spawn's error number.
+[[nodiscard]] pid_t spawn_member(const std::vector<std::string>& args,
+                                 const std::vector<std::string>& env, int stdin_fd,
+                                 const std::string& log_file, int& error);
 // The last line of a log that reports an error, trimmed; "" if none.
 [[nodiscard]] std::string last_error_line(const std::string& log_file);
 // <dir>/member_<id>_attempt<k>.log of a member's current attempt.

@@ -58,31 +58,13 @@ void LocalLauncher::start_worker() {
   const int number = workers_started_++;
   const std::string log_file = log_dir_ + "/worker_" + std::to_string(number) + ".log";
   const std::vector<std::string> args = hooks_.worker_command();
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
   // Variables of one simulation travel on its line: the worker's own environment is the user's.
-  const std::vector<std::string> env = launch_environment();
-  std::vector<char*> envp;
-  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[0], STDIN_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_file.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  posix_spawnattr_t attr;
-  spawn_defaults(attr);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  int error = 0;
+  const pid_t pid = spawn_member(args, launch_environment(), fds[0], log_file, error);
   close(fds[0]);
-  if (rc != 0) {
+  if (pid < 0) {
     close(fds[1]);
-    SURGE_THROW(IoError, "cannot start a worker (" << argv[0] << "): " << std::strerror(rc));
+    SURGE_THROW(IoError, "cannot start a worker (" << args.at(0) << "): " << std::strerror(error));
   }
   Worker w;
   w.number = number;
