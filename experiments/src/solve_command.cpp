@@ -99,6 +99,20 @@ void print_help(const std::string& solver) {
   }
 }
 
+// A simulation id given as text (`what` names where from). Throws ConfigError.
+std::uint64_t parse_simulation_id(const std::string& text, const char* what) {
+  std::size_t used = 0;
+  std::uint64_t id = 0;
+  try {
+    id = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  SURGE_REQUIRE(used == text.size() && !text.empty() && text[0] != '-', ConfigError,
+                what << " must be a non-negative integer, got '" << text << "'");
+  return id;
+}
+
 SolveOptions parse(const std::vector<std::string>& args) {
   SolveOptions o;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -126,15 +140,7 @@ SolveOptions parse(const std::vector<std::string>& args) {
     } else if (a == "--experiment") {
       o.experiment = value("--experiment");
     } else if (a == "--simulation-id") {
-      const std::string text = value("--simulation-id");
-      std::size_t used = 0;
-      try {
-        o.simulation_id = std::stoull(text, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      SURGE_REQUIRE(used == text.size() && !text.empty() && text[0] != '-', ConfigError,
-                    "--simulation-id must be a non-negative integer, got '" << text << "'");
+      o.simulation_id = parse_simulation_id(value("--simulation-id"), "--simulation-id");
       o.simulation_id_given = true;
     } else if (a == "--env") {
       const std::string assignment = value("--env");
@@ -307,15 +313,7 @@ void take_simulation_id(SolveOptions& o) {
   if (o.simulation_id_given) return;
   for (const auto& a : o.env) {
     if (a.rfind("SURGE_SIMULATION_ID=", 0) != 0) continue;
-    const std::string text = a.substr(a.find('=') + 1);
-    std::size_t used = 0;
-    try {
-      o.simulation_id = std::stoull(text, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    SURGE_REQUIRE(used == text.size() && !text.empty() && text[0] != '-', ConfigError,
-                  "SURGE_SIMULATION_ID must be a non-negative integer, got '" << text << "'");
+    o.simulation_id = parse_simulation_id(a.substr(a.find('=') + 1), "SURGE_SIMULATION_ID");
   }
 }
 
