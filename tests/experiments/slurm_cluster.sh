@@ -48,7 +48,7 @@ stop_daemons() {
 
 start() {
   why_not >&2 || exit 1
-  mkdir -p "$dir/state" "$dir/spool" "$dir/munge"
+  mkdir -p "$dir/state" "$dir/spool" "$dir/munge" "$dir/tmp"
   chmod 700 "$dir" "$dir/munge"
   dd if=/dev/urandom bs=1 count=1024 of="$dir/munge/munge.key" status=none
   chmod 400 "$dir/munge/munge.key"
@@ -71,6 +71,7 @@ CredType=cred/munge
 AuthInfo=socket=$dir/munge/socket
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
+TmpFS=$dir/tmp
 SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/slurmd.pid
 SlurmctldLogFile=$dir/slurmctld.log
@@ -92,6 +93,10 @@ InactiveLimit=0
 NodeName=localhost CPUs=16 RealMemory=4000 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
+  # PMIx's per-step client directories (/tmp/spmix_appdir_<uid>_<job>.<step> by default) go
+  # inside this cluster's directory: every test cluster numbers its jobs from 1, and a
+  # directory another cluster left behind made a step fail to launch ("File exists").
+  echo "PMIxCliTmpDirBase=$dir/tmp" >"$dir/mpi.conf"
   export SLURM_CONF=$dir/slurm.conf
   /usr/sbin/slurmctld -i || { echo "slurmctld did not start (see $dir/slurmctld.log)" >&2; exit 1; }
   /usr/sbin/slurmd || { echo "slurmd did not start (see $dir/slurmd.log)" >&2; exit 1; }
