@@ -155,8 +155,10 @@ bool JobEnd::final() const {
 SlurmJobLauncher::SlurmJobLauncher(const LauncherConfig& config, const SlurmConfig& slurm,
                                    SlurmCommands commands, std::vector<MemberRecord> members,
                                    ScriptFor script, SilenceOf silence, Redraw redraw,
-                                   std::string log_dir, std::string script_dir)
+                                   std::string log_dir, std::string script_dir,
+                                   LocalLauncher::DeliveryOf delivery)
     : config_(config),
+      delivery_(std::move(delivery)),
       slurm_(slurm),
       commands_(std::move(commands)),
       script_(std::move(script)),
@@ -338,8 +340,21 @@ void SlurmJobLauncher::poll() {
     }
     const std::optional<JobEnd>& end = ended[job.id];
     if (end && end->succeeded()) {
-      m.status = MemberStatus::done;
-      SURGE_LOG(log_, debug, "simulation " << m.simulation_id << " done (job " << job.id << ")");
+      // Slurm's COMPLETED is the batch script's exit code: a step that failed to launch can
+      // still end with 0. The member is done once its stream has arrived (as locally).
+      const LocalLauncher::Delivery d =
+          delivery_ ? delivery_(m.simulation_id) : LocalLauncher::Delivery{};
+      if (!job.completed_at) job.completed_at = now;
+      const double waited = std::chrono::duration<double>(now - *job.completed_at).count();
+      if (d.missing.empty()) {
+        m.status = MemberStatus::done;
+        SURGE_LOG(log_, debug, "simulation " << m.simulation_id << " done (job " << job.id << ")");
+      } else if (d.final || waited > config_.silence_timeout_s) {
+        attempt_failed(job.index, "completed but " + d.missing + " (Slurm job " + job.id + ")");
+      } else {
+        ++k;
+        continue;
+      }
     } else if (end) {
       std::string why = "ended " + end->state + ", exit code " + end->exit_code;
       if (!end->reason.empty() && end->reason != "None") why += ", reason " + end->reason;

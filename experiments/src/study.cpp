@@ -380,9 +380,10 @@ std::unique_ptr<Launcher> make_launcher(const Study& study, std::vector<MemberRe
       return member_job_script(study, surge_exe, m, attempt, log_file,
                                environment ? environment(m, attempt) : std::vector<std::string>{});
     };
-    return std::make_unique<SlurmJobLauncher>(
-        study.launcher, *study.slurm, study.slurm_commands, std::move(members), script,
-        std::move(silence), std::move(redraw), log_dir, (study.out_dir / "slurm").string());
+    return std::make_unique<SlurmJobLauncher>(study.launcher, *study.slurm, study.slurm_commands,
+                                              std::move(members), script, std::move(silence),
+                                              std::move(redraw), log_dir,
+                                              (study.out_dir / "slurm").string(), hooks.delivery);
   }
   // Local members, or job steps of the allocation this server runs in (srun --exact).
   auto command = [&study, surge_exe, front_endpoint](const MemberRecord& m, int attempt) {

@@ -65,7 +65,8 @@ class SlurmJobLauncher final : public Launcher {
   // `log_dir` (member_<id>_attempt<k>.log).
   SlurmJobLauncher(const LauncherConfig& config, const SlurmConfig& slurm, SlurmCommands commands,
                    std::vector<MemberRecord> members, ScriptFor script, SilenceOf silence,
-                   Redraw redraw, std::string log_dir, std::string script_dir);
+                   Redraw redraw, std::string log_dir, std::string script_dir,
+                   LocalLauncher::DeliveryOf delivery = {});
   ~SlurmJobLauncher() override;
   SlurmJobLauncher(const SlurmJobLauncher&) = delete;
   SlurmJobLauncher& operator=(const SlurmJobLauncher&) = delete;
@@ -86,6 +87,8 @@ class SlurmJobLauncher final : public Launcher {
     std::size_t index;  // into members_
     std::string id;
     std::optional<std::chrono::steady_clock::time_point> running_since;  // unset while queued
+    // Set when Slurm says the job completed but what it sent has not all arrived yet.
+    std::optional<std::chrono::steady_clock::time_point> completed_at;
   };
   void run();
   void loop();
@@ -97,6 +100,8 @@ class SlurmJobLauncher final : public Launcher {
   void attempt_failed(std::size_t index, const std::string& why);
 
   LauncherConfig config_;
+  // As the local launcher's: a job that completed is done once what it sent has arrived.
+  LocalLauncher::DeliveryOf delivery_;
   SlurmConfig slurm_;
   SlurmCommands commands_;
   ScriptFor script_;
