@@ -369,7 +369,6 @@ training: {optimizer: {lr: 0.003}, max_batches: 400, validate_every: 100}
         samples = list(m["samples"][:])
         fields = list(r["final_validation"].attrs["field_names"])
         rel = r["final_validation/relative_l2"][:]
-        first = r["validation/relative_l2"][0]
     want_sources = ["waves_valid.h5", "waves_train.h5#0", "waves_train.h5#1", "waves_train.h5#2"]
     if sources != want_sources or roles != ["validation", "train", "train", "train"]:
         fail(f"members: sources {sources}, roles {roles}")
@@ -377,8 +376,16 @@ training: {optimizer: {lr: 0.003}, max_batches: 400, validate_every: 100}
         fail(f"members/parameters {params.tolist()} are not the trajectories' scalars/")
     if samples != [9, 9, 9, 9] or fields != ["wave", "flow_x", "flow_y"]:
         fail(f"samples {samples}, channels {fields}")
-    if not (np.all(rel < first) and np.all(rel < 0.5)):
-        fail(f"validation relative L2 did not fall: first {first}, final {rel}")
+    # The bar is an untrained model's error, measured here: one batch of training. The
+    # first validation point is no bar; it comes after 100 batches, and which samples the
+    # trainer had by then depends on the reader thread's timing (CI once saw one channel's
+    # error there lower than at the end).
+    run([surge, "train", "train.yaml", "--no-plots", "training.max_batches=1",
+         "study.output_dir=untrained"], tmp)
+    with h5py.File(os.path.join(tmp, "untrained", "results.h5"), "r") as r:
+        untrained = r["final_validation/relative_l2"][:]
+    if not np.all(rel < 0.1 * untrained):
+        fail(f"validation relative L2 did not fall tenfold: untrained {untrained}, final {rel}")
     with open(os.path.join(tmp, "out", "model", "surrogate.yaml")) as f:
         text = f.read()
     if "periodic: [true, true]" not in text:
@@ -389,7 +396,8 @@ training: {optimizer: {lr: 0.003}, max_batches: 400, validate_every: 100}
     if shapes != ((1, 9, 12, 10), (1, 9, 12, 10, 2)):
         fail(f"surge predict wrote {shapes}")
     print(f"ok: a Well file of 3 trajectories trains (final relative L2 "
-          f"{', '.join(f'{v:.3f}' for v in rel)}) and its model predicts")
+          f"{', '.join(f'{v:.3f}' for v in rel)}, untrained "
+          f"{', '.join(f'{v:.3f}' for v in untrained)}) and its model predicts")
 
 
 def next_step(surge, tmp):
