@@ -221,15 +221,16 @@ EnsembleRun ensemble_rate(const ex::Study& study, std::vector<ex::MemberRecord> 
   const std::size_t n = members.size();
   auto launcher = ex::make_launcher(study, std::move(members), front.endpoint(), silence, redraw,
                                     std::move(hooks));
-  control.start(
-      {control.endpoint()}, [&receiver] { return receiver.members(); },
-      [&]() -> std::optional<std::vector<std::vector<std::uint64_t>>> {
-        if (!launcher->finished()) return std::nullopt;
-        std::vector<std::vector<std::uint64_t>> lists(1);
-        for (const auto& m : launcher->members()) lists[0].push_back(m.simulation_id);
-        return lists;
-      },
-      [&feeder] { return feeder.delivered(); });
+  ex::ServerControl::Hooks control_hooks;
+  control_hooks.liveness = [&receiver] { return receiver.members(); };
+  control_hooks.final_lists = [&]() -> std::optional<std::vector<std::vector<std::uint64_t>>> {
+    if (!launcher->finished()) return std::nullopt;
+    std::vector<std::vector<std::uint64_t>> lists(1);
+    for (const auto& m : launcher->members()) lists[0].push_back(m.simulation_id);
+    return lists;
+  };
+  control_hooks.deliveries = [&feeder] { return feeder.delivered(); };
+  control.start({control.endpoint()}, std::move(control_hooks));
   feeder.start();
   // The consumer: takes every batch as soon as it is served (the trainer's place, doing nothing).
   std::atomic<bool> stop{false};

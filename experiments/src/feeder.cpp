@@ -26,6 +26,15 @@ void Feeder::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Feeder::forget(std::uint64_t simulation) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (forgotten_.insert(simulation).second) to_forget_.push_back(simulation);
+}
+std::size_t Feeder::forgotten() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return forgotten_.size();
+}
+
 std::string Feeder::error() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return error_;
@@ -110,6 +119,15 @@ void Feeder::loop() {
   };
   while (!reception_over()) {
     if (interrupted_ || stop_) break;
+    std::vector<std::uint64_t> to_forget;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      to_forget.swap(to_forget_);
+    }
+    for (const auto id : to_forget) {
+      train_builder.forget(id);
+      validation_builder.forget(id);
+    }
     auto d = receiver_.pop(std::chrono::milliseconds(50));
     if (!d) continue;
     if (d->kind == streaming::DeliveryKind::simulation_end) {

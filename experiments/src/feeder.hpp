@@ -86,6 +86,13 @@ class Feeder {
   // Samples made, by simulation.
   [[nodiscard]] std::map<std::uint64_t, std::int64_t> samples() const;
   [[nodiscard]] std::vector<reservoir::Sample> validation() const;
+  // Frees what the thread holds of a simulation that was given up: its partial samples
+  // (thread-safe; done by the thread before its next field). Its samples already made stay,
+  // and so do its fields already queued in the receiver (the receiver rejects later ones),
+  // which may still complete a sample.
+  void forget(std::uint64_t simulation);
+  // Simulations forgotten so far.
+  [[nodiscard]] std::size_t forgotten() const;
 
   // Runs `f(state)` with the feeder paused between two samples: what the buffer holds and
   // what the state records agree (a study checkpoint saves both inside `f`).
@@ -108,7 +115,9 @@ class Feeder {
   ReceptionState state_;
   std::vector<reservoir::Sample> validation_;
   FeederDrops drops_;
-  std::set<std::uint64_t> roleless_;  // simulations whose role did not come in time
+  std::set<std::uint64_t> roleless_;      // simulations whose role did not come in time
+  std::vector<std::uint64_t> to_forget_;  // guarded by mutex_; emptied by the thread
+  std::set<std::uint64_t> forgotten_;     // guarded by mutex_
   std::string error_;
   std::atomic<bool> over_{false}, stop_{false};
   std::thread thread_;

@@ -53,11 +53,8 @@ ServerControl::ServerControl(int rank, int size, const std::string& data_endpoin
   endpoint_ = streaming::connectable_endpoint(in_.get(zmq::sockopt::last_endpoint));
 }
 
-void ServerControl::start(const std::vector<std::string>& endpoints, Liveness liveness,
-                          FinalLists final_lists, Deliveries deliveries) {
-  liveness_ = std::move(liveness);
-  final_lists_ = std::move(final_lists);
-  deliveries_ = std::move(deliveries);
+void ServerControl::start(const std::vector<std::string>& endpoints, Hooks hooks) {
+  hooks_ = std::move(hooks);
   for (int k = 0; k < size_; ++k) {
     if (k == rank_ || (rank_ != 0 && k != 0)) continue;
     zmq::socket_t s(context_, zmq::socket_type::push);
@@ -93,7 +90,13 @@ void ServerControl::set_role(std::uint64_t simulation, MemberRole role) {
 void ServerControl::announce_role(std::uint64_t simulation, MemberRole role) {
   set_role(simulation, role);
   std::lock_guard<std::mutex> lock(mutex_);
-  outgoing_roles_.emplace_back(simulation, role);
+  outgoing_.push_back("role " + std::to_string(simulation) + " " +
+                      (role == MemberRole::validation ? "0" : "1"));
+}
+
+void ServerControl::announce_forget(std::uint64_t simulation) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  outgoing_.push_back("forget " + std::to_string(simulation));
 }
 
 std::optional<MemberRole> ServerControl::role_of(std::uint64_t simulation,
@@ -153,8 +156,9 @@ bool ServerControl::handle(const std::string& text) {
   in >> kind;
   std::vector<std::string> tokens;
   while (in >> token) tokens.push_back(token);
-  // Rank 0 sends roles and final lists; the other ranks report liveness and deliveries.
-  const bool from_rank0 = kind == "role" || kind == "final";
+  // Rank 0 sends roles, simulations given up and final lists; the other ranks report
+  // liveness and deliveries.
+  const bool from_rank0 = kind == "role" || kind == "forget" || kind == "final";
   const bool to_rank0 = kind == "live" || kind == "delivered";
   if ((rank_ == 0 && !to_rank0) || (rank_ != 0 && !from_rank0)) return false;
   if (kind == "role") {
@@ -163,6 +167,11 @@ bool ServerControl::handle(const std::string& text) {
     const auto role = number<int>(tokens[1]);
     if (!sim || !role || (*role != 0 && *role != 1)) return false;
     set_role(*sim, *role == 0 ? MemberRole::validation : MemberRole::train);
+  } else if (kind == "forget") {
+    if (tokens.size() != 1) return false;
+    const auto sim = number<std::uint64_t>(tokens[0]);
+    if (!sim) return false;
+    if (hooks_.forget) hooks_.forget(*sim);
   } else if (kind == "final") {
     std::set<std::uint64_t> ids;
     for (const auto& t : tokens) {
@@ -236,18 +245,16 @@ void ServerControl::loop() {
       }
     }
     if (rank_ == 0) {
-      std::vector<std::pair<std::uint64_t, MemberRole>> roles;
+      std::vector<std::string> messages;
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        roles.swap(outgoing_roles_);
+        messages.swap(outgoing_);
       }
-      for (const auto& [sim, role] : roles) {
-        const std::string text =
-            "role " + std::to_string(sim) + " " + (role == MemberRole::validation ? "0" : "1");
+      for (const auto& text : messages) {
         for (auto& [k, s] : out_) s.send(zmq::buffer(text), zmq::send_flags::none);
       }
-      if (!published && final_lists_) {
-        if (auto lists = final_lists_()) {
+      if (!published && hooks_.final_lists) {
+        if (auto lists = hooks_.final_lists()) {
           published = true;
           for (auto& [k, s] : out_) {
             std::string text = "final";
@@ -264,7 +271,9 @@ void ServerControl::loop() {
     } else if (streaming::Clock::now() - last_report > std::chrono::milliseconds(250)) {
       last_report = streaming::Clock::now();
       std::map<std::uint64_t, double> quiet;
-      for (const auto& m : liveness_()) {
+      std::vector<streaming::MemberStatus> members;
+      if (hooks_.liveness) members = hooks_.liveness();
+      for (const auto& m : members) {
         const double q = std::chrono::duration<double>(last_report - m.last_seen).count();
         auto [it, fresh] = quiet.emplace(m.simulation, q);
         if (!fresh) it->second = std::min(it->second, q);
@@ -274,9 +283,9 @@ void ServerControl::loop() {
       text << "live";
       for (const auto& [sim, q] : quiet) text << ' ' << sim << ' ' << q;
       out_.front().second.send(zmq::buffer(text.str()), zmq::send_flags::none);
-      if (deliveries_) {
+      if (hooks_.deliveries) {
         std::string changed;
-        for (const auto& [sim, steps] : deliveries_()) {
+        for (const auto& [sim, steps] : hooks_.deliveries()) {
           auto [it, fresh] = reported_.emplace(sim, steps);
           if (!fresh && it->second == steps) continue;
           it->second = steps;

@@ -3,8 +3,9 @@
 // threads may call MPI, but the feeder threads must learn when reception is over and the
 // launcher (rank 0) when a member assigned to another rank went silent, while the main
 // threads are busy training. So every rank binds a PULL socket; rank 0 pushes to every other
-// rank the role of each redrawn member and, once the launcher has finished, the simulations
-// whose end each rank must see; the other ranks push to rank 0, every 250 ms, how long ago
+// rank the role of each redrawn member, the simulations given up (whose state every rank
+// frees) and, once the launcher has finished, the simulations whose end each rank must see;
+// the other ranks push to rank 0, every 250 ms, how long ago
 // they last heard of each of their members and the steps each member whose END they saw
 // delivered (when that changed). On one rank it is the same code without peers.
 //
@@ -62,6 +63,16 @@ class ServerControl {
   using Deliveries = std::function<std::map<std::uint64_t, std::int64_t>()>;
   // Rank 0: the simulations each rank must see end, once the launcher has finished.
   using FinalLists = std::function<std::optional<std::vector<std::vector<std::uint64_t>>>()>;
+  // Other ranks: frees what this rank holds of a simulation rank 0 gave up (redrew).
+  using Forget = std::function<void(std::uint64_t)>;
+  // What the thread asks of the rest of the rank. Each may be empty; the thread calls them
+  // without holding its lock.
+  struct Hooks {
+    Liveness liveness;       // other ranks: reported to rank 0
+    FinalLists final_lists;  // rank 0: published to every rank once it has them
+    Deliveries deliveries;   // other ranks: reported to rank 0 when they change
+    Forget forget;           // other ranks: on rank 0's word
+  };
 
   // Binds the PULL socket on the host of `data_endpoint` (a kernel-chosen port), a CURVE
   // server with `keys`. Throws ConfigError if it cannot (or if libzmq has no CURVE).
@@ -73,8 +84,7 @@ class ServerControl {
   [[nodiscard]] const std::string& endpoint() const noexcept { return endpoint_; }
 
   // Connects to the other ranks (`endpoints[k]` is rank k's) and starts the thread.
-  void start(const std::vector<std::string>& endpoints, Liveness liveness, FinalLists final_lists,
-             Deliveries deliveries = {});
+  void start(const std::vector<std::string>& endpoints, Hooks hooks);
   // Publishes what is left (rank 0) and stops the thread (idempotent).
   void stop();
   // Why the thread stopped early ("" while it runs or if it stopped when told). The thread
@@ -85,6 +95,9 @@ class ServerControl {
   void set_role(std::uint64_t simulation, MemberRole role);
   // Rank 0: records a redrawn member's role here and sends it to every other rank.
   void announce_role(std::uint64_t simulation, MemberRole role);
+  // Rank 0: tells every other rank to free what it holds of `simulation` (given up and
+  // redrawn; its later messages are rejected as after_end). Rank 0 frees its own itself.
+  void announce_forget(std::uint64_t simulation);
   // The role of `simulation`, waiting until rank 0 has said it; nothing if `give_up` is set
   // first.
   [[nodiscard]] std::optional<MemberRole> role_of(std::uint64_t simulation,
@@ -119,14 +132,12 @@ class ServerControl {
   zmq::socket_t in_;
   std::vector<std::pair<int, zmq::socket_t>> out_;  // rank 0: to every rank; others: to rank 0
   std::string endpoint_;
-  Liveness liveness_;
-  FinalLists final_lists_;
-  Deliveries deliveries_;
+  Hooks hooks_;
   std::map<std::uint64_t, std::int64_t> reported_;  // deliveries sent to rank 0 (other ranks)
   mutable std::mutex mutex_;                        // guards everything below
   std::condition_variable role_known_;
   std::map<std::uint64_t, MemberRole> roles_;
-  std::vector<std::pair<std::uint64_t, MemberRole>> outgoing_roles_;
+  std::vector<std::string> outgoing_;  // rank 0: messages for every other rank, in order
   std::optional<std::set<std::uint64_t>> expected_;
   std::map<std::uint64_t, streaming::Clock::time_point> last_seen_;
   std::map<std::uint64_t, std::int64_t> remote_delivered_;

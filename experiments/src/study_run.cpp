@@ -186,6 +186,8 @@ std::vector<std::pair<std::string, std::int64_t>> streaming_counters(
   c.emplace_back("feeder_unknown_role", d.unknown_role);
   c.emplace_back("feeder_bad_step", d.bad_step);
   c.emplace_back("feeder_unusable", d.unusable);
+  // Simulations given up (redrawn) whose state a rank freed: redrawn members x ranks.
+  c.emplace_back("forgotten", static_cast<std::int64_t>(feeder.forgotten()));
   std::vector<std::int64_t> values;
   for (const auto& [name, n] : c) values.push_back(n);
   if (core::comm_size(MPI_COMM_WORLD) > 1) {
@@ -311,10 +313,12 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
       }
       return quiet;
     };
-    auto redraw = [&table, &control, &front, &receiver](const MemberRecord& failed) {
-      // The failed member's admission and what rank 0 holds of it go.
+    auto redraw = [&table, &control, &front, &receiver, &feeder](const MemberRecord& failed) {
+      // The failed member's admission goes, and what every rank holds of it.
       front->revoke(failed.simulation_id);
       (void)receiver.forget(failed.simulation_id);
+      feeder.forget(failed.simulation_id);
+      control.announce_forget(failed.simulation_id);
       MemberRecord m = table->draw(failed.role);
       control.announce_role(m.simulation_id, m.role);
       return m;
@@ -349,9 +353,15 @@ int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool
       return lists;
     };
   }
-  control.start(
-      control_endpoints, [&receiver] { return receiver.members(); }, final_lists,
-      [&feeder] { return feeder.delivered(); });
+  ServerControl::Hooks control_hooks;
+  control_hooks.liveness = [&receiver] { return receiver.members(); };
+  control_hooks.final_lists = final_lists;
+  control_hooks.deliveries = [&feeder] { return feeder.delivered(); };
+  control_hooks.forget = [&receiver, &feeder](std::uint64_t id) {
+    (void)receiver.forget(id);
+    feeder.forget(id);
+  };
+  control.start(control_endpoints, std::move(control_hooks));
 
   // --- 3. the feeder: fields -> samples -> buffer (or the validation set) --------------------
   feeder.restore(std::move(restored));

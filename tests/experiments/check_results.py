@@ -4,7 +4,7 @@ down, every dataset of results.h5 is there, the model and plots exist.
 
 usage: check_results.py <output_dir> <frames per member> [ranks=P] [simulation_id:attempts ...]
                         [error:simulation_id=REGEX ...] [refused=N] [max_relative_l2=X]
-                        [streaming:NAME=N ...]
+                        [streaming:NAME=N ...] [redrawn:simulation_id ...]
 
 With P server ranks (trainer replicas), the per-rank counts must add up to the members'
 samples and every rank must have received samples and trained on them. A next_step model
@@ -12,7 +12,9 @@ samples and every rank must have received samples and trained on them. A next_st
 from 1 to the members' last frame, per channel, finite, and the rollout predictions.
 error:ID=REGEX: members/last_error of simulation ID matches REGEX (why an attempt failed);
 refused=N: the server refused N handshakes; max_relative_l2=X: the final validation error of
-every channel is below X; streaming:NAME=N: results.h5 streaming/ attribute NAME is N.
+every channel is below X; streaming:NAME=N: results.h5 streaming/ attribute NAME is N;
+redrawn:ID: simulation ID failed every attempt and was redrawn (every other member must be
+done): the samples it made before it failed count, and a member in its place delivered all.
 """
 import os
 import re
@@ -33,6 +35,7 @@ def main():
     expected_attempts, expected_errors = {}, {}
     refused, max_rel = None, None
     streaming = {}
+    redrawn = set()
     for a in sys.argv[3:]:
         if a.startswith("ranks="):
             ranks = int(a[len("ranks="):])
@@ -44,6 +47,8 @@ def main():
         elif a.startswith("streaming:"):
             name, _, n = a[len("streaming:"):].partition("=")
             streaming[name] = int(n)
+        elif a.startswith("redrawn:"):
+            redrawn.add(int(a[len("redrawn:"):]))
         elif a.startswith("max_relative_l2="):
             max_rel = float(a[len("max_relative_l2="):])
         else:
@@ -95,8 +100,13 @@ def main():
         status = [s.decode() if isinstance(s, bytes) else s for s in m.attrs["status"]]
         ids, samples, attempts = m["simulation_id"][:], m["samples"][:], m["attempts"][:]
         done = [i for i, s in enumerate(status) if s == "done"]
-        if len(done) != len(status):
-            fail(f"not every member is done: {status}")
+        gone = [i for i, s in enumerate(status) if s == "redrawn"]
+        if {int(ids[i]) for i in gone} != redrawn or len(done) + len(gone) != len(status):
+            fail(f"members {list(map(int, ids))} are {status}; expected every member done "
+                 f"but {sorted(redrawn)} redrawn")
+        for i in gone:
+            if samples[i] >= steps:
+                fail(f"redrawn simulation {ids[i]} delivered {samples[i]} of {steps} samples")
         # Every output of every member exactly once: duplicates would push a count past steps.
         for i in done:
             if samples[i] != steps:
@@ -117,7 +127,7 @@ def main():
             fail(f"final validation relative L2 {list(rel)}, expected below {max_rel}")
         res = f["reservoir"].attrs
         roles = [r.decode() if isinstance(r, bytes) else r for r in m.attrs["role"]]
-        train = sum(samples[i] for i in done if roles[i] == "train")
+        train = sum(samples[i] for i in done + gone if roles[i] == "train")
         if res["puts"] + res["rejected_puts"] != train:
             fail(f"the reservoir took {res['puts']} + refused {res['rejected_puts']} samples, "
                  f"training members delivered {train}")

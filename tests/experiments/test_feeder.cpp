@@ -52,9 +52,7 @@ TEST(Feeder, FieldsItCannotUseAreDroppedAndCountedNeverFatal) {
   const ControlKeys keys{streaming::make_curve_keypair(), streaming::make_curve_keypair()};
   ServerControl control(0, 1, config.data_endpoint, keys);
   for (std::uint64_t sim : {1, 2, 3}) control.set_role(sim, MemberRole::train);
-  control.start(
-      {control.endpoint()}, [] { return std::vector<st::MemberStatus>{}; },
-      [] { return std::optional<std::vector<std::vector<std::uint64_t>>>{}; });
+  control.start({control.endpoint()}, {});
   core::Pluggable fifo;
   fifo.type = "fifo";
   fifo.parameters = YAML::Load("{capacity: 100, watermark: 1, batch_size: 1}");
