@@ -4,8 +4,10 @@
 #       time: libFuzzer with ASan and UBSan when clang++ has it, else the same target under
 #       a standalone mutation loop built with g++ -fsanitize=address,undefined;
 #   (b) a ThreadSanitizer build in build-tsan/ of the streaming tests (loopback: front,
-#       receivers and clients on their threads) and, with --study, of surge and the two
-#       hostile-input studies (run_e2e_hostile_input, run_e2e_hostile_members). Debian's
+#       receivers and clients on their threads) and, with --study, of surge and three
+#       studies: the two hostile-input ones (run_e2e_hostile_input, run_e2e_hostile_members)
+#       and a redrawn member on 2 server ranks (run_e2e_member_redrawn_two_server_ranks: the
+#       control thread frees the receiver's and the feeder's state). Debian's
 #       libzmq, libsodium, Open MPI and LibTorch are not instrumented: scripts/tsan.supp
 #       suppresses what they report, and the studies run without TSan's mutex-misuse and
 #       lock-order reports, which Open MPI's plugins trigger in every MPI process.
@@ -93,7 +95,7 @@ if [[ $tsan -eq 1 ]]; then
     -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread \
     -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache >/dev/null
   targets=(test_streaming_protocol test_streaming_loopback test_streaming_member_environment)
-  [[ $study -eq 1 ]] && targets+=(surge hostile_peer)
+  [[ $study -eq 1 ]] && targets+=(surge surge-solve hostile_peer)
   cmake --build "$root/build-tsan" -j"$jobs" --target "${targets[@]}"
   start=$(date +%s)
   options="halt_on_error=1 second_deadlock_stack=1 history_size=4"
@@ -107,7 +109,8 @@ if [[ $tsan -eq 1 ]]; then
     (cd "$root/build-tsan" &&
       TSAN_OPTIONS="$options report_mutex_bugs=0 detect_deadlocks=0" \
       OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-      ctest -R 'run_e2e_hostile_(input|members)' --output-on-failure) || status=1
+      ctest -R 'run_e2e_hostile_(input|members)|run_e2e_member_redrawn_two_server_ranks' \
+        --output-on-failure) || status=1
   fi
   echo "== tsan: tests took $(( $(date +%s) - start )) s, exit status so far $status"
 fi

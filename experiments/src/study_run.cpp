@@ -220,6 +220,8 @@ void install_interrupt_handler() {
   }
 }
 
+bool interrupted() noexcept { return g_interrupted != 0; }
+
 int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool plots) {
   const ExperimentConfig& cfg = study.cfg;
   const int rank = core::comm_rank(MPI_COMM_WORLD), size = core::comm_size(MPI_COMM_WORLD);

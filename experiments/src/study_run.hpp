@@ -23,7 +23,10 @@ struct ResumePoint {
 // checked) on rank 0.
 int run_study(const Study& study, const std::optional<ResumePoint>& resume, bool plots);
 
-// Installs the SIGINT/SIGTERM handler that turns Ctrl-C into a clean stop.
+// Installs the SIGINT/SIGTERM handler that turns Ctrl-C into a clean stop (under mpirun also
+// SIGCONT, Open MPI's first word of a Ctrl-C, and death with mpirun).
 void install_interrupt_handler();
+// Set once the handler has seen an interrupt.
+[[nodiscard]] bool interrupted() noexcept;
 
 }  // namespace surge::experiments

@@ -4,8 +4,6 @@
 // (data.prefetch_frames at a time) and puts their samples into the buffer, as a study's feeder
 // puts the streamed ones: the same sample builder makes them, so a model trained offline
 // exports and loads exactly as one trained online.
-#include <signal.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -22,6 +20,7 @@
 #include "server_mpi.hpp"
 #include "study.hpp"
 #include "study_results.hpp"
+#include "study_run.hpp"
 #include "surge/core/config.hpp"
 #include "surge/core/error.hpp"
 #include "surge/core/log.hpp"
@@ -42,9 +41,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::atomic<int> g_train_interrupted{0};
-extern "C" void on_train_interrupt(int) { g_train_interrupted = 1; }
-
 void print_help() {
   std::printf(
       "usage: surge train <train.yaml> [key=value ...] [options]\n"
@@ -56,6 +52,8 @@ void print_help() {
       "Samples are built as surge run builds streamed ones (experiments/README.md, \"Offline\n"
       "training\"). A file that does not fit (not HDF5, a missing dataset, another shape or\n"
       "dtype) is one line naming the file and the dataset, exit code 1, before training.\n"
+      "Under mpirun -np P, P processes train data-parallel, each reading every P-th training\n"
+      "trajectory into its own buffer (experiments/README.md, \"Data-parallel\").\n"
       "\noptions:\n"
       "  --dry-run       check every file, print the resolved configuration, train nothing\n"
       "  --overwrite     reuse an output directory that exists and is not empty\n"
@@ -181,13 +179,19 @@ ExperimentConfig as_study(const TrainConfig& cfg, const TrainData& d) {
   return e;
 }
 
-// Reads the training files into the buffer, in order, on its own thread: prefetch_frames
-// frames at a time, each turned into a sample by the builder `surge run`'s feeder uses.
+// Reads this rank's training trajectories into the buffer, in order, on its own thread:
+// prefetch_frames frames at a time, each turned into a sample by the builder `surge run`'s
+// feeder uses.
 class DataReader {
  public:
-  DataReader(const TrainData& data, std::int64_t prefetch, bool next_step, std::int64_t stride,
-             reservoir::Buffer<reservoir::Sample>& buffer)
-      : data_(data), prefetch_(prefetch), next_step_(next_step), stride_(stride), buffer_(buffer) {}
+  DataReader(const TrainData& data, std::vector<Trajectory> trajectories, std::int64_t prefetch,
+             bool next_step, std::int64_t stride, reservoir::Buffer<reservoir::Sample>& buffer)
+      : data_(data),
+        trajectories_(std::move(trajectories)),
+        prefetch_(prefetch),
+        next_step_(next_step),
+        stride_(stride),
+        buffer_(buffer) {}
   ~DataReader() { join(); }
   DataReader(const DataReader&) = delete;
   DataReader& operator=(const DataReader&) = delete;
@@ -223,6 +227,10 @@ class DataReader {
       return "unknown error";
     }
   }
+  [[nodiscard]] bool failed() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return error_ != nullptr;
+  }
   [[nodiscard]] std::int64_t read() const noexcept { return read_; }
   [[nodiscard]] std::map<std::uint64_t, std::int64_t> samples() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -236,7 +244,7 @@ class DataReader {
                           !next_step_);
     std::size_t open_file = data_.train.size();
     std::unique_ptr<WellReader> reader;
-    for (const auto& t : data_.train_trajectories) {
+    for (const auto& t : trajectories_) {
       if (t.file != open_file) {
         reader.reset();  // one file open at a time
         reader = std::make_unique<WellReader>(data_.train[t.file], layout);
@@ -259,6 +267,7 @@ class DataReader {
   }
 
   const TrainData& data_;
+  const std::vector<Trajectory> trajectories_;
   const std::int64_t prefetch_;
   const bool next_step_;
   const std::int64_t stride_;
@@ -308,9 +317,10 @@ int train_command(const std::vector<std::string>& args) {
   }
   SURGE_REQUIRE(!o.file.empty(), ConfigError,
                 "no training file (usage: surge train <train.yaml> [key=value ...])");
-  SURGE_REQUIRE(core::comm_size(MPI_COMM_WORLD) == 1, ConfigError,
-                "surge train runs on one process (not under mpirun -np "
-                    << core::comm_size(MPI_COMM_WORLD) << ")");
+  // Under mpirun -np P: data-parallel, each process reads every P-th training trajectory
+  // into its own buffer and trains a replica (gradients averaged, as surge run's server ranks).
+  const int rank = core::comm_rank(MPI_COMM_WORLD);
+  const int size = core::comm_size(MPI_COMM_WORLD);
   core::ConfigSource source;
   source.file = o.file;
   YAML::Node root = core::load_yaml_file(o.file);
@@ -352,6 +362,11 @@ int train_command(const std::vector<std::string>& args) {
                                      << cfg.training.rollout_steps << ") must be below the "
                                      << data.layout.frames << " frames of a trajectory");
   }
+  SURGE_REQUIRE(data.train_trajectories.size() >= static_cast<std::size_t>(size), ConfigError,
+                "data.train holds " << data.train_trajectories.size()
+                                    << " trajectories, fewer than the " << size
+                                    << " processes of mpirun: each process trains on "
+                                       "trajectories of its own");
   const surrogates::IoDescription io = describe_data(cfg, data, next_step);
   const std::string resolved = core::to_yaml_text(core::dump_config(cfg));
   const fs::path out_dir = fs::absolute(cfg.study.output_dir);
@@ -360,40 +375,54 @@ int train_command(const std::vector<std::string>& args) {
     training.checkpoint_dir = (out_dir / training.checkpoint_dir).string();
   core::Logger log("train");
   if (o.dry_run) {
-    std::cout << resolved << "# " << data.train.size() << " training file(s), "
-              << data.train_trajectories.size() << " trajectories; " << data.validation.size()
-              << " validation file(s), " << data.validation_trajectories.size() << " trajectories; "
-              << data.layout.frames << " frames of " << io.fields.size() << " channel(s) on "
-              << io.grid[0] << " x " << io.grid[1] << "\n";
+    if (rank == 0) {
+      std::cout << resolved << "# " << data.train.size() << " training file(s), "
+                << data.train_trajectories.size() << " trajectories; " << data.validation.size()
+                << " validation file(s), " << data.validation_trajectories.size()
+                << " trajectories; " << data.layout.frames << " frames of " << io.fields.size()
+                << " channel(s) on " << io.grid[0] << " x " << io.grid[1];
+      if (size > 1) std::cout << "; " << size << " processes, each reading its share";
+      std::cout << "\n";
+    }
     return 0;
   }
   check_output_directory(as_study(cfg, data), io, source, out_dir.string(), o.overwrite);
-  prepare_output_dir(out_dir, o.overwrite, 0);
-  std::error_code ec;
-  fs::remove(out_dir / "logs", ec);  // made for members' logs; none here (removed only if empty)
+  prepare_output_dir(out_dir, o.overwrite, rank);
+  if (rank == 0) {
+    std::error_code ec;
+    fs::remove(out_dir / "logs", ec);  // made for members' logs; none here (removed if empty)
+  }
 
-  struct sigaction action {};
-  action.sa_handler = on_train_interrupt;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  install_interrupt_handler();
 
   const auto start = std::chrono::steady_clock::now();
-  std::map<std::uint64_t, std::int64_t> samples;
+  // Samples by trajectory: every process reads the whole validation set, rank 0 counts it.
+  std::map<std::uint64_t, std::int64_t> samples, validation_samples;
   surrogates::ValidationSet validation;
-  validation.samples = read_validation(data, next_step, samples);
+  validation.samples = read_validation(data, next_step, validation_samples);
+  if (rank == 0) samples = validation_samples;
   SURGE_LOG(log, info,
             "study '" << cfg.study.name << "': " << data.train_trajectories.size()
                       << " training and " << data.validation_trajectories.size()
                       << " validation trajectories (" << validation.samples.size()
-                      << " validation samples), output in " << out_dir.string());
+                      << " validation samples)"
+                      << (size > 1 ? ", read by " + std::to_string(size) + " processes" : "")
+                      << ", output in " << out_dir.string());
   surrogates::Trainer trainer(cfg.model, training, io, MPI_COMM_WORLD, source);
-  DataReader reader(data, cfg.data.prefetch_frames, next_step, cfg.samples.stride, *buffer);
+  std::vector<Trajectory> mine;
+  for (std::size_t k = static_cast<std::size_t>(rank); k < data.train_trajectories.size();
+       k += static_cast<std::size_t>(size)) {
+    mine.push_back(data.train_trajectories[k]);
+  }
+  const auto my_frames = static_cast<std::int64_t>(mine.size()) * data.layout.frames;
+  DataReader reader(data, std::move(mine), cfg.data.prefetch_frames, next_step, cfg.samples.stride,
+                    *buffer);
   reader.start();
   // Ctrl-C closes the buffer: train() returns after its batch, and the reader stops.
   std::atomic<bool> done{false};
   std::thread watcher([&] {
     while (!done) {
-      if (g_train_interrupted) {
+      if (interrupted()) {
         SURGE_LOG(log, warn, "interrupted: keeping what is trained");
         buffer->close();
         return;
@@ -412,21 +441,44 @@ int train_command(const std::vector<std::string>& args) {
   }};
   const std::int64_t expected =
       static_cast<std::int64_t>(data.train_trajectories.size()) * data.layout.frames;
+  // The processes agree after every batch (the trainer's steps are collective) on stopping: a
+  // Ctrl-C or a file failing anywhere stops every replica.
+  auto agree_on_stop = [&] {
+    int stop = interrupted() || reader.failed() ? 1 : 0;
+    if (size > 1)
+      SURGE_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    if (stop) buffer->close();
+  };
   core::Progress progress(log, "batches", training.max_batches);
   const auto reason = trainer.train(*buffer, validation, [&](const surrogates::TrainingRecord& r) {
+    agree_on_stop();
     char detail[160];
-    std::snprintf(detail, sizeof detail, "loss %.3e, %lld of %lld samples read, %.0f samples/s",
-                  r.loss, static_cast<long long>(reader.read()), static_cast<long long>(expected),
-                  r.samples_per_second);
+    std::snprintf(detail, sizeof detail, "loss %.3e, %lld of %lld samples read%s, %.0f samples/s",
+                  r.loss, static_cast<long long>(reader.read()),
+                  static_cast<long long>(size > 1 ? my_frames : expected),
+                  size > 1 ? " on rank 0" : "", r.samples_per_second);
     progress.update(r.batch, detail);
   });
   progress.finish(surrogates::to_string(reason));
   join.run();
   // A file that fails while it is read ends training; what was trained is still written, with
-  // the reason in stop_reason, and the exit code says it failed.
-  const std::string read_error = reader.error();
-  if (!read_error.empty())
-    SURGE_LOG(log, error, "reading the training files failed: " << read_error);
+  // the reason in stop_reason, and the exit code says it failed. Rank 0 learns every rank's.
+  std::string read_error;
+  {
+    const std::string mine_error = reader.error();
+    if (!mine_error.empty())
+      SURGE_LOG(log, error, "reading the training files failed: " << mine_error);
+    const auto errors = gather_bytes(std::vector<char>(mine_error.begin(), mine_error.end()), 0);
+    for (std::size_t k = 0; k < errors.size() && read_error.empty(); ++k) {
+      if (errors[k].empty()) continue;
+      read_error = (size > 1 ? "rank " + std::to_string(k) + ": " : std::string()) +
+                   std::string(errors[k].begin(), errors[k].end());
+    }
+  }
+  int ends[2] = {reader.error().empty() ? 0 : 1, interrupted() ? 1 : 0};
+  if (size > 1)
+    SURGE_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, ends, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+  const int code = ends[0] ? 1 : (ends[1] ? 130 : 0);
 
   // Results, as `surge run` writes them: model/, results.h5, plots/.
   RunSummary summary;
@@ -434,6 +486,15 @@ int train_command(const std::vector<std::string>& args) {
   summary.resolved_config = resolved;
   summary.parameter_names = data.layout.parameter_names;
   for (const auto& [sim, n] : reader.samples()) samples[sim] = n;
+  std::int64_t received = 0;
+  for (const auto& [sim, n] : samples) received += n;
+  const ServerTotals totals = reduce_to_rank0(samples, received, buffer->statistics());
+  std::int64_t read_total = reader.read();
+  if (size > 1) {
+    SURGE_MPI_CHECK(MPI_Reduce(rank == 0 ? MPI_IN_PLACE : &read_total, &read_total, 1, MPI_INT64_T,
+                               MPI_SUM, 0, MPI_COMM_WORLD));
+  }
+  if (rank != 0) return code;
   auto add_members = [&](const std::vector<Trajectory>& list, const std::vector<WellFile>& files,
                          MemberRole role) {
     for (const auto& t : list) {
@@ -449,17 +510,14 @@ int train_command(const std::vector<std::string>& args) {
   };
   add_members(data.validation_trajectories, data.validation, MemberRole::validation);
   add_members(data.train_trajectories, data.train, MemberRole::train);
-  std::int64_t received = 0;
-  for (const auto& [sim, n] : samples) received += n;
-  const ServerTotals totals = reduce_to_rank0(samples, received, buffer->statistics());
   summary.samples = totals.samples;
   summary.server_ranks = totals.ranks;
   summary.reservoir_policy = cfg.reservoir.type;
   summary.reservoir = totals.statistics;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  summary.stop_reason = !read_error.empty()   ? "data error: " + read_error
-                        : g_train_interrupted ? "interrupted"
-                                              : surrogates::to_string(reason);
+  summary.stop_reason = !read_error.empty() ? "data error: " + read_error
+                        : ends[1]           ? "interrupted"
+                                            : surrogates::to_string(reason);
   trainer.export_model((out_dir / "model").string());
   std::optional<surrogates::RolloutResult> rollout;
   if (next_step && !validation.empty()) rollout = trainer.rollout(validation);
@@ -471,7 +529,7 @@ int train_command(const std::vector<std::string>& args) {
       "surge train %s: %zu training trajectories from %zu file(s), %lld samples read (%lld in "
       "the files), %zu validation trajectories, %lld batches, %.1f s\n",
       cfg.study.name.c_str(), data.train_trajectories.size(), data.train.size(),
-      static_cast<long long>(reader.read()), static_cast<long long>(expected),
+      static_cast<long long>(read_total), static_cast<long long>(expected),
       data.validation_trajectories.size(), static_cast<long long>(trainer.batches()),
       summary.seconds);
   print_final_metrics(final_metrics, rollout ? &*rollout : nullptr,
@@ -480,11 +538,9 @@ int train_command(const std::vector<std::string>& args) {
   if (!read_error.empty()) {
     std::fprintf(stderr, "surge: data error: %s (results written, stop_reason says so)\n",
                  read_error.c_str());
-    return 1;
   }
-  if (g_train_interrupted) return 130;
-  if (o.plots) make_plots(out_dir.string(), log);
-  return 0;
+  if (code == 0 && o.plots) make_plots(out_dir.string(), log);
+  return code;
 }
 
 }  // namespace surge::experiments

@@ -4,6 +4,7 @@
 usage: train_offline.py SURGE online-vs-offline
        train_offline.py SURGE errors
        train_offline.py SURGE well-file
+       train_offline.py SURGE two-processes
        train_offline.py SURGE next-step
 
 online-vs-offline: a small heat2d study runs online (`surge run`) with one member at a time,
@@ -23,6 +24,7 @@ errors: bad data files are one exact line on stderr, exit code 1, and no output 
 well-file: a file written with h5py in The Well's layout, 3 trajectories with their
   parameters in scalars/, a scalar and a vector field, periodic axes, trains (and validates on
   a second such file); the model goes through `surge predict`.
+two-processes: `mpirun -np 2 surge train` (see two_processes()).
 next-step: an FNO trains from mhd2d member files and rolls out (see next_step()).
 Prints "ok: ..." at the end; exits 1 with "FAIL: ..." otherwise.
 """
@@ -255,37 +257,52 @@ def errors(surge, tmp):
         fail(f"data.train=[]: stderr is {p.stderr}")
     # A file whose metadata reads but whose data does not (a corrupted compressed chunk) fails
     # while training runs: what was trained is written, stop_reason says why, exit code 1.
-    with h5py.File(os.path.join(tmp, "good2.h5"), "r") as f:
-        data = f["t0_fields/temperature"][:]
-    shutil.copy(os.path.join(tmp, "good2.h5"), os.path.join(tmp, "corrupt.h5"))
-    with h5py.File(os.path.join(tmp, "corrupt.h5"), "a") as f:
-        del f["t0_fields/temperature"]
-        ds = f["t0_fields"].create_dataset("temperature", data=data, chunks=data.shape,
-                                           compression="gzip")
-        ds.attrs["dim_varying"] = [True, True]
-        ds.attrs["sample_varying"] = False
-        ds.attrs["time_varying"] = True
-        chunk = ds.id.get_chunk_info(0)
-        offset, size = chunk.byte_offset, chunk.size
-    with open(os.path.join(tmp, "corrupt.h5"), "r+b") as f:
-        f.seek(offset + size // 2)
-        f.write(b"\xff" * min(16, size // 2))
+    corrupt_copy(os.path.join(tmp, "good2.h5"), os.path.join(tmp, "corrupt.h5"),
+                 "t0_fields/temperature")
     p = run([surge, "train", "train.yaml", "data.train=[good.h5, corrupt.h5]", "--no-plots",
              "data.prefetch_frames=1"], tmp, expect=1)
-    last = p.stderr.strip().splitlines()[-1]
-    if not (last.startswith("surge: data error: ") and "corrupt.h5" in last and
-            last.endswith("(results written, stop_reason says so)")):
-        fail(f"a file failing during training: last stderr line is\n{last}")
-    with h5py.File(os.path.join(tmp, "out", "results.h5"), "r") as r:
-        reason = r.attrs["stop_reason"]
-        reason = reason.decode() if isinstance(reason, bytes) else reason
-    if not (reason.startswith("data error: ") and "corrupt.h5" in reason):
-        fail(f"stop_reason of a file failing during training: {reason}")
+    check_failed_read(p, os.path.join(tmp, "out"), "", "corrupt.h5")
     shutil.rmtree(os.path.join(tmp, "out"))
     # The good files train.
     run([surge, "train", "train.yaml", "data.train=[good.h5, good2.h5]", "--no-plots"], tmp)
     print(f"ok: {len(cases)} bad inputs give their exact line and exit code 1; a file failing "
           f"during training leaves its results")
+
+
+def corrupt_copy(source, target, dataset):
+    """Copies `source` to `target` with `dataset` stored as one gzip chunk whose middle bytes
+    are overwritten: the file's metadata reads, that dataset's data does not."""
+    with h5py.File(source, "r") as f:
+        data = f[dataset][:]
+        attrs = dict(f[dataset].attrs)
+    shutil.copy(source, target)
+    group, _, name = dataset.rpartition("/")
+    with h5py.File(target, "a") as f:
+        del f[dataset]
+        ds = f[group].create_dataset(name, data=data, chunks=data.shape, compression="gzip")
+        for key, value in attrs.items():
+            ds.attrs[key] = value
+        chunk = ds.id.get_chunk_info(0)
+        offset, size = chunk.byte_offset, chunk.size
+    with open(target, "r+b") as f:
+        f.seek(offset + size // 2)
+        f.write(b"\xff" * min(16, size // 2))
+
+
+def check_failed_read(p, out_dir, prefix, name):
+    """`p` ran surge train on a file `name` whose data failed while training: one stderr line
+    'surge: data error: <prefix>...name... (results written, stop_reason says so)', and
+    results.h5 in `out_dir` with stop_reason 'data error: <prefix>...name...'."""
+    lines = [line for line in p.stderr.splitlines() if line.startswith("surge: data error: ")]
+    if len(lines) != 1 or not lines[0].startswith("surge: data error: " + prefix) or \
+            name not in lines[0] or \
+            not lines[0].endswith("(results written, stop_reason says so)"):
+        fail(f"{name} failing during training: stderr is\n{p.stderr}")
+    with h5py.File(os.path.join(out_dir, "results.h5"), "r") as r:
+        reason = r.attrs["stop_reason"]
+        reason = reason.decode() if isinstance(reason, bytes) else reason
+    if not (reason.startswith("data error: " + prefix) and name in reason):
+        fail(f"stop_reason of {name} failing during training: {reason}")
 
 
 def write_well_file(path, amplitudes, phases, rng):
@@ -345,19 +362,30 @@ def write_well_file(path, amplitudes, phases, rng):
         f.create_group("t2_fields").attrs["field_names"] = []
 
 
+WAVES_YAML = """study: {name: waves, output_dir: out}
+data: {train: [waves_train.h5], validation: [waves_valid.h5], prefetch_frames: 4}
+reservoir: {type: reservoir, parameters: {capacity: 1000, watermark: 8, batch_size: 8,
+                                          extra_passes: 40}}
+model: {type: mlp, parameters: {hidden: [64, 64]}}
+training: {optimizer: {lr: 0.003}, max_batches: 400, validate_every: 100}
+"""
+
+
+def untrained_error(command, tmp):
+    """The final validation relative L2 of `command` (a surge train command line) trained for
+    one batch: the bar a trained model must beat."""
+    run(command + ["training.max_batches=1", "study.output_dir=untrained", "--overwrite"], tmp)
+    with h5py.File(os.path.join(tmp, "untrained", "results.h5"), "r") as r:
+        return r["final_validation/relative_l2"][:]
+
+
 def well_file(surge, tmp):
     rng = np.random.default_rng(5)
     write_well_file(os.path.join(tmp, "waves_train.h5"), [0.5, 1.0, 1.5], [0.0, 0.4, 0.8], rng)
     write_well_file(os.path.join(tmp, "waves_valid.h5"), [1.2], [0.6], rng)
     run(["/usr/bin/python3", CHECK_WELL, "waves_train.h5", "waves_valid.h5"], tmp)
     with open(os.path.join(tmp, "train.yaml"), "w") as f:
-        f.write("""study: {name: waves, output_dir: out}
-data: {train: [waves_train.h5], validation: [waves_valid.h5], prefetch_frames: 4}
-reservoir: {type: reservoir, parameters: {capacity: 1000, watermark: 8, batch_size: 8,
-                                          extra_passes: 40}}
-model: {type: mlp, parameters: {hidden: [64, 64]}}
-training: {optimizer: {lr: 0.003}, max_batches: 400, validate_every: 100}
-""")
+        f.write(WAVES_YAML)
     out = run([surge, "train", "train.yaml", "--no-plots"], tmp).stdout
     if "27 samples read (27 in the files)" not in out:
         fail(f"3 trajectories of 9 frames should give 27 samples:\n{out}")
@@ -380,10 +408,7 @@ training: {optimizer: {lr: 0.003}, max_batches: 400, validate_every: 100}
     # first validation point is no bar; it comes after 100 batches, and which samples the
     # trainer had by then depends on the reader thread's timing (CI once saw one channel's
     # error there lower than at the end).
-    run([surge, "train", "train.yaml", "--no-plots", "training.max_batches=1",
-         "study.output_dir=untrained"], tmp)
-    with h5py.File(os.path.join(tmp, "untrained", "results.h5"), "r") as r:
-        untrained = r["final_validation/relative_l2"][:]
+    untrained = untrained_error([surge, "train", "train.yaml", "--no-plots"], tmp)
     if not np.all(rel < 0.1 * untrained):
         fail(f"validation relative L2 did not fall tenfold: untrained {untrained}, final {rel}")
     with open(os.path.join(tmp, "out", "model", "surrogate.yaml")) as f:
@@ -398,6 +423,54 @@ training: {optimizer: {lr: 0.003}, max_batches: 400, validate_every: 100}
     print(f"ok: a Well file of 3 trajectories trains (final relative L2 "
           f"{', '.join(f'{v:.3f}' for v in rel)}, untrained "
           f"{', '.join(f'{v:.3f}' for v in untrained)}) and its model predicts")
+
+
+def two_processes(surge, tmp):
+    """`mpirun -np 2 surge train`: data-parallel, each process reads every other training
+    trajectory (round robin) into its own buffer; the counts add up on rank 0, both train, and
+    the model learns. Too many processes for the trajectories is one config error; a file that
+    fails on rank 1 only stops both, with rank 1's error in stop_reason and exit code 1."""
+    rng = np.random.default_rng(7)
+    write_well_file(os.path.join(tmp, "waves_train.h5"), [0.5, 0.8, 1.1, 1.5],
+                    [0.0, 0.3, 0.5, 0.8], rng)
+    write_well_file(os.path.join(tmp, "waves_valid.h5"), [1.2], [0.6], rng)
+    with open(os.path.join(tmp, "train.yaml"), "w") as f:
+        f.write(WAVES_YAML)
+    mpirun = ["mpirun", "-np", "2", "--oversubscribe", surge, "train", "train.yaml", "--no-plots"]
+    out = run(mpirun, tmp).stdout
+    if "36 samples read (36 in the files)" not in out:
+        fail(f"4 trajectories of 9 frames should give 36 samples:\n{out}")
+    with h5py.File(os.path.join(tmp, "out", "results.h5"), "r") as r:
+        ranks = int(r.attrs["server_ranks"])
+        received = list(r["server_ranks/samples_received"][:])
+        gets = list(r["server_ranks/reservoir_gets"][:])
+        samples = list(r["members/samples"][:])
+        rel = r["final_validation/relative_l2"][:]
+    # Rank 0: trajectories 0 and 2 and the validation file; rank 1: trajectories 1 and 3.
+    if ranks != 2 or received != [27, 18] or samples != [9] * 5 or min(gets) == 0:
+        fail(f"server_ranks {ranks}, samples_received {received}, reservoir_gets {gets}, "
+             f"members/samples {samples}")
+    untrained = untrained_error(mpirun, tmp)
+    if not np.all(rel < 0.1 * untrained):
+        fail(f"validation relative L2 did not fall tenfold: untrained {untrained}, final {rel}")
+
+    p = run(["mpirun", "-np", "5", "--oversubscribe", surge, "train", "train.yaml",
+             "study.output_dir=five"], tmp, expect=2)
+    want = ("surge: config error: data.train holds 4 trajectories, fewer than the 5 processes "
+            "of mpirun: each process trains on trajectories of its own")
+    if want not in p.stderr.splitlines() or os.path.exists(os.path.join(tmp, "five")):
+        fail(f"5 processes for 4 trajectories: stderr is\n{p.stderr}")
+
+    # Trajectories 0-2 from waves_3.h5, 3 from bad.h5: rank 1 reads 1 and then bad.h5.
+    write_well_file(os.path.join(tmp, "waves_3.h5"), [0.5, 0.8, 1.1], [0.0, 0.3, 0.5], rng)
+    write_well_file(os.path.join(tmp, "one.h5"), [1.5], [0.8], rng)
+    corrupt_copy(os.path.join(tmp, "one.h5"), os.path.join(tmp, "bad.h5"), "t0_fields/wave")
+    p = run(mpirun + ["data.train=[waves_3.h5, bad.h5]", "data.prefetch_frames=1",
+                      "study.output_dir=bad"], tmp, expect=1)
+    check_failed_read(p, os.path.join(tmp, "bad"), "rank 1: ", "bad.h5")
+    print(f"ok: 2 processes train on 2 trajectories each (samples received {received}, final "
+          f"relative L2 {', '.join(f'{v:.3f}' for v in rel)}); too many processes and a file "
+          f"failing on rank 1 give their one line")
 
 
 def next_step(surge, tmp):
@@ -437,14 +510,15 @@ training: {optimizer: {lr: 0.003}, max_batches: 40, validate_every: 20, rollout_
 
 def main():
     if len(sys.argv) != 3 or sys.argv[2] not in ("online-vs-offline", "errors", "well-file",
-                                                     "next-step"):
+                                                     "two-processes", "next-step"):
         print(__doc__, file=sys.stderr)
         return 2
     surge = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="surge_train_")
     try:
         {"online-vs-offline": online_vs_offline, "errors": errors,
-         "well-file": well_file, "next-step": next_step}[sys.argv[2]](surge, tmp)
+         "well-file": well_file, "two-processes": two_processes,
+         "next-step": next_step}[sys.argv[2]](surge, tmp)
     finally:
         if not os.environ.get("SURGE_TEST_KEEP"):
             shutil.rmtree(tmp, ignore_errors=True)
