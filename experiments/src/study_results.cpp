@@ -117,6 +117,8 @@ StudyOptions parse_study_options(const std::vector<std::string>& args, const cha
       o.overwrite = true;
     } else if (a == "--no-plots") {
       o.plots = false;
+    } else if (a == "--resume" && std::string(command) == "train") {
+      o.resume = true;
     } else if (a == "--log-level") {
       SURGE_REQUIRE(i + 1 < args.size(), ConfigError, "--log-level needs a value");
       core::Logger::set_level(core::parse_log_level(args[++i]));

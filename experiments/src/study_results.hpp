@@ -36,6 +36,7 @@ struct StudyOptions {
   std::string file;
   std::vector<std::string> overrides;
   bool help = false, dry_run = false, overwrite = false, plots = true;
+  bool resume = false;  // --resume: surge train only
 };
 // Throws core::ConfigError naming the argument (and `surge <command> --help`).
 [[nodiscard]] StudyOptions parse_study_options(const std::vector<std::string>& args,

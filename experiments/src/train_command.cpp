@@ -57,6 +57,9 @@ void print_help() {
       "\noptions:\n"
       "  --dry-run       check every file, print the resolved configuration, train nothing\n"
       "  --overwrite     reuse an output directory that exists and is not empty\n"
+      "  --resume        continue from the newest trainer checkpoint in the output directory\n"
+      "                  (training.checkpoint_every > 0); the files are read again from the\n"
+      "                  start\n"
       "  --no-plots      do not call experiments/plot_results.py at the end\n"
       "  --log-level L   debug, info, warn, error, off (default: info)\n"
       "  --help          this text\n"
@@ -386,8 +389,23 @@ int train_command(const std::vector<std::string>& args) {
     }
     return 0;
   }
-  check_output_directory(as_study(cfg, data), io, source, out_dir.string(), o.overwrite);
-  prepare_output_dir(out_dir, o.overwrite, rank);
+  // --resume: the newest trainer checkpoint of this output directory, found before anything
+  // is written.
+  std::string checkpoint;
+  if (o.resume) {
+    SURGE_REQUIRE(!o.overwrite, ConfigError,
+                  "--resume continues the run in study.output_dir; --overwrite would remove it");
+    const auto latest = surrogates::Trainer::latest_checkpoint(training.checkpoint_dir);
+    SURGE_REQUIRE(latest.has_value(), ConfigError,
+                  "--resume: no checkpoint_<batch>.pt in "
+                      << training.checkpoint_dir << " (training.checkpoint_every is "
+                      << training.checkpoint_every
+                      << "; a run writes checkpoints only when it is > 0)");
+    checkpoint = *latest;
+  }
+  check_output_directory(as_study(cfg, data), io, source, out_dir.string(),
+                         o.overwrite || o.resume);
+  if (!o.resume) prepare_output_dir(out_dir, o.overwrite, rank);
   if (rank == 0) {
     std::error_code ec;
     fs::remove(out_dir / "logs", ec);  // made for members' logs; none here (removed if empty)
@@ -409,6 +427,12 @@ int train_command(const std::vector<std::string>& args) {
                       << (size > 1 ? ", read by " + std::to_string(size) + " processes" : "")
                       << ", output in " << out_dir.string());
   surrogates::Trainer trainer(cfg.model, training, io, MPI_COMM_WORLD, source);
+  if (!checkpoint.empty()) {
+    trainer.load_checkpoint(checkpoint);  // every process: the same weights and optimizer
+    SURGE_LOG(log, info,
+              "resuming at batch " << trainer.batches() << " from " << checkpoint
+                                   << "; reading the training files again from the start");
+  }
   std::vector<Trajectory> mine;
   for (std::size_t k = static_cast<std::size_t>(rank); k < data.train_trajectories.size();
        k += static_cast<std::size_t>(size)) {
@@ -479,6 +503,19 @@ int train_command(const std::vector<std::string>& args) {
   if (size > 1)
     SURGE_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, ends, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
   const int code = ends[0] ? 1 : (ends[1] ? 130 : 0);
+  // Interrupted (Ctrl-C, or Slurm's SIGTERM at the time limit) with checkpoints on: the batch
+  // reached is kept for --resume, not only the last multiple of checkpoint_every.
+  if (ends[1] && rank == 0 && training.checkpoint_every > 0 && trainer.batches() > 0) {
+    const fs::path path = fs::path(training.checkpoint_dir) /
+                          ("checkpoint_" + std::to_string(trainer.batches()) + ".pt");
+    try {
+      fs::create_directories(path.parent_path());
+      if (!fs::exists(path)) trainer.save_checkpoint(path.string());
+      SURGE_LOG(log, info, "checkpoint at batch " << trainer.batches() << ": " << path.string());
+    } catch (const std::exception& e) {
+      SURGE_LOG(log, warn, "the checkpoint at interruption failed: " << e.what());
+    }
+  }
 
   // Results, as `surge run` writes them: model/, results.h5, plots/.
   RunSummary summary;

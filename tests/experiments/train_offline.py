@@ -5,6 +5,7 @@ usage: train_offline.py SURGE online-vs-offline
        train_offline.py SURGE errors
        train_offline.py SURGE well-file
        train_offline.py SURGE two-processes
+       train_offline.py SURGE resume
        train_offline.py SURGE next-step
 
 online-vs-offline: a small heat2d study runs online (`surge run`) with one member at a time,
@@ -25,14 +26,17 @@ well-file: a file written with h5py in The Well's layout, 3 trajectories with th
   parameters in scalars/, a scalar and a vector field, periodic axes, trains (and validates on
   a second such file); the model goes through `surge predict`.
 two-processes: `mpirun -np 2 surge train` (see two_processes()).
+resume: `surge train --resume` (see resume()).
 next-step: an FNO trains from mhd2d member files and rolls out (see next_step()).
 Prints "ok: ..." at the end; exits 1 with "FAIL: ..." otherwise.
 """
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 import h5py
 import numpy as np
@@ -473,6 +477,73 @@ def two_processes(surge, tmp):
           f"failing on rank 1 give their one line")
 
 
+def resume(surge, tmp):
+    """`surge train --resume`: a run stopped at its batch budget continues from its newest
+    checkpoint to a larger one, with its history; an interrupted run writes a checkpoint at the
+    batch it reached and resumes from it; --resume without a checkpoint, with --overwrite or
+    with another model is one config error."""
+    rng = np.random.default_rng(5)
+    write_well_file(os.path.join(tmp, "waves_train.h5"), [0.5, 1.0, 1.5], [0.0, 0.4, 0.8], rng)
+    write_well_file(os.path.join(tmp, "waves_valid.h5"), [1.2], [0.6], rng)
+    with open(os.path.join(tmp, "train.yaml"), "w") as f:
+        f.write(WAVES_YAML)
+    train = [surge, "train", "train.yaml", "--no-plots", "training.checkpoint_every=50",
+             "reservoir.parameters.extra_passes=200"]
+    run(train + ["training.max_batches=100"], tmp)
+    out = run(train + ["training.max_batches=400", "--resume"], tmp).stdout
+    if "400 batches" not in out:
+        fail(f"the resumed run should end at batch 400:\n{out}")
+    with h5py.File(os.path.join(tmp, "out", "results.h5"), "r") as r:
+        batches = list(r["training/batch"][:])
+        validated = list(r["validation/batch"][:])
+        rel = r["final_validation/relative_l2"][:]
+    if batches != list(range(1, 401)) or validated != [100, 200, 300, 400]:
+        fail(f"training/batch {batches[:3]}...{batches[-3:]} ({len(batches)}), "
+             f"validation/batch {validated}: the history before the checkpoint is lost")
+    untrained = untrained_error([surge, "train", "train.yaml", "--no-plots"], tmp)
+    if not np.all(rel < 0.1 * untrained):
+        fail(f"validation relative L2 did not fall tenfold: untrained {untrained}, final {rel}")
+
+    # Interrupted once its first checkpoint is written: a checkpoint at the batch it reached.
+    endless = train + ["study.output_dir=int", "training.max_batches=0",
+                       "training.checkpoint_every=500", "reservoir.parameters.extra_passes=100000"]
+    proc = subprocess.Popen(endless, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True)
+    first = os.path.join(tmp, "int", "checkpoints", "checkpoint_500.pt")
+    deadline = time.time() + 120
+    while not os.path.exists(first) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode != 130:
+        fail(f"an interrupted surge train exited {proc.returncode}, expected 130:\n{err}")
+    with h5py.File(os.path.join(tmp, "int", "results.h5"), "r") as r:
+        reached = int(r.attrs["batches"])
+    kept = sorted(os.listdir(os.path.join(tmp, "int", "checkpoints")))
+    if f"checkpoint_{reached}.pt" not in kept:
+        fail(f"interrupted at batch {reached}, checkpoints {kept}")
+    out = run(endless[:-3] + ["training.max_batches=" + str(reached + 100),
+                              "training.checkpoint_every=500", "--resume"], tmp).stdout
+    if f"{reached + 100} batches" not in out:
+        fail(f"resumed from batch {reached} for 100 more:\n{out}")
+
+    for extra, want in [
+            (["study.output_dir=none", "--resume"],
+             "surge: config error: --resume: no checkpoint_<batch>.pt in "
+             f"{os.path.join(tmp, 'none', 'checkpoints')} (training.checkpoint_every is 50; "
+             "a run writes checkpoints only when it is > 0)"),
+            (["--resume", "--overwrite"],
+             "surge: config error: --resume continues the run in study.output_dir; --overwrite "
+             "would remove it"),
+            (["--resume", "model.parameters.hidden=[32]"], "belongs to another model")]:
+        p = run(train + extra, tmp, expect=2)
+        if want not in p.stderr:
+            fail(f"{' '.join(extra)}: stderr is\n{p.stderr}expected\n{want}")
+    print(f"ok: resumed from batch 100 to 400 with its history (final relative L2 "
+          f"{', '.join(f'{v:.3f}' for v in rel)}); interrupted at batch {reached}, resumed "
+          f"from its checkpoint; 3 errors")
+
+
 def next_step(surge, tmp):
     """An FNO (next-step samples, stride 2, unrolled over 2 steps) from mhd2d member files:
     vector fields as channels, periodic axes from boundary_conditions/, rollouts in results.h5,
@@ -510,14 +581,15 @@ training: {optimizer: {lr: 0.003}, max_batches: 40, validate_every: 20, rollout_
 
 def main():
     if len(sys.argv) != 3 or sys.argv[2] not in ("online-vs-offline", "errors", "well-file",
-                                                     "two-processes", "next-step"):
+                                                     "two-processes", "resume",
+                                                     "next-step"):
         print(__doc__, file=sys.stderr)
         return 2
     surge = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="surge_train_")
     try:
         {"online-vs-offline": online_vs_offline, "errors": errors,
-         "well-file": well_file, "two-processes": two_processes,
+         "well-file": well_file, "two-processes": two_processes, "resume": resume,
          "next-step": next_step}[sys.argv[2]](surge, tmp)
     finally:
         if not os.environ.get("SURGE_TEST_KEEP"):
