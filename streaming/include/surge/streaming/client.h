@@ -31,8 +31,11 @@ enum surge_status {
 
 enum surge_dtype { SURGE_FLOAT32 = 1, SURGE_FLOAT64 = 2 };
 
-/* Shakes hands with the server at `front_endpoint` and makes *client. Every field has the
- * same global shape global_shape[0..ndim) (row-major). `parameters` (may be NULL when
+/* Shakes hands with the server at `front_endpoint` and makes *client, without an admission
+ * ticket or a CURVE client key pair: for servers that admit members without them (a receiver
+ * configured without require_tickets, as in surge's own tests and benchmarks). `surge run`
+ * admits only the members it launched, which join with surge_client_init_from_env. Every
+ * field has the same global shape global_shape[0..ndim) (row-major). `parameters` (may be NULL when
  * parameter_count is 0) go with every block. `server_public_key_file` is NULL or "" without
  * CURVE. Returns SURGE_OK, SURGE_ERROR_ARGUMENT, SURGE_ERROR_REFUSED or SURGE_ERROR_PROTOCOL;
  * on error *client is NULL. */
