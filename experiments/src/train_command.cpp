@@ -182,15 +182,17 @@ ExperimentConfig as_study(const TrainConfig& cfg, const TrainData& d) {
   return e;
 }
 
-// Reads this rank's training trajectories into the buffer, in order, on its own thread:
-// prefetch_frames frames at a time, each turned into a sample by the builder `surge run`'s
-// feeder uses.
+// Reads this rank's training trajectories into the buffer, in order, `epochs` times, on its
+// own thread: prefetch_frames frames at a time, each turned into a sample by the builder
+// `surge run`'s feeder uses.
 class DataReader {
  public:
-  DataReader(const TrainData& data, std::vector<Trajectory> trajectories, std::int64_t prefetch,
-             bool next_step, std::int64_t stride, reservoir::Buffer<reservoir::Sample>& buffer)
+  DataReader(const TrainData& data, std::vector<Trajectory> trajectories, std::int64_t epochs,
+             std::int64_t prefetch, bool next_step, std::int64_t stride,
+             reservoir::Buffer<reservoir::Sample>& buffer)
       : data_(data),
         trajectories_(std::move(trajectories)),
+        epochs_(epochs),
         prefetch_(prefetch),
         next_step_(next_step),
         stride_(stride),
@@ -247,30 +249,38 @@ class DataReader {
                           !next_step_);
     std::size_t open_file = data_.train.size();
     std::unique_ptr<WellReader> reader;
-    for (const auto& t : trajectories_) {
-      if (t.file != open_file) {
-        reader.reset();  // one file open at a time
-        reader = std::make_unique<WellReader>(data_.train[t.file], layout);
-        open_file = t.file;
-      }
-      for (std::int64_t first = 0; first < layout.frames; first += prefetch_) {
-        const std::int64_t count = std::min(prefetch_, layout.frames - first);
-        for (const auto& field : reader->read(t.index, first, count, t.simulation)) {
-          std::optional<reservoir::Sample> sample = builder.add(field);
-          if (!sample) continue;
-          if (next_step_) stride_key(*sample, stride_);
-          if (!buffer_.put(std::move(*sample))) return;  // closed: training is over
-          std::lock_guard<std::mutex> lock(mutex_);
-          ++samples_[t.simulation];
-          ++read_;
+    // Each epoch's samples are new ones to the buffer: they are filed under simulation keys
+    // of their own (a trajectory buffer pairs the steps of one key).
+    const auto keys = static_cast<std::uint64_t>(data_.train_trajectories.size() +
+                                                 data_.validation_trajectories.size());
+    for (std::int64_t epoch = 0; epoch < epochs_; ++epoch) {
+      for (const auto& t : trajectories_) {
+        if (t.file != open_file) {
+          reader.reset();  // one file open at a time
+          reader = std::make_unique<WellReader>(data_.train[t.file], layout);
+          open_file = t.file;
         }
+        const std::uint64_t key = t.simulation + static_cast<std::uint64_t>(epoch) * keys;
+        for (std::int64_t first = 0; first < layout.frames; first += prefetch_) {
+          const std::int64_t count = std::min(prefetch_, layout.frames - first);
+          for (const auto& field : reader->read(t.index, first, count, key)) {
+            std::optional<reservoir::Sample> sample = builder.add(field);
+            if (!sample) continue;
+            if (next_step_) stride_key(*sample, stride_);
+            if (!buffer_.put(std::move(*sample))) return;  // closed: training is over
+            std::lock_guard<std::mutex> lock(mutex_);
+            ++samples_[t.simulation];
+            ++read_;
+          }
+        }
+        (void)builder.forget(key);
       }
-      (void)builder.forget(t.simulation);
     }
   }
 
   const TrainData& data_;
   const std::vector<Trajectory> trajectories_;
+  const std::int64_t epochs_;
   const std::int64_t prefetch_;
   const bool next_step_;
   const std::int64_t stride_;
@@ -438,9 +448,10 @@ int train_command(const std::vector<std::string>& args) {
        k += static_cast<std::size_t>(size)) {
     mine.push_back(data.train_trajectories[k]);
   }
-  const auto my_frames = static_cast<std::int64_t>(mine.size()) * data.layout.frames;
-  DataReader reader(data, std::move(mine), cfg.data.prefetch_frames, next_step, cfg.samples.stride,
-                    *buffer);
+  const std::int64_t epochs = cfg.data.epochs;
+  const auto my_frames = static_cast<std::int64_t>(mine.size()) * data.layout.frames * epochs;
+  DataReader reader(data, std::move(mine), cfg.data.epochs, cfg.data.prefetch_frames, next_step,
+                    cfg.samples.stride, *buffer);
   reader.start();
   // Ctrl-C closes the buffer: train() returns after its batch, and the reader stops.
   std::atomic<bool> done{false};
@@ -479,7 +490,7 @@ int train_command(const std::vector<std::string>& args) {
     char detail[160];
     std::snprintf(detail, sizeof detail, "loss %.3e, %lld of %lld samples read%s, %.0f samples/s",
                   r.loss, static_cast<long long>(reader.read()),
-                  static_cast<long long>(size > 1 ? my_frames : expected),
+                  static_cast<long long>(size > 1 ? my_frames : expected * epochs),
                   size > 1 ? " on rank 0" : "", r.samples_per_second);
     progress.update(r.batch, detail);
   });
@@ -564,9 +575,10 @@ int train_command(const std::vector<std::string>& args) {
 
   std::printf(
       "surge train %s: %zu training trajectories from %zu file(s), %lld samples read (%lld in "
-      "the files), %zu validation trajectories, %lld batches, %.1f s\n",
+      "the files%s), %zu validation trajectories, %lld batches, %.1f s\n",
       cfg.study.name.c_str(), data.train_trajectories.size(), data.train.size(),
       static_cast<long long>(read_total), static_cast<long long>(expected),
+      epochs > 1 ? (", " + std::to_string(epochs) + " epochs").c_str() : "",
       data.validation_trajectories.size(), static_cast<long long>(trainer.batches()),
       summary.seconds);
   print_final_metrics(final_metrics, rollout ? &*rollout : nullptr,

@@ -34,6 +34,7 @@ struct DataConfig {
   std::vector<std::string> fields;
   core::IntervalMap ranges;
   int prefetch_frames = 64;
+  int epochs = 1;
 
   template <class V>
   void visit(V& v) {
@@ -58,6 +59,12 @@ struct DataConfig {
       "frames a background thread reads ahead of training, in one HDF5 read, and holds outside "
       "the training buffer at most (it then waits for room in the buffer)",
       core::in_range(1, 1000000));
+    v("epochs", epochs,
+      "passes of the reader over the training files, in the same order; each pass's samples "
+      "are new samples to the buffer (for data larger than reservoir.capacity; "
+      "reservoir.parameters.extra_passes then counts passes over what the buffer holds after "
+      "the last one)",
+      core::in_range(1, 100000));
   }
 };
 
