@@ -209,8 +209,12 @@ std::vector<std::byte> Front::answer(Bytes hello) {
   }
   const Announcement* a = &decoded->announcement;
   if (a->experiment != config_.experiment) {
-    return refuse(RefusalReason::wrong_experiment,
-                  "experiment '" + a->experiment + "', server runs '" + config_.experiment + "'");
+    // A server that admits only the members it launched does not tell strangers its name.
+    return refuse(
+        RefusalReason::wrong_experiment,
+        config_.require_tickets
+            ? "experiment '" + a->experiment + "' is not this server's"
+            : "experiment '" + a->experiment + "', server runs '" + config_.experiment + "'");
   }
   // The ticket before anything else: a process the launcher did not start learns nothing of
   // what the study expects.

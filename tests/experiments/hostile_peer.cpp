@@ -62,7 +62,8 @@ std::vector<std::byte> hello_message(const Announcement& a, const std::string& t
 }
 
 // The front's answer to `hello`: the refusal reason, 0 for a WELCOME, -1 for no answer.
-int ask_front(zmq::context_t& ctx, const std::string& front, const std::vector<std::byte>& hello) {
+int ask_front(zmq::context_t& ctx, const std::string& front, const std::vector<std::byte>& hello,
+              std::string* text = nullptr) {
   zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
   dealer.set(zmq::sockopt::linger, 0);
   dealer.connect(front);
@@ -76,7 +77,9 @@ int ask_front(zmq::context_t& ctx, const std::string& front, const std::vector<s
   if (static_cast<MessageKind>(b[6]) == MessageKind::welcome) return 0;
   ByteReader r(Bytes(static_cast<const std::byte*>(answer.data()) + kHeaderBytes,
                      answer.size() - kHeaderBytes));
-  return static_cast<int>(r.u32());
+  const int reason = static_cast<int>(r.u32());
+  if (text) *text = r.string(4096);
+  return reason;
 }
 
 // A well-formed DATA of rank 0, checksummed with the public seed (all a stranger can do).
@@ -293,11 +296,18 @@ int main(int argc, char** argv) {
   zmq::context_t ctx;
   int failures = 0;
   std::map<std::string, int> expect;
+  // A stranger learns nothing of the study from a refusal, not even its name.
   auto handshake = [&](const char* what, const std::vector<std::byte>& hello, RefusalReason want) {
-    const int got = ask_front(ctx, front, hello);
+    std::string text;
+    const int got = ask_front(ctx, front, hello, &text);
     if (got != static_cast<int>(want)) {
       std::fprintf(stderr, "hostile_peer: %s: answer %d, expected refusal %d\n", what, got,
                    static_cast<int>(want));
+      ++failures;
+    }
+    if (text.find(s.experiment) != std::string::npos) {
+      std::fprintf(stderr, "hostile_peer: %s: the refusal names the study: %s\n", what,
+                   text.c_str());
       ++failures;
     }
     ++expect[std::string("refused_") + key_of(want)];
@@ -324,7 +334,7 @@ int main(int argc, char** argv) {
   a.fields[0].shape = {std::uint64_t{1} << 20, std::uint64_t{1} << 20};  // 4 TiB
   handshake("huge field", hello_message(a, forged), RefusalReason::unknown_simulation);
   a = genuine(s, kStranger);
-  a.experiment = "not-" + s.experiment;
+  a.experiment = "intruder";
   handshake("wrong experiment", hello_message(a, forged), RefusalReason::wrong_experiment);
   handshake("unknown simulation", hello_message(genuine(s, kStranger), ""),
             RefusalReason::unknown_simulation);
