@@ -38,24 +38,43 @@ std::optional<reservoir::Sample> SampleBuilder::add(const streaming::Field& fiel
                 "field '" << field.name << "' holds " << field.data.size_bytes()
                           << " bytes, its shape needs " << bytes);
 
+  // A sample of one field is made on the spot; one of several waits in pending_ for the rest.
+  const bool alone = slots_.size() == 1;
   const auto key = std::make_pair(field.simulation, field.step);
-  auto& [sample, received] = pending_[key];
-  if (received == 0) {
-    sample.simulation_id = static_cast<std::int64_t>(field.simulation);
-    sample.step = field.step;
-    sample.x.reserve(field.parameters.size() + 1);
-    for (double p : field.parameters) sample.x.push_back(static_cast<float>(p));
-    if (with_time_) sample.x.push_back(static_cast<float>(field.time));
-    sample.y.resize(total_);
-  } else if (sample.x.size() != field.parameters.size() + (with_time_ ? 1 : 0)) {
+  reservoir::Sample one;
+  std::size_t one_received = 0;
+  reservoir::Sample* sample = &one;
+  std::size_t* received = &one_received;
+  if (!alone) {
+    auto& pending = pending_[key];
+    sample = &pending.first;
+    received = &pending.second;
+  }
+  if (*received == 0) {
+    sample->simulation_id = static_cast<std::int64_t>(field.simulation);
+    sample->step = field.step;
+    sample->x.reserve(field.parameters.size() + 1);
+    for (double p : field.parameters) sample->x.push_back(static_cast<float>(p));
+    if (with_time_) sample->x.push_back(static_cast<float>(field.time));
+    if (!alone) sample->y.resize(total_);
+  } else if (sample->x.size() != field.parameters.size() + (with_time_ ? 1 : 0)) {
     pending_.erase(key);
     SURGE_THROW(ProtocolError, "field '" << field.name << "' of simulation " << field.simulation
                                          << " step " << field.step
                                          << " carries another number of parameters");
   }
-  // Element k of component c of node i sits at i * components + c: de-interleave.
-  float* out = sample.y.data() + slot.offset;
   auto copy = [&](const auto* in) {
+    if (slot.components == 1) {  // contiguous: one (converting) copy
+      if (alone) {
+        sample->y.assign(in, in + nodes_);
+      } else {
+        std::copy(in, in + nodes_, sample->y.data() + slot.offset);
+      }
+      return;
+    }
+    // Element k of component c of node i sits at i * components + c: de-interleave.
+    if (alone) sample->y.resize(total_);
+    float* out = sample->y.data() + slot.offset;
     for (std::size_t i = 0; i < nodes_; ++i)
       for (std::size_t c = 0; c < slot.components; ++c)
         out[c * nodes_ + i] = static_cast<float>(in[i * slot.components + c]);
@@ -65,8 +84,9 @@ std::optional<reservoir::Sample> SampleBuilder::add(const streaming::Field& fiel
   } else {
     copy(field.data.view<double>().data());
   }
-  if (++received < slots_.size()) return std::nullopt;
-  reservoir::Sample done = std::move(sample);
+  if (++*received < slots_.size()) return std::nullopt;
+  if (alone) return one;
+  reservoir::Sample done = std::move(*sample);
   pending_.erase(key);
   return done;
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <set>
 
 #include "surge/core/error.hpp"
@@ -253,7 +254,8 @@ std::vector<streaming::Field> WellReader::read(std::int64_t trajectory, std::int
   const WellLayout& layout = impl_->layout;
   const auto nx = static_cast<std::uint64_t>(layout.grid[0]);
   const auto ny = static_cast<std::uint64_t>(layout.grid[1]);
-  std::vector<std::vector<float>> blocks(layout.fields.size());
+  // Not zeroed: H5Dread fills every element (or throws).
+  std::vector<std::unique_ptr<float[]>> blocks(layout.fields.size());
   for (std::size_t k = 0; k < layout.fields.size(); ++k) {
     const auto c = static_cast<hsize_t>(layout.fields[k].components);
     const bool vector = layout.datasets[k].rfind("t1_fields/", 0) == 0;
@@ -264,7 +266,7 @@ std::vector<streaming::Field> WellReader::read(std::int64_t trajectory, std::int
       start.push_back(0);
       extent.push_back(c);
     }
-    blocks[k].resize(static_cast<std::size_t>(count) * nx * ny * c);
+    blocks[k].reset(new float[static_cast<std::size_t>(count) * nx * ny * c]);
     const h5::Dataspace file_space(SURGE_HDF5_CHECK(H5Dget_space(impl_->datasets[k])));
     SURGE_HDF5_CHECK(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr,
                                          extent.data(), nullptr));
@@ -272,7 +274,7 @@ std::vector<streaming::Field> WellReader::read(std::int64_t trajectory, std::int
         H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr)));
     try {
       SURGE_HDF5_CHECK(H5Dread(impl_->datasets[k], H5T_NATIVE_FLOAT, memory, file_space,
-                               H5P_DEFAULT, blocks[k].data()));
+                               H5P_DEFAULT, blocks[k].get()));
     } catch (const core::IoError& e) {
       SURGE_THROW(IoError, impl_->file.path << ": reading " << layout.datasets[k]
                                             << " failed: " << e.message());
@@ -296,7 +298,7 @@ std::vector<streaming::Field> WellReader::read(std::int64_t trajectory, std::int
       if (layout.datasets[k].rfind("t1_fields/", 0) == 0) field.shape.push_back(c);
       field.parameters = parameters;
       field.data = streaming::FieldBuffer::allocate(n * sizeof(float));
-      std::memcpy(field.data.writable(), blocks[k].data() + static_cast<std::size_t>(f) * n,
+      std::memcpy(field.data.writable(), blocks[k].get() + static_cast<std::size_t>(f) * n,
                   n * sizeof(float));
       out.push_back(std::move(field));
     }

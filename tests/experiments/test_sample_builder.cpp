@@ -60,6 +60,34 @@ TEST(SampleBuilder, VectorComponentsBecomeChannels) {
   EXPECT_EQ(n.add(make_field(1, 0, "rho", {2, 3}, 0))->x, (std::vector<float>{1.5f, 2.5f}));
 }
 
+// A sample of one field is made at once (nothing left pending), from float32 as from
+// float64 data, a vector field's components de-interleaved as before.
+TEST(SampleBuilder, OneFieldMakesItsSampleAtOnce) {
+  ex::SampleBuilder b({{"u", 1}}, kNodes, true);
+  Field wide = make_field(3, 7, "u", {2, 3}, 0);
+  wide.dtype = surge::streaming::DType::float64;
+  wide.data = surge::streaming::FieldBuffer::allocate(kNodes * sizeof(double));
+  auto* values = reinterpret_cast<double*>(wide.data.writable());
+  for (std::size_t k = 0; k < kNodes; ++k) values[k] = 0.25 + static_cast<double>(k);
+  for (const Field& f : {make_field(3, 6, "u", {2, 3}, 10), wide}) {
+    const auto s = b.add(f);
+    ASSERT_TRUE(s.has_value());
+    EXPECT_EQ(s->step, f.step);
+    ASSERT_EQ(s->y.size(), kNodes);
+    for (std::size_t i = 0; i < kNodes; ++i) {
+      EXPECT_EQ(s->y[i], f.step == 6 ? 10.0f + i : 0.25f + i);
+    }
+  }
+  EXPECT_EQ(b.forget(3), 0u);
+  ex::SampleBuilder v({{"v", 2}}, kNodes, false);
+  const auto s = v.add(make_field(1, 0, "v", {2, 3, 2}, 100));
+  ASSERT_TRUE(s.has_value());
+  for (std::size_t i = 0; i < kNodes; ++i) {
+    EXPECT_EQ(s->y[i], 100.0f + 2 * i);
+    EXPECT_EQ(s->y[kNodes + i], 101.0f + 2 * i);
+  }
+}
+
 TEST(SampleBuilder, RefusesFieldsThatDoNotFit) {
   ex::SampleBuilder b({{"rho", 1}, {"v", 2}}, kNodes, true);
   EXPECT_THROW((void)b.add(make_field(1, 0, "p", {2, 3}, 0)), surge::core::ProtocolError);
