@@ -7,7 +7,8 @@
 #       receivers and clients on their threads) and, with --study, of surge and three
 #       studies: the two hostile-input ones (run_e2e_hostile_input, run_e2e_hostile_members)
 #       and a redrawn member on 2 server ranks (run_e2e_member_redrawn_two_server_ranks: the
-#       control thread frees the receiver's and the feeder's state). Debian's
+#       control thread frees the receiver's and the feeder's state), and surge train's tests
+#       (its reader thread, on 1 and 2 processes, interrupted and resumed). Debian's
 #       libzmq, libsodium, Open MPI and LibTorch are not instrumented: scripts/tsan.supp
 #       suppresses what they report, and the studies run without TSan's mutex-misuse and
 #       lock-order reports, which Open MPI's plugins trigger in every MPI process.
@@ -110,6 +111,8 @@ if [[ $tsan -eq 1 ]]; then
       TSAN_OPTIONS="$options report_mutex_bugs=0 detect_deadlocks=0" \
       OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
       ctest -R 'run_e2e_hostile_(input|members)|run_e2e_member_redrawn_two_server_ranks' \
+        --output-on-failure &&
+      ctest -R 'train_(bad_data_files|well_file_of_trajectories|two_processes|resume)' \
         --output-on-failure) || status=1
   fi
   echo "== tsan: tests took $(( $(date +%s) - start )) s, exit status so far $status"
