@@ -119,6 +119,10 @@ StudyOptions parse_study_options(const std::vector<std::string>& args, const cha
       o.plots = false;
     } else if (a == "--resume" && std::string(command) == "train") {
       o.resume = true;
+    } else if (a == "--resume") {
+      SURGE_THROW(ConfigError, "surge " << command
+                                        << " has no --resume: a study continues from its last "
+                                           "study checkpoint with `surge resume <output_dir>`");
     } else if (a == "--log-level") {
       SURGE_REQUIRE(i + 1 < args.size(), ConfigError, "--log-level needs a value");
       core::Logger::set_level(core::parse_log_level(args[++i]));
