@@ -529,7 +529,8 @@ def resume(surge, tmp):
     if not np.all(rel < 0.1 * untrained):
         fail(f"validation relative L2 did not fall tenfold: untrained {untrained}, final {rel}")
 
-    # Interrupted once its first checkpoint is written: a checkpoint at the batch it reached.
+    # Stopped by SIGTERM once its first checkpoint is written: a checkpoint at the batch it
+    # reached.
     endless = train + ["study.output_dir=int", "training.max_batches=0",
                        "training.checkpoint_every=500", "reservoir.parameters.extra_passes=100000"]
     proc = subprocess.Popen(endless, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -538,7 +539,7 @@ def resume(surge, tmp):
     deadline = time.time() + 120
     while not os.path.exists(first) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGTERM)  # what Slurm sends at a job's time limit
     _, err = proc.communicate(timeout=120)
     if proc.returncode != 130:
         fail(f"an interrupted surge train exited {proc.returncode}, expected 130:\n{err}")
