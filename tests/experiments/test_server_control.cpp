@@ -12,6 +12,7 @@
 
 #include "server_control.hpp"
 #include "surge/streaming/curve.hpp"
+#include "test_util.hpp"
 
 using namespace surge::experiments;
 using surge::streaming::CurveKeyPair;
@@ -19,15 +20,7 @@ using surge::streaming::make_curve_keypair;
 
 namespace {
 
-template <class P>
-bool eventually(P pred, std::chrono::seconds limit = std::chrono::seconds(20)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
+using surge::streaming::test::eventually;
 
 // A PUSH socket that tries once (no reconnection), with `pair` as its CURVE pair if given.
 zmq::socket_t pusher(zmq::context_t& ctx, const std::string& endpoint,

@@ -27,15 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-template <class P>
-bool eventually(P pred, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto end = Clock::now() + limit;
-  while (!pred()) {
-    if (Clock::now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
+using test::eventually;
 
 unsigned mode_of(const fs::path& p) {
   struct stat st {};

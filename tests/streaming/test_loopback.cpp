@@ -26,17 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 using Key = std::tuple<std::uint64_t, std::uint32_t, std::int64_t>;
 
-// Polls `pred` until it holds or `limit` passes; for state that changes on other threads
-// without a hook to wait on (counters fed by ZeroMQ's own threads).
-template <class P>
-bool eventually(P pred, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto end = Clock::now() + limit;
-  while (!pred()) {
-    if (Clock::now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
+using test::eventually;
 
 // Collects deliveries from a handler, and lets a test wait for a number of them.
 struct Collector {

@@ -1,15 +1,30 @@
 #pragma once
-// Helpers for the streaming tests: deterministic field values, and protocol messages built
-// by hand (declarations, blocks) for driving the Assembler without sockets.
+// Helpers for the streaming tests (and the server's, which stream too): deterministic field
+// values, protocol messages built by hand (declarations, blocks) for driving the Assembler
+// without sockets, and a poll for state other threads change.
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "surge/streaming/assembler.hpp"
 #include "surge/streaming/protocol.hpp"
 
 namespace surge::streaming::test {
+
+// Polls `pred` until it holds or `limit` passes; for state that changes on other threads
+// without a hook to wait on (counters fed by ZeroMQ's own threads).
+template <class P>
+bool eventually(P pred, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
 
 // A value that depends on every coordinate, so a misplaced or mixed-up element shows.
 inline double value_at(std::uint64_t simulation, std::int64_t step, std::uint32_t field,
