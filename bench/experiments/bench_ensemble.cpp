@@ -28,10 +28,13 @@
 #include <thread>
 
 #include "bench_result.hpp"
-#include "feeder.hpp"
-#include "member_table.hpp"
-#include "server_control.hpp"
-#include "study.hpp"
+#include "online/feeder.hpp"
+#include "study/member_table.hpp"
+#include "online/server_control.hpp"
+#include "commands/load_study.hpp"
+#include "launch/member_commands.hpp"
+#include "launch/study_launcher.hpp"
+#include "study/study.hpp"
 #include "surge/core/log.hpp"
 #include "surge/core/mpi.hpp"
 #include "surge/solvers/kokkos_aliases.hpp"

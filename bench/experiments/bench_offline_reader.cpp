@@ -1,4 +1,4 @@
-// The reader of `surge train` (experiments/src/train_data.hpp): samples per second that its
+// The reader of `surge train` (experiments/src/offline/train_data.hpp): samples per second that its
 // thread puts into a buffer from member files in The Well's layout (default-study members:
 // 64 x 64 heat2d, 101 frames each, written here by surge solve's writer), with a consumer
 // draining the buffer and no trainer. The bound is the same frames read by WellReader alone
@@ -24,7 +24,7 @@
 #include "surge/solvers/kokkos_aliases.hpp"
 #include "surge/solvers/member.hpp"
 #include "surge/solvers/solver.hpp"
-#include "train_data.hpp"
+#include "offline/train_data.hpp"
 
 namespace ex = surge::experiments;
 using surge::bench::best_time;

@@ -7,8 +7,8 @@
 #include <chrono>
 #include <thread>
 
-#include "feeder.hpp"
-#include "server_control.hpp"
+#include "online/feeder.hpp"
+#include "online/server_control.hpp"
 #include "surge/reservoir/registry.hpp"
 #include "surge/streaming/client.hpp"
 #include "surge/streaming/curve.hpp"

@@ -364,3 +364,15 @@ TEST(Launcher, ASilentSimulationTakesItsWorkerWithIt) {
   EXPECT_EQ(all[1].last_error, "never connected to the server in 0 s (worker 1)");
   EXPECT_EQ(launcher.workers_started(), 2);
 }
+
+// The one verdict on a member that exited 0, shared by the local and the Slurm launcher.
+TEST(Launcher, JudgesAnEndingByItsDelivery) {
+  using surge::experiments::EndingVerdict;
+  using surge::experiments::judge_ending;
+  EXPECT_EQ(judge_ending("", false, 0.0, 10.0), EndingVerdict::done);
+  EXPECT_EQ(judge_ending("", true, 99.0, 10.0), EndingVerdict::done);
+  EXPECT_EQ(judge_ending("sent no end of stream", false, 1.0, 10.0), EndingVerdict::wait);
+  EXPECT_EQ(judge_ending("sent no end of stream", false, 10.5, 10.0), EndingVerdict::failed);
+  EXPECT_EQ(judge_ending("never connected to the server", true, 0.0, 10.0),
+            EndingVerdict::failed);
+}

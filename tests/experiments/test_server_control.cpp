@@ -1,4 +1,4 @@
-// The server ranks' control channel (experiments/src/server_control.hpp) with two ranks in one
+// The server ranks' control channel (experiments/src/online/server_control.hpp) with two ranks in one
 // process: what the ranks tell each other arrives; a stranger without CURVE or with its own
 // pair is refused and counted; a message that does not parse, even from a peer holding the
 // ranks' key, is dropped without effect and counted.
@@ -10,7 +10,7 @@
 #include <thread>
 #include <zmq.hpp>
 
-#include "server_control.hpp"
+#include "online/server_control.hpp"
 #include "surge/streaming/curve.hpp"
 #include "test_util.hpp"
 

@@ -22,7 +22,7 @@ struct Command {
 // `surge run`: one online-training study from an experiment file.
 int run_command(const std::vector<std::string>& args);
 int resume_command(const std::vector<std::string>& args);
-// `surge train`: offline training from HDF5 files (experiments/src/train_command.cpp).
+// `surge train`: offline training from HDF5 files (experiments/src/commands/train_command.cpp).
 int train_command(const std::vector<std::string>& args);
 // `surge submit`: a study on Slurm, its server submitted as a batch job.
 int submit_command(const std::vector<std::string>& args);
@@ -30,9 +30,9 @@ int submit_command(const std::vector<std::string>& args);
 // `surge solve`: runs one ensemble member.
 int solve_command(const std::vector<std::string>& args);
 
-// `surge predict`: evaluates a trained surrogate (experiments/src/predict_command.cpp).
+// `surge predict`: evaluates a trained surrogate (experiments/src/commands/predict_command.cpp).
 int predict_command(const std::vector<std::string>& args);
-// `surge keys DIR`: makes a CURVE server and client key pair (experiments/src/keys_command.cpp).
+// `surge keys DIR`: makes a CURVE server and client key pair (experiments/src/commands/keys_command.cpp).
 int keys_command(const std::vector<std::string>& args);
 
 // Text of `surge --version`.

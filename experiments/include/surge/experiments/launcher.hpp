@@ -66,6 +66,13 @@ void capture_launch_environment();
 // The full path of `program` on PATH, or "" if there is none.
 [[nodiscard]] std::string find_on_path(const std::string& program);
 
+// What becomes of a member whose process (or Slurm job) exited 0, `waited_s` ago: done once
+// its delivery says nothing is missing; failed once the answer is final or after `patience_s`
+// (launcher.parameters.silence_timeout_s); else the launcher waits for its stream.
+enum class EndingVerdict { done, failed, wait };
+[[nodiscard]] EndingVerdict judge_ending(const std::string& missing, bool final, double waited_s,
+                                         double patience_s) noexcept;
+
 class LocalLauncher final : public Launcher {
  public:
   // The command line of one attempt of a member.

@@ -1,0 +1,156 @@
+#include "launch/external_solver.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+#include "surge/core/error.hpp"
+
+namespace surge::experiments {
+
+namespace {
+
+constexpr const char* kSimulationIdPlaceholder = "simulation_id";
+
+bool name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-';
+}
+
+// `arg` with every "{name}" replaced by replace(name); other braces are kept.
+std::string substitute(const std::string& arg,
+                       const std::function<std::string(const std::string&)>& replace) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < arg.size()) {
+    if (arg[i] == '{') {
+      std::size_t j = i + 1;
+      while (j < arg.size() && name_char(arg[j])) ++j;
+      if (j > i + 1 && j < arg.size() && arg[j] == '}') {
+        out += replace(arg.substr(i + 1, j - i - 1));
+        i = j + 1;
+        continue;
+      }
+    }
+    out += arg[i++];
+  }
+  return out;
+}
+
+// Unquoted, YAML reads `{vx}` in a command as a map: say so instead of "must be a list of
+// strings".
+void check_placeholders_quoted(const YAML::Node& parameters, const core::ConfigSource& source) {
+  const YAML::Node command = parameters.IsMap() ? parameters["command"] : YAML::Node();
+  if (!command.IsDefined() || !command.IsSequence()) return;
+  const core::ConfigReader reader(parameters, "solver.parameters", source);
+  for (const auto& item : command) {
+    if (item.IsMap() && item.size() == 1 && item.begin()->second.IsNull()) {
+      const std::string name = item.begin()->first.as<std::string>();
+      SURGE_THROW(ConfigError, reader.where(item, "solver.parameters.command")
+                                   << "'solver.parameters.command': quote the placeholder {" << name
+                                   << "} as \"{" << name
+                                   << "}\" (unquoted, YAML reads it as a map)");
+    }
+  }
+}
+
+}  // namespace
+
+ExternalSolverConfig read_external_solver(const ExperimentConfig& cfg,
+                                          const core::ConfigSource& source) {
+  check_placeholders_quoted(cfg.solver.parameters, source);
+  ExternalSolverConfig solver =
+      core::read_config<ExternalSolverConfig>(cfg.solver.parameters, source, "solver.parameters");
+  SURGE_REQUIRE(!solver.command.empty() && !solver.command[0].empty(), ConfigError,
+                "solver type external needs solver.parameters.command: the member's program and "
+                "its arguments");
+  SURGE_REQUIRE(solver.outputs > 0, ConfigError,
+                "solver type external needs solver.parameters.outputs: the steps each member "
+                "sends");
+  SURGE_REQUIRE(!find_on_path(solver.command[0]).empty(), ConfigError,
+                "solver.parameters.command: '"
+                    << solver.command[0]
+                    << "' is not an executable (a relative path is taken from the directory "
+                       "surge run is started in; a bare name is looked up on PATH)");
+  std::set<std::string> declared;
+  for (const auto& name : solver.parameters) {
+    SURGE_REQUIRE(name != kSimulationIdPlaceholder, ConfigError,
+                  "solver.parameters.parameters: '" << name
+                                                    << "' names the member's id placeholder; "
+                                                       "rename the parameter");
+    SURGE_REQUIRE(declared.insert(name).second, ConfigError,
+                  "solver.parameters.parameters: '" << name << "' is listed twice");
+    SURGE_REQUIRE(cfg.parameters.ranges.count(name), ConfigError,
+                  "solver.parameters.parameters: '"
+                      << name << "' has no range or fixed value in parameters.ranges (an external "
+                      << "solver's parameters have no defaults)");
+  }
+  for (const auto& [name, range] : cfg.parameters.ranges) {
+    SURGE_REQUIRE(declared.count(name), ConfigError,
+                  "'parameters.ranges." << name
+                                        << "' is not one of solver.parameters.parameters, the "
+                                           "values an external member sends");
+  }
+  for (const auto& arg : solver.command) {
+    (void)substitute(arg, [&](const std::string& name) {
+      SURGE_REQUIRE(name == kSimulationIdPlaceholder || declared.count(name), ConfigError,
+                    "solver.parameters.command: unknown placeholder {"
+                        << name << "} in '" << arg
+                        << "' (known: {simulation_id} and solver.parameters.parameters)");
+      return std::string();
+    });
+  }
+  return solver;
+}
+
+SolverFacts external_solver_facts(const ExternalSolverConfig& solver,
+                                  const core::ConfigSource& source) {
+  SolverFacts facts;
+  facts.parameter_names = solver.parameters;
+  SURGE_REQUIRE(solver.fields.IsMap() && solver.fields.size() > 0, ConfigError,
+                "solver type external needs solver.parameters.fields: name: {shape: [n0, n1]} "
+                "for each field a member streams");
+  std::string first;
+  for (const auto& entry : solver.fields) {
+    const std::string name = entry.first.as<std::string>();
+    const std::string path = "solver.parameters.fields." + name;
+    SURGE_REQUIRE(entry.second.IsMap(), ConfigError,
+                  "'" << path << "' must be a map: {shape: [n0, n1], components: k}");
+    const auto field = core::read_config<ExternalFieldConfig>(entry.second, source, path);
+    SURGE_REQUIRE(field.shape.size() == 2 && field.shape[0] >= 1 && field.shape[1] >= 1,
+                  ConfigError,
+                  "'" << path << ".shape' must be the field's grid [n0, n1] (2 extents >= 1), got "
+                      << core::detail::to_text(field.shape));
+    const std::vector<std::int64_t> grid = {field.shape[0], field.shape[1]};
+    if (facts.grid.empty()) {
+      facts.grid = grid;
+      first = name;
+    }
+    SURGE_REQUIRE(grid == facts.grid, ConfigError,
+                  "'" << path << ".shape' " << core::detail::to_text(field.shape)
+                      << " differs from field '" << first << "''s "
+                      << core::detail::to_text(facts.grid) << ": every field is on one grid");
+    facts.layout.push_back({name, field.components});
+  }
+  for (int k = 0; k < solver.outputs; ++k) facts.times.push_back(k * solver.output_dt);
+  facts.periodic = {false, false};
+  return facts;
+}
+
+std::vector<std::string> external_command(const ExternalSolverConfig& solver,
+                                          const std::vector<std::string>& range_names,
+                                          const MemberRecord& member) {
+  auto value_of = [&](const std::string& name) {
+    if (name == kSimulationIdPlaceholder) return std::to_string(member.simulation_id);
+    const auto it = std::find(range_names.begin(), range_names.end(), name);
+    SURGE_REQUIRE(it != range_names.end(), ConfigError,
+                  "no value for placeholder {" << name << "}");
+    return core::detail::to_text(
+        member.parameters.at(static_cast<std::size_t>(it - range_names.begin())));
+  };
+  std::vector<std::string> out;
+  for (const auto& arg : solver.command) out.push_back(substitute(arg, value_of));
+  return out;
+}
+
+}  // namespace surge::experiments

@@ -1,0 +1,39 @@
+#pragma once
+// `solver: {type: external}`: every member is the user's own program (README.md, "Bring
+// your own solver"). What a probe tells about a built-in solver is declared in the
+// experiment file instead; this reads and checks that declaration and turns it into the
+// study's SolverFacts and each member's command line.
+
+#include <string>
+#include <vector>
+
+#include "study/study.hpp"
+#include "surge/core/config.hpp"
+#include "surge/experiments/experiment_config.hpp"
+#include "surge/experiments/launcher.hpp"
+
+namespace surge::experiments {
+
+inline constexpr const char* kExternalSolver = "external";
+
+// Reads solver.parameters of an external solver and checks it against the ensemble: the
+// command (its program found, every placeholder known), the parameters (each with a range or
+// a fixed value, and every range declared), the fields. Throws core::ConfigError naming the
+// key.
+[[nodiscard]] ExternalSolverConfig read_external_solver(const ExperimentConfig& cfg,
+                                                        const core::ConfigSource& source);
+
+// What the members stream: the declared parameters in order, the fields and their grid,
+// `outputs` steps `output_dt` apart from t = 0. Throws core::ConfigError for ill-formed
+// fields (no shape, shapes that differ).
+[[nodiscard]] SolverFacts external_solver_facts(const ExternalSolverConfig& solver,
+                                                const core::ConfigSource& source);
+
+// The member's program and arguments: `command` with "{name}" replaced by the member's value
+// of each parameter (`range_names` gives the order of `member.parameters`) and
+// "{simulation_id}" by its id.
+[[nodiscard]] std::vector<std::string> external_command(const ExternalSolverConfig& solver,
+                                                        const std::vector<std::string>& range_names,
+                                                        const MemberRecord& member);
+
+}  // namespace surge::experiments
