@@ -28,12 +28,12 @@
 #include <thread>
 
 #include "bench_result.hpp"
-#include "online/feeder.hpp"
-#include "study/member_table.hpp"
-#include "online/server_control.hpp"
 #include "commands/load_study.hpp"
-#include "launch/member_commands.hpp"
-#include "launch/study_launcher.hpp"
+#include "members/member_commands.hpp"
+#include "members/study_launcher.hpp"
+#include "online/feeder.hpp"
+#include "online/server_control.hpp"
+#include "study/member_table.hpp"
 #include "study/study.hpp"
 #include "surge/core/log.hpp"
 #include "surge/core/mpi.hpp"

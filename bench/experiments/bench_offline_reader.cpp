@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "bench_result.hpp"
+#include "offline/train_data.hpp"
 #include "surge/core/config.hpp"
 #include "surge/core/log.hpp"
 #include "surge/core/mpi.hpp"
@@ -24,7 +25,6 @@
 #include "surge/solvers/kokkos_aliases.hpp"
 #include "surge/solvers/member.hpp"
 #include "surge/solvers/solver.hpp"
-#include "offline/train_data.hpp"
 
 namespace ex = surge::experiments;
 using surge::bench::best_time;

@@ -373,6 +373,5 @@ TEST(Launcher, JudgesAnEndingByItsDelivery) {
   EXPECT_EQ(judge_ending("", true, 99.0, 10.0), EndingVerdict::done);
   EXPECT_EQ(judge_ending("sent no end of stream", false, 1.0, 10.0), EndingVerdict::wait);
   EXPECT_EQ(judge_ending("sent no end of stream", false, 10.5, 10.0), EndingVerdict::failed);
-  EXPECT_EQ(judge_ending("never connected to the server", true, 0.0, 10.0),
-            EndingVerdict::failed);
+  EXPECT_EQ(judge_ending("never connected to the server", true, 0.0, 10.0), EndingVerdict::failed);
 }

@@ -1,5 +1,5 @@
-// The server ranks' control channel (experiments/src/online/server_control.hpp) with two ranks in one
-// process: what the ranks tell each other arrives; a stranger without CURVE or with its own
+// The server ranks' control channel (experiments/src/online/server_control.hpp) with two ranks in
+// one process: what the ranks tell each other arrives; a stranger without CURVE or with its own
 // pair is refused and counted; a message that does not parse, even from a peer holding the
 // ranks' key, is dropped without effect and counted.
 #include <gtest/gtest.h>

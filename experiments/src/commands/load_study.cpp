@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
-#include "launch/external_solver.hpp"
-#include "launch/member_commands.hpp"
+#include "members/external_solver.hpp"
+#include "members/member_commands.hpp"
 #include "study/study_keys.hpp"
 #include "surge/core/error.hpp"
 #include "surge/core/mpi.hpp"
@@ -89,8 +89,8 @@ void read_launcher(Study& s) {
                   "launcher.parameters.mpi_launcher: mode allocation starts members as srun "
                   "job steps; mpirun is for mode jobs");
   } else {
-    s.launcher = core::read_config<LauncherConfig>(cfg.launcher.parameters, s.source,
-                                                   "launcher.parameters");
+    s.launcher =
+        core::read_config<LauncherConfig>(cfg.launcher.parameters, s.source, "launcher.parameters");
   }
 }
 

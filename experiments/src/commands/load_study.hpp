@@ -1,7 +1,6 @@
 #pragma once
 // Resolving a study from its experiment file before anything starts.
 
-
 #include <string>
 #include <vector>
 

@@ -306,8 +306,8 @@ std::vector<double> take_times(const Surrogate& s, std::map<std::string, std::st
   std::vector<double> times;
   try {
     const YAML::Node node = YAML::Load(it->second);
-    times = node.IsSequence() ? node.as<std::vector<double>>()
-                              : std::vector<double>{node.as<double>()};
+    times =
+        node.IsSequence() ? node.as<std::vector<double>>() : std::vector<double>{node.as<double>()};
   } catch (const YAML::Exception&) {
     SURGE_THROW(ConfigError, "'t' must be a time or a list of times, got '" << it->second << "'");
   }
@@ -324,8 +324,8 @@ void check_model(const Surrogate& s, const PredictOptions& o, bool rollout) {
                 "'" << o.dir << "' is a next_step model: give the state to start from with "
                     << "--initial MEMBER.h5 (a surge solve file)");
   SURGE_REQUIRE(rollout || (o.initial.empty() && o.steps < 0), ConfigError,
-                "--initial and --steps are for next_step models; '"
-                    << o.dir << "' is a " << s.kind() << " model");
+                "--initial and --steps are for next_step models; '" << o.dir << "' is a "
+                                                                    << s.kind() << " model");
 }
 
 }  // namespace

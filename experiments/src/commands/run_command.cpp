@@ -7,7 +7,7 @@
 
 #include "commands/load_study.hpp"
 #include "commands/study_options.hpp"
-#include "launch/slurm_scripts.hpp"
+#include "members/slurm_scripts.hpp"
 #include "online/streamed_source.hpp"
 #include "online/study_checkpoint.hpp"
 #include "pipeline/interrupt.hpp"

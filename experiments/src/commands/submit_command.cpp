@@ -6,10 +6,10 @@
 #include <fstream>
 #include <iostream>
 
-#include "study/member_table.hpp"
-#include "launch/slurm_scripts.hpp"
 #include "commands/load_study.hpp"
-#include "launch/member_commands.hpp"
+#include "members/member_commands.hpp"
+#include "members/slurm_scripts.hpp"
+#include "study/member_table.hpp"
 #include "study/study.hpp"
 #include "surge/core/config.hpp"
 #include "surge/core/error.hpp"

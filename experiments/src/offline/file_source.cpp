@@ -63,13 +63,13 @@ FileSource::FileSource(const TrainConfig& cfg, const TrainData& data, bool next_
       reader_(data, share_of(data, rank_, size_), cfg.data.epochs, cfg.data.prefetch_frames,
               next_step, cfg.samples.stride, buffer) {
   core::Logger log("train");
-  SURGE_LOG(log, info,
-            "study '" << cfg.study.name << "': " << data.train_trajectories.size()
-                      << " training and " << data.validation_trajectories.size()
-                      << " validation trajectories (" << validation_.size()
-                      << " validation samples)"
-                      << (size_ > 1 ? ", read by " + std::to_string(size_) + " processes" : "")
-                      << ", output in " << std::filesystem::absolute(cfg.study.output_dir).string());
+  SURGE_LOG(
+      log, info,
+      "study '" << cfg.study.name << "': " << data.train_trajectories.size() << " training and "
+                << data.validation_trajectories.size() << " validation trajectories ("
+                << validation_.size() << " validation samples)"
+                << (size_ > 1 ? ", read by " + std::to_string(size_) + " processes" : "")
+                << ", output in " << std::filesystem::absolute(cfg.study.output_dir).string());
 }
 
 void FileSource::shutdown() {

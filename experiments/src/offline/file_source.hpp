@@ -35,8 +35,7 @@ class FileSource final : public SampleSource {
   [[nodiscard]] bool drained() const override { return true; }
   void shutdown() override;
   [[nodiscard]] std::string progress(const surrogates::TrainingRecord& r) const override;
-  [[nodiscard]] std::string describe_errors(
-      const std::vector<std::string>& by_rank) const override;
+  [[nodiscard]] std::string describe_errors(const std::vector<std::string>& by_rank) const override;
   [[nodiscard]] RunSummary summarise(double seconds, const std::string& stop_reason) override;
   void report(const RunSummary& summary, const StudyOutputs& outputs, std::int64_t batches,
               int code) const override;

@@ -12,10 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include "offline/well_data.hpp"
 #include "surge/experiments/train_config.hpp"
 #include "surge/reservoir/buffer.hpp"
 #include "surge/reservoir/sample.hpp"
-#include "offline/well_data.hpp"
 
 namespace surge::experiments {
 

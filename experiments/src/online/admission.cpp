@@ -1,9 +1,9 @@
 // What the front admits: the expectations of every member of a study.
 #include "online/admission.hpp"
 
-#include "launch/external_solver.hpp"
-#include "surge/streaming/member_environment.hpp"
+#include "members/external_solver.hpp"
 #include "surge/core/error.hpp"
+#include "surge/streaming/member_environment.hpp"
 
 namespace surge::experiments {
 

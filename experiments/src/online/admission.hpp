@@ -2,7 +2,6 @@
 // Admission of members to a study's stream: what the front expects of each, the ticket of
 // each launch, and whether a member that exited 0 delivered all it had to.
 
-
 #include <cstdint>
 #include <string>
 
@@ -10,8 +9,8 @@
 #include "online/server_control.hpp"
 #include "study/study.hpp"
 #include "surge/experiments/launcher.hpp"
-#include "surge/streaming/front.hpp"
 #include "surge/streaming/config.hpp"
+#include "surge/streaming/front.hpp"
 
 namespace surge::experiments {
 

@@ -40,7 +40,6 @@
 
 namespace surge::experiments {
 
-
 // What reached a rank's control socket and was not obeyed.
 struct ControlRefusals {
   std::uint64_t curve_refused = 0;       // CURVE clients without the ranks' key (ZAP 400)

@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <thread>
 
-#include "launch/member_commands.hpp"
-#include "launch/study_launcher.hpp"
+#include "members/member_commands.hpp"
+#include "members/study_launcher.hpp"
 #include "online/admission.hpp"
 #include "online/study_results.hpp"
 #include "pipeline/interrupt.hpp"
@@ -107,7 +107,7 @@ StreamedSource::StreamedSource(const Study& study, std::optional<ResumePoint> re
                    : std::make_unique<MemberTable>(study_);
   const std::vector<MemberRecord> first = resume_ ? resume_->record.members : table_->initial();
   for (const auto& m : first) control_->set_role(m.simulation_id, m.role);
-  if (rank_ == 0) make_launcher(ended);
+  if (rank_ == 0) make_launcher(first, ended);
   start_control();
   feeder_->start();
 }
@@ -127,8 +127,7 @@ void StreamedSource::bind_stream() {
   receiver_cfg.expected = member_expectations(study_);
   raise_file_limit(log);
   std::vector<std::int64_t> key_holder;
-  if (rank_ == 0)
-    key_holder.push_back(static_cast<std::int64_t>(streaming::make_admission_key()));
+  if (rank_ == 0) key_holder.push_back(static_cast<std::int64_t>(streaming::make_admission_key()));
   bcast_vector(key_holder);  // every rank has checked its inputs once this returns
   const auto key = static_cast<std::uint64_t>(key_holder.at(0));
   // CURVE keys (study_keys.hpp): rank 0 makes them before any member starts.
@@ -136,8 +135,8 @@ void StreamedSource::bind_stream() {
   if (keys.streaming.on()) receiver_cfg.curve = keys.streaming;
   receiver_ =
       std::make_unique<streaming::Receiver>(receiver_cfg, key, static_cast<std::uint32_t>(rank_));
-  control_ = std::make_unique<ServerControl>(rank_, size_, receiver_cfg.data_endpoint,
-                                             keys.control);
+  control_ =
+      std::make_unique<ServerControl>(rank_, size_, receiver_cfg.data_endpoint, keys.control);
   const std::string mine = receiver_->endpoint() + "\n" + control_->endpoint();
   for (const auto& bytes : gather_bytes(std::vector<char>(mine.begin(), mine.end()))) {
     const std::string text(bytes.begin(), bytes.end());
@@ -152,8 +151,8 @@ void StreamedSource::bind_stream() {
   }
   SURGE_LOG(log, info,
             "study '" << cfg.study.name << "': server listening on " << front_->endpoint() << " ("
-                      << size_ << " server rank" << (size_ > 1 ? "s" : "")
-                      << "), output in " << study_.out_dir.string());
+                      << size_ << " server rank" << (size_ > 1 ? "s" : "") << "), output in "
+                      << study_.out_dir.string());
 }
 
 // The feeder (started once the members' roles are known): fields -> samples.
@@ -173,9 +172,9 @@ void StreamedSource::make_feeder(ReceptionState restored) {
 // Rank 0's launcher of the members (not started), with the hooks it calls back: how long a
 // member has been silent, a redraw that frees what every rank holds of the failed member,
 // the delivery check, each launch's environment and ticket.
-void StreamedSource::make_launcher(const std::set<std::uint64_t>& ended) {
-  std::vector<MemberRecord> members =
-      resume_ ? resumed_members(resume_->record.members, ended) : table_->initial();
+void StreamedSource::make_launcher(const std::vector<MemberRecord>& first,
+                                   const std::set<std::uint64_t>& ended) {
+  std::vector<MemberRecord> members = resume_ ? resumed_members(first, ended) : first;
   const std::string front_endpoint = front_->endpoint();
   write_endpoint_file(study_, front_endpoint);
   // Seconds since any server rank last heard of the member (the others report to rank 0).
@@ -311,11 +310,11 @@ void StreamedSource::stop() {
 bool StreamedSource::training_ended(const char* why) {
   const bool stop_members = !study_.cfg.study.wait_for_members;
   core::Logger log("run");
-  SURGE_LOG(log, info,
-            "training stopped (" << why << ") before reception ended; "
-                                 << (stop_members
-                                         ? "stopping the members"
-                                         : "waiting for members (study.wait_for_members)"));
+  SURGE_LOG(
+      log, info,
+      "training stopped (" << why << ") before reception ended; "
+                           << (stop_members ? "stopping the members"
+                                            : "waiting for members (study.wait_for_members)"));
   if (stop_members) stop();
   return stop_members;
 }

@@ -28,8 +28,7 @@ class StreamedSource final : public SampleSource {
   // front (rank 0), feeder (started), and on rank 0 the launcher (not started). With `resume`,
   // this rank's buffer and reception continue from the checkpoint. Throws core::Error.
   StreamedSource(const Study& study, std::optional<ResumePoint> resume,
-                 reservoir::Buffer<reservoir::Sample>& buffer,
-                 const surrogates::Trainer& trainer);
+                 reservoir::Buffer<reservoir::Sample>& buffer, const surrogates::Trainer& trainer);
   ~StreamedSource() override;
   StreamedSource(const StreamedSource&) = delete;
   StreamedSource& operator=(const StreamedSource&) = delete;
@@ -45,8 +44,7 @@ class StreamedSource final : public SampleSource {
   void shutdown() override;
   [[nodiscard]] std::string progress(const surrogates::TrainingRecord& r) const override;
   void write_checkpoint(double elapsed_s, const surrogates::ValidationSet& validation) override;
-  [[nodiscard]] std::string describe_errors(
-      const std::vector<std::string>& by_rank) const override;
+  [[nodiscard]] std::string describe_errors(const std::vector<std::string>& by_rank) const override;
   [[nodiscard]] RunSummary summarise(double seconds, const std::string& stop_reason) override;
   void report(const RunSummary& summary, const StudyOutputs& outputs, std::int64_t batches,
               int code) const override;
@@ -54,7 +52,8 @@ class StreamedSource final : public SampleSource {
  private:
   void bind_stream();
   void make_feeder(ReceptionState restored);
-  void make_launcher(const std::set<std::uint64_t>& ended);
+  // `first`: the table's initial members (drawn once), or the checkpoint's.
+  void make_launcher(const std::vector<MemberRecord>& first, const std::set<std::uint64_t>& ended);
   void start_control();
   void wait_for_validation_members();
 

@@ -133,13 +133,13 @@ class StudyDriver {
     }
     if (stopped) {
       SURGE_LOG(log_, info,
-                s_.source.what_stops() << " stopped, reception over "
-                                       << seconds_since(training_end) << " s after training");
+                s_.source.what_stops() << " stopped, reception over " << seconds_since(training_end)
+                                       << " s after training");
     }
     if (interrupted()) {
-      SURGE_LOG(log_, warn,
-                "interrupted: " << s_.source.what_stops()
-                                << " stopped; writing what was trained so far");
+      SURGE_LOG(
+          log_, warn,
+          "interrupted: " << s_.source.what_stops() << " stopped; writing what was trained so far");
     }
   }
 
@@ -193,7 +193,8 @@ class StudyDriver {
     try {
       std::filesystem::create_directories(path.parent_path());
       if (!std::filesystem::exists(path)) s_.trainer.save_checkpoint(path.string());
-      SURGE_LOG(log_, info, "checkpoint at batch " << s_.trainer.batches() << ": " << path.string());
+      SURGE_LOG(log_, info,
+                "checkpoint at batch " << s_.trainer.batches() << ": " << path.string());
     } catch (const std::exception& e) {
       SURGE_LOG(log_, warn, "the checkpoint at interruption failed: " << e.what());
     }
@@ -231,8 +232,8 @@ StudyOutputs write_outputs(const std::filesystem::path& out_dir, RunSummary& sum
   if (io.kind == surrogates::kNextStep && !validation.empty())
     outputs.rollout = trainer.rollout(validation);
   try {
-    outputs.metrics = write_results((out_dir / "results.h5").string(), summary, trainer,
-                                    validation, io, outputs.rollout ? &*outputs.rollout : nullptr);
+    outputs.metrics = write_results((out_dir / "results.h5").string(), summary, trainer, validation,
+                                    io, outputs.rollout ? &*outputs.rollout : nullptr);
   } catch (...) {
     if (export_error) std::rethrow_exception(export_error);
     throw;

@@ -20,9 +20,9 @@
 namespace surge::experiments {
 
 struct PipelineOptions {
-  const char* component = "run";     // the logger's component
-  std::int64_t max_batches = 0;      // the progress line's total
-  double checkpoint_every_s = 0.0;   // study checkpoints (the source writes them); <= 0: none
+  const char* component = "run";    // the logger's component
+  std::int64_t max_batches = 0;     // the progress line's total
+  double checkpoint_every_s = 0.0;  // study checkpoints (the source writes them); <= 0: none
   // Where an interrupted run keeps a trainer checkpoint at the batch it reached (surge train
   // with training.checkpoint_every > 0); "" for none.
   std::string interrupt_checkpoint_dir;
@@ -63,8 +63,8 @@ int run_pipeline(StudyState& state, const PipelineOptions& options);
 // The outputs every study writes on rank 0: model/ exported, the rollouts of next_step models,
 // results.h5. A model that cannot be exported costs neither the results nor their stop_reason
 // (which says so); its error is rethrown once results.h5 is written. Throws core::IoError.
-[[nodiscard]] StudyOutputs write_outputs(const std::filesystem::path& out_dir,
-                                         RunSummary& summary, const surrogates::Trainer& trainer,
+[[nodiscard]] StudyOutputs write_outputs(const std::filesystem::path& out_dir, RunSummary& summary,
+                                         const surrogates::Trainer& trainer,
                                          const surrogates::ValidationSet& validation,
                                          const surrogates::IoDescription& io);
 

@@ -62,8 +62,8 @@ class SampleSource {
   [[nodiscard]] virtual RunSummary summarise(double seconds, const std::string& stop_reason) = 0;
   // Rank 0, results written: the closing lines (members, samples, `batches`, metrics) and,
   // when the study failed (`code` 1), the line that says why.
-  virtual void report(const RunSummary& summary, const StudyOutputs& outputs,
-                      std::int64_t batches, int code) const = 0;
+  virtual void report(const RunSummary& summary, const StudyOutputs& outputs, std::int64_t batches,
+                      int code) const = 0;
 };
 
 }  // namespace surge::experiments

@@ -73,7 +73,6 @@ inline constexpr const char* kEndpointFile = "server_endpoint";
 // naming study.output_dir.
 void prepare_output_dir(const std::filesystem::path& out_dir, bool overwrite, int rank);
 
-
 // The full path of the running executable (/proc/self/exe). Throws core::IoError.
 [[nodiscard]] std::string self_executable();
 

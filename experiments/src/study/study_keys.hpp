@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "surge/streaming/curve.hpp"
 #include "study/study.hpp"
 #include "surge/streaming/config.hpp"
+#include "surge/streaming/curve.hpp"
 
 namespace surge::experiments {
 
@@ -18,7 +18,6 @@ struct ControlKeys {
   streaming::CurveKeyPair server;  // every rank's PULL socket
   streaming::CurveKeyPair client;  // every rank's PUSH sockets: the only key admitted
 };
-
 
 // The four key files of a study with streaming.curve on (absolute paths): those the
 // experiment names, the others in <output_dir>/keys under the names `surge keys` uses. All

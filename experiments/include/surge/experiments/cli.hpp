@@ -32,7 +32,8 @@ int solve_command(const std::vector<std::string>& args);
 
 // `surge predict`: evaluates a trained surrogate (experiments/src/commands/predict_command.cpp).
 int predict_command(const std::vector<std::string>& args);
-// `surge keys DIR`: makes a CURVE server and client key pair (experiments/src/commands/keys_command.cpp).
+// `surge keys DIR`: makes a CURVE server and client key pair
+// (experiments/src/commands/keys_command.cpp).
 int keys_command(const std::vector<std::string>& args);
 
 // Text of `surge --version`.

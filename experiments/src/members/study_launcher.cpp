@@ -1,7 +1,7 @@
-#include "launch/study_launcher.hpp"
+#include "members/study_launcher.hpp"
 
-#include "launch/member_commands.hpp"
-#include "launch/slurm_scripts.hpp"
+#include "members/member_commands.hpp"
+#include "members/slurm_scripts.hpp"
 #include "surge/core/log.hpp"
 #include "surge/experiments/slurm_launcher.hpp"
 

@@ -1,4 +1,4 @@
-#include "launch/external_solver.hpp"
+#include "members/external_solver.hpp"
 
 #include <algorithm>
 #include <functional>

@@ -1,7 +1,6 @@
 #pragma once
 // What a member or a persistent worker runs: its command line and environment.
 
-
 #include <memory>
 #include <string>
 #include <vector>

@@ -1,11 +1,11 @@
 // The command lines and environments of members and workers.
-#include "launch/member_commands.hpp"
+#include "members/member_commands.hpp"
 
 #include <unistd.h>
 
 #include <algorithm>
 
-#include "launch/external_solver.hpp"
+#include "members/external_solver.hpp"
 #include "study/study_keys.hpp"
 #include "surge/core/error.hpp"
 #include "surge/streaming/member_environment.hpp"

@@ -1,4 +1,4 @@
-#include "launch/slurm_scripts.hpp"
+#include "members/slurm_scripts.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "launch/member_commands.hpp"
+#include "members/member_commands.hpp"
 #include "study/study_keys.hpp"
 #include "surge/core/error.hpp"
 #include "surge/streaming/member_environment.hpp"
