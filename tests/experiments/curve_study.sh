@@ -53,17 +53,21 @@ done
   sed 's/^ok:/counts ok:/'
 # The stranger's CURVE pair was refused by the ZAP handlers of the front and both receivers
 # (3, exactly: each socket tried once); each control socket saw 2 failed handshakes (no
-# CURVE; another server key). Failed stream handshakes are at least the stranger's 6 (one
-# per attempt): a member that ends within milliseconds closes its heartbeat socket in the
-# middle of its handshake, which counts too.
+# CURVE; another server key). Each receiver saw the stranger's 2 attempts fail
+# (handshake_failures >= 4, summed over the receivers), the front its plain one
+# (front_handshake_failures >= 1; its CURVE one is curve_refused). More are possible: a
+# member that ends within milliseconds closes its heartbeat socket in the middle of its
+# handshake, which counts too, but how many do depends on timing (an earlier bound of 6
+# relied on them and failed on a busy machine).
 /usr/bin/python3 - "$out/results.h5" <<'PY'
 import sys
 import h5py
 with h5py.File(sys.argv[1], "r") as f:
     got = {k: int(v) for k, v in f["streaming"].attrs.items()}
-if got["curve_refused"] != 3 or got["control_refused"] != 4 or got["handshake_failures"] < 6:
+if got["curve_refused"] != 3 or got["control_refused"] != 4 or got["handshake_failures"] < 4 \
+        or got["front_handshake_failures"] < 1:
     print(f"FAIL: results.h5 streaming/ counts {got}, expected curve_refused 3, "
-          "control_refused 4, handshake_failures >= 6")
+          "control_refused 4, handshake_failures >= 4, front_handshake_failures >= 1")
     sys.exit(1)
 print(f"ok: CURVE study complete, strangers refused and counted {got}")
 PY

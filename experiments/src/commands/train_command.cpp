@@ -4,17 +4,9 @@
 // (offline/file_source.hpp), which builds samples as a study's feeder builds the streamed
 // ones, so a model trained offline exports and loads exactly as one trained online.
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <cstdio>
-#include <exception>
 #include <filesystem>
-#include <functional>
 #include <iostream>
-#include <map>
-#include <mutex>
-#include <optional>
-#include <thread>
 
 #include "commands/study_options.hpp"
 #include "offline/file_source.hpp"
@@ -25,11 +17,8 @@
 #include "surge/core/error.hpp"
 #include "surge/core/log.hpp"
 #include "surge/core/mpi.hpp"
-#include "surge/core/progress.hpp"
 #include "surge/experiments/cli.hpp"
 #include "surge/experiments/output_checks.hpp"
-#include "surge/experiments/results_writer.hpp"
-#include "surge/experiments/sample_builder.hpp"
 #include "surge/experiments/train_config.hpp"
 #include "surge/reservoir/registry.hpp"
 #include "surge/surrogates/trainer.hpp"
