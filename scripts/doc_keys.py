@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Turns the key listing of `surge run --help` (or `surge solve <solver> --help`, `surge train
 --help`) into markdown tables, or checks that a document has a row for every key (tests keep
-README.md and experiments/README.md complete).
+solvers/README.md and experiments/README.md complete).
 
 usage: doc_keys.py markdown <surge> [solve <solver> | train]         print the tables
        doc_keys.py check <surge> <file.md> [solve <solver> | train]  exit 1 naming keys without a row

@@ -4,7 +4,9 @@
 // loop on the same module (same weights, batch, threads) over pre-built, pre-normalised
 // input and target tensors, in the same run. The trainer's extra work is the batch copy, the
 // normalisation, building the input channels (parameters, coordinates) and the running
-// statistics. Goal: ratio >= 0.95. Also the FNO's bare loop on each thread split.
+// statistics. Goal: ratio >= 0.95. Also the FNO's bare loop on each thread split, and where a
+// graph network step goes: its scatter (index_add_, one per block forward and two backward)
+// beside the gather of the same rows (index_select), the peer that moves the same bytes.
 //   bench_operators [--quick]
 #include <dlfcn.h>
 #include <mpi.h>
@@ -14,6 +16,8 @@
 #include <random>
 
 #include "bench_result.hpp"
+#include "graph.hpp"
+#include "graphnet.hpp"
 #include "model.hpp"
 #include "surge/reservoir/registry.hpp"
 #include "surge/surrogates/trainer.hpp"
@@ -130,6 +134,40 @@ double bare_rate(const Case& c, int warm, int batches) {
   return static_cast<double>(batches) * c.batch / (bench::now_seconds() - t0);
 }
 
+// The default graph network (latent 64, 6 blocks) on 8 grids of 32 x 32 between walls:
+// forward + backward time, and the time of one index_add_ (a block's aggregation) and of one
+// index_select of the same rows, on the same messages. Prints the scatter's share of a step.
+void graphnet_scatter(int repeats) {
+  const std::int64_t n = 32, batch = 8;
+  const surrogates::detail::GraphNetParameters p;
+  const surrogates::detail::Graph graph = surrogates::detail::grid_graph(n, n, false, false);
+  const std::int64_t edges = graph.senders.numel(), nodes = graph.nodes;
+  torch::manual_seed(10);
+  surrogates::detail::GraphNet net(p, 4, 1, graph);
+  const auto x = torch::randn({batch, 4, n, n});
+  const double step = bench::best_time(repeats, [&] {
+    net.zero_grad();
+    net.forward(x).square().mean().backward();
+  });
+  const auto offsets = torch::arange(batch, torch::kInt64).mul_(nodes).unsqueeze(1);
+  const auto receivers = (graph.receivers.unsqueeze(0) + offsets).view(-1);
+  const auto messages = torch::randn({batch * edges, p.latent});
+  const auto latents = torch::randn({batch * nodes, p.latent});
+  const double add = bench::best_time(4 * repeats, [&] {
+    (void)surrogates::detail::aggregate(messages, receivers, batch * nodes);
+  });
+  const double gather =
+      bench::best_time(4 * repeats, [&] { (void)latents.index_select(0, receivers); });
+  const int calls = 3 * p.message_passing_steps;  // forward and backward
+  std::printf(
+      "graphnet 32x32 batch %lld (%lld nodes, %lld edges): forward + backward %.2f ms; "
+      "index_add_ %.3f ms a call, %d calls = %.1f %% of the step; index_select %.3f ms\n",
+      static_cast<long long>(batch), static_cast<long long>(batch * nodes),
+      static_cast<long long>(batch * edges), step * 1e3, add * 1e3, calls, 100 * calls * add / step,
+      gather * 1e3);
+  bench::print_result("graphnet_index_add_vs_index_select", add * 1e3, "ms", gather * 1e3);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -165,6 +203,8 @@ int main(int argc, char** argv) {
     bench::print_result(c.type + "_trainer_vs_bare_b" + std::to_string(c.batch), trainer,
                         "samples/s", bare);
   }
+  set_threads(chosen.intra_op, chosen.blas);
+  graphnet_scatter(quick ? 3 : 10);
   MPI_Finalize();
   return 0;
 }

@@ -10,14 +10,14 @@ namespace {
 int mpio_rank(hid_t obj) {
   File file(SURGE_HDF5_CHECK(H5Iget_file_id(obj)));
   PropertyList fapl(SURGE_HDF5_CHECK(H5Fget_access_plist(file)));
-  if (H5Pget_driver(fapl) != H5FD_MPIO) return -1;
+  if (SURGE_HDF5_CHECK(H5Pget_driver(fapl)) != H5FD_MPIO) return -1;
   MPI_Comm comm = MPI_COMM_NULL;
   MPI_Info info = MPI_INFO_NULL;
   SURGE_HDF5_CHECK(H5Pget_fapl_mpio(fapl, &comm, &info));
   int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_free(&comm);
-  if (info != MPI_INFO_NULL) MPI_Info_free(&info);
+  SURGE_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+  SURGE_MPI_CHECK(MPI_Comm_free(&comm));
+  if (info != MPI_INFO_NULL) SURGE_MPI_CHECK(MPI_Info_free(&info));
   return rank;
 }
 
@@ -90,7 +90,7 @@ bool exists(hid_t loc, const std::string& path) {
   // H5Lexists needs every intermediate link to exist, so check the path piece by piece.
   for (std::size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
     const std::string prefix = path.substr(0, end);
-    if (H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (SURGE_HDF5_CHECK(H5Lexists(loc, prefix.c_str(), H5P_DEFAULT)) == 0) return false;
     if (end == std::string::npos) return true;
   }
 }
@@ -188,15 +188,16 @@ std::vector<std::string> read_attribute_strings(hid_t obj, const std::string& na
   const hsize_t n = element_count(a);
   std::vector<std::string> out;
   if (n == 0) return out;
-  if (H5Tis_variable_str(file_type) > 0) {
+  if (SURGE_HDF5_CHECK(H5Tis_variable_str(file_type)) > 0) {
     Datatype mem = string_type();
     std::vector<char*> ptrs(n, nullptr);
     SURGE_HDF5_CHECK(H5Aread(a, mem, ptrs.data()));
     for (char* p : ptrs) out.emplace_back(p ? p : "");
     Dataspace space(SURGE_HDF5_CHECK(H5Aget_space(a)));
-    H5Dvlen_reclaim(mem, space, H5P_DEFAULT, ptrs.data());
+    SURGE_HDF5_CHECK(H5Dvlen_reclaim(mem, space, H5P_DEFAULT, ptrs.data()));
   } else {
     const std::size_t size = H5Tget_size(file_type);
+    SURGE_REQUIRE(size > 0, IoError, "HDF5 attribute '" << name << "': no string size");
     std::vector<char> buffer(n * size);
     SURGE_HDF5_CHECK(H5Aread(a, file_type, buffer.data()));
     for (hsize_t i = 0; i < n; ++i) {

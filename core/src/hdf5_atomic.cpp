@@ -41,13 +41,16 @@ int end_process(MPI_Comm, int, void*, void*) {
 void end_before_hdf5_shuts_down() noexcept {
   static std::once_flag once;
   std::call_once(once, [] {
+    // Best effort, without throwing: where MPI refuses the attribute, the exit handler below
+    // still ends the process, only later.
     int initialized = 0, finalized = 0;
-    MPI_Initialized(&initialized);
-    MPI_Finalized(&finalized);
+    const bool known =
+        MPI_Initialized(&initialized) == MPI_SUCCESS && MPI_Finalized(&finalized) == MPI_SUCCESS;
     int key = MPI_KEYVAL_INVALID;
-    if (initialized && !finalized &&
-        MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, &end_process, &key, nullptr) == MPI_SUCCESS) {
-      MPI_Comm_set_attr(MPI_COMM_SELF, key, nullptr);
+    if (known && initialized && !finalized &&
+        MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, &end_process, &key, nullptr) == MPI_SUCCESS &&
+        MPI_Comm_set_attr(MPI_COMM_SELF, key, nullptr) != MPI_SUCCESS) {
+      (void)MPI_Comm_free_keyval(&key);
     }
     std::atexit([] { (void)end_process(MPI_COMM_SELF, 0, nullptr, nullptr); });
   });
@@ -110,7 +113,7 @@ void AtomicFile::discard() noexcept {
   if (file_ < 0 || comm_ != MPI_COMM_NULL) return;
   const hid_t fapl = H5Fget_access_plist(file_);
   const bool sec2 = fapl >= 0 && H5Pget_driver(fapl) == H5FD_SEC2;
-  if (fapl >= 0) H5Pclose(fapl);
+  if (fapl >= 0) (void)H5Pclose(fapl);  // best effort, as all of discard(): it never throws
   void* handle = nullptr;
   if (sec2 && H5Fget_vfd_handle(file_, H5P_DEFAULT, &handle) >= 0 && handle != nullptr) {
     (void)discard_descriptor(*static_cast<int*>(handle));
@@ -168,8 +171,10 @@ void AtomicFile::commit() {
     if (check < 0) {
       problem = "cannot write '" + path_ + "': the file written does not open (" +
                 os_error_of(core::detail::hdf5_error_text()) + ")";
+    } else if (H5Fclose(check) < 0) {
+      problem = "cannot write '" + path_ + "': the file written does not close (" +
+                os_error_of(core::detail::hdf5_error_text()) + ")";
     } else {
-      H5Fclose(check);
       try {
         commit_file(temporary_, path_);
       } catch (const IoError& e) {

@@ -70,10 +70,10 @@ void Logger::write(LogLevel level, std::string_view message) const {
 
 void Logger::configure() {
   int initialised = 0;
-  MPI_Initialized(&initialised);
+  SURGE_MPI_CHECK(MPI_Initialized(&initialised));
   if (initialised) {
     int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    SURGE_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
     g_rank = rank;
   }
   if (const char* env = std::getenv("SURGE_LOG_LEVEL"); env && *env)

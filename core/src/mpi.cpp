@@ -9,7 +9,7 @@ namespace surge::core {
 
 MpiSession::MpiSession(int* argc, char*** argv) {
   int initialised = 0;
-  MPI_Initialized(&initialised);
+  SURGE_MPI_CHECK(MPI_Initialized(&initialised));
   if (!initialised) {
 #ifdef OPEN_MPI
     // Open MPI's own MPI-IO component (OMPIO) has lost blocks of collective HDF5 writes here
@@ -23,14 +23,16 @@ MpiSession::MpiSession(int* argc, char*** argv) {
     owns_ = true;
   }
   // Errors come back as codes, so SURGE_MPI_CHECK can turn them into MpiError.
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  SURGE_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+  SURGE_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
+  SURGE_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
   Logger::configure();
 }
 
 MpiSession::~MpiSession() {
-  if (owns_) MPI_Finalize();
+  if (!owns_) return;
+  if (const int rc = MPI_Finalize(); rc != MPI_SUCCESS)  // a destructor reports, never throws
+    Logger("mpi").warn("MPI_Finalize failed: " + detail::mpi_error_text(rc));
 }
 
 int comm_rank(MPI_Comm comm) {

@@ -1,6 +1,7 @@
 #include "surge/solvers/decomposition.hpp"
 
 #include "surge/core/error.hpp"
+#include "surge/core/log.hpp"
 
 namespace surge::solvers {
 
@@ -35,7 +36,10 @@ Decomposition2D::Decomposition2D(MPI_Comm comm, int nx, int ny, std::array<bool,
 }
 
 Decomposition2D::~Decomposition2D() {
-  if (cart_ != MPI_COMM_NULL) MPI_Comm_free(&cart_);
+  if (cart_ == MPI_COMM_NULL) return;
+  if (const int rc = MPI_Comm_free(&cart_);
+      rc != MPI_SUCCESS)  // a destructor reports, never throws
+    core::Logger("decomposition").warn("MPI_Comm_free failed: " + core::detail::mpi_error_text(rc));
 }
 
 HaloExchange::HaloExchange(const Decomposition2D& decomposition, int ghost, int components)

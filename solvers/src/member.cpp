@@ -8,6 +8,7 @@
 
 #include "surge/core/config.hpp"
 #include "surge/core/error.hpp"
+#include "surge/core/mpi.hpp"
 #include "surge/core/progress.hpp"
 #include "surge/core/version.hpp"
 
@@ -43,8 +44,7 @@ std::vector<double> frame_times(const Solver& solver) {
 }
 
 void require_writable(const std::string& path, MPI_Comm comm) {
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
+  const int rank = core::comm_rank(comm);
   std::string problem;
   if (rank == 0) {
     const fs::path p = fs::absolute(path);

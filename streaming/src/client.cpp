@@ -53,7 +53,12 @@ Client::Client(const ClientConfig& config, MemberIdentity identity)
   zmq::socket_t front(zmq_->context, zmq::socket_type::dealer);
   front.set(zmq::sockopt::linger, 0);
   if (config_.curve.on()) detail::make_curve_client(front, config_.curve);
-  front.connect(config_.front_endpoint);
+  try {
+    front.connect(config_.front_endpoint);
+  } catch (const zmq::error_t& e) {  // a malformed endpoint or an unknown transport
+    SURGE_THROW(ConfigError, "streaming client: cannot connect to front_endpoint '"
+                                 << config_.front_endpoint << "': " << e.what());
+  }
   Header hello;
   hello.kind = MessageKind::hello;
   hello.simulation = id.simulation;

@@ -2,9 +2,9 @@
 // per-thread message.
 #include "surge/streaming/client.h"
 
-#include <new>
 #include <string>
 
+#include "surge/core/c_api.hpp"
 #include "surge/core/error.hpp"
 #include "surge/streaming/client.hpp"
 #include "surge/streaming/member_environment.hpp"
@@ -22,26 +22,35 @@ int fail(int code, const std::string& message) {
   return code;
 }
 
-// Runs `body`, mapping exceptions to status codes.
+// The status of each kind of failure (surge/core/c_api.hpp), as client.h documents it.
+int status_of(surge::core::c_api::CallFailure kind) {
+  using surge::core::c_api::CallFailure;
+  switch (kind) {
+    case CallFailure::argument:
+    case CallFailure::io:  // a CURVE key file named by the caller or the environment
+      return SURGE_ERROR_ARGUMENT;
+    case CallFailure::protocol:
+      return SURGE_ERROR_PROTOCOL;
+    case CallFailure::out_of_memory:
+    case CallFailure::internal:
+      break;
+  }
+  return SURGE_ERROR_INTERNAL;
+}
+
+// Runs `body`, mapping exceptions to status codes: a refused handshake is the client's own
+// kind; every other exception means what it means in every surge C API.
 template <class F>
 int guarded(F&& body) {
-  using namespace surge;
   try {
     body();
     last_error.clear();
     return SURGE_OK;
-  } catch (const streaming::HandshakeRefused& e) {
+  } catch (const surge::streaming::HandshakeRefused& e) {
     return fail(SURGE_ERROR_REFUSED, e.message());
-  } catch (const core::ProtocolError& e) {
-    // Client-side misuse (unknown field, block out of shape, ...) is reported as a
-    // protocol error by the C++ API too; the message says which.
-    return fail(SURGE_ERROR_PROTOCOL, e.message());
-  } catch (const core::Error& e) {
-    return fail(SURGE_ERROR_ARGUMENT, e.message());
-  } catch (const std::bad_alloc&) {
-    return fail(SURGE_ERROR_INTERNAL, "out of memory");
-  } catch (const std::exception& e) {
-    return fail(SURGE_ERROR_INTERNAL, e.what());
+  } catch (...) {
+    const surge::core::c_api::Failure failure = surge::core::c_api::current_failure();
+    return fail(status_of(failure.kind), failure.message);
   }
 }
 

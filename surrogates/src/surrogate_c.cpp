@@ -4,11 +4,11 @@
 #include "surge/surrogate.h"
 
 #include <cstring>
-#include <new>
 #include <string>
 #include <vector>
 
 #include "model.hpp"
+#include "surge/core/c_api.hpp"
 #include "surge/core/error.hpp"
 #include "surge/surrogate.hpp"
 
@@ -27,27 +27,32 @@ int fail(int code, const std::string& message) {
   return code;
 }
 
-// Runs `body`, mapping exceptions to status codes: a core::ConfigError is the caller's
-// argument, anything else from a prediction is internal.
+// The status of each kind of failure (surge/core/c_api.hpp), as surrogate.h documents it.
+int status_of(surge::core::c_api::CallFailure kind) {
+  using surge::core::c_api::CallFailure;
+  switch (kind) {
+    case CallFailure::argument:
+      return SURGE_SURROGATE_ERROR_ARGUMENT;
+    case CallFailure::io:  // only load reads files
+      return SURGE_SURROGATE_ERROR_LOAD;
+    case CallFailure::protocol:
+    case CallFailure::out_of_memory:
+    case CallFailure::internal:
+      break;
+  }
+  return SURGE_SURROGATE_ERROR_INTERNAL;
+}
+
+// Runs `body`, mapping exceptions to status codes; the message names the call.
 template <class F>
 int guarded(const char* call, F&& body) {
-  using namespace surge;
   try {
     body();
     last_error.clear();
     return SURGE_SURROGATE_OK;
-  } catch (const core::ConfigError& e) {
-    return fail(SURGE_SURROGATE_ERROR_ARGUMENT, std::string(call) + ": " + e.message());
-  } catch (const core::Error& e) {
-    return fail(SURGE_SURROGATE_ERROR_INTERNAL, std::string(call) + ": " + e.message());
-  } catch (const c10::Error& e) {
-    return fail(
-        SURGE_SURROGATE_ERROR_INTERNAL,
-        std::string(call) + ": " + surrogates::detail::first_line(e.what_without_backtrace()));
-  } catch (const std::bad_alloc&) {
-    return fail(SURGE_SURROGATE_ERROR_INTERNAL, std::string(call) + ": out of memory");
-  } catch (const std::exception& e) {
-    return fail(SURGE_SURROGATE_ERROR_INTERNAL, std::string(call) + ": " + e.what());
+  } catch (...) {
+    const surge::core::c_api::Failure failure = surge::core::c_api::current_failure();
+    return fail(status_of(failure.kind), std::string(call) + ": " + failure.message);
   }
 }
 
@@ -138,16 +143,12 @@ int surge_surrogate_load(surge_surrogate** surrogate, const char* dir) {
     *surrogate = new surge_surrogate{std::move(model), std::move(names), output_size};
     last_error.clear();
     return SURGE_SURROGATE_OK;
-  } catch (const std::bad_alloc&) {
-    return fail(SURGE_SURROGATE_ERROR_INTERNAL, "surge_surrogate_load: out of memory");
-  } catch (const surge::core::Error& e) {
-    return fail(SURGE_SURROGATE_ERROR_LOAD, e.message());
-  } catch (const c10::Error& e) {
-    return fail(SURGE_SURROGATE_ERROR_LOAD,
-                std::string("cannot load '") + dir +
-                    "': " + surge::surrogates::detail::first_line(e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return fail(SURGE_SURROGATE_ERROR_LOAD, std::string("cannot load '") + dir + "': " + e.what());
+  } catch (...) {
+    // Whatever the kind, a failure while loading means the directory cannot be used.
+    const surge::core::c_api::Failure failure = surge::core::c_api::current_failure();
+    if (failure.kind == surge::core::c_api::CallFailure::out_of_memory)
+      return fail(SURGE_SURROGATE_ERROR_INTERNAL, "surge_surrogate_load: out of memory");
+    return fail(SURGE_SURROGATE_ERROR_LOAD, "surge_surrogate_load: " + failure.message);
   }
 }
 

@@ -65,7 +65,7 @@ int cores_per_rank(MPI_Comm comm) {
   MPI_Comm node = MPI_COMM_NULL;
   SURGE_MPI_CHECK(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
   const int local = core::comm_size(node);
-  MPI_Comm_free(&node);
+  SURGE_MPI_CHECK(MPI_Comm_free(&node));
   return std::max(1, cpus / std::max(1, local));
 }
 

@@ -1,8 +1,12 @@
 // Typed errors carry file and line; the check macros throw the right type with the text
-// of the failing library.
+// of the failing library; each kind has one meaning for the C APIs (c_api.hpp).
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <new>
+#include <stdexcept>
+
+#include "surge/core/c_api.hpp"
 #include "surge/core/error.hpp"
 #include "surge/core/hdf5.hpp"
 
@@ -59,4 +63,37 @@ TEST(Error, OpenMissingFileNamesThePath) {
               std::string::npos)
         << e.message();
   }
+}
+
+namespace {
+// What current_failure() makes of `thrown`, thrown and caught.
+template <class E>
+core::c_api::Failure failure_of(const E& thrown) {
+  try {
+    throw thrown;
+  } catch (...) {
+    return core::c_api::current_failure();
+  }
+}
+}  // namespace
+
+TEST(CApiFailure, EachKindHasOneMeaning) {
+  using core::c_api::CallFailure;
+  const auto config = failure_of(core::ConfigError("bad key", "f.cpp", 1));
+  EXPECT_EQ(config.kind, CallFailure::argument);
+  EXPECT_EQ(config.message, "bad key");
+  EXPECT_EQ(failure_of(core::IoError("unreadable", "f.cpp", 1)).kind, CallFailure::io);
+  EXPECT_EQ(failure_of(core::ProtocolError("no answer", "f.cpp", 1)).kind, CallFailure::protocol);
+  EXPECT_EQ(failure_of(core::MpiError("m", "f.cpp", 1)).kind, CallFailure::internal);
+  EXPECT_EQ(failure_of(core::NumericalError("n", "f.cpp", 1)).kind, CallFailure::internal);
+  EXPECT_EQ(failure_of(core::Error("plain", "f.cpp", 1)).kind, CallFailure::internal);
+  const auto memory = failure_of(std::bad_alloc());
+  EXPECT_EQ(memory.kind, CallFailure::out_of_memory);
+  EXPECT_EQ(memory.message, "out of memory");
+  const auto other = failure_of(std::runtime_error("first line\nbacktrace ..."));
+  EXPECT_EQ(other.kind, CallFailure::internal);
+  EXPECT_EQ(other.message, "first line");
+  const auto unknown = failure_of(42);
+  EXPECT_EQ(unknown.kind, CallFailure::internal);
+  EXPECT_EQ(unknown.message, "unknown exception");
 }

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "surge/core/error.hpp"
 #include "surge/core/hdf5.hpp"
 #include "surge/core/mpi.hpp"
 
@@ -54,7 +55,7 @@ TEST(Hdf5, CollectiveWriteOfDistributedField) {
   // Global 7 x 5 field split in uneven 2D blocks, as the solvers split theirs; value 100 x + y.
   const hsize_t nx = 7, ny = 5;
   int dims[2] = {0, 0};
-  MPI_Dims_create(size, 2, dims);
+  SURGE_MPI_CHECK(MPI_Dims_create(size, 2, dims));
   const int cx = rank / dims[1], cy = rank % dims[1];
   const hsize_t x0 = nx * cx / dims[0], x1 = nx * (cx + 1) / dims[0];
   const hsize_t y0 = ny * cy / dims[1], y1 = ny * (cy + 1) / dims[1];
@@ -71,7 +72,7 @@ TEST(Hdf5, CollectiveWriteOfDistributedField) {
     d.close();
     f.close();
   }
-  MPI_Barrier(MPI_COMM_WORLD);
+  SURGE_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
   if (rank == 0) {
     h5::File f = h5::open_file(path);
     EXPECT_EQ(h5::read_attribute_int(f, "ranks"), size);

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "surge/core/error.hpp"
 #include "surge/core/mpi.hpp"
 #include "surge/solvers/decomposition.hpp"
 
@@ -19,7 +20,7 @@ inline std::vector<double> gather_global(const solvers::Decomposition2D& d,
   const int header[4] = {d.offset_x(), d.offset_y(), d.local_nx(), d.local_ny()};
   const int size = d.size();
   std::vector<int> headers(4 * static_cast<std::size_t>(size));
-  MPI_Gather(header, 4, MPI_INT, headers.data(), 4, MPI_INT, 0, d.comm());
+  SURGE_MPI_CHECK(MPI_Gather(header, 4, MPI_INT, headers.data(), 4, MPI_INT, 0, d.comm()));
   std::vector<int> counts(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size));
   for (int r = 0; r < size; ++r) {
     counts[r] = headers[4 * r + 2] * headers[4 * r + 3];
@@ -27,8 +28,9 @@ inline std::vector<double> gather_global(const solvers::Decomposition2D& d,
   }
   const std::size_t cells = static_cast<std::size_t>(d.nx()) * static_cast<std::size_t>(d.ny());
   std::vector<double> gathered(cells), global;
-  MPI_Gatherv(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, gathered.data(),
-              counts.data(), displs.data(), MPI_DOUBLE, 0, d.comm());
+  SURGE_MPI_CHECK(MPI_Gatherv(local.data(), static_cast<int>(local.size()), MPI_DOUBLE,
+                              gathered.data(), counts.data(), displs.data(), MPI_DOUBLE, 0,
+                              d.comm()));
   if (d.rank() != 0) return global;
   global.resize(cells);
   for (int r = 0; r < size; ++r) {
@@ -49,11 +51,12 @@ template <class Run>
 std::vector<double> on_first_ranks(int ranks, Run run) {
   const int world_rank = core::comm_rank(MPI_COMM_WORLD);
   MPI_Comm comm = MPI_COMM_NULL;
-  MPI_Comm_split(MPI_COMM_WORLD, world_rank < ranks ? 0 : MPI_UNDEFINED, world_rank, &comm);
+  SURGE_MPI_CHECK(
+      MPI_Comm_split(MPI_COMM_WORLD, world_rank < ranks ? 0 : MPI_UNDEFINED, world_rank, &comm));
   std::vector<double> result;
   if (comm != MPI_COMM_NULL) {
     result = run(comm);
-    MPI_Comm_free(&comm);
+    SURGE_MPI_CHECK(MPI_Comm_free(&comm));
   }
   return result;
 }

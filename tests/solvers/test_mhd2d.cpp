@@ -11,6 +11,7 @@
 #include <string>
 
 #include "surge/core/config.hpp"
+#include "surge/core/error.hpp"
 #include "surge/core/hdf5.hpp"
 #include "surge/solvers/member.hpp"
 #include "surge/solvers/mhd2d.hpp"
@@ -294,8 +295,8 @@ TEST(Mhd2d, WellFileHoldsScalarAndVectorFields) {
     hid_t space = H5Dget_space(d);
     std::vector<hsize_t> dims(static_cast<std::size_t>(H5Sget_simple_extent_ndims(space)));
     H5Sget_simple_extent_dims(space, dims.data(), nullptr);
-    H5Sclose(space);
-    H5Dclose(d);
+    SURGE_HDF5_CHECK(H5Sclose(space));
+    SURGE_HDF5_CHECK(H5Dclose(d));
     return dims;
   };
   // n_outputs + 1 frames: t = 0, 0.01, 0.02.
@@ -308,23 +309,23 @@ TEST(Mhd2d, WellFileHoldsScalarAndVectorFields) {
   std::vector<float> all(3 * 12 * 8 * 2), pressure(3 * 12 * 8), x(12), time(3);
   hid_t d = H5Dopen2(f, "t1_fields/velocity", H5P_DEFAULT);
   ASSERT_GE(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, all.data()), 0);
-  H5Dclose(d);
+  SURGE_HDF5_CHECK(H5Dclose(d));
   d = H5Dopen2(f, "t0_fields/pressure", H5P_DEFAULT);
   ASSERT_GE(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, pressure.data()), 0);
-  H5Dclose(d);
+  SURGE_HDF5_CHECK(H5Dclose(d));
   d = H5Dopen2(f, "dimensions/x", H5P_DEFAULT);
   ASSERT_GE(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x.data()), 0);
-  H5Dclose(d);
+  SURGE_HDF5_CHECK(H5Dclose(d));
   d = H5Dopen2(f, "dimensions/time", H5P_DEFAULT);
   ASSERT_GE(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, time.data()), 0);
-  H5Dclose(d);
+  SURGE_HDF5_CHECK(H5Dclose(d));
   for (const char* group : {"boundary_conditions/x_periodic", "boundary_conditions/y_periodic"}) {
     hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
     ASSERT_GE(g, 0) << group;
     EXPECT_EQ(surge::core::h5::read_attribute_string(g, "bc_type"), "PERIODIC");
-    H5Gclose(g);
+    SURGE_HDF5_CHECK(H5Gclose(g));
   }
-  H5Fclose(f);
+  SURGE_HDF5_CHECK(H5Fclose(f));
   EXPECT_EQ(time[0], 0.0f);
   EXPECT_FLOAT_EQ(time[2], 0.02f);
   // Frame 0 is the initial condition exactly; the last frame is the final state; components

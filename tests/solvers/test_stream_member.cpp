@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 
+#include "surge/core/error.hpp"
 #include "surge/core/hdf5.hpp"
 #include "surge/core/mpi.hpp"
 #include "surge/solvers/member.hpp"
@@ -31,7 +32,7 @@ TEST(StreamMember, EveryFrameArrivesOnceEqualToTheFile) {
         std::make_unique<st::Front>(config, key, std::vector<std::string>{receiver->endpoint()});
     std::snprintf(endpoint, sizeof endpoint, "%s", front->endpoint().c_str());
   }
-  MPI_Bcast(endpoint, sizeof endpoint, MPI_CHAR, 0, MPI_COMM_WORLD);
+  SURGE_MPI_CHECK(MPI_Bcast(endpoint, sizeof endpoint, MPI_CHAR, 0, MPI_COMM_WORLD));
 
   const std::string path = std::string(SURGE_BINARY_DIR) + "/stream_member.h5";
   auto solver = surge::solvers::solver_registry().create(
@@ -77,5 +78,5 @@ TEST(StreamMember, EveryFrameArrivesOnceEqualToTheFile) {
     EXPECT_EQ(stats.rejected_total(), 0u);
     std::remove(path.c_str());
   }
-  MPI_Barrier(MPI_COMM_WORLD);
+  SURGE_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "surge/core/error.hpp"
 #include "surge/solvers/heat2d.hpp"
 #include "surge/solvers/member.hpp"
 #include "surge/solvers/solver.hpp"
@@ -25,8 +26,8 @@ std::string read_string_attribute(hid_t obj, const char* name) {
   EXPECT_GE(H5Aread(a, t, &value), 0);
   std::string out = value ? value : "";
   H5free_memory(value);
-  H5Tclose(t);
-  H5Aclose(a);
+  SURGE_HDF5_CHECK(H5Tclose(t));
+  SURGE_HDF5_CHECK(H5Aclose(a));
   return out;
 }
 
@@ -34,7 +35,7 @@ double read_double_attribute(hid_t obj, const char* name) {
   hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
   double v = 0;
   EXPECT_GE(H5Aread(a, H5T_NATIVE_DOUBLE, &v), 0);
-  H5Aclose(a);
+  SURGE_HDF5_CHECK(H5Aclose(a));
   return v;
 }
 
@@ -111,20 +112,20 @@ TEST(WellFile, LayoutAndFramesReadBackThroughTheCApi) {
 
   hid_t g = H5Gopen2(f, "boundary_conditions/x_wall", H5P_DEFAULT);
   EXPECT_EQ(read_string_attribute(g, "bc_type"), "WALL");
-  H5Gclose(g);
+  SURGE_HDF5_CHECK(H5Gclose(g));
 
   // time = (0, 0.01, 0.02, 0.03): the initial state, then n_outputs frames; x = i / 11.
   hid_t d = H5Dopen2(f, "dimensions/time", H5P_DEFAULT);
   float time[4];
   ASSERT_GE(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, time), 0);
-  H5Dclose(d);
+  SURGE_HDF5_CHECK(H5Dclose(d));
   EXPECT_EQ(time[0], 0.0f);
   EXPECT_FLOAT_EQ(time[1], 0.01f);
   EXPECT_FLOAT_EQ(time[3], 0.03f);
   d = H5Dopen2(f, "dimensions/x", H5P_DEFAULT);
   float x[12];
   ASSERT_GE(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x), 0);
-  H5Dclose(d);
+  SURGE_HDF5_CHECK(H5Dclose(d));
   EXPECT_FLOAT_EQ(x[11], 1.0f);
   EXPECT_FLOAT_EQ(x[1], 1.0f / 11.0f);
 
@@ -141,12 +142,12 @@ TEST(WellFile, LayoutAndFramesReadBackThroughTheCApi) {
   hid_t type = H5Dget_type(d);
   EXPECT_EQ(H5Tget_class(type), H5T_FLOAT);
   EXPECT_EQ(H5Tget_size(type), 4u);
-  H5Tclose(type);
+  SURGE_HDF5_CHECK(H5Tclose(type));
   std::vector<float> all(4 * 12 * 9);
   ASSERT_GE(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, all.data()), 0);
-  H5Sclose(space);
-  H5Dclose(d);
-  H5Fclose(f);
+  SURGE_HDF5_CHECK(H5Sclose(space));
+  SURGE_HDF5_CHECK(H5Dclose(d));
+  SURGE_HDF5_CHECK(H5Fclose(f));
   // Frame 0 is the initial condition exactly, the last frame the final state; the boundary
   // node x = 0 holds b1 in every frame.
   ASSERT_EQ(initial.size(), 12u * 9u);
@@ -203,13 +204,13 @@ TEST(WellFile, FrameTimesAreTheInitialTimeThenTheOutputTimes) {
   hsize_t dims[4] = {0, 0, 0, 0};
   H5Sget_simple_extent_dims(space, dims, nullptr);
   EXPECT_EQ(dims[1], 3u);
-  H5Sclose(space);
-  H5Dclose(d);
+  SURGE_HDF5_CHECK(H5Sclose(space));
+  SURGE_HDF5_CHECK(H5Dclose(d));
   hid_t g = H5Gopen2(f, "boundary_conditions/x_periodic", H5P_DEFAULT);
   ASSERT_GE(g, 0);
   EXPECT_EQ(read_string_attribute(g, "bc_type"), "PERIODIC");
-  H5Gclose(g);
-  H5Fclose(f);
+  SURGE_HDF5_CHECK(H5Gclose(g));
+  SURGE_HDF5_CHECK(H5Fclose(f));
   fs::remove(path);
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 
+#include "surge/core/error.hpp"
 #include "surge/core/mpi.hpp"
 #include "surge/streaming/client.hpp"
 #include "surge/streaming/front.hpp"
@@ -30,7 +31,7 @@ TEST(StreamingMpi, EachRankIsAClientOfTheReceiverOnRankZero) {
     front = std::make_unique<Front>(config, key, std::vector<std::string>{receiver->endpoint()});
     std::snprintf(endpoint, sizeof endpoint, "%s", front->endpoint().c_str());
   }
-  MPI_Bcast(endpoint, sizeof endpoint, MPI_CHAR, 0, MPI_COMM_WORLD);
+  SURGE_MPI_CHECK(MPI_Bcast(endpoint, sizeof endpoint, MPI_CHAR, 0, MPI_COMM_WORLD));
 
   MemberIdentity id;
   id.experiment = "mpi";
@@ -69,5 +70,5 @@ TEST(StreamingMpi, EachRankIsAClientOfTheReceiverOnRankZero) {
     EXPECT_EQ(s.rejected_total(), 0u);
     EXPECT_EQ(s.ends, static_cast<std::uint64_t>(size));
   }
-  MPI_Barrier(MPI_COMM_WORLD);
+  SURGE_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
 }

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   }
   int failed = RUN_ALL_TESTS();
   int any_failed = 0;
-  MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
+    return 1;  // the ranks could not agree: count it as a failure
   return any_failed;
 }

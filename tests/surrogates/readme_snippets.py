@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Test docs_readme_surrogate_snippets: the README quotes the examples the consumer tests
-build. Every region of examples/surrogate/*/* between a `[readme]` and a `[readme end]`
-comment line must appear verbatim (less its common indentation) in README.md.
+"""Test docs_surrogates_readme_snippets: surrogates/README.md quotes the examples the consumer
+tests build. Every region of examples/surrogate/*/* between a `[readme]` and a `[readme end]`
+comment line must appear verbatim (less its common indentation) in surrogates/README.md.
 
-  readme_snippets.py README.md examples/surrogate
+  readme_snippets.py surrogates/README.md examples/surrogate
 """
 import os
 import sys

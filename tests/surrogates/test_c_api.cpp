@@ -1,10 +1,12 @@
 // The C API of surge::surrogate (<surge/surrogate.h>) against the C++ API it wraps: the same
-// floats bit for bit, the metadata, every misuse as a status and one line, and one handle
-// shared by threads. Links surge::surrogate alone. The models are untrained (seeded weights)
-// and exported as training exports them.
+// floats bit for bit, the metadata, every misuse as a status and one line, every documented
+// status from C (c_status_codes.c), and one handle shared by threads. Links surge::surrogate
+// alone. The models are untrained (seeded weights) and exported as training exports them.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -274,6 +276,16 @@ TEST(SurrogateCApi, MisuseIsAnArgumentError) {
   std::int64_t n = 0;
   ASSERT_EQ(surge_surrogate_output_size(fno.s, &n), SURGE_SURROGATE_OK);
   EXPECT_STREQ(surge_surrogate_last_error(), "");
+}
+
+// The C program c_status_codes.c checks every code surrogate.h documents on an MLP.
+TEST(SurrogateCApi, EveryDocumentedStatusCodeFromC) {
+  const std::string dir = mlp_model();
+  const std::string cmd = std::string(SURGE_C_STATUS_CODES) + " " + dir + " " +
+                          (fs::path(dir).parent_path() / "nowhere").string();
+  const int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << cmd;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << cmd;
 }
 
 TEST(SurrogateCApi, OneHandleServesSeveralThreads) {

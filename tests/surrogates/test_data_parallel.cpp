@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "helpers.hpp"
+#include "surge/core/error.hpp"
 
 using namespace surge;
 using namespace surge::surrogates;
@@ -19,9 +20,10 @@ namespace {
 // Rank 0's weights, broadcast, compared bit for bit on every rank.
 bool same_on_every_rank(const std::vector<float>& mine) {
   std::vector<float> root = mine;
-  MPI_Bcast(root.data(), static_cast<int>(root.size()), MPI_FLOAT, 0, MPI_COMM_WORLD);
+  SURGE_MPI_CHECK(
+      MPI_Bcast(root.data(), static_cast<int>(root.size()), MPI_FLOAT, 0, MPI_COMM_WORLD));
   int same = std::memcmp(root.data(), mine.data(), mine.size() * sizeof(float)) == 0;
-  MPI_Allreduce(MPI_IN_PLACE, &same, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  SURGE_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &same, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
   return same == 1;
 }
 
@@ -29,8 +31,8 @@ bool same_on_every_rank(const std::vector<float>& mine) {
 
 TEST(DataParallel, RanksStayBitIdenticalWithUnevenBuffers) {
   int rank = 0, size = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  SURGE_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+  SURGE_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size));
   ASSERT_EQ(size, 2);
   const HeatMap map(6);
   // Rank 0 holds 12 batches of 8, rank 1 only 7 and a half: after that rank 1 contributes
@@ -66,7 +68,7 @@ TEST(DataParallel, RanksStayBitIdenticalWithUnevenBuffers) {
 
 TEST(DataParallel, AveragedGradientIsTheGradientOfTheUnionBatch) {
   int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  SURGE_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
   const HeatMap map(6);
   // Every rank can rebuild both ranks' samples; rank r trains on part r in parallel.
   const auto part0 = heat_samples(map, 8, 200, true);

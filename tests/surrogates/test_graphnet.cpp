@@ -294,66 +294,6 @@ TEST(GraphNet, LearnsAHeatStepBetweenWalls) {
   EXPECT_GT(identity, 5 * kHeatStateTolerance);
 }
 
-// ---- Timing (not a check: run with --gtest_also_run_disabled_tests) ----
-
-// Median wall seconds of `reps` calls of f after one warm-up call.
-template <class F>
-double median_seconds(F&& f, int reps) {
-  f();
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    f();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-// Forward + backward of the default network (latent 64, 6 blocks) on 8 grids of 32 x 32
-// between walls, and the time index_add_ takes in it: one aggregate per block, and the
-// backward of the two gathers per block (index_select's gradient is an index_add_).
-TEST(GraphNetTiming, DISABLED_ForwardBackwardOnEight32x32Grids) {
-  const std::int64_t n = 32, batch = 8;
-  const GraphNetParameters p;
-  const Graph graph = grid_graph(n, n, false, false);
-  const std::int64_t edges = graph.senders.numel(), nodes = graph.nodes;
-  for (auto [intra_op, blas] : {std::pair{1, 1}, std::pair{2, 1}, std::pair{1, 2}}) {
-    set_threads(intra_op, blas);
-    torch::manual_seed(10);
-    GraphNet net(p, 4, 1, graph);
-    const auto x = torch::randn({batch, 4, n, n});
-    const double step = median_seconds(
-        [&] {
-          net.zero_grad();
-          net.forward(x).square().mean().backward();
-        },
-        5);
-    const double forward = median_seconds(
-        [&] {
-          torch::NoGradGuard no_grad;
-          (void)net.forward(x);
-        },
-        5);
-    const auto offsets = torch::arange(batch, torch::kInt64).mul_(nodes).unsqueeze(1);
-    const auto receivers = (graph.receivers.unsqueeze(0) + offsets).view(-1);
-    const auto messages = torch::randn({batch * edges, p.latent});
-    const auto latents = torch::randn({batch * nodes, p.latent});
-    const double add =
-        median_seconds([&] { (void)aggregate(messages, receivers, batch * nodes); }, 20);
-    const double gather = median_seconds([&] { (void)latents.index_select(0, receivers); }, 20);
-    const int blocks = p.message_passing_steps;
-    std::cout << "intra-op " << intra_op << ", BLAS " << blas << " threads, " << batch * nodes
-              << " nodes, " << batch * edges << " edges: forward + backward " << step * 1e3
-              << " ms (forward " << forward * 1e3 << " ms); index_add_ " << add * 1e3
-              << " ms a call, " << blocks << " in forward = " << 100 * blocks * add / step << " %, "
-              << 3 * blocks << " in forward + backward = " << 100 * 3 * blocks * add / step
-              << " %; index_select " << gather * 1e3 << " ms a call, " << 3 * blocks
-              << " in forward + backward = " << 100 * 3 * blocks * gather / step << " %\n";
-    EXPECT_GT(step, forward);
-  }
-}
-
 // ---- Parameters and factory ----
 
 TEST(GraphNetParameters, DefaultsAndChecks) {

@@ -1,5 +1,5 @@
 // A program that uses a trained surrogate through surge::surrogate: the C++ example of the
-// README, and a consumer the tests build against an installed surge.
+// surrogates/README.md, and a consumer the tests build against an installed surge.
 //   surrogate_cxx MODEL OUT P1 P2 ...                field-from-parameters models: every
 //                                                    channel at each of the model's times
 //   surrogate_cxx MODEL OUT INITIAL STEPS P1 P2 ...  next-step models: a rollout from INITIAL

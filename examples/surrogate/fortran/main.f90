@@ -1,6 +1,6 @@
 ! A program that uses a trained surrogate through the Fortran module surge_surrogate (the C
-! API of surge::surrogate): the Fortran example of the README, and a consumer the tests build
-! against an installed surge.
+! API of surge::surrogate): the Fortran example of surrogates/README.md, and a consumer the
+! tests build against an installed surge.
 !   surrogate_fortran MODEL OUT P1 P2 ...                field-from-parameters models: every
 !                                                        channel at each of the model's times
 !   surrogate_fortran MODEL OUT INITIAL STEPS P1 P2 ...  next-step models: a rollout from INITIAL

@@ -33,10 +33,10 @@ const std::vector<Command>& commands() {
 
 std::string version_text() {
   unsigned major = 0, minor = 0, release = 0;
-  H5get_libversion(&major, &minor, &release);
+  SURGE_HDF5_CHECK(H5get_libversion(&major, &minor, &release));
   char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
   int length = 0;
-  MPI_Get_library_version(mpi, &length);
+  SURGE_MPI_CHECK(MPI_Get_library_version(mpi, &length));
   std::string mpi_name(mpi, static_cast<std::size_t>(length));
   mpi_name = mpi_name.substr(0, mpi_name.find_first_of(",\n"));
   return std::string("surge ") + kVersion + " (git " + kGitRevision + ")\n" +

@@ -182,7 +182,7 @@ InitialState read_initial_state(const std::string& path, const Surrogate& s, std
                      << " frames");
   out.time = times[static_cast<std::size_t>(frame)];
   for (const auto& name : s.parameter_names()) {
-    if (H5Aexists(file, name.c_str()) > 0)
+    if (SURGE_HDF5_CHECK(H5Aexists(file, name.c_str())) > 0)
       out.parameters[name] = h5::read_attribute_double(file, name);
   }
   return out;

@@ -1,7 +1,7 @@
 // `surge-solve`: `surge solve` as an executable of its own, the one studies start for built-in
 // solvers. It links the solvers, the streaming client and core, never LibTorch, whose loading
 // and static initialisation cost a member about 0.4 s of start-up it never uses
-// (experiments/README.md, "Member start-up").
+// (experiments/README.md, "Ensemble throughput").
 #include <string>
 #include <vector>
 

@@ -1,6 +1,6 @@
 #pragma once
-// `solver: {type: external}`: every member is the user's own program (README.md, "Bring
-// your own solver"). What a probe tells about a built-in solver is declared in the
+// `solver: {type: external}`: every member is the user's own program (examples/README.md,
+// "Bring your own solver"). What a probe tells about a built-in solver is declared in the
 // experiment file instead; this reads and checks that declaration and turns it into the
 // study's SolverFacts and each member's command line.
 

@@ -12,7 +12,7 @@ namespace surge::experiments {
 
 // The command line of one attempt of a member: `mpirun -np k surge-solve <solver> key=value
 // ... --stream <front>` (with CURVE, the study's key files: study_keys.hpp), `srun --ntasks=k
-// ... surge solve ...` under Slurm, or `mpirun -np k <command...>` for an external solver.
+// ... surge-solve ...` under Slurm, or `mpirun -np k <command...>` for an external solver.
 [[nodiscard]] std::vector<std::string> member_command(const Study& study,
                                                       const std::string& surge_exe,
                                                       const std::string& front_endpoint,

@@ -32,7 +32,9 @@ h5::File open_data_file(const std::string& path) {
   return h5::open_file(path);
 }
 
-bool has_attribute(hid_t obj, const char* name) { return H5Aexists(obj, name) > 0; }
+bool has_attribute(hid_t obj, const char* name) {
+  return SURGE_HDF5_CHECK(H5Aexists(obj, name)) > 0;
+}
 
 // Names of a group's datasets: its field_names attribute (The Well's order) or, without
 // one, its links by name.
@@ -41,13 +43,13 @@ std::vector<std::string> group_fields(hid_t file, const std::string& group) {
   const h5::Group g = h5::open_group(file, group);
   if (has_attribute(g, "field_names")) return h5::read_attribute_strings(g, "field_names");
   std::vector<std::string> names;
-  H5Literate(
+  SURGE_HDF5_CHECK(H5Literate(
       g, H5_INDEX_NAME, H5_ITER_INC, nullptr,
       [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
         static_cast<std::vector<std::string>*>(out)->emplace_back(name);
         return 0;
       },
-      &names);
+      &names));
   return names;
 }
 
@@ -87,7 +89,7 @@ std::vector<bool> periodic_axes(hid_t file) {
   const auto axes = spatial_dims(file);
   const h5::Group bcs = h5::open_group(file, "boundary_conditions");
   for (const auto& name : group_fields(file, "boundary_conditions")) {
-    if (H5Oexists_by_name(bcs, name.c_str(), H5P_DEFAULT) <= 0) continue;
+    if (SURGE_HDF5_CHECK(H5Oexists_by_name(bcs, name.c_str(), H5P_DEFAULT)) == 0) continue;
     const h5::Group g = h5::open_group(bcs, name);
     if (!has_attribute(g, "bc_type") || !has_attribute(g, "associated_dims")) continue;
     std::string type = h5::read_attribute_strings(g, "bc_type").at(0);

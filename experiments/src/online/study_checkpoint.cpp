@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -212,13 +211,11 @@ bool write_study_checkpoint(const fs::path& checkpoints, const StudyRecord& reco
                   << " s");
   }
   if (!ok) {
-    if (!error.empty()) {
-      std::fprintf(stderr,
-                   "surge run: warning: study checkpoint at batch %lld not written%s: %s; the "
-                   "previous one is kept and the study goes on\n",
-                   static_cast<long long>(trainer.batches()),
-                   rank > 0 ? (" (server rank " + std::to_string(rank) + ")").c_str() : "",
-                   error.c_str());
+    if (!error.empty()) {  // the logger names the rank
+      core::Logger log("checkpoint");
+      SURGE_LOG(log, warn,
+                "study checkpoint at batch " << trainer.batches() << " not written: " << error
+                                             << "; the previous one is kept and the study goes on");
     }
     directory.reset();  // removes the temporary directory, keeps the previous checkpoints
   }

@@ -14,6 +14,7 @@
 
 #include "surge/core/error.hpp"
 #include "surge/core/log.hpp"
+#include "surge/core/mpi.hpp"
 #include "surge/reservoir/parameters.hpp"
 
 namespace surge::experiments {
@@ -193,8 +194,8 @@ void check_output_directory(const ExperimentConfig& cfg, const surrogates::IoDes
     require_replaceable(dir / name);
 
   int ranks = 1, initialized = 0;
-  MPI_Initialized(&initialized);
-  if (initialized) MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  SURGE_MPI_CHECK(MPI_Initialized(&initialized));
+  if (initialized) ranks = core::comm_size(MPI_COMM_WORLD);
   const OutputEstimate estimate =
       estimate_output(cfg, io, surrogates::count_weights(cfg.model, io, source), ranks);
   struct statvfs vfs {};

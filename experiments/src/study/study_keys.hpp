@@ -51,7 +51,7 @@ struct ServerKeys {
 // Throws ConfigError on every rank, naming the file, if rank 0 could not.
 [[nodiscard]] ServerKeys share_server_keys(const Study& study);
 
-// The command-line options that hand a built-in `surge solve` member the study's key files
+// The command-line options that hand a built-in member (`surge-solve`) the study's key files
 // (--server-public-key, --client-public-key, --client-secret-key); none with CURVE off.
 [[nodiscard]] std::vector<std::string> member_key_options(const Study& study);
 

@@ -2,8 +2,8 @@
  * Fortran program (module surge_surrogate, ISO_C_BINDING). Link surge::surrogate
  * (libsurge_surrogate.so: LibTorch only, no MPI). Every function but free and last_error
  * returns SURGE_SURROGATE_OK or an error code; surge_surrogate_last_error() then says what
- * failed, for the calling thread. One handle may serve several threads at once: nothing
- * changes it after load.
+ * failed, for the calling thread, in one line that names the call. One handle may serve several
+ * threads at once: nothing changes it after load.
  *
  * Arrays are row-major (C order): a state or a field is [channels, grid...] of
  * surge_surrogate_output_size() floats; indices count from 0. */
@@ -18,15 +18,19 @@ extern "C" {
 
 typedef struct surge_surrogate surge_surrogate;
 
+/* What each status means. Every surge C API gives one kind of failure one meaning (the
+ * streaming client's client.h with its own prefix): a wrong argument is ARGUMENT in both. */
 enum surge_surrogate_status {
   SURGE_SURROGATE_OK = 0,
-  /* a NULL pointer, a count or size that does not match the model, an index out of range, or
-   * a call the model's kind does not have (predict on a next-step model, ...) */
+  /* The caller's arguments are wrong: a NULL pointer, a count or size that does not match the
+   * model, an index out of range, or a call the model's kind does not have (predict on a
+   * next-step model, ...). */
   SURGE_SURROGATE_ERROR_ARGUMENT = 1,
-  /* the directory is missing, is not an exported surrogate, or holds unreadable, corrupt or
-   * inconsistent files */
+  /* surge_surrogate_load only: the directory is missing, is not an exported surrogate, or
+   * holds unreadable, corrupt or inconsistent files. */
   SURGE_SURROGATE_ERROR_LOAD = 2,
-  SURGE_SURROGATE_ERROR_INTERNAL = 3 /* anything else (out of memory, a LibTorch failure) */
+  /* Anything else: out of memory, a LibTorch failure. */
+  SURGE_SURROGATE_ERROR_INTERNAL = 3
 };
 
 enum surge_surrogate_kind {
@@ -35,7 +39,9 @@ enum surge_surrogate_kind {
 };
 
 /* Loads `dir` (surrogate.yaml + model.pt) into *surrogate. Returns SURGE_SURROGATE_OK,
- * SURGE_SURROGATE_ERROR_LOAD or SURGE_SURROGATE_ERROR_ARGUMENT; on error *surrogate is NULL. */
+ * SURGE_SURROGATE_ERROR_ARGUMENT (surrogate or dir NULL), SURGE_SURROGATE_ERROR_LOAD (any
+ * failure to read the directory) or SURGE_SURROGATE_ERROR_INTERNAL (out of memory); on error
+ * *surrogate is NULL (unless surrogate itself is NULL). */
 int surge_surrogate_load(surge_surrogate** surrogate, const char* dir);
 
 /* Frees the handle; NULL is accepted. */
@@ -44,7 +50,8 @@ void surge_surrogate_free(surge_surrogate* surrogate);
 /* The message of this thread's last failed call (one line), or "" if none failed. */
 const char* surge_surrogate_last_error(void);
 
-/* ---- What the model is. Each returns SURGE_SURROGATE_OK or SURGE_SURROGATE_ERROR_ARGUMENT. */
+/* ---- What the model is. Each returns SURGE_SURROGATE_OK or SURGE_SURROGATE_ERROR_ARGUMENT
+ * (the handle or an output pointer NULL, an index out of range). */
 
 /* SURGE_SURROGATE_FIELD_FROM_PARAMETERS or SURGE_SURROGATE_NEXT_STEP. */
 int surge_surrogate_kind(const surge_surrogate* surrogate, int* kind);
@@ -70,8 +77,10 @@ int surge_surrogate_time(const surge_surrogate* surrogate, int64_t index, double
 /* Next-step models: the time one step advances (0 for other kinds). */
 int surge_surrogate_dt(const surge_surrogate* surrogate, double* dt);
 
-/* ---- Predictions. Each returns SURGE_SURROGATE_OK, SURGE_SURROGATE_ERROR_ARGUMENT or
- * SURGE_SURROGATE_ERROR_INTERNAL. */
+/* ---- Predictions. Each returns SURGE_SURROGATE_OK, SURGE_SURROGATE_ERROR_ARGUMENT (a NULL
+ * pointer, a parameter count or array size that does not match the model, a call the
+ * model's kind does not have, batch < 1 or steps < 0) or SURGE_SURROGATE_ERROR_INTERNAL (a
+ * LibTorch failure, out of memory). */
 
 /* Field-from-parameters models: every channel at time t for parameters[0..parameter_count),
  * into out[0..out_size), out_size being surge_surrogate_output_size(). */

@@ -1,6 +1,7 @@
 #pragma once
-// The `surge` command line: one executable, one sub-command per task (`solve` now; `run`,
-// `submit`, `predict` come with later issues). Each command documents every option.
+// The `surge` command line: one executable, one sub-command per task (`run`, `resume`,
+// `submit`, `solve`, `train`, `predict`, `keys`; `surge --help` lists them). Each command
+// documents every option.
 
 #include <functional>
 #include <string>

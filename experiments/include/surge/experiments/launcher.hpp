@@ -1,5 +1,5 @@
 #pragma once
-// Starts ensemble members as child processes (`mpirun -np k surge solve ...`, or the user's
+// Starts ensemble members as child processes (`mpirun -np k surge-solve ...`, or the user's
 // program), no more than a limit at once, and keeps them honest: a member that exits
 // non-zero, dies by a signal, falls silent past a timeout, or exits 0 without everything it
 // had to send reaching the server is killed (its whole process group) and relaunched with

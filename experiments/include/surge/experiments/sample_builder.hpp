@@ -1,7 +1,7 @@
 #pragma once
-// Turns streamed fields into training samples for the model kind (ARCHITECTURE.md,
-// "Samples"). y is always the state of one (simulation, step): every channel, channel after
-// channel, row-major over the grid, a vector field's components de-interleaved into channels
+// Turns streamed fields into training samples for the model kind (docs/ARCHITECTURE.md,
+// "Data flow of a study"). y is always the state of one (simulation, step): every channel, channel
+// after channel, row-major over the grid, a vector field's components de-interleaved into channels
 // of their own (`velocity` [nx, ny, 2] -> velocity_x, velocity_y). x is
 //   field-from-parameters (the MLP, Melissa's heat case): [parameters..., t];
 //   next-step (FNO): [parameters...], the state at step k + stride being paired with the state

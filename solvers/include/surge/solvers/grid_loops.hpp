@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "surge/core/error.hpp"
 #include "surge/solvers/kokkos_aliases.hpp"
 
 namespace surge::solvers {
@@ -159,7 +160,7 @@ double reproducible_sum(const char* name, const Box& box, const F& f, double bou
   if (!(bound > 0.0)) return 0.0;  // every term is zero (the pass still ran for its writes)
   double global[kFolds] = {0.0, 0.0, 0.0};
   // Exact multiples of ulp(sigma) far inside double range: MPI may add them in any order.
-  MPI_Allreduce(local.fold, global, kFolds, MPI_DOUBLE, MPI_SUM, comm);
+  SURGE_MPI_CHECK(MPI_Allreduce(local.fold, global, kFolds, MPI_DOUBLE, MPI_SUM, comm));
   return (global[0] + global[1]) + global[2];
 }
 

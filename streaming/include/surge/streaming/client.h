@@ -21,12 +21,25 @@ extern "C" {
 
 typedef struct surge_client surge_client;
 
+/* What each status means. Every surge C API gives one kind of failure one meaning (the
+ * surrogate's surrogate.h with its own prefix): a wrong argument is ARGUMENT in both. */
 enum surge_status {
   SURGE_OK = 0,
-  SURGE_ERROR_ARGUMENT = 1, /* a null pointer, bad identity, unknown field, block out of shape */
-  SURGE_ERROR_REFUSED = 2,  /* the server refused the handshake */
-  SURGE_ERROR_PROTOCOL = 3, /* no answer, send timeout, unreadable reply */
-  SURGE_ERROR_INTERNAL = 4  /* anything else (out of memory, ...) */
+  /* The caller's arguments or environment are wrong: a NULL pointer, a value out of range, an
+   * invalid identity (field names, shape), a malformed endpoint, a missing or ill-formed
+   * SURGE_* variable, a CURVE key file that cannot be read or may be read by others. */
+  SURGE_ERROR_ARGUMENT = 1,
+  /* The server refused the handshake (another experiment, a member it did not start, an
+   * announcement unlike the study's members, another protocol version); the message says
+   * why. */
+  SURGE_ERROR_REFUSED = 2,
+  /* The stream failed or a send breaks its rules: no answer to the handshake within its
+   * timeout, an unreadable answer; a field the client did not announce, a block outside the
+   * global shape; no connection to the server for longer than the server timeout (clients
+   * made by surge_client_init_from_env). */
+  SURGE_ERROR_PROTOCOL = 3,
+  /* Anything else: out of memory, a ZeroMQ failure. Any call may return it. */
+  SURGE_ERROR_INTERNAL = 4
 };
 
 enum surge_dtype { SURGE_FLOAT32 = 1, SURGE_FLOAT64 = 2 };
@@ -37,8 +50,11 @@ enum surge_dtype { SURGE_FLOAT32 = 1, SURGE_FLOAT64 = 2 };
  * admits only the members it launched, which join with surge_client_init_from_env. Every
  * field has the same global shape global_shape[0..ndim) (row-major). `parameters` (may be NULL when
  * parameter_count is 0) go with every block. `server_public_key_file` is NULL or "" without
- * CURVE. Returns SURGE_OK, SURGE_ERROR_ARGUMENT, SURGE_ERROR_REFUSED or SURGE_ERROR_PROTOCOL;
- * on error *client is NULL. */
+ * CURVE. Waits up to 10 s for the server's answer. Returns SURGE_OK, SURGE_ERROR_ARGUMENT
+ * (client NULL, any argument above NULL or out of range: field_count >= 1, ndim in 1..4,
+ * member_rank in [0, member_size), dtype SURGE_FLOAT32 or SURGE_FLOAT64; duplicate or empty
+ * field names; a malformed endpoint; an unreadable key file), SURGE_ERROR_REFUSED or
+ * SURGE_ERROR_PROTOCOL (no answer, an unreadable one); on error *client is NULL. */
 SURGE_CLIENT_API int surge_client_init(surge_client** client, const char* front_endpoint,
                                        const char* experiment, uint64_t simulation_id,
                                        int member_rank, int member_size, int dtype, int field_count,
@@ -53,9 +69,11 @@ SURGE_CLIENT_API int surge_client_init(surge_client** client, const char* front_
  * SURGE_SERVER_TIMEOUT_S, the CURVE server public key file from
  * SURGE_SERVER_PUBLIC_KEY_FILE, the client key pair from SURGE_CLIENT_PUBLIC_KEY_FILE and
  * SURGE_CLIENT_SECRET_KEY_FILE, and the admission ticket from SURGE_MEMBER_TICKET (all optional).
- * A missing or ill-formed variable gives SURGE_ERROR_ARGUMENT with a message naming it.
  * `parameters` are the member's sampled values, in the order of the experiment's
- * solver.parameters.parameters. */
+ * solver.parameters.parameters. The handshake waits up to SURGE_SERVER_TIMEOUT_S (10 s at
+ * most); later sends fail once the server has been unreachable that long. Returns what
+ * surge_client_init returns; SURGE_ERROR_ARGUMENT also for a missing or ill-formed variable,
+ * with a message naming it; on error *client is NULL. */
 SURGE_CLIENT_API int surge_client_init_from_env(surge_client** client, int member_rank,
                                                 int member_size, int dtype, int field_count,
                                                 const char* const* field_names, int ndim,
@@ -65,13 +83,17 @@ SURGE_CLIENT_API int surge_client_init_from_env(surge_client** client, int membe
 /* Sends this rank's block of `field_name` at `step`: block_extent[0..ndim) elements of the
  * client's dtype at `data`, placed at block_offset[0..ndim) in the global field. Both may be
  * NULL for the whole field. The data are copied once; the call blocks under back-pressure.
- * Returns SURGE_OK, SURGE_ERROR_ARGUMENT or SURGE_ERROR_PROTOCOL. */
+ * Returns SURGE_OK, SURGE_ERROR_ARGUMENT (client, field_name or data NULL, or only one of
+ * block_offset and block_extent given) or SURGE_ERROR_PROTOCOL (a field the client did not
+ * announce, a block outside the global shape, the server unreachable for longer than the
+ * server timeout); the client stays usable after either. */
 SURGE_CLIENT_API int surge_client_send(surge_client* client, const char* field_name, int64_t step,
                                        double time, const void* data, const uint64_t* block_offset,
                                        const uint64_t* block_extent);
 
 /* Sends end-of-simulation, waits for queued blocks to leave, and frees the client (also on
- * error). NULL is accepted. Returns SURGE_OK or SURGE_ERROR_PROTOCOL. */
+ * error). NULL is accepted. Returns SURGE_OK or SURGE_ERROR_PROTOCOL (the end of stream not
+ * sent: the server unreachable for longer than the server timeout). */
 SURGE_CLIENT_API int surge_client_finalize(surge_client* client);
 
 /* The message of this thread's last failed call, or "" if none failed. */

@@ -59,8 +59,8 @@ class Client {
  public:
   // Shakes hands with config.front_endpoint and connects to the assigned data endpoint.
   // Throws HandshakeRefused (refused, with the reason), ProtocolError (no answer within
-  // handshake_timeout_ms, unreadable answer), ConfigError (bad identity, CURVE keys),
-  // IoError (key files).
+  // handshake_timeout_ms, unreadable answer), ConfigError (bad identity, a malformed
+  // front_endpoint, CURVE keys), IoError (key files).
   Client(const ClientConfig& config, MemberIdentity identity);
   // Sends END unless finish() was called, then closes (waiting up to linger_ms).
   ~Client();
@@ -70,7 +70,8 @@ class Client {
   // Sends this rank's block of `field` at `step`: one copy into the message. `data` holds
   // prod(block.extent) elements row-major and must match the member's dtype. Blocks while
   // the server applies back-pressure. Throws ProtocolError (unknown field, block outside the
-  // shape, wrong size or dtype, send timeout, after finish()).
+  // shape, wrong size or dtype, after finish(), send timeout, no connection to the server for
+  // server_timeout_ms).
   void send(std::string_view field, std::int64_t step, double time, Span<const double> data,
             const Block& block = {});
   void send(std::string_view field, std::int64_t step, double time, Span<const float> data,
