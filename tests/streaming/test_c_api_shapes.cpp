@@ -55,12 +55,26 @@ struct Server {
                     }};
   Front front{config, key, {receiver.endpoint()}};
 
-  // Waits until `n` simulations have ended; their fields are then all in `fields`.
-  bool wait_for_ends(int n) {
-    return test::eventually([&] {
+  // Once `members` simulations have ended: `count` fields arrived, each u of shape [4, 6]
+  // equal to `u` and each grad of shape [4, 6, 2] equal to `grad`, with the parameters
+  // {0.25, 3.0}.
+  void expect_delivered(int members, std::size_t count, const std::vector<double>& u,
+                        const std::vector<double>& grad) {
+    ASSERT_TRUE(test::eventually([&] {
       std::lock_guard<std::mutex> lock(mutex);
-      return ends == n;
-    });
+      return ends == members;
+    }));
+    std::lock_guard<std::mutex> lock(mutex);
+    ASSERT_EQ(fields.size(), count);
+    for (const Field& f : fields) {
+      const bool scalar = f.name == "u";
+      EXPECT_EQ(f.shape, scalar ? (std::vector<std::uint64_t>{4, 6})
+                                : (std::vector<std::uint64_t>{4, 6, 2}));
+      const auto v = f.data.view<double>();
+      EXPECT_EQ(std::vector<double>(v.begin(), v.end()), scalar ? u : grad)
+          << f.name << " of simulation " << f.simulation;
+      EXPECT_EQ(f.parameters, (std::vector<double>{0.25, 3.0}));
+    }
   }
 };
 
@@ -123,18 +137,7 @@ TEST(CApiShapes, EachFieldHasItsOwnShape) {
       << surge_client_last_error();
   ASSERT_EQ(surge_client_finalize(client), SURGE_OK) << surge_client_last_error();
 
-  ASSERT_TRUE(server.wait_for_ends(2));
-  std::lock_guard<std::mutex> lock(server.mutex);
-  ASSERT_EQ(server.fields.size(), 4u);
-  for (const Field& f : server.fields) {
-    const bool scalar = f.name == "u";
-    EXPECT_EQ(f.shape,
-              scalar ? (std::vector<std::uint64_t>{4, 6}) : (std::vector<std::uint64_t>{4, 6, 2}));
-    const auto v = f.data.view<double>();
-    EXPECT_EQ(std::vector<double>(v.begin(), v.end()), scalar ? u : grad)
-        << f.name << " of simulation " << f.simulation;
-    EXPECT_EQ(f.parameters, (std::vector<double>{0.25, 3.0}));
-  }
+  server.expect_delivered(2, 4, u, grad);
 }
 
 TEST(CApiShapes, IllFormedShapesAreRefusedWithAMessage) {
@@ -170,17 +173,9 @@ TEST(CApiShapes, TheFortranModuleReversesEachFieldsShape) {
   Server server;
   join_from_environment(server.front, 9);
   ASSERT_EQ(std::system(SURGE_FORTRAN_FIELDS_CLIENT), 0) << SURGE_FORTRAN_FIELDS_CLIENT;
-  ASSERT_TRUE(server.wait_for_ends(1));
-  std::lock_guard<std::mutex> lock(server.mutex);
-  ASSERT_EQ(server.fields.size(), 2u);
-  for (const Field& f : server.fields) {
-    const bool scalar = f.name == "u";
-    EXPECT_EQ(f.shape,
-              scalar ? (std::vector<std::uint64_t>{4, 6}) : (std::vector<std::uint64_t>{4, 6, 2}));
-    const auto v = f.data.view<double>();
-    ASSERT_EQ(v.size(), scalar ? 24u : 48u);
-    for (std::size_t i = 0; i < v.size(); ++i) EXPECT_EQ(v[i], (scalar ? 0.0 : 1000.0) + i);
-    EXPECT_EQ(f.parameters, (std::vector<double>{0.25, 3.0}));
-  }
+  std::vector<double> u(24), grad(48);
+  for (std::size_t i = 0; i < u.size(); ++i) u[i] = static_cast<double>(i);
+  for (std::size_t i = 0; i < grad.size(); ++i) grad[i] = 1000.0 + static_cast<double>(i);
+  server.expect_delivered(1, 2, u, grad);
 #endif
 }
