@@ -5,7 +5,8 @@ unit square,
     du/dt + vx du/dx + vy du/dy = kappa (d2u/dx2 + d2u/dy2),  u(x, y, 0) = sin 2pi (x + 2y),
 explicit Euler, first-order upwind advection and central diffusion; u[j, i] is y_j, x_i.
 
-Joining the study takes three calls of the module surge_client (PYTHONPATH=build/python):
+Joining the study takes three calls of the module surge_client (installed in
+<prefix>/lib/python3/dist-packages: PYTHONPATH=<prefix>/lib/python3/dist-packages):
 Client.from_env, send per output, finalize.
 
 usage: advection.py nx=32 ny=32 outputs=10 output_dt=0.05 vx=0.5 vy=0.5 kappa=0.005

@@ -1,7 +1,8 @@
 ! Fortran bindings of the surge streaming client (streaming/include/surge/streaming/client.h),
 ! through ISO_C_BINDING. A solver started by `surge run` (solver type external) joins the
-! study with surge_init_from_env, sends its block of every field per output with surge_send,
-! and ends with surge_finalize. Link libsurge_client_fortran and libsurge_client.
+! study with surge_init_from_env (every field of one shape) or surge_init_fields_from_env (a
+! shape per field), sends its block of every field per output with surge_send, and ends with
+! surge_finalize. Link libsurge_client_fortran and libsurge_client.
 !
 ! Shapes, offsets and extents are given in Fortran order and reversed for the C API: a
 ! Fortran array u(nx, ny) is, for the server, a row-major field of shape [ny, nx], which is
@@ -24,7 +25,8 @@ module surge_client
     type(c_ptr) :: handle = c_null_ptr
   end type surge_client_t
 
-  public :: surge_init_from_env, surge_send, surge_finalize, surge_last_error
+  public :: surge_init_from_env, surge_init_fields_from_env, surge_send, surge_finalize, &
+            surge_last_error
 
   interface
     integer(c_int) function c_init_from_env(client, member_rank, member_size, dtype, &
@@ -39,6 +41,19 @@ module surge_client
       integer(c_int64_t), intent(in) :: global_shape(*)  ! uint64_t in C
       real(c_double), intent(in) :: parameters(*)
     end function c_init_from_env
+
+    integer(c_int) function c_init_fields_from_env(client, member_rank, member_size, dtype, &
+                                                   field_count, field_names, ndims, shapes, &
+                                                   parameter_count, parameters) &
+        bind(C, name="surge_client_init_fields_from_env")
+      import :: c_int, c_int64_t, c_double, c_ptr
+      type(c_ptr), intent(out) :: client
+      integer(c_int), value :: member_rank, member_size, dtype, field_count, parameter_count
+      type(c_ptr), intent(in) :: field_names(*)
+      integer(c_int), intent(in) :: ndims(*)
+      integer(c_int64_t), intent(in) :: shapes(*)  ! uint64_t in C
+      real(c_double), intent(in) :: parameters(*)
+    end function c_init_fields_from_env
 
     integer(c_int) function c_send(client, field_name, step, time, data, block_offset, &
                                    block_extent) bind(C, name="surge_client_send")
@@ -80,33 +95,58 @@ contains
     integer, intent(in) :: shape(:)
     real(c_double), intent(in) :: parameters(:)
     integer, intent(out), optional :: status
-    ! The names, each ended by NUL, one after the other in one interoperable buffer.
     character(kind=c_char), allocatable, target :: buffer(:)
     type(c_ptr), allocatable :: names(:)
-    integer(c_int64_t) :: c_shape(size(shape))
-    integer :: i, k, at, n
 
-    allocate (buffer(size(field_names)*(len(field_names) + 1)), names(size(field_names)))
-    at = 1
-    do i = 1, size(field_names)
-      n = len_trim(field_names(i))
-      names(i) = c_loc(buffer(at))
-      do k = 1, n
-        buffer(at + k - 1) = field_names(i)(k:k)
-      end do
-      buffer(at + n) = c_null_char
-      at = at + n + 1
-    end do
-    do i = 1, size(shape)
-      c_shape(i) = int(shape(size(shape) + 1 - i), c_int64_t)
-    end do
+    call c_names(field_names, buffer, names)
     call check(c_init_from_env(client%handle, int(member_rank, c_int), &
                                int(member_size, c_int), int(dtype, c_int), &
                                int(size(field_names), c_int), names, &
-                               int(size(shape), c_int), c_shape, &
+                               int(size(shape), c_int), c_extents(shape), &
                                int(size(parameters), c_int), parameters), &
                "surge_init_from_env", status)
   end subroutine surge_init_from_env
+
+  ! As surge_init_from_env, with a shape per field: field i has ndims(i) axes, whose extents
+  ! (Fortran order) follow those of the fields before it in `shapes`. A scalar u(nx, ny) and
+  ! a vector field v(2, nx, ny) (its components the first, fastest axis):
+  !   call surge_init_fields_from_env(client, rank, size, SURGE_FLOAT64, ["u", "v"], [2, 3], &
+  !                                   [nx, ny, 2, nx, ny], [vx, kappa])
+  ! which the experiment file declares as u: {shape: [ny, nx]}, v: {shape: [ny, nx],
+  ! components: 2}.
+  subroutine surge_init_fields_from_env(client, member_rank, member_size, dtype, field_names, &
+                                        ndims, shapes, parameters, status)
+    type(surge_client_t), intent(out) :: client
+    integer, intent(in) :: member_rank, member_size, dtype
+    character(len=*), intent(in) :: field_names(:)
+    integer, intent(in) :: ndims(:), shapes(:)
+    real(c_double), intent(in) :: parameters(:)
+    integer, intent(out), optional :: status
+    character(kind=c_char), allocatable, target :: buffer(:)
+    type(c_ptr), allocatable :: names(:)
+    integer(c_int64_t) :: c_shapes(size(shapes))
+    integer :: i, at
+
+    if (size(ndims) /= size(field_names) .or. sum(ndims) /= size(shapes) .or. &
+        any(ndims < 1)) then
+      if (.not. present(status)) error stop "surge_init_fields_from_env: give one ndims per " &
+        //"field, each >= 1, and sum(ndims) extents in shapes"
+      status = SURGE_ERROR_ARGUMENT
+      return
+    end if
+    call c_names(field_names, buffer, names)
+    at = 1
+    do i = 1, size(ndims)  ! each field's extents reversed, in place
+      c_shapes(at:at + ndims(i) - 1) = c_extents(shapes(at:at + ndims(i) - 1))
+      at = at + ndims(i)
+    end do
+    call check(c_init_fields_from_env(client%handle, int(member_rank, c_int), &
+                                      int(member_size, c_int), int(dtype, c_int), &
+                                      int(size(field_names), c_int), names, &
+                                      int(ndims, c_int), c_shapes, &
+                                      int(size(parameters), c_int), parameters), &
+               "surge_init_fields_from_env", status)
+  end subroutine surge_init_fields_from_env
 
   ! Sends this rank's block of `field_name` at output `step` (0, 1, ...) and `time`: `data`
   ! holds the block (any rank, contiguous, of the client's dtype). Without offset and extent
@@ -121,23 +161,23 @@ contains
     integer, intent(out), optional :: status
     integer(c_int64_t), allocatable, target :: c_offset(:), c_extent(:)
     type(c_ptr) :: p_offset, p_extent
-    integer :: i, n
 
     p_offset = c_null_ptr
     p_extent = c_null_ptr
-    if (present(offset) .and. present(extent)) then
-      n = size(offset)
-      allocate (c_offset(n), c_extent(n))
-      do i = 1, n
-        c_offset(i) = int(offset(n + 1 - i), c_int64_t)
-        c_extent(i) = int(extent(n + 1 - i), c_int64_t)
-      end do
-      p_offset = c_loc(c_offset)
-      p_extent = c_loc(c_extent)
-    else if (present(offset) .or. present(extent)) then
+    if (present(offset) .neqv. present(extent)) then
       if (.not. present(status)) error stop "surge_send: give both offset and extent, or neither"
       status = SURGE_ERROR_ARGUMENT
       return
+    else if (present(offset)) then
+      if (size(offset) /= size(extent)) then
+        if (.not. present(status)) error stop "surge_send: offset and extent differ in size"
+        status = SURGE_ERROR_ARGUMENT
+        return
+      end if
+      c_offset = c_extents(offset)
+      c_extent = c_extents(extent)
+      p_offset = c_loc(c_offset)
+      p_extent = c_loc(c_extent)
     end if
     call check(c_send(client%handle, trim(field_name)//c_null_char, &
                       int(step, c_int64_t), time, data, p_offset, p_extent), &
@@ -170,6 +210,37 @@ contains
       message(i:i) = chars(i)
     end do
   end function surge_last_error
+
+  ! The names, each ended by NUL, one after the other in `buffer`, and their C pointers.
+  subroutine c_names(field_names, buffer, names)
+    character(len=*), intent(in) :: field_names(:)
+    character(kind=c_char), allocatable, target, intent(out) :: buffer(:)
+    type(c_ptr), allocatable, intent(out) :: names(:)
+    integer :: i, k, at, n
+
+    allocate (buffer(size(field_names)*(len(field_names) + 1)), names(size(field_names)))
+    at = 1
+    do i = 1, size(field_names)
+      n = len_trim(field_names(i))
+      names(i) = c_loc(buffer(at))
+      do k = 1, n
+        buffer(at + k - 1) = field_names(i)(k:k)
+      end do
+      buffer(at + n) = c_null_char
+      at = at + n + 1
+    end do
+  end subroutine c_names
+
+  ! Extents in Fortran order as the C API's row-major ones: reversed.
+  pure function c_extents(extents) result(out)
+    integer, intent(in) :: extents(:)
+    integer(c_int64_t) :: out(size(extents))
+    integer :: i
+
+    do i = 1, size(extents)
+      out(i) = int(extents(size(extents) + 1 - i), c_int64_t)
+    end do
+  end function c_extents
 
   ! Hands `code` to `status`, or stops the program with the message when there is none.
   subroutine check(code, what, status)

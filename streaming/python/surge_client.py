@@ -16,13 +16,19 @@ SURGE_CLIENT_PUBLIC_KEY_FILE / SURGE_CLIENT_SECRET_KEY_FILE when the study uses 
         client.send("u", step, step * dt, u)  # u: an array of shape (32, 32)
     client.finalize()
 
+A shape per field (a scalar u and a vector field v with its 2 components as the last axis)::
+
+    client = surge_client.Client.from_env(fields={"u": (32, 32), "v": (32, 32, 2)},
+                                          parameters=[velocity, kappa])
+
 or ``with surge_client.Client.from_env(...) as client:``, which finalizes when the block ends
 normally and leaves the stream unended when it raises (the server then counts the attempt as
 failed, and the launcher relaunches it).
 
-The shared library is looked up in this order: the file named by SURGE_CLIENT_LIBRARY; next
-to this module, in ../lib, ../../lib and ../../../lib from it (a build tree's python/ and lib/,
-an installed prefix's lib/python3/...); then the dynamic loader's path (LD_LIBRARY_PATH).
+The shared library is looked up in this order: the file named by SURGE_CLIENT_LIBRARY; in an
+installed copy (``cmake --install``: <prefix>/lib/python3/dist-packages/surge_client.py), the
+prefix's library directory; next to this module, in ../lib, ../../lib and ../../../lib from it
+(a build tree's python/ and lib/); then the dynamic loader's path (LD_LIBRARY_PATH).
 """
 import ctypes
 import ctypes.util
@@ -43,13 +49,19 @@ class SurgeError(RuntimeError):
         self.status = status
 
 
+# The installed copy's library directory, relative to this file (cmake --install sets it).
+_INSTALLED_LIBRARY_DIR = None
+
+
 def _candidates():
     explicit = os.environ.get("SURGE_CLIENT_LIBRARY")
     if explicit:
         return [explicit]
     here = os.path.dirname(os.path.abspath(__file__))
-    out = [os.path.join(here, *up, "libsurge_client.so")
-           for up in ([], [".."], ["..", "lib"], ["..", "..", "lib"], ["..", "..", "..", "lib"])]
+    ups = [[], [".."], ["..", "lib"], ["..", "..", "lib"], ["..", "..", "..", "lib"]]
+    if _INSTALLED_LIBRARY_DIR is not None:
+        ups.insert(0, [_INSTALLED_LIBRARY_DIR])
+    out = [os.path.join(here, *up, "libsurge_client.so") for up in ups]
     out = [p for p in out if os.path.exists(p)]
     return out + [ctypes.util.find_library("surge_client") or "libsurge_client.so"]
 
@@ -71,11 +83,16 @@ def _load():
         ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
         ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, u64p, ctypes.c_int,
         ctypes.POINTER(ctypes.c_double)]
+    lib.surge_client_init_fields_from_env.argtypes = [
+        ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+        ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_int), u64p, ctypes.c_int,
+        ctypes.POINTER(ctypes.c_double)]
     lib.surge_client_send.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int64,
                                       ctypes.c_double, ctypes.c_void_p, u64p, u64p]
     lib.surge_client_finalize.argtypes = [ctypes.c_void_p]
     lib.surge_client_last_error.restype = ctypes.c_char_p
-    for f in (lib.surge_client_init_from_env, lib.surge_client_send, lib.surge_client_finalize):
+    for f in (lib.surge_client_init_from_env, lib.surge_client_init_fields_from_env,
+              lib.surge_client_send, lib.surge_client_finalize):
         f.restype = ctypes.c_int
     return lib
 
@@ -95,53 +112,75 @@ def _u64_array(values):
 class Client:
     """One MPI rank of a member: sends its block of each field per output."""
 
-    def __init__(self, handle, shape, dtype):
+    def __init__(self, handle, shapes, dtype):
         self._handle = handle
-        self.shape = tuple(shape)
+        self.shapes = {name: tuple(shape) for name, shape in shapes.items()}
         self.dtype = dtype
 
+    @property
+    def shape(self):
+        """The global shape every field has (None when the fields differ in shape)."""
+        distinct = set(self.shapes.values())
+        return distinct.pop() if len(distinct) == 1 else None
+
     @classmethod
-    def from_env(cls, fields, shape, parameters=(), dtype=np.float64, rank=0, size=1):
+    def from_env(cls, fields, shape=None, parameters=(), dtype=np.float64, rank=0, size=1):
         """Joins the study that started this process.
 
         fields: the names of the fields this member streams (those of the experiment's
-            solver.parameters.fields); shape: their global shape, row-major (every field has
-            the same; a vector field's components are the last axis); parameters: the member's
+            solver.parameters.fields), each of global shape ``shape`` (row-major; a vector
+            field's components are the last axis); or a mapping {name: shape} when the fields
+            differ in shape (then leave ``shape`` out); parameters: the member's
             sampled values in the order of solver.parameters.parameters; dtype: numpy.float64
-            or numpy.float32; rank, size: this process's rank in the member and the member's
-            ranks (e.g. mpi4py's comm.rank, comm.size; 0 and 1 without MPI).
+            or numpy.float32 (the study's solver.parameters.dtype); rank, size: this process's
+            rank in the member and the member's ranks (e.g. mpi4py's comm.rank, comm.size; 0
+            and 1 without MPI).
         Raises SurgeError (a missing or ill-formed environment variable, named; the server
         refused the handshake, e.g. for a field it does not expect; no answer)."""
         dtype = np.dtype(dtype)
         if dtype not in _DTYPES:
             raise ValueError(f"dtype {dtype}: surge streams float32 or float64")
-        names = (ctypes.c_char_p * len(fields))(*[f.encode() for f in fields])
+        per_field = hasattr(fields, "items")
+        if per_field == (shape is not None):
+            raise ValueError("give fields as a list with one shape=, or as {name: shape}")
+        shapes = {f: tuple(s) for f, s in fields.items()} if per_field \
+            else {f: tuple(shape) for f in fields}
+        names = (ctypes.c_char_p * len(shapes))(*[f.encode() for f in shapes])
         params = (ctypes.c_double * len(parameters))(*[float(p) for p in parameters])
         handle = ctypes.c_void_p()
-        _check(_lib.surge_client_init_from_env(
-            ctypes.byref(handle), int(rank), int(size), _DTYPES[dtype], len(fields), names,
-            len(shape), _u64_array(shape), len(parameters), params))
-        return cls(handle, shape, dtype)
+        if per_field:
+            ndims = (ctypes.c_int * len(shapes))(*[len(s) for s in shapes.values()])
+            _check(_lib.surge_client_init_fields_from_env(
+                ctypes.byref(handle), int(rank), int(size), _DTYPES[dtype], len(shapes), names,
+                ndims, _u64_array([n for s in shapes.values() for n in s]), len(parameters),
+                params))
+        else:
+            _check(_lib.surge_client_init_from_env(
+                ctypes.byref(handle), int(rank), int(size), _DTYPES[dtype], len(shapes), names,
+                len(shape), _u64_array(shape), len(parameters), params))
+        return cls(handle, shapes, dtype)
 
     def send(self, field, step, time, data, offset=None):
         """Sends this rank's block of ``field`` at output ``step`` (0, 1, ...) and ``time``.
 
-        data: the whole field (shape ``self.shape``) or, with ``offset`` (its global index
-        per axis), this rank's block of shape ``data.shape``. It is converted to the client's
-        dtype and made contiguous if needed, then copied once; the call blocks while the
-        server applies back-pressure. Raises SurgeError."""
+        data: the whole field (its shape in ``self.shapes``) or, with ``offset`` (its global
+        index per axis), this rank's block of shape ``data.shape``. It is converted to the
+        client's dtype and made contiguous if needed, then copied once; the call blocks while
+        the server applies back-pressure. Raises SurgeError."""
         if self._handle is None:
             raise SurgeError(ERROR_ARGUMENT, "send after finalize")
+        # An unknown field is the C API's to refuse (SurgeError naming it).
+        shape = self.shapes.get(field, ())
         data = np.ascontiguousarray(data, dtype=self.dtype)
         if offset is None:
-            if data.size != int(np.prod(self.shape)):
+            if field in self.shapes and data.size != int(np.prod(shape)):
                 raise ValueError(f"field '{field}': {data.shape} is not the global shape "
-                                 f"{self.shape} (give offset= to send a block)")
+                                 f"{shape} (give offset= to send a block)")
             off = ext = None
         else:
-            if len(offset) != len(self.shape) or data.ndim != len(self.shape):
+            if field in self.shapes and (len(offset) != len(shape) or data.ndim != len(shape)):
                 raise ValueError(f"field '{field}': a block of {data.ndim} axes at offset "
-                                 f"{tuple(offset)}, the field has {len(self.shape)}")
+                                 f"{tuple(offset)}, the field has {len(shape)}")
             off, ext = _u64_array(offset), _u64_array(data.shape)
         _check(_lib.surge_client_send(self._handle, field.encode(), int(step), float(time),
                                       data.ctypes.data_as(ctypes.c_void_p), off, ext))

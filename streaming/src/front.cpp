@@ -135,7 +135,12 @@ std::string Front::mismatch(const Announcement& a) const {
            std::to_string(e.member_size) + " (solver.ranks)";
   }
   if (e.dtype != DType::none && a.dtype != e.dtype) {
-    return std::string("dtype ") + to_string(a.dtype) + ", the study expects " + to_string(e.dtype);
+    // A member sends every field in its one dtype: name them, so that the user finds the
+    // arrays to convert.
+    std::string names;
+    for (const FieldSpec& f : a.fields) names += (names.empty() ? "'" : ", '") + f.name + "'";
+    return (a.fields.size() == 1 ? "field " : "fields ") + names + " in dtype " +
+           to_string(a.dtype) + ", the study expects " + to_string(e.dtype);
   }
   if (a.parameter_count != e.parameter_count) {
     return std::to_string(a.parameter_count) + " parameter(s), the study's solver has " +

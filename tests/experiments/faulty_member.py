@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """A member of the external-solver fault test (tests/experiments/external_faults.yaml): sends
 u(x, y, t) = exp(-20 pi^2 kappa t) sin 2pi (x + 2y - (vx + 1) t) on a 16 x 16 grid, steps 0..9
-at t = 0.05 k, through the Python client. The first attempt of each simulation named in
-SURGE_TEST_FAULTS ("id:fault,...") misbehaves instead:
+at t = 0.05 k, through the Python client (its shape per field). The first attempt of each
+simulation named in SURGE_TEST_FAULTS ("id:fault,...") misbehaves instead:
   crash      sends 4 steps, then dies (exit code 3, no end of stream)
   partial    sends 3 steps, ends its stream and exits 0
   no_stream  exits 0 without connecting
   bad_field  announces a field the study does not have: the server refuses it
+  float32    announces float32 where the study declares float64: the server refuses it
   silent     never connects, and sleeps
 An attempt is the first when its marker file is not yet in $SURGE_TEST_TMP.
 
@@ -36,8 +37,10 @@ def main():
         return
     if fault == "silent":
         time.sleep(600)
-    fields = ["u", "p"] if fault == "bad_field" else ["u"]
-    client = surge_client.Client.from_env(fields=fields, shape=(16, 16), parameters=[vx, kappa])
+    # A shape per field (the examples give one shape for all).
+    fields = {"u": (16, 16), "p": (16, 16)} if fault == "bad_field" else {"u": (16, 16)}
+    dtype = np.float32 if fault == "float32" else np.float64
+    client = surge_client.Client.from_env(fields=fields, parameters=[vx, kappa], dtype=dtype)
     x = np.arange(16) / 16
     steps = {"crash": 4, "partial": 3}.get(fault, 10)
     for k in range(steps):

@@ -170,7 +170,14 @@ case $case in
     grep -q "^exec .*surge-solve heat2d\\|^exec .* solve heat2d" "$tmp/stdout" ||
       fail "no member script: $(cat "$tmp/stdout")"
     [[ ! -e $out && -z $(squeue -h -o %i) ]] || fail "--dry-run created or submitted something"
-    echo "ok: checks (unknown partitions, allocation outside an allocation, --dry-run)"
+    # A live Slurm was asked: nothing is left unchecked, and what it refuses is an error.
+    grep -q "not checked" "$tmp/stderr" && fail "--dry-run with a live Slurm: $(cat "$tmp/stderr")"
+    "$surge" submit "$yaml" "${slurm[@]}" launcher.parameters.server.partition=nope --dry-run \
+      </dev/null >"$tmp/stdout" 2>"$tmp/stderr" && fail "--dry-run took an unknown partition"
+    grep -q "launcher.parameters.server.partition: Slurm refuses the server's job" \
+      "$tmp/stderr" || fail "--dry-run, unknown server partition: $(cat "$tmp/stderr")"
+    echo "ok: checks (unknown partitions, allocation outside an allocation, --dry-run asking" \
+      "Slurm)"
     ;;
   *) fail "unknown case '$case'" ;;
 esac

@@ -267,7 +267,10 @@ TEST(StreamingLoopback, TicketsAndExpectationsAdmitOnlyLaunchedMembers) {
             std::string::npos);
   MemberIdentity f32 = identity(3, 0, 1, 4, 4);
   f32.dtype = DType::float32;
-  EXPECT_NE(refusal(f32, ticket).find("dtype float32"), std::string::npos);
+  EXPECT_NE(
+      refusal(f32, ticket).find("fields 'u', 'v' in dtype float32, the study expects float64"),
+      std::string::npos)
+      << refusal(f32, ticket);
   MemberIdentity three = identity(3, 0, 1, 4, 4);
   three.parameters.push_back(1.0);
   EXPECT_NE(refusal(three, ticket).find("3 parameter(s)"), std::string::npos);

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Programs that use an installed surge::surrogate (examples/surrogate/{cxx,c,fortran}).
 
-  inference_consumers.py setup WORK BUILD SOURCE SURGE TOOL [--fortran]
-      installs surge into WORK/prefix (`cmake --install`), trains an MLP (TOOL train) and an
-      FNO (`surge run tests/experiments/small_mhd2d_fno.yaml`), and writes what `surge predict`
-      gives for each, plus a missing and corrupt model directories, into WORK.
+  inference_consumers.py setup WORK PREFIX SOURCE SURGE TOOL [--fortran]
+      checks what PREFIX (`cmake --install` of surge) holds for the consumers, trains an MLP
+      (TOOL train) and an FNO (`surge run tests/experiments/small_mhd2d_fno.yaml`), and writes
+      what `surge predict` gives for each, plus a missing and corrupt model directories, into
+      WORK.
   inference_consumers.py check WORK LANG SOURCE
-      builds examples/surrogate/LANG against WORK/prefix, then checks that the program
+      builds examples/surrogate/LANG against PREFIX, then checks that the program
       reproduces `surge predict` bit for bit on both models, that a missing or corrupt model
       directory gives one line and a non-zero status, and that none of MPI, HDF5, ZeroMQ or
       Kokkos comes in through surge (LibTorch's own dependencies aside).
@@ -70,11 +71,9 @@ def well_frames(path, channels):
     return np.ascontiguousarray(np.stack(out, axis=1), dtype=np.float32)
 
 
-def setup(work, build, source, surge, tool, fortran):
+def setup(work, prefix, source, surge, tool, fortran):
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    prefix = os.path.join(work, "prefix")
-    run("cmake", "--install", build, "--prefix", prefix)
     wanted = ["lib/libsurge_surrogate.so", "lib/libsurge_core_base.so",
               "include/surge/surrogate.h", "include/surge/surrogate.hpp",
               "lib/cmake/surge/surge-surrogate-targets.cmake",
@@ -141,7 +140,7 @@ def setup(work, build, source, surge, tool, fortran):
     broken["corrupt_yaml"] = (yaml, "surrogate.yaml")
     with open(os.path.join(work, "setup.json"), "w") as f:
         json.dump({"prefix": prefix, "models": models, "broken": broken}, f, indent=1)
-    print(f"ok: installed into {prefix}; MLP {models['mlp']['shape']} and FNO rollout "
+    print(f"ok: surge installed in {prefix}; MLP {models['mlp']['shape']} and FNO rollout "
           f"{models['fno']['shape']} from surge predict")
 
 

@@ -133,8 +133,15 @@ SolverFacts external_solver_facts(const ExternalSolverConfig& solver,
     facts.layout.push_back({name, field.components});
   }
   for (int k = 0; k < solver.outputs; ++k) facts.times.push_back(k * solver.output_dt);
-  facts.periodic = {false, false};
+  SURGE_REQUIRE(solver.periodic.size() == facts.grid.size(), ConfigError,
+                "'solver.parameters.periodic' needs one boolean per axis of the grid [n0, n1], got "
+                    << core::detail::to_text(solver.periodic));
+  facts.periodic = solver.periodic;
   return facts;
+}
+
+streaming::DType external_dtype(const ExternalSolverConfig& solver) {
+  return solver.dtype == "float32" ? streaming::DType::float32 : streaming::DType::float64;
 }
 
 std::vector<std::string> external_command(const ExternalSolverConfig& solver,

@@ -11,6 +11,7 @@
 #include "surge/core/config.hpp"
 #include "surge/experiments/experiment_config.hpp"
 #include "surge/experiments/launcher.hpp"
+#include "surge/streaming/protocol.hpp"
 
 namespace surge::experiments {
 
@@ -24,10 +25,13 @@ inline constexpr const char* kExternalSolver = "external";
                                                         const core::ConfigSource& source);
 
 // What the members stream: the declared parameters in order, the fields and their grid,
-// `outputs` steps `output_dt` apart from t = 0. Throws core::ConfigError for ill-formed
-// fields (no shape, shapes that differ).
+// `outputs` steps `output_dt` apart from t = 0, the periodic axes. Throws core::ConfigError
+// for ill-formed fields (no shape, shapes that differ) or periodic axes.
 [[nodiscard]] SolverFacts external_solver_facts(const ExternalSolverConfig& solver,
                                                 const core::ConfigSource& source);
+
+// The dtype every member must announce (solver.parameters.dtype).
+[[nodiscard]] streaming::DType external_dtype(const ExternalSolverConfig& solver);
 
 // The member's program and arguments: `command` with "{name}" replaced by the member's value
 // of each parameter (`range_names` gives the order of `member.parameters`) and

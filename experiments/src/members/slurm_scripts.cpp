@@ -67,15 +67,45 @@ std::string refusal(const std::string& output) {
   return out.empty() ? output.substr(0, output.find('\n')) : out;
 }
 
-// Submits `options` with sbatch --test-only (nothing is queued); throws ConfigError naming
-// the key under `prefix` whose value Slurm refuses.
-void check_job(const std::string& sbatch, const std::vector<std::string>& options,
-               const std::string& prefix, const std::string& size_key, const std::string& what) {
+// The line of sbatch's output that says no Slurm controller answered (no configuration to be
+// had, a controller that cannot be resolved or reached, no munge), or "" when it was asked.
+std::string unreachable(const ProgramResult& r) {
+  if (r.code == -1) return r.output.empty() ? "sbatch did not finish" : refusal(r.output);
+  static const char* const kSigns[] = {"unable to contact slurm controller",
+                                       "could not establish a configuration source",
+                                       "unable to resolve",
+                                       "unable to establish control machine",
+                                       "unable to establish controller",
+                                       "socket timed out",
+                                       "munge"};
+  std::istringstream in(r.output);
+  for (std::string line; std::getline(in, line);) {
+    const std::string l = lowercase(line);
+    for (const char* sign : kSigns) {
+      if (l.find(sign) != std::string::npos) return line;
+    }
+  }
+  return "";
+}
+
+// Submits `options` with sbatch --test-only (nothing is queued). Returns "" when Slurm takes
+// the job; when no controller answers, why (`unreachable_ok`) or a ConfigError saying so;
+// throws ConfigError naming the key under `prefix` whose value Slurm refuses.
+std::string check_job(const std::string& sbatch, const std::vector<std::string>& options,
+                      const std::string& prefix, const std::string& size_key,
+                      const std::string& what, bool unreachable_ok) {
   std::vector<std::string> argv = {sbatch, "--test-only"};
   argv.insert(argv.end(), options.begin(), options.end());
   argv.push_back("--wrap=true");
   const ProgramResult r = run_program(argv, std::chrono::seconds(60));
-  if (r.code == 0) return;
+  if (r.code == 0) return "";
+  const std::string why = unreachable(r);
+  if (!why.empty() && unreachable_ok) return why;
+  SURGE_REQUIRE(why.empty(), ConfigError,
+                "launcher.type slurm: no Slurm controller answers sbatch --test-only ("
+                    << why
+                    << "): run where the cluster's Slurm is reachable (SLURM_CONF, the site's "
+                       "Slurm module), or look at the batch scripts with surge submit --dry-run");
   const std::string message = refusal(r.output);
   const std::string l = lowercase(message);
   std::string key = prefix + "sbatch_args";
@@ -204,24 +234,42 @@ std::string server_job_script(const Study& study, const std::string& surge_exe,
                 server_job_options(study), study.slurm->setup, body.str());
 }
 
-void check_slurm_study(const Study& study, bool submit) {
-  if (!study.slurm) return;
+namespace {
+
+// check_slurm_study and check_slurm_study_if_reachable: "" when Slurm was asked, else why not.
+std::string check_study(const Study& study, bool submit, bool unreachable_ok) {
+  if (!study.slurm) return "";
   const SlurmConfig& slurm = *study.slurm;
   if (submit) {
     const SlurmCommands commands = find_slurm_commands(slurm, true);
-    check_job(commands.sbatch, server_job_options(study), "launcher.parameters.server.",
-              "launcher.parameters.server.ranks",
-              slurm.mode == "allocation" ? "the allocation's job" : "the server's job");
+    const std::string why = check_job(
+        commands.sbatch, server_job_options(study), "launcher.parameters.server.",
+        "launcher.parameters.server.ranks",
+        slurm.mode == "allocation" ? "the allocation's job" : "the server's job", unreachable_ok);
+    if (!why.empty()) return why;  // the member job would not be asked either
   }
   if (slurm.mode == "jobs") {
-    check_job(study.slurm_commands.sbatch, member_job_options(study, 0, "/dev/null"),
-              "launcher.parameters.", "solver.ranks", "a member job");
-  } else if (!submit) {
-    SURGE_REQUIRE(std::getenv("SLURM_JOB_ID"), ConfigError,
-                  "launcher.parameters.mode: allocation starts members as job steps of the "
-                  "allocation surge run runs in, but SLURM_JOB_ID is not set; run it inside "
-                  "sbatch or salloc (surge submit writes such a job), or use mode jobs");
+    return check_job(study.slurm_commands.sbatch, member_job_options(study, 0, "/dev/null"),
+                     "launcher.parameters.", "solver.ranks", "a member job", unreachable_ok);
   }
+  SURGE_REQUIRE(submit || std::getenv("SLURM_JOB_ID"), ConfigError,
+                "launcher.parameters.mode: allocation starts members as job steps of the "
+                "allocation surge run runs in, but SLURM_JOB_ID is not set; run it inside "
+                "sbatch or salloc (surge submit writes such a job), or use mode jobs");
+  return "";
+}
+
+}  // namespace
+
+void check_slurm_study(const Study& study, bool submit) { (void)check_study(study, submit, false); }
+
+std::string check_slurm_study_if_reachable(const Study& study) {
+  const std::string why = check_study(study, true, true);
+  if (why.empty()) return "";
+  const bool jobs = study.slurm->mode == "jobs";
+  return std::string("not checked: whether Slurm takes ") +
+         (jobs ? "the server's job and the member jobs" : "the allocation's job") +
+         " (sbatch --test-only: no Slurm controller answers: " + why + ")";
 }
 
 }  // namespace surge::experiments

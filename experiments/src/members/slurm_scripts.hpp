@@ -40,5 +40,10 @@ namespace surge::experiments {
 // allocation, that surge run runs inside an allocation (surge submit: that sbatch accepts
 // the allocation's job). Throws core::ConfigError naming the key Slurm refuses.
 void check_slurm_study(const Study& study, bool submit);
+// As check_slurm_study(study, true) for surge submit --dry-run, where a Slurm that does not
+// answer (no controller reachable, no configuration) is no error: returns "" when Slurm was
+// asked, else one line saying what was not checked and why. Still throws where Slurm answers
+// and refuses.
+[[nodiscard]] std::string check_slurm_study_if_reachable(const Study& study);
 
 }  // namespace surge::experiments

@@ -18,8 +18,8 @@ streaming::MemberExpectations member_expectations(const Study& study) {
     if (f.components > 1) spec.shape.push_back(static_cast<std::uint64_t>(f.components));
     e.fields.push_back(std::move(spec));
   }
-  // surge solve streams float32; an external program may send either.
-  e.dtype = study.external ? streaming::DType::none : streaming::DType::float32;
+  // surge solve streams float32; an external program what its study declares.
+  e.dtype = study.external ? external_dtype(*study.external) : streaming::DType::float32;
   e.parameter_count = static_cast<std::uint32_t>(facts.parameter_names.size());
   e.member_size = static_cast<std::uint32_t>(study.cfg.solver.ranks);
   e.steps = static_cast<std::int64_t>(facts.times.size());

@@ -106,6 +106,8 @@ const char* type_name() {
     return "list of strings";
   else if constexpr (std::is_same_v<T, std::vector<int>>)
     return "list of integers";
+  else if constexpr (std::is_same_v<T, std::vector<bool>>)
+    return "list of booleans";
   else if constexpr (std::is_same_v<T, IntervalMap>)
     return "map of name: [min, max] or value";
   else if constexpr (std::is_same_v<T, YAML::Node>)

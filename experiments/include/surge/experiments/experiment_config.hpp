@@ -103,6 +103,8 @@ struct ExternalSolverConfig {
   int outputs = 0;
   double output_dt = 1.0;
   std::vector<std::string> parameters;
+  std::string dtype = "float64";
+  std::vector<bool> periodic = {false, false};
 
   template <class V>
   void visit(V& v) {
@@ -125,6 +127,14 @@ struct ExternalSolverConfig {
     v("parameters", parameters,
       "names of the sampled parameters, in the order each member sends them; each needs a "
       "range or a fixed value in parameters.ranges");
+    v("dtype", dtype,
+      "the type every member sends its fields in (the client's SURGE_FLOAT64 / SURGE_FLOAT32, "
+      "numpy float64 / float32); a member that announces the other is refused, the field named",
+      core::one_of({"float32", "float64"}));
+    v("periodic", periodic,
+      "per axis of the fields' grid [n0, n1]: whether it is periodic (the FNO then does not "
+      "pad it, the graph network joins its ends by edges), as a built-in solver's periodic "
+      "boundaries are");
   }
 };
 

@@ -80,8 +80,20 @@ SURGE_CLIENT_API int surge_client_init_from_env(surge_client** client, int membe
                                                 const uint64_t* global_shape, int parameter_count,
                                                 const double* parameters);
 
+/* As surge_client_init_from_env, with a shape per field: field i has ndims[i] axes, its
+ * global extents (row-major) following those of the fields before it in `shapes` (field 0's
+ * at shapes[0], field 1's at shapes[ndims[0]], ...). A scalar field u and a vector field
+ * velocity on one ny x nx grid: ndims {2, 3}, shapes {ny, nx, ny, nx, 2}. */
+SURGE_CLIENT_API int surge_client_init_fields_from_env(surge_client** client, int member_rank,
+                                                       int member_size, int dtype, int field_count,
+                                                       const char* const* field_names,
+                                                       const int* ndims, const uint64_t* shapes,
+                                                       int parameter_count,
+                                                       const double* parameters);
+
 /* Sends this rank's block of `field_name` at `step`: block_extent[0..ndim) elements of the
- * client's dtype at `data`, placed at block_offset[0..ndim) in the global field. Both may be
+ * client's dtype at `data`, placed at block_offset[0..ndim) in the global field (ndim: the
+ * field's own number of axes). Both may be
  * NULL for the whole field. The data are copied once; the call blocks under back-pressure.
  * Returns SURGE_OK, SURGE_ERROR_ARGUMENT (client, field_name or data NULL, or only one of
  * block_offset and block_extent given) or SURGE_ERROR_PROTOCOL (a field the client did not

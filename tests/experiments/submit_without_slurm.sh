@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `surge submit` where no Slurm controller answers: SLURM_CONF names a controller on a local
+# port nothing listens on, so sbatch --test-only fails at once with "Unable to contact slurm
+# controller". With --dry-run the batch scripts are printed (mode jobs: the server's and a
+# member's; mode allocation: the server's), stderr is one line saying what was not checked,
+# the exit code is 0, and nothing is created. Without --dry-run, and for surge run, it is one
+# line naming the unreachable controller, exit code 2, nothing created.
+# usage: submit_without_slurm.sh <surge> <experiment.yaml>
+# Exits 77 (ctest SKIP_RETURN_CODE) when sbatch is not installed.
+set -u
+surge=$1 yaml=$2
+command -v sbatch >/dev/null || { echo "SKIP: sbatch is not installed (apt-get install slurm-client)"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() {
+  echo "FAIL: $*"
+  for f in "$tmp"/stdout "$tmp"/stderr; do [[ -f $f ]] && { echo "--- $f"; cat "$f"; }; done
+  exit 1
+}
+cat >"$tmp/slurm.conf" <<'EOF'
+ClusterName=nowhere
+SlurmctldHost=localhost(127.0.0.1)
+SlurmctldPort=1
+MessageTimeout=1
+TCPTimeout=1
+NodeName=n1 CPUs=1 State=UNKNOWN
+PartitionName=p Nodes=n1 Default=YES
+EOF
+export SLURM_CONF=$tmp/slurm.conf
+out=$tmp/out
+unreachable="no Slurm controller answers.*Unable to contact slurm controller"
+
+# <command> <mode> <exit code> <stderr regex>: the exit code, one line on stderr matching the
+# regex, no output directory.
+expect() {
+  local command=$1 mode=$2 code=$3 regex=$4
+  shift 4
+  "$surge" "$command" "$yaml" launcher.type=slurm "launcher.parameters.mode=$mode" \
+    "study.output_dir=$out" "$@" </dev/null >"$tmp/stdout" 2>"$tmp/stderr"
+  local rc=$?
+  [[ $rc -eq $code ]] || fail "surge $command (mode $mode) $* exited with $rc, expected $code"
+  [[ $(wc -l <"$tmp/stderr") -eq 1 ]] || fail "surge $command (mode $mode) $*: not one line"
+  grep -Eq -- "$regex" "$tmp/stderr" || fail "surge $command (mode $mode) $*: not /$regex/"
+  [[ ! -e $out ]] || fail "surge $command (mode $mode) $* created $out"
+}
+
+expect submit jobs 0 "^surge submit --dry-run: not checked: whether Slurm takes the server's job and the member jobs \(sbatch --test-only: $unreachable" --dry-run
+grep -q "^#SBATCH --job-name=surge-e2e-server$" "$tmp/stdout" || fail "no server script"
+grep -q "^exec .* run .*experiment.yaml --overwrite$" "$tmp/stdout" || fail "no server command"
+grep -q "^#SBATCH --no-requeue$" "$tmp/stdout" || fail "no member script"
+grep -Eq "^exec .*(surge-solve| solve) heat2d" "$tmp/stdout" || fail "no member command"
+scripts=$(grep -c "^#!/bin/bash$" "$tmp/stdout")
+[[ $scripts -eq 2 ]] || fail "$scripts scripts printed in mode jobs, expected 2"
+
+expect submit allocation 0 "^surge submit --dry-run: not checked: whether Slurm takes the allocation's job \(sbatch --test-only: $unreachable" --dry-run
+scripts=$(grep -c "^#!/bin/bash$" "$tmp/stdout")
+[[ $scripts -eq 1 ]] || fail "$scripts scripts printed in mode allocation, expected 1"
+grep -q "^#SBATCH --job-name=surge-e2e-server$" "$tmp/stdout" || fail "no allocation script"
+
+# Without --dry-run, an unreachable Slurm is one clear error.
+expect submit jobs 2 "^surge: config error: launcher.type slurm: $unreachable.*--dry-run"
+[[ ! -s $tmp/stdout ]] || fail "surge submit printed $(cat "$tmp/stdout")"
+expect run jobs 2 "^surge: config error: launcher.type slurm: $unreachable"
+echo "ok: surge submit --dry-run without a Slurm controller: scripts printed (2 in mode jobs," \
+  "1 in mode allocation), one 'not checked' line, exit 0; without --dry-run one error, exit 2"
