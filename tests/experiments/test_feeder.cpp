@@ -87,4 +87,57 @@ TEST(Feeder, FieldsItCannotUseAreDroppedAndCountedNeverFatal) {
   EXPECT_EQ(feeder.rejected(), 8);
 }
 
+// A continuous study draws members without end: once a simulation ended with every frame
+// made into samples, the feeder keeps its count only (not the set of its steps), and a
+// checkpoint's record (steps written out) is compacted the same way when restored.
+TEST(Feeder, KeepsOnlyTheCountOfACompleteSimulation) {
+  st::ReceiverConfig config;
+  config.experiment = "feeder";
+  const std::uint64_t key = st::make_admission_key();
+  st::Receiver receiver(config, key, 0);
+  st::Front front(config, key, {receiver.endpoint()});
+  const ControlKeys keys{streaming::make_curve_keypair(), streaming::make_curve_keypair()};
+  ServerControl control(0, 1, config.data_endpoint, keys);
+  for (std::uint64_t sim : {1, 2}) control.set_role(sim, MemberRole::train);
+  control.start({control.endpoint()}, {});
+  core::Pluggable fifo;
+  fifo.type = "fifo";
+  fifo.parameters = YAML::Load("{capacity: 100, watermark: 1, batch_size: 1}");
+  auto buffer = reservoir::make_buffer<reservoir::Sample>(fifo);
+  std::atomic<int> interrupted{0};
+  FeederSetup setup;
+  setup.layout = {{"u", 1}};
+  setup.nodes = 16;
+  setup.frames = 3;
+  Feeder feeder(setup, receiver, control, *buffer, interrupted);
+  feeder.start();
+  send_steps(front.endpoint(), member(1, 4, 2), 0, 3);  // every frame
+  send_steps(front.endpoint(), member(2, 4, 2), 0, 2);  // ended early
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (feeder.delivered().size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  feeder.stop();
+  control.stop();
+  EXPECT_EQ(feeder.error(), "");
+  EXPECT_EQ(feeder.delivered(1), 3);
+  EXPECT_EQ(feeder.delivered(2), 2);
+  EXPECT_EQ(feeder.samples(), (std::map<std::uint64_t, std::int64_t>{{1, 3}, {2, 2}}));
+  ReceptionState record;
+  feeder.paused([&](const ReceptionState& s) { record = s; });
+  EXPECT_EQ(record.complete, (std::map<std::uint64_t, std::int64_t>{{1, 3}}));
+  EXPECT_EQ(record.steps.size(), 1u);
+  EXPECT_EQ(record.steps.at(2), (std::set<std::int64_t>{0, 1}));  // kept: a retry resends
+
+  ReceptionState checkpoint;  // as read_rank_state gives it: every simulation's steps
+  checkpoint.steps = {{1, {0, 1, 2}}, {2, {0, 1}}};
+  checkpoint.ended = {1, 2};
+  Feeder restored(setup, receiver, control, *buffer, interrupted);
+  restored.restore(checkpoint);
+  restored.paused([&](const ReceptionState& s) { record = s; });
+  EXPECT_EQ(record.complete, (std::map<std::uint64_t, std::int64_t>{{1, 3}}));
+  EXPECT_EQ(record.steps.size(), 1u);
+  EXPECT_EQ(restored.samples(), (std::map<std::uint64_t, std::int64_t>{{1, 3}, {2, 2}}));
+}
+
 }  // namespace
