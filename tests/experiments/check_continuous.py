@@ -10,7 +10,8 @@ member is done (all its frames, once) or stopped (fewer, one attempt); simulatio
 0..N-1 without a gap and no parameter set repeats (the sampler went on, never restarted);
 more members were drawn than the <first members> (validation + train_members) the study
 began with. min_samples=N: at least N samples were received; batches=N: training ended at
-batch N. Prints one line "ok: ..." and exits 0, or "FAIL: ..." and exits 1.
+batch N; resumed=1: members may have had more than one attempt (relaunched by `surge resume`),
+else each had exactly one. Prints one line "ok: ..." and exits 0, or "FAIL: ..." and exits 1.
 """
 import os
 import sys
@@ -54,11 +55,14 @@ def main():
     train = int(sum(samples[i] for i in range(n) if roles[i] == "train"))
     if puts != train:
         fail(f"the reservoir took {puts} samples, training members delivered {train}")
+    attempts_ok = (lambda a: a >= 1) if options.get("resumed") == "1" else (lambda a: a == 1)
     for i in range(n):
+        if not attempts_ok(attempts[i]):
+            fail(f"simulation {ids[i]} ({status[i]}) had {attempts[i]} attempts")
         if status[i] == "done" and samples[i] != steps:
             fail(f"simulation {ids[i]} done with {samples[i]} samples, expected {steps}")
-        elif status[i] == "stopped" and not (samples[i] <= steps and attempts[i] == 1):
-            fail(f"stopped simulation {ids[i]}: {samples[i]} samples, {attempts[i]} attempts")
+        elif status[i] == "stopped" and samples[i] > steps:
+            fail(f"stopped simulation {ids[i]}: {samples[i]} samples of {steps}")
         elif status[i] not in ("done", "stopped"):
             fail(f"simulation {ids[i]} is {status[i]}")
         if roles[i] == "validation" and status[i] != "done":

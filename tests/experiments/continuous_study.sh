@@ -95,7 +95,7 @@ case $case in
     "$surge" resume "$tmp/resume" >"$tmp/resumed.out" 2>"$tmp/resumed.err" </dev/null ||
       fail "surge resume exited with $?"
     grep -q "resuming study" "$tmp/resumed.err" || fail "the resume did not say where it resumed from"
-    check resume "batch budget spent" batches=$budget
+    check resume "batch budget spent" batches=$budget resumed=1
     echo "$result, resumed after SIGKILL"
     ;;
   memory)
