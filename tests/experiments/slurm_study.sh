@@ -48,6 +48,21 @@ expect_empty_queue() {
   fail "jobs left in the queue: $(squeue -h -o '%i %j %T' | tr '\n' ' ')"
 }
 
+# surge submit in mode allocation with the keys given; waits for the server's job ($job) to
+# leave the queue and requires it COMPLETED.
+submit_allocation() {
+  "$surge" submit "$yaml" "${slurm[@]}" launcher.parameters.mode=allocation "$@" \
+    </dev/null >"$tmp/run.log" 2>&1 || fail "surge submit exited with $?"
+  job=$(sed -n 's/^surge submit: server job \([0-9]*\) submitted.*/\1/p' "$tmp/run.log")
+  [[ -n $job ]] || fail "no job id in the output of surge submit"
+  for _ in $(seq 1200); do
+    [[ -z $(squeue -h -j "$job" -o %i 2>/dev/null) ]] && break
+    sleep 0.25
+  done
+  state=$(scontrol show job -o "$job" | grep -o 'JobState=[A-Z_]*')
+  [[ $state == JobState=COMPLETED ]] || fail "the server's job ended $state"
+}
+
 check() {
   # shellcheck disable=SC2086
   /usr/bin/python3 "$here/check_results.py" "$out" "$steps" "$@" || fail "check_results.py"
@@ -72,16 +87,7 @@ case $case in
     ;;
   allocation)
     start=$SECONDS
-    "$surge" submit "$yaml" "${slurm[@]}" launcher.parameters.mode=allocation "$@" \
-      </dev/null >"$tmp/run.log" 2>&1 || fail "surge submit exited with $?"
-    job=$(sed -n 's/^surge submit: server job \([0-9]*\) submitted.*/\1/p' "$tmp/run.log")
-    [[ -n $job ]] || fail "no job id in the output of surge submit"
-    for _ in $(seq 1200); do
-      [[ -z $(squeue -h -j "$job" -o %i 2>/dev/null) ]] && break
-      sleep 0.25
-    done
-    state=$(scontrol show job -o "$job" | grep -o 'JobState=[A-Z_]*')
-    [[ $state == JobState=COMPLETED ]] || fail "the server's job ended $state"
+    submit_allocation "$@"
     grep -q -- "--exact" "$out/slurm/server.sbatch" && fail "the server ran as a step"
     expect_empty_queue
     check
@@ -95,18 +101,8 @@ case $case in
     ;;
   continuous)
     start=$SECONDS
-    "$surge" submit "$yaml" "${slurm[@]}" launcher.parameters.mode=allocation \
-      parameters.continuous=true "parameters.sampler={type: halton}" parameters.train_members=2 \
-      training.max_batches=150 "$@" </dev/null >"$tmp/run.log" 2>&1 ||
-      fail "surge submit exited with $?"
-    job=$(sed -n 's/^surge submit: server job \([0-9]*\) submitted.*/\1/p' "$tmp/run.log")
-    [[ -n $job ]] || fail "no job id in the output of surge submit"
-    for _ in $(seq 1200); do
-      [[ -z $(squeue -h -j "$job" -o %i 2>/dev/null) ]] && break
-      sleep 0.25
-    done
-    state=$(scontrol show job -o "$job" | grep -o 'JobState=[A-Z_]*')
-    [[ $state == JobState=COMPLETED ]] || fail "the server's job ended $state"
+    submit_allocation parameters.continuous=true "parameters.sampler={type: halton}" \
+      parameters.train_members=2 training.max_batches=150 "$@"
     expect_empty_queue
     result=$(/usr/bin/python3 "$here/check_continuous.py" "$out" "$steps" "batch budget spent" 4 \
       batches=150) || fail "$result"
