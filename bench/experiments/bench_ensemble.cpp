@@ -87,6 +87,7 @@ ex::Study bench_study(int simulations, int workers, int per_member,
       "study.name=bench_ensemble",
       "parameters.train_members=" + std::to_string(simulations),
       "parameters.validation_members=0",
+      "parameters.continuous=false",  // a fixed number of simulations, timed
       "launcher.parameters.max_concurrent=" + std::to_string(workers),
       "launcher.parameters.simulations_per_member=" + std::to_string(per_member),
       "reservoir.type=fifo",

@@ -9,6 +9,9 @@
 #   cancel      as jobs, and a running member job is cancelled with scancel from outside:
 #               it is resubmitted under the same simulation id (2 attempts)
 #   interrupt   as jobs, interrupted (SIGINT) while member jobs run: they are cancelled
+#   continuous  as allocation, a continuous ensemble (parameters.continuous) stopped by its
+#               batch budget: members drawn past the first ones, counts exact
+#               (check_continuous.py), no job left
 #   checks      errors before anything starts (unknown partition, allocation mode outside
 #               an allocation) and --dry-run printing the batch scripts without submitting
 # Exits 77 (ctest SKIP_RETURN_CODE) with the reason when a cluster cannot start here.
@@ -45,6 +48,21 @@ expect_empty_queue() {
   fail "jobs left in the queue: $(squeue -h -o '%i %j %T' | tr '\n' ' ')"
 }
 
+# surge submit in mode allocation with the keys given; waits for the server's job ($job) to
+# leave the queue and requires it COMPLETED.
+submit_allocation() {
+  "$surge" submit "$yaml" "${slurm[@]}" launcher.parameters.mode=allocation "$@" \
+    </dev/null >"$tmp/run.log" 2>&1 || fail "surge submit exited with $?"
+  job=$(sed -n 's/^surge submit: server job \([0-9]*\) submitted.*/\1/p' "$tmp/run.log")
+  [[ -n $job ]] || fail "no job id in the output of surge submit"
+  for _ in $(seq 1200); do
+    [[ -z $(squeue -h -j "$job" -o %i 2>/dev/null) ]] && break
+    sleep 0.25
+  done
+  state=$(scontrol show job -o "$job" | grep -o 'JobState=[A-Z_]*')
+  [[ $state == JobState=COMPLETED ]] || fail "the server's job ended $state"
+}
+
 check() {
   # shellcheck disable=SC2086
   /usr/bin/python3 "$here/check_results.py" "$out" "$steps" "$@" || fail "check_results.py"
@@ -69,16 +87,7 @@ case $case in
     ;;
   allocation)
     start=$SECONDS
-    "$surge" submit "$yaml" "${slurm[@]}" launcher.parameters.mode=allocation "$@" \
-      </dev/null >"$tmp/run.log" 2>&1 || fail "surge submit exited with $?"
-    job=$(sed -n 's/^surge submit: server job \([0-9]*\) submitted.*/\1/p' "$tmp/run.log")
-    [[ -n $job ]] || fail "no job id in the output of surge submit"
-    for _ in $(seq 1200); do
-      [[ -z $(squeue -h -j "$job" -o %i 2>/dev/null) ]] && break
-      sleep 0.25
-    done
-    state=$(scontrol show job -o "$job" | grep -o 'JobState=[A-Z_]*')
-    [[ $state == JobState=COMPLETED ]] || fail "the server's job ended $state"
+    submit_allocation "$@"
     grep -q -- "--exact" "$out/slurm/server.sbatch" && fail "the server ran as a step"
     expect_empty_queue
     check
@@ -89,6 +98,15 @@ case $case in
       grep -q "streamed $steps frames of simulation" "$out/logs/worker_0.log" || fail "worker 0"
     fi
     echo "ok: mode allocation, server job $job, $workers workers, $((SECONDS - start)) s"
+    ;;
+  continuous)
+    start=$SECONDS
+    submit_allocation parameters.continuous=true "parameters.sampler={type: halton}" \
+      parameters.train_members=2 training.max_batches=150 "$@"
+    expect_empty_queue
+    result=$(/usr/bin/python3 "$here/check_continuous.py" "$out" "$steps" "batch budget spent" 4 \
+      batches=150) || fail "$result"
+    echo "$result; mode allocation, server job $job, $((SECONDS - start)) s"
     ;;
   cancel)
     start=$SECONDS

@@ -375,3 +375,78 @@ TEST(Launcher, JudgesAnEndingByItsDelivery) {
   EXPECT_EQ(judge_ending("sent no end of stream", false, 10.5, 10.0), EndingVerdict::failed);
   EXPECT_EQ(judge_ending("never connected to the server", true, 0.0, 10.0), EndingVerdict::failed);
 }
+
+namespace {
+
+// An open-ended member list (parameters.continuous): fresh training members numbered on from
+// `first_id`, with their number as parameter.
+ex::Launcher::More draw_from(std::uint64_t first_id) {
+  auto next = std::make_shared<std::uint64_t>(first_id);
+  return [next] {
+    ex::MemberRecord m;
+    m.simulation_id = (*next)++;
+    m.parameters.assign(1, static_cast<double>(m.simulation_id));
+    return m;
+  };
+}
+
+// Runs `launcher` until `n` members are done, then stops it; checks what an open-ended list
+// must hold: it was still going (not finished) at n, the first members came first, every id
+// from 0 on exactly once, every member done or stopped, none pending or failed.
+void run_open_ended(ex::LocalLauncher& launcher, int first, int n) {
+  launcher.start();
+  for (int k = 0; k < 3000 && launcher.counts().done < n; ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(launcher.finished()) << "an open-ended launcher finished on its own";
+  launcher.stop();
+  EXPECT_TRUE(launcher.finished());
+  const auto all = launcher.members();
+  ASSERT_GT(all.size(), static_cast<std::size_t>(std::max(first, n)));
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].simulation_id, i);
+    EXPECT_EQ(all[i].parameters.at(0), static_cast<double>(i));
+    EXPECT_TRUE(all[i].status == ex::MemberStatus::done ||
+                all[i].status == ex::MemberStatus::stopped)
+        << i << " is " << ex::to_string(all[i].status);
+  }
+  const auto c = launcher.counts();
+  EXPECT_GE(c.done, n);
+  EXPECT_EQ(c.done + c.stopped, static_cast<int>(all.size()));
+}
+
+}  // namespace
+
+TEST(Launcher, AnOpenEndedListKeepsDrawingUntilStopped) {
+  ex::LauncherConfig config;
+  config.max_concurrent = 2;
+  const std::string dir = log_dir("open_ended");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ex::LocalLauncher launcher(
+      config, members(3),
+      [](const ex::MemberRecord&, int) {
+        return std::vector<std::string>{"/bin/sh", "-c", "sleep 0.02"};
+      },
+      kNeverSilent, redraw_from(1000), dir);
+  launcher.keep_drawing(draw_from(3));
+  run_open_ended(launcher, 3, 12);
+}
+
+TEST(Launcher, PersistentWorkersOfAnOpenEndedListTakeFreshSimulations) {
+  ex::LauncherConfig config;
+  config.max_concurrent = 2;
+  config.simulations_per_member = 4;
+  const std::string dir = log_dir("open_ended_workers");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ex::LocalLauncher launcher(
+      config, members(2), [](const ex::MemberRecord&, int) { return std::vector<std::string>{}; },
+      kNeverSilent, redraw_from(1000), dir, worker_hooks(dir));
+  launcher.keep_drawing(draw_from(2));
+  run_open_ended(launcher, 2, 14);
+  // 4 simulations per worker (the crash of simulation 3 ends one early): fewer workers than
+  // simulations, and more than the two a closed list of 2 would need.
+  EXPECT_GT(launcher.workers_started(), 2);
+  EXPECT_LT(launcher.workers_started(), static_cast<int>(launcher.members().size()));
+}

@@ -94,6 +94,22 @@ void read_launcher(Study& s) {
   }
 }
 
+// A continuous ensemble must be able to go on drawing, and must stop: its sampler produces
+// points without end, training has a budget, and nothing waits for members that never end.
+void check_continuous(const ExperimentConfig& cfg) {
+  SURGE_REQUIRE(cfg.parameters.sampler.type != "lhs", ConfigError,
+                "parameters.continuous: the lhs sampler is a finite design of "
+                    << cfg.parameters.validation_members + cfg.parameters.train_members
+                    << " points (validation_members + train_members) and cannot draw more; "
+                       "use parameters.sampler halton or uniform");
+  SURGE_REQUIRE(cfg.training.max_batches > 0 || cfg.training.max_seconds > 0, ConfigError,
+                "parameters.continuous: the members never run out, so training needs a budget "
+                "(training.max_batches or training.max_seconds > 0)");
+  SURGE_REQUIRE(!cfg.study.wait_for_members, ConfigError,
+                "parameters.continuous: study.wait_for_members would wait for members that never "
+                "run out; set it to false");
+}
+
 // What the members stream: a built-in solver probed, or an external one's declaration.
 // Parameters the study does not vary keep the solver's default, as fixed values: every member
 // is told them, and results.h5 records them.
@@ -110,6 +126,7 @@ void read_solver(Study& s) {
   }
   for (const auto& [name, value] : s.facts.defaults) cfg.parameters.ranges[name] = {value, value};
   (void)make_sampler(cfg.parameters.sampler, cfg.parameters.ranges, 0, 1);
+  if (cfg.parameters.continuous) check_continuous(cfg);
   for (const auto& [name, r] : cfg.parameters.ranges) s.range_names.push_back(name);
   if (s.next_step) {
     SURGE_REQUIRE(static_cast<std::int64_t>(s.facts.times.size()) >

@@ -164,6 +164,15 @@ void Launcher::wait() const {
   while (!finished()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
+std::optional<std::size_t> Launcher::next_pending(std::vector<MemberRecord>& members) const {
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (members[i].status == MemberStatus::pending) return i;
+  }
+  if (!more_) return std::nullopt;
+  members.push_back(more_());
+  return members.size() - 1;
+}
+
 std::vector<MemberRecord> LocalLauncher::members() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return members_;
@@ -317,16 +326,17 @@ void LocalLauncher::loop() {
       } else {
         reap();
         confirm_endings();
-        // Start pending members in order while there is room.
-        for (std::size_t i = 0;
-             i < members_.size() && static_cast<int>(running_.size()) < config_.max_concurrent;
-             ++i) {
-          if (!gave_up_.empty()) break;
-          if (members_[i].status == MemberStatus::pending) launch(i);
+        // Start pending members in order (drawing fresh ones if open-ended) while there is
+        // room; a launch that fails uses its room until the next pass.
+        for (int room = config_.max_concurrent - static_cast<int>(running_.size());
+             room > 0 && gave_up_.empty(); --room) {
+          const auto next = next_pending(members_);
+          if (!next) break;
+          launch(*next);
         }
       }
       if (!gave_up_.empty()) break;
-      bool all_finished = running_.empty() && ending_.empty() && workers_.empty();
+      bool all_finished = !open_ended() && running_.empty() && ending_.empty() && workers_.empty();
       for (const auto& m : members_) {
         all_finished = all_finished && m.status != MemberStatus::pending;
       }

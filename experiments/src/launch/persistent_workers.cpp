@@ -111,12 +111,6 @@ void LocalLauncher::close_input(Worker& w) {
 
 void LocalLauncher::serve_workers() {
   using namespace std::chrono;
-  auto next_pending = [this]() -> std::optional<std::size_t> {
-    for (std::size_t i = 0; i < members_.size(); ++i) {
-      if (members_[i].status == MemberStatus::pending) return i;
-    }
-    return std::nullopt;
-  };
   for (std::size_t k = 0; k < workers_.size();) {
     Worker& w = workers_[k];
     int status = 0;
@@ -173,8 +167,9 @@ void LocalLauncher::serve_workers() {
       }
     }
     if (!w.index && w.input >= 0 && gave_up_.empty()) {
-      const auto next = next_pending();
-      if (next && w.handed < config_.simulations_per_member) {
+      const auto next =
+          w.handed < config_.simulations_per_member ? next_pending(members_) : std::nullopt;
+      if (next) {
         hand(w, *next);
       } else {
         close_input(w);  // end of file: the worker exits once its ranks have finalized
@@ -184,7 +179,7 @@ void LocalLauncher::serve_workers() {
   }
   // Fresh workers for what is left, within the concurrency limit.
   while (gave_up_.empty() && static_cast<int>(workers_.size()) < config_.max_concurrent) {
-    const auto next = next_pending();
+    const auto next = next_pending(members_);
     if (!next) break;
     start_worker();
     hand(workers_.back(), *next);

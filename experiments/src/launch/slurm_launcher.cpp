@@ -233,14 +233,13 @@ bool SlurmJobLauncher::submit_next() {
       Clock::now() < retry_after_) {
     return false;
   }
-  std::size_t index = members_.size();
-  for (std::size_t i = 0; i < members_.size(); ++i) {
-    if (members_[i].status == MemberStatus::pending) {
-      index = i;
-      break;
-    }
+  std::optional<std::size_t> next;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);  // a drawn member is appended
+    next = next_pending(members_);
   }
-  if (index == members_.size()) return false;
+  if (!next) return false;
+  const std::size_t index = *next;
   MemberRecord m = members_[index];
   ++m.attempts;
   const std::string name =
@@ -406,7 +405,7 @@ void SlurmJobLauncher::loop() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!gave_up_.empty()) break;
-      bool all_finished = jobs_.empty();
+      bool all_finished = !open_ended() && jobs_.empty();
       for (const auto& m : members_)
         all_finished = all_finished && m.status != MemberStatus::pending;
       if (all_finished) {

@@ -55,24 +55,43 @@ bool Feeder::has_ended(std::uint64_t simulation) const {
   std::lock_guard<std::mutex> lock(mutex_);
   return state_.ended.count(simulation) > 0;
 }
+void Feeder::restore(ReceptionState state) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  state_ = std::move(state);
+  for (const auto sim : state_.ended) settle(sim);
+}
+
+void Feeder::settle(std::uint64_t simulation) {
+  const auto it = state_.steps.find(simulation);
+  if (setup_.frames <= 0 || it == state_.steps.end() || !state_.ended.count(simulation) ||
+      static_cast<std::int64_t>(it->second.size()) != setup_.frames) {
+    return;
+  }
+  state_.complete[simulation] = setup_.frames;
+  state_.steps.erase(it);
+}
+
+std::int64_t Feeder::count(std::uint64_t simulation) const {
+  const auto done = state_.complete.find(simulation);
+  if (done != state_.complete.end()) return done->second;
+  const auto it = state_.steps.find(simulation);
+  return it == state_.steps.end() ? 0 : static_cast<std::int64_t>(it->second.size());
+}
+
 std::optional<std::int64_t> Feeder::delivered(std::uint64_t simulation) const {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!state_.ended.count(simulation)) return std::nullopt;
-  const auto it = state_.steps.find(simulation);
-  return it == state_.steps.end() ? 0 : static_cast<std::int64_t>(it->second.size());
+  return count(simulation);
 }
 std::map<std::uint64_t, std::int64_t> Feeder::delivered() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::map<std::uint64_t, std::int64_t> out;
-  for (const auto sim : state_.ended) {
-    const auto it = state_.steps.find(sim);
-    out[sim] = it == state_.steps.end() ? 0 : static_cast<std::int64_t>(it->second.size());
-  }
+  for (const auto sim : state_.ended) out[sim] = count(sim);
   return out;
 }
 std::map<std::uint64_t, std::int64_t> Feeder::samples() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  std::map<std::uint64_t, std::int64_t> out;
+  std::map<std::uint64_t, std::int64_t> out = state_.complete;
   for (const auto& [sim, steps] : state_.steps) out[sim] = static_cast<std::int64_t>(steps.size());
   return out;
 }
@@ -135,6 +154,7 @@ void Feeder::loop() {
       validation_builder.forget(d->simulation);
       std::lock_guard<std::mutex> lock(mutex_);
       state_.ended.insert(d->simulation);
+      settle(d->simulation);
       continue;
     }
     const std::int64_t step = d->field.step;
@@ -160,7 +180,8 @@ void Feeder::loop() {
       // samples before the checkpoint.
       std::lock_guard<std::mutex> lock(mutex_);
       const auto it = state_.steps.find(d->simulation);
-      if (it != state_.steps.end() && it->second.count(step)) {
+      if (state_.complete.count(d->simulation) ||
+          (it != state_.steps.end() && it->second.count(step))) {
         ++state_.duplicates;
         continue;
       }

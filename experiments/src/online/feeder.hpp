@@ -29,8 +29,11 @@ namespace surge::experiments {
 struct ReceptionState {
   std::map<std::uint64_t, std::set<std::int64_t>> steps;  // steps made into samples, by simulation
   std::set<std::uint64_t> ended;                          // simulations whose END was seen
-  std::int64_t received = 0;                              // samples made (validation included)
-  std::int64_t rejected = 0;                              // fields the sample builder could not use
+  // Simulations ended with every frame made into samples (steps 0 .. frames-1): only their
+  // count is kept, so that a long (continuous) study holds an integer per member, not a set.
+  std::map<std::uint64_t, std::int64_t> complete;
+  std::int64_t received = 0;    // samples made (validation included)
+  std::int64_t rejected = 0;    // fields the sample builder could not use
   std::int64_t duplicates = 0;  // fields of steps already made into samples (after a resume)
 };
 
@@ -65,7 +68,7 @@ class Feeder {
   Feeder& operator=(const Feeder&) = delete;
 
   // Continues from a checkpoint's record (before start()).
-  void restore(ReceptionState state) { state_ = std::move(state); }
+  void restore(ReceptionState state);
   void start();
   // Makes the thread return soon and joins it (idempotent).
   void stop();
@@ -105,6 +108,10 @@ class Feeder {
  private:
   void run();
   void loop();
+  // Keeps only the count of `simulation` once it ended with every frame (under mutex_).
+  void settle(std::uint64_t simulation);
+  // Samples made of `simulation` (under mutex_).
+  [[nodiscard]] std::int64_t count(std::uint64_t simulation) const;
 
   FeederSetup setup_;
   streaming::Receiver& receiver_;

@@ -271,17 +271,21 @@ void ServerControl::loop() {
     } else if (streaming::Clock::now() - last_report > std::chrono::milliseconds(250)) {
       last_report = streaming::Clock::now();
       std::map<std::uint64_t, double> quiet;
+      std::set<std::uint64_t> open;  // ended on every rank: no longer reported
       std::vector<streaming::MemberStatus> members;
       if (hooks_.liveness) members = hooks_.liveness();
       for (const auto& m : members) {
         const double q = std::chrono::duration<double>(last_report - m.last_seen).count();
         auto [it, fresh] = quiet.emplace(m.simulation, q);
         if (!fresh) it->second = std::min(it->second, q);
+        if (!m.ended) open.insert(m.simulation);
       }
       std::ostringstream text;
       text.precision(6);
       text << "live";
-      for (const auto& [sim, q] : quiet) text << ' ' << sim << ' ' << q;
+      for (const auto& [sim, q] : quiet) {
+        if (open.count(sim)) text << ' ' << sim << ' ' << q;
+      }
       out_.front().second.send(zmq::buffer(text.str()), zmq::send_flags::none);
       if (hooks_.deliveries) {
         std::string changed;

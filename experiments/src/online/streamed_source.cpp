@@ -212,6 +212,14 @@ void StreamedSource::make_launcher(const std::vector<MemberRecord>& first,
   };
   launcher_ = experiments::make_launcher(study_, std::move(members), front_endpoint, silence,
                                          redraw, std::move(hooks));
+  if (study_.cfg.parameters.continuous) {
+    // The sampler's next points, announced to every rank as redrawn members are.
+    launcher_->keep_drawing([this] {
+      MemberRecord m = table_->draw(MemberRole::train);
+      control_->announce_role(m.simulation_id, m.role);
+      return m;
+    });
+  }
 }
 
 // The control channel between the ranks: liveness and deliveries reported to rank 0, which

@@ -65,6 +65,12 @@ void write_rank_file(hid_t file, const ReceptionState& state,
     counts.push_back(static_cast<std::int64_t>(set.size()));
     steps.insert(steps.end(), set.begin(), set.end());
   }
+  // A complete simulation's steps are 0 .. count-1: written out, so that the format is one.
+  for (const auto& [sim, count] : state.complete) {
+    sims.push_back(static_cast<std::int64_t>(sim));
+    counts.push_back(count);
+    for (std::int64_t k = 0; k < count; ++k) steps.push_back(k);
+  }
   for (auto sim : state.ended) ended.push_back(static_cast<std::int64_t>(sim));
   h5::write_dataset(reception, "simulations", sims);
   h5::write_dataset(reception, "step_counts", counts);

@@ -43,6 +43,7 @@ struct EnsembleConfig {
   core::Pluggable sampler{"halton", YAML::Node(YAML::NodeType::Map)};
   int train_members = 32;
   int validation_members = 4;
+  bool continuous = false;
 
   template <class V>
   void visit(V& v) {
@@ -55,6 +56,11 @@ struct EnsembleConfig {
     v("validation_members", validation_members,
       "held-out members, run first and kept in memory for validation, never trained on",
       core::in_range(0, 100000));
+    v("continuous", continuous,
+      "true = training members never run out: once the first train_members are launched, the "
+      "sampler's next points are drawn whenever a member slot is free, until training stops "
+      "on its budget (which ends the members running then); needs a sampler that goes on "
+      "(halton, uniform) and a training.max_batches or max_seconds budget");
   }
 };
 
