@@ -91,6 +91,8 @@ class StudyDriver {
           s_.out_dir / "live_url");
       SURGE_LOG(log_, info, "live page: " << page_->url());
       describer_ = std::thread([this] { describe_source(); });
+    } catch (const core::Error& e) {
+      SURGE_LOG(log_, error, e.message() << "; the study goes on without it");
     } catch (const std::exception& e) {
       SURGE_LOG(log_, error, e.what() << "; the study goes on without it");
     }
