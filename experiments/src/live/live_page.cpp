@@ -71,8 +71,8 @@ function mark(c) {
   if (typeof last === 'object' && last) canvas.dataset.lastX = String(last.x);
   canvas.dataset.values = JSON.stringify(d.map(p => (typeof p === 'object' ? p.y : p)).slice(0, 16));
 }
-function lines(c, xs, rows, names) {
-  c.data.datasets = rows.map((ys, i) => ({label: names[i], data: xy(xs, ys), pointRadius: 0,
+function lines(c, xs, rows, names, radius) {
+  c.data.datasets = rows.map((ys, i) => ({label: names[i], data: xy(xs, ys), pointRadius: radius,
     borderColor: colours[i % colours.length], borderWidth: 1.5}));
   c.update('none');
   mark(c);
@@ -115,9 +115,9 @@ function show(s) {
   text('buffer-size', s.buffer_size);
   text('buffer-mb', (s.buffer_bytes / 1e6).toFixed(2));
   text('stop-reason', s.finished ? s.stop_reason : '-');
-  lines(charts.loss, s.loss_batch, [s.loss], ['loss']);
-  lines(charts.validation, s.validation_batch, s.validation_rel_l2, s.channels);
-  lines(charts.rollout, s.rollout_horizon, s.rollout_rel_l2, s.channels);
+  lines(charts.loss, s.loss_batch, [s.loss], ['loss'], 0);
+  lines(charts.validation, s.validation_batch, s.validation_rel_l2, s.channels, 2);
+  lines(charts.rollout, s.rollout_horizon, s.rollout_rel_l2, s.channels, 2);
   document.getElementById('rollout-card').hidden = !s.rollout_horizon.length;
   members(s);
   document.body.dataset.updated = (Number(document.body.dataset.updated || 0) + 1);
