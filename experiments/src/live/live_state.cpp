@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <type_traits>
 
 namespace surge::experiments {
 
@@ -77,6 +78,29 @@ class JsonWriter {
     for (const auto& row : v) numbers(row);
     close(']');
   }
+  void strings(const std::vector<std::string>& v) {
+    open('[');
+    for (const auto& x : v) string(x);
+    close(']');
+  }
+  // "key":value, the value written by its type.
+  template <class T>
+  void field(const char* k, const T& v) {
+    key(k);
+    if constexpr (std::is_same_v<T, std::string>) {
+      string(v);
+    } else if constexpr (std::is_same_v<T, bool>) {
+      boolean(v);
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      strings(v);
+    } else if constexpr (std::is_same_v<T, std::vector<std::vector<double>>>) {
+      rows(v);
+    } else if constexpr (std::is_arithmetic_v<T>) {
+      number(static_cast<double>(v));
+    } else {
+      numbers(v);
+    }
+  }
   std::string str() const { return text_.str(); }
 
  private:
@@ -91,33 +115,26 @@ class JsonWriter {
 void write_members(JsonWriter& w, const LiveMembers& s) {
   w.key("members");
   w.open('{');
-  w.key("present");
-  w.boolean(s.present);
-  w.key("samples_in");
-  w.number(static_cast<double>(s.samples_in));
-  const std::pair<const char*, int> counts[] = {{"pending", s.pending}, {"running", s.running},
-                                                {"done", s.done},       {"failed", s.failed},
-                                                {"redrawn", s.redrawn}, {"stopped", s.stopped}};
-  for (const auto& [name, n] : counts) {
-    w.key(name);
-    w.number(n);
-  }
+  w.field("present", s.present);
+  const std::pair<const char*, double> counts[] = {
+      {"samples_in", static_cast<double>(s.samples_in)},
+      {"pending", s.pending},
+      {"running", s.running},
+      {"done", s.done},
+      {"failed", s.failed},
+      {"redrawn", s.redrawn},
+      {"stopped", s.stopped}};
+  for (const auto& [name, n] : counts) w.field(name, n);
   w.key("rows");
   w.open('[');
   for (const auto& m : s.rows) {
     w.open('{');
-    w.key("id");
-    w.number(static_cast<double>(m.simulation_id));
-    w.key("role");
-    w.string(m.role);
-    w.key("status");
-    w.string(m.status);
-    w.key("attempts");
-    w.number(m.attempts);
-    w.key("samples");
-    w.number(static_cast<double>(m.samples));
-    w.key("last_error");
-    w.string(m.last_error);
+    w.field("id", m.simulation_id);
+    w.field("role", m.role);
+    w.field("status", m.status);
+    w.field("attempts", m.attempts);
+    w.field("samples", m.samples);
+    w.field("last_error", m.last_error);
     w.close('}');
   }
   w.close(']');
@@ -151,17 +168,12 @@ LiveMembers live_members(const std::vector<MemberRecord>& members,
 std::string to_json(const LiveState& s) {
   JsonWriter w;
   w.open('{');
-  w.key("study");
-  w.string(s.study);
-  w.key("command");
-  w.string(s.command);
-  w.key("finished");
-  w.boolean(s.finished);
-  w.key("stop_reason");
-  w.string(s.stop_reason);
-  w.key("exit_code");
-  w.number(s.exit_code);
+  w.field("study", s.study);
+  w.field("command", s.command);
+  w.field("finished", s.finished);
+  w.field("stop_reason", s.stop_reason);
   const std::pair<const char*, double> figures[] = {
+      {"exit_code", s.exit_code},
       {"batch", static_cast<double>(s.batch)},
       {"max_batches", static_cast<double>(s.max_batches)},
       {"wall_s", s.wall_s},
@@ -169,26 +181,14 @@ std::string to_json(const LiveState& s) {
       {"batches_per_s", s.batches_per_s},
       {"buffer_size", static_cast<double>(s.buffer_size)},
       {"buffer_bytes", static_cast<double>(s.buffer_bytes)}};
-  for (const auto& [name, x] : figures) {
-    w.key(name);
-    w.number(x);
-  }
-  w.key("loss_batch");
-  w.numbers(s.loss_batch);
-  w.key("loss");
-  w.numbers(s.loss);
-  w.key("channels");
-  w.open('[');
-  for (const auto& c : s.channels) w.string(c);
-  w.close(']');
-  w.key("validation_batch");
-  w.numbers(s.validation_batch);
-  w.key("validation_rel_l2");
-  w.rows(s.validation_rel_l2);
-  w.key("rollout_horizon");
-  w.numbers(s.rollout_horizon);
-  w.key("rollout_rel_l2");
-  w.rows(s.rollout_rel_l2);
+  for (const auto& [name, x] : figures) w.field(name, x);
+  w.field("loss_batch", s.loss_batch);
+  w.field("loss", s.loss);
+  w.field("channels", s.channels);
+  w.field("validation_batch", s.validation_batch);
+  w.field("validation_rel_l2", s.validation_rel_l2);
+  w.field("rollout_horizon", s.rollout_horizon);
+  w.field("rollout_rel_l2", s.rollout_rel_l2);
   write_members(w, s.members);
   w.close('}');
   return w.str();
