@@ -19,6 +19,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev procps
   # launcher type slurm and its tests (a one-node cluster: tests/experiments/slurm_cluster.sh)
   slurm-wlm munge
+  # the live page (--serve, surge view): its HTTP server and charts; chromium loads it in tests
+  libcpp-httplib-dev libjs-chart.js chromium
   # plots and HDF5 inspection for /usr/bin/python3
   python3-h5py python3-matplotlib python3-numpy
 )

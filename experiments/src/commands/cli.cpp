@@ -26,6 +26,7 @@ const std::vector<Command>& commands() {
        solve_command},
       {"predict", "evaluate a trained surrogate and write its fields (The Well HDF5)",
        predict_command},
+      {"view", "serve the live page of a study that has ended, from its results.h5", view_command},
       {"keys", "make a CURVE server and client key pair for streaming.curve", keys_command},
   };
   return list;

@@ -42,6 +42,9 @@ void print_help() {
       "                  in mode jobs, the batch script of the first member), start nothing\n"
       "  --overwrite     reuse an output directory that exists and is not empty\n"
       "  --no-plots      do not call experiments/plot_results.py at the end\n"
+      "  --serve[=HOST:PORT]  serve the live page (default 127.0.0.1 and any free port;\n"
+      "                  the URL with its token is logged and written to live_url)\n"
+      "  --serve-linger S  keep the live page up S seconds after the study ends\n"
       "  --log-level L   debug, info, warn, error, off (default: info)\n"
       "  --help          this text\n"
       "\nexperiment keys:\n%s",
@@ -69,7 +72,8 @@ void print_help() {
 
 // The streamed study on every server rank: its buffer, its trainer replica (continued from the
 // checkpoint when resumed), the ensemble as the source, the pipeline.
-int run_streamed_study(const Study& study, std::optional<ResumePoint> resume, bool plots) {
+int run_streamed_study(const Study& study, std::optional<ResumePoint> resume, bool plots,
+                       const ServeOptions& serve) {
   auto buffer = make_buffer(study);
   surrogates::Trainer trainer(study.cfg.model, study.training, study.io, MPI_COMM_WORLD,
                               study.source);
@@ -82,6 +86,8 @@ int run_streamed_study(const Study& study, std::optional<ResumePoint> resume, bo
   options.max_batches = study.training.max_batches;
   options.checkpoint_every_s = study.cfg.study.checkpoint_every_s;
   options.plots = plots;
+  options.study_name = study.cfg.study.name;
+  apply_serve_options(serve, study.cfg.study.serve, study.cfg.study.serve_linger_s, options);
   return run_pipeline(state, options);
 }
 
@@ -120,12 +126,13 @@ int run_command(const std::vector<std::string>& args) {
   }
   prepare_output_dir(study.out_dir, o.overwrite, rank);
   install_interrupt_handler();
-  return run_streamed_study(study, std::nullopt, o.plots);
+  return run_streamed_study(study, std::nullopt, o.plots, o.serve);
 }
 
 int resume_command(const std::vector<std::string>& args) {
   std::string dir;
   bool plots = true;
+  ServeOptions serve;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
@@ -140,12 +147,15 @@ int resume_command(const std::vector<std::string>& args) {
             "as the study had.\n"
             "\noptions:\n"
             "  --no-plots      do not call experiments/plot_results.py at the end\n"
+            "  --serve[=HOST:PORT]  serve the live page (see surge run --help)\n"
+            "  --serve-linger S  keep the live page up S seconds after the study ends\n"
             "  --log-level L   debug, info, warn, error, off (default: info)\n"
             "  --help          this text\n");
       }
       return 0;
     } else if (a == "--no-plots") {
       plots = false;
+    } else if (parse_serve_option(args, i, serve)) {
     } else if (a == "--log-level") {
       SURGE_REQUIRE(i + 1 < args.size(), ConfigError, "--log-level needs a value");
       core::Logger::set_level(core::parse_log_level(args[++i]));
@@ -194,7 +204,7 @@ int resume_command(const std::vector<std::string>& args) {
     fs::create_directories(out_dir / "logs");
   }
   install_interrupt_handler();
-  return run_streamed_study(study, std::move(point), plots);
+  return run_streamed_study(study, std::move(point), plots, serve);
 }
 
 }  // namespace surge::experiments

@@ -49,6 +49,9 @@ void print_help() {
       "                  (training.checkpoint_every > 0); the files are read again from the\n"
       "                  start\n"
       "  --no-plots      do not call experiments/plot_results.py at the end\n"
+      "  --serve[=HOST:PORT]  serve the live page (default 127.0.0.1 and any free port;\n"
+      "                  the URL with its token is logged and written to live_url)\n"
+      "  --serve-linger S  keep the live page up S seconds after the run ends\n"
       "  --log-level L   debug, info, warn, error, off (default: info)\n"
       "  --help          this text\n"
       "\ntrain keys:\n%s",
@@ -182,7 +185,7 @@ std::string resume_checkpoint(const StudyOptions& o, const surrogates::TrainingC
 // from `checkpoint` if any), the pipeline.
 int run_offline(const TrainConfig& cfg, const TrainData& data, const core::ConfigSource& source,
                 const surrogates::IoDescription& io, const surrogates::TrainingConfig& training,
-                const std::string& checkpoint, bool plots) {
+                const std::string& checkpoint, const StudyOptions& o) {
   const bool next_step = io.kind == surrogates::kNextStep;
   auto buffer = make_buffer(cfg.reservoir, cfg.model, cfg.training, source);
   FileSource files(cfg, data, next_step, *buffer);
@@ -199,7 +202,9 @@ int run_offline(const TrainConfig& cfg, const TrainData& data, const core::Confi
   options.component = "train";
   options.max_batches = training.max_batches;
   if (training.checkpoint_every > 0) options.interrupt_checkpoint_dir = training.checkpoint_dir;
-  options.plots = plots;
+  options.plots = o.plots;
+  options.study_name = cfg.study.name;
+  apply_serve_options(o.serve, cfg.study.serve, cfg.study.serve_linger_s, options);
   return run_pipeline(state, options);
 }
 
@@ -247,7 +252,7 @@ int train_command(const std::vector<std::string>& args) {
     fs::remove(out_dir / "logs", ec);  // made for members' logs; none here (removed if empty)
   }
   install_interrupt_handler();
-  return run_offline(cfg, data, source, io, training, checkpoint, o.plots);
+  return run_offline(cfg, data, source, io, training, checkpoint, o);
 }
 
 }  // namespace surge::experiments

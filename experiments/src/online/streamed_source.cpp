@@ -352,6 +352,11 @@ std::string StreamedSource::progress(const surrogates::TrainingRecord& r) const 
   return detail;
 }
 
+LiveMembers StreamedSource::describe_live() const {
+  if (!launcher_) return {};
+  return live_members(launcher_->members(), feeder_->samples());  // samples: rank 0's share
+}
+
 void StreamedSource::write_checkpoint(double elapsed_s,
                                       const surrogates::ValidationSet& validation) {
   StudyRecord r;

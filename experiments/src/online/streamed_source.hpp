@@ -43,6 +43,7 @@ class StreamedSource final : public SampleSource {
   bool training_ended(const char* why) override;
   void shutdown() override;
   [[nodiscard]] std::string progress(const surrogates::TrainingRecord& r) const override;
+  [[nodiscard]] LiveMembers describe_live() const override;
   void write_checkpoint(double elapsed_s, const surrogates::ValidationSet& validation) override;
   [[nodiscard]] std::string describe_errors(const std::vector<std::string>& by_rank) const override;
   [[nodiscard]] RunSummary summarise(double seconds, const std::string& stop_reason) override;

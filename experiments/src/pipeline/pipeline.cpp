@@ -3,11 +3,15 @@
 // files.
 #include "pipeline/pipeline.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <thread>
 
+#include "live/live_server.hpp"
+#include "live/live_state.hpp"
 #include "pipeline/interrupt.hpp"
 #include "pipeline/stop_agreement.hpp"
 #include "study/server_mpi.hpp"
@@ -34,6 +38,17 @@ std::vector<std::string> texts_on_rank0(const std::string& mine) {
   return all;
 }
 
+// The rollout error per channel against horizon, as the page draws it.
+void set_rollout(LiveState& l, const surrogates::RolloutResult& r) {
+  l.rollout_horizon.assign(r.horizon.begin(), r.horizon.end());
+  l.rollout_rel_l2.clear();
+  for (const auto& at_horizon : r.metrics) {
+    l.rollout_rel_l2.resize(std::max(l.rollout_rel_l2.size(), at_horizon.size()));
+    for (std::size_t c = 0; c < at_horizon.size(); ++c)
+      l.rollout_rel_l2[c].push_back(at_horizon[c].relative_l2);
+  }
+}
+
 class StudyDriver {
  public:
   StudyDriver(StudyState& state, const PipelineOptions& options)
@@ -57,7 +72,30 @@ class StudyDriver {
   // Stage 1: the source begins to fill the buffers (the study's clock starts).
   void start() {
     s_.started = Clock::now();
+    open_page();
     s_.source.start();
+  }
+
+  // The live page (rank 0, --serve): served from the driver's board. A page that cannot be
+  // served costs the study one log line.
+  void open_page() {
+    if (o_.serve.empty() || core::comm_rank(MPI_COMM_WORLD) != 0) return;
+    board_.update([&](LiveState& l) {
+      l.study = o_.study_name;
+      l.command = o_.component;
+      l.max_batches = o_.max_batches;
+    });
+    try {
+      page_ = std::make_unique<LiveServer>(
+          parse_serve_address(o_.serve), [this] { return to_json(board_.snapshot()); },
+          s_.out_dir / "live_url");
+      SURGE_LOG(log_, info, "live page: " << page_->url());
+      describer_ = std::thread([this] { describe_source(); });
+    } catch (const core::Error& e) {
+      SURGE_LOG(log_, error, e.message() << "; the study goes on without it");
+    } catch (const std::exception& e) {
+      SURGE_LOG(log_, error, e.what() << "; the study goes on without it");
+    }
   }
 
   // Stage 2: the validation set, complete on every rank before training starts.
@@ -96,9 +134,55 @@ class StudyDriver {
         s_.trainer.train(s_.buffer, s_.validation, [&](const surrogates::TrainingRecord& r) {
           (void)agree();
           progress.update(r.batch, s_.source.progress(r));
+          publish(r);
         });
     progress.finish(surrogates::to_string(reason));
     return reason;
+  }
+
+  // The live page's board after a batch: the loss point and new validation points. Never
+  // throws: the page goes off.
+  void publish(const surrogates::TrainingRecord& r) {
+    if (!page_) return;
+    try {
+      board_.record_batch(r.batch, r.loss, r.samples_per_second, elapsed());
+      const auto& validation = s_.trainer.history().validation;
+      for (; validations_shown_ < validation.size(); ++validations_shown_)
+        show_validation(validation[validations_shown_]);
+    } catch (const std::exception& e) {
+      SURGE_LOG(log_, error, "the live page stops: " << e.what());
+      page_.reset();
+    }
+  }
+
+  // The page's thread beside the trainer's: twice a second, the buffer's fill and the source's
+  // member table onto the board (from the start, while the validation set gathers too).
+  void describe_source() noexcept {
+    try {
+      while (!done_) {
+        LiveMembers members = s_.source.describe_live();
+        const std::int64_t size = s_.buffer.size(), bytes = s_.buffer.bytes();
+        board_.update([&](LiveState& l) {
+          if (!l.finished) l.members = std::move(members);
+          l.buffer_size = size;
+          l.buffer_bytes = bytes;
+        });
+        for (int i = 0; i < 10 && !done_; ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    } catch (const std::exception& e) {
+      SURGE_LOG(log_, error, "the live page's member table stops: " << e.what());
+    }
+  }
+
+  void show_validation(const surrogates::ValidationRecord& v) {
+    std::vector<std::string> names;
+    std::vector<double> rel_l2;
+    for (const auto& f : v.fields) {
+      names.push_back(f.field);
+      rel_l2.push_back(f.relative_l2);
+    }
+    board_.record_validation(v.batch, names, rel_l2);
   }
 
   // The ranks agree on stopping, on a study checkpoint, and on whether reception is over
@@ -146,6 +230,7 @@ class StudyDriver {
   // Stage 6: nothing runs but this thread (idempotent; also on every way out).
   void shut_down() noexcept {
     done_ = true;
+    if (describer_.joinable()) describer_.join();
     try {
       s_.source.stop();
       s_.buffer.close();
@@ -177,8 +262,36 @@ class StudyDriver {
     const StudyOutputs outputs =
         write_outputs(s_.out_dir, summary, s_.trainer, s_.validation, s_.io);
     s_.source.report(summary, outputs, s_.trainer.batches(), code);
+    show_end(summary, outputs, code);
     if (code != 1 && o_.plots) make_plots(s_.out_dir.string(), log_);
+    linger();
     return code;
+  }
+
+  // The page's last state: what results.h5 holds (members, rollout), the stop reason.
+  void show_end(const RunSummary& summary, const StudyOutputs& outputs, int code) {
+    if (!page_) return;
+    LiveMembers members;
+    if (!summary.members.empty()) members = live_members(summary.members, summary.samples);
+    board_.update([&](LiveState& l) {
+      l.finished = true;
+      l.stop_reason = summary.stop_reason;
+      l.exit_code = code;
+      l.wall_s = summary.seconds;
+      if (members.present) l.members = std::move(members);
+      if (outputs.rollout) set_rollout(l, *outputs.rollout);
+    });
+  }
+
+  // The page stays up o_.serve_linger_s after the study (for a last look); Ctrl-C ends it.
+  void linger() {
+    if (!page_ || o_.serve_linger_s <= 0) return;
+    SURGE_LOG(
+        log_, info,
+        "the live page stays up " << o_.serve_linger_s << " s (Ctrl-C ends it): " << page_->url());
+    const auto until = Clock::now() + std::chrono::duration<double>(o_.serve_linger_s);
+    while (Clock::now() < until && !interrupted())
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 
   // Interrupted (Ctrl-C, or Slurm's SIGTERM at the time limit) with trainer checkpoints on:
@@ -208,6 +321,10 @@ class StudyDriver {
   StopAgreement agreement_;
   std::atomic<bool> done_{false};
   std::thread watcher_;
+  LiveBoard board_;
+  std::size_t validations_shown_ = 0;
+  std::unique_ptr<LiveServer> page_;  // after board_: stopped before the board goes
+  std::thread describer_;
 };
 
 }  // namespace

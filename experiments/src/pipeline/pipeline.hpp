@@ -27,6 +27,11 @@ struct PipelineOptions {
   // with training.checkpoint_every > 0); "" for none.
   std::string interrupt_checkpoint_dir;
   bool plots = true;
+  // The live page (--serve): "" for none, else HOST:PORT (live/live_server.hpp); rank 0 serves
+  // it, and keeps it up serve_linger_s seconds after the study ends (Ctrl-C ends that wait).
+  std::string serve;
+  double serve_linger_s = 0.0;
+  std::string study_name;  // the page's title
 };
 
 // What the driver works on, in one place: the study's state while it runs.

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "live/live_state.hpp"
 #include "surge/experiments/results_writer.hpp"
 #include "surge/reservoir/sample.hpp"
 #include "surge/surrogates/trainer.hpp"
@@ -47,6 +48,10 @@ class SampleSource {
   virtual bool training_ended(const char* /*why*/) { return true; }
   // Joins every thread; the source produces nothing after it. Idempotent; every way out.
   virtual void shutdown() = 0;
+  // The live page's view of the source: the member table and the samples received; nothing
+  // for sources without members. Rank 0, from the page's own thread twice a second until
+  // shutdown(), so thread-safe.
+  [[nodiscard]] virtual LiveMembers describe_live() const { return {}; }
   // The progress line's text after the batch count.
   [[nodiscard]] virtual std::string progress(const surrogates::TrainingRecord& r) const = 0;
   // A study checkpoint at the trainer's batch (collective; `elapsed_s` since the study began,

@@ -23,6 +23,9 @@ struct Command {
 // `surge run`: one online-training study from an experiment file.
 int run_command(const std::vector<std::string>& args);
 int resume_command(const std::vector<std::string>& args);
+// `surge view`: the live page of an ended study (experiments/src/commands/view_command.cpp).
+int view_command(const std::vector<std::string>& args);
+
 // `surge train`: offline training from HDF5 files (experiments/src/commands/train_command.cpp).
 int train_command(const std::vector<std::string>& args);
 // `surge submit`: a study on Slurm, its server submitted as a batch job.

@@ -19,6 +19,8 @@ struct StudyConfig {
   double checkpoint_every_s = 60.0;
   int checkpoints_kept = 2;
   bool wait_for_members = false;
+  std::string serve;
+  double serve_linger_s = 0.0;
 
   template <class V>
   void visit(V& v) {
@@ -35,6 +37,13 @@ struct StudyConfig {
       "when training stops on its batch or time budget: false = the members still running are "
       "ended (status stopped in results.h5) and pending ones never start; true = wait for "
       "every member to finish, its data unused");
+    v("serve", serve,
+      "the live page (as --serve=HOST:PORT): \"\" = none; HOST:PORT, HOST or :PORT (port 0: "
+      "any free one; host 127.0.0.1 unless named); its URL, with the study's token, is logged "
+      "and written to <output_dir>/live_url (mode 0600)");
+    v("serve_linger_s", serve_linger_s,
+      "seconds the live page stays up after the study ends (Ctrl-C ends the wait)",
+      core::at_least(0.0));
   }
 };
 

@@ -18,12 +18,21 @@ namespace surge::experiments {
 struct TrainStudyConfig {
   std::string name = "train";
   std::string output_dir = "results/train";
+  std::string serve;
+  double serve_linger_s = 0.0;
 
   template <class V>
   void visit(V& v) {
     v("name", name, "name of the training run (results.h5 attribute study)");
     v("output_dir", output_dir,
       "directory of results.h5, model/ and plots/; must not exist or be empty (see --overwrite)");
+    v("serve", serve,
+      "the live page (as --serve=HOST:PORT): \"\" = none; HOST:PORT, HOST or :PORT (port 0: "
+      "any free one; host 127.0.0.1 unless named); its URL, with the run's token, is logged "
+      "and written to <output_dir>/live_url (mode 0600)");
+    v("serve_linger_s", serve_linger_s,
+      "seconds the live page stays up after the run ends (Ctrl-C ends the wait)",
+      core::at_least(0.0));
   }
 };
 

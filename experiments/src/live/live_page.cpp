@@ -1,0 +1,140 @@
+#include "live/live_page.hpp"
+
+namespace surge::experiments {
+
+const std::string& live_page_html() {
+  static const std::string html = R"(<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>surge: live study</title>
+<style>
+body{font-family:sans-serif;margin:1em;color:#222}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:1em}
+.card{border:1px solid #ccc;border-radius:6px;padding:.6em}
+table{border-collapse:collapse;font-size:90%}td,th{padding:2px 8px;border-bottom:1px solid #eee}
+.figures span{display:inline-block;margin-right:1.5em}.failed{color:#b00}
+</style></head><body>
+<h2>surge <span id="command"></span>: <span id="study"></span> <small id="status"></small></h2>
+<div class="figures card">
+<span>batches <b id="batches">0</b><span id="max-batches"></span></span>
+<span>wall <b id="wall">0</b> s</span><span>ETA <b id="eta">-</b></span>
+<span>loss <b id="final-loss">-</b></span>
+<span>samples/s in <b id="samples-per-s">0</b></span>
+<span>batches/s <b id="batches-per-s">0</b></span>
+<span>samples received <b id="samples-in">0</b></span>
+<span>buffer <b id="buffer-size">0</b> samples, <b id="buffer-mb">0</b> MB</span>
+<span>stop reason <b id="stop-reason">-</b></span>
+</div>
+<div class="grid">
+<div class="card"><canvas id="loss-chart"></canvas></div>
+<div class="card"><canvas id="validation-chart"></canvas></div>
+<div class="card"><canvas id="members-chart"></canvas></div>
+<div class="card" id="rollout-card" hidden><canvas id="rollout-chart"></canvas></div>
+</div>
+<div class="card"><h3>members (<span id="member-count">0</span>)</h3>
+<table id="member-table"><thead><tr><th>id</th><th>role</th><th>status</th><th>attempts</th>
+<th>samples</th><th>last error</th></tr></thead><tbody></tbody></table></div>
+<script src="chart.js?token=TOKEN"></script><script src="page.js?token=TOKEN"></script>
+</body></html>
+)";
+  return html;
+}
+
+const std::string& live_page_script() {
+  static const std::string script = R"JS('use strict';
+const token = new URLSearchParams(location.search).get('token') || '';
+const colours = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
+const statuses = ['pending', 'running', 'done', 'failed', 'redrawn', 'stopped'];
+function chart(id, type, title, ylog) {
+  return new Chart(document.getElementById(id), {
+    type: type, data: {labels: [], datasets: []},
+    options: {animation: false, parsing: type === 'bar',
+      plugins: {title: {display: true, text: title}},
+      scales: type === 'bar' ? {} : {x: {type: 'linear'}, y: {type: ylog ? 'logarithmic' : 'linear'}}}
+  });
+}
+const charts = {
+  loss: chart('loss-chart', 'line', 'training loss (normalised MSE) against batch', true),
+  validation: chart('validation-chart', 'line', 'validation relative L2 error against batch', true),
+  members: chart('members-chart', 'bar', 'members by status', false),
+  rollout: chart('rollout-chart', 'line', 'rollout relative L2 error against horizon', true)
+};
+function xy(xs, ys) { return xs.map((x, i) => ({x: x, y: ys[i]})); }
+// The numbers a chart holds, written onto its canvas for whoever reads the DOM.
+function mark(c) {
+  const sets = c.data.datasets;
+  const canvas = c.canvas;
+  canvas.dataset.series = sets.length;
+  if (!sets.length) return;
+  const d = sets[0].data;
+  canvas.dataset.count = d.length;
+  const last = d.length ? d[d.length - 1] : null;
+  canvas.dataset.last = last === null ? '' : String(typeof last === 'object' ? last.y : last);
+  if (typeof last === 'object' && last) canvas.dataset.lastX = String(last.x);
+  canvas.dataset.values = JSON.stringify(d.map(p => (typeof p === 'object' ? p.y : p)).slice(0, 16));
+}
+function lines(c, xs, rows, names, radius) {
+  c.data.datasets = rows.map((ys, i) => ({label: names[i], data: xy(xs, ys), pointRadius: radius,
+    borderColor: colours[i % colours.length], borderWidth: 1.5}));
+  c.update('none');
+  mark(c);
+}
+function text(id, v) { document.getElementById(id).textContent = v; }
+function members(s) {
+  const m = s.members;
+  charts.members.data.labels = statuses;
+  charts.members.data.datasets = [{label: 'members', data: statuses.map(k => m[k]),
+    backgroundColor: ['#999', '#1f77b4', '#2ca02c', '#d62728', '#ff7f0e', '#8c564b']}];
+  charts.members.update('none');
+  mark(charts.members);
+  statuses.forEach(k => { charts.members.canvas.dataset[k] = m[k]; });
+  text('member-count', m.rows.length);
+  const body = document.querySelector('#member-table tbody');
+  body.replaceChildren(...m.rows.slice(0, 500).map(r => {
+    const tr = document.createElement('tr');
+    if (r.status === 'failed') tr.className = 'failed';
+    [r.id, r.role, r.status, r.attempts, r.samples, r.last_error].forEach(v => {
+      const td = document.createElement('td');
+      td.textContent = v;
+      tr.appendChild(td);
+    });
+    return tr;
+  }));
+}
+function show(s) {
+  text('command', s.command); text('study', s.study);
+  text('status', s.finished ? 'finished' : 'running');
+  document.body.dataset.finished = s.finished;
+  text('batches', s.batch);
+  text('max-batches', s.max_batches > 0 ? ' / ' + s.max_batches : '');
+  text('wall', s.wall_s.toFixed(1));
+  const left = s.max_batches - s.batch;
+  text('eta', !s.finished && s.batches_per_s > 0 && left > 0 ? (left / s.batches_per_s).toFixed(0) + ' s' : '-');
+  text('final-loss', s.loss.length ? s.loss[s.loss.length - 1].toExponential(4) : '-');
+  text('samples-per-s', s.samples_per_s.toFixed(0));
+  text('batches-per-s', s.batches_per_s.toFixed(2));
+  text('samples-in', s.members.samples_in);
+  text('buffer-size', s.buffer_size);
+  text('buffer-mb', (s.buffer_bytes / 1e6).toFixed(2));
+  text('stop-reason', s.finished ? s.stop_reason : '-');
+  lines(charts.loss, s.loss_batch, [s.loss], ['loss'], 0);
+  lines(charts.validation, s.validation_batch, s.validation_rel_l2, s.channels, 2);
+  lines(charts.rollout, s.rollout_horizon, s.rollout_rel_l2, s.channels, 2);
+  document.getElementById('rollout-card').hidden = !s.rollout_horizon.length;
+  members(s);
+  document.body.dataset.updated = (Number(document.body.dataset.updated || 0) + 1);
+}
+async function poll() {
+  try {
+    const r = await fetch('state.json?token=' + encodeURIComponent(token), {cache: 'no-store'});
+    if (r.ok) show(await r.json());
+    else text('status', 'the study answered ' + r.status);
+  } catch (e) {
+    text('status', 'the study is not answering (ended?)');
+  }
+  setTimeout(poll, 1000);
+}
+poll();
+)JS";
+  return script;
+}
+
+}  // namespace surge::experiments

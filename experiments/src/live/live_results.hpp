@@ -1,0 +1,15 @@
+#pragma once
+// The live page's state read back from a study's results.h5 (`surge view`), so that the page
+// of a finished study and its final plots tell the same story.
+
+#include <filesystem>
+
+#include "live/live_state.hpp"
+
+namespace surge::experiments {
+
+// Throws core::IoError when the file is not a study's results.h5 (unreadable, no training
+// group, no batches attribute).
+[[nodiscard]] LiveState read_live_state(const std::filesystem::path& results);
+
+}  // namespace surge::experiments

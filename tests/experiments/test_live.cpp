@@ -1,0 +1,102 @@
+// The live page's parts that need no browser (experiments/src/live): the board's bounded
+// history, the JSON it serves, the --serve address.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "live/live_server.hpp"
+#include "live/live_state.hpp"
+#include "surge/core/error.hpp"
+
+namespace surge::experiments {
+namespace {
+
+TEST(LiveBoard, HistoryStaysBoundedAndKeepsItsPairsAndItsLastPoint) {
+  LiveBoard board(100);
+  for (std::int64_t b = 1; b <= 10000; ++b)
+    board.record_batch(b, 1.0 / static_cast<double>(b), 50.0, 0.01 * static_cast<double>(b));
+  const LiveState s = board.snapshot();
+  ASSERT_EQ(s.loss.size(), s.loss_batch.size());
+  EXPECT_LE(s.loss.size(), 100u);
+  EXPECT_GE(s.loss.size(), 50u);
+  EXPECT_EQ(s.loss_batch.front(), 1.0);
+  EXPECT_EQ(s.loss_batch.back(), 10000.0);
+  EXPECT_EQ(s.batch, 10000);
+  for (std::size_t i = 0; i < s.loss.size(); ++i) {
+    EXPECT_DOUBLE_EQ(s.loss[i], 1.0 / s.loss_batch[i]);
+    if (i > 0) {
+      EXPECT_LT(s.loss_batch[i - 1], s.loss_batch[i]);
+    }
+  }
+  // 100 batches each second of wall time.
+  EXPECT_NEAR(s.batches_per_s, 100.0, 1e-6);
+}
+
+TEST(LiveBoard, ValidationPointsPerChannel) {
+  LiveBoard board(4);
+  for (int b = 1; b <= 9; ++b) board.record_validation(b * 10, {"u", "v"}, {0.1 * b, 0.2 * b});
+  board.record_validation(100, {"u", "v"}, {1.0});  // a wrong width: ignored
+  const LiveState s = board.snapshot();
+  ASSERT_EQ(s.channels, (std::vector<std::string>{"u", "v"}));
+  ASSERT_EQ(s.validation_rel_l2.size(), 2u);
+  EXPECT_LE(s.validation_batch.size(), 4u);
+  EXPECT_EQ(s.validation_batch.back(), 90.0);
+  EXPECT_DOUBLE_EQ(s.validation_rel_l2[1].back(), 1.8);
+  EXPECT_EQ(s.validation_rel_l2[0].size(), s.validation_batch.size());
+}
+
+TEST(LiveJson, EscapesTextAndWritesNonFiniteAsNull) {
+  LiveState s;
+  s.study = "a \"b\" <script>\n";
+  s.loss = {1.5, std::numeric_limits<double>::quiet_NaN()};
+  s.loss_batch = {1, 2};
+  s.members.present = true;
+  s.members.rows.push_back({7, "train", "failed", "exited with code 3", 2, 11});
+  s.members.failed = 1;
+  const std::string json = to_json(s);
+  EXPECT_NE(json.find(R"("study":"a \"b\" \u003cscript\u003e\u000a")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("loss":[1.5,null])"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("failed":1)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"({"id":7,"role":"train","status":"failed","attempts":2,"samples":11,)"
+                      R"("last_error":"exited with code 3"})"),
+            std::string::npos)
+      << json;
+}
+
+TEST(LiveMembersFromRecords, CountsByStatusAndSamplesBySimulation) {
+  std::vector<MemberRecord> records(3);
+  records[0].simulation_id = 4;
+  records[0].status = MemberStatus::done;
+  records[1].simulation_id = 5;
+  records[1].status = MemberStatus::failed;
+  records[1].last_error = "killed";
+  records[2].simulation_id = 6;
+  records[2].status = MemberStatus::done;
+  const LiveMembers m = live_members(records, {{4, 10}, {6, 3}});
+  EXPECT_TRUE(m.present);
+  EXPECT_EQ(m.done, 2);
+  EXPECT_EQ(m.failed, 1);
+  EXPECT_EQ(m.samples_in, 13);
+  ASSERT_EQ(m.rows.size(), 3u);
+  EXPECT_EQ(m.rows[1].samples, 0);
+  EXPECT_EQ(m.rows[1].last_error, "killed");
+}
+
+TEST(ServeAddress, HostAndPortEitherMayBeLeftOut) {
+  const ServeAddress a = parse_serve_address("0.0.0.0:8080");
+  EXPECT_EQ(a.host, "0.0.0.0");
+  EXPECT_EQ(a.port, 8080);
+  const ServeAddress b = parse_serve_address(":9000");
+  EXPECT_EQ(b.host, "127.0.0.1");
+  EXPECT_EQ(b.port, 9000);
+  const ServeAddress c = parse_serve_address("node12");
+  EXPECT_EQ(c.host, "node12");
+  EXPECT_EQ(c.port, 0);
+  for (const char* bad : {"h:", "h:70000", "h:-1", "h:80x"}) {
+    EXPECT_THROW((void)parse_serve_address(bad), core::ConfigError) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace surge::experiments
