@@ -119,8 +119,9 @@ class Normaliser {
   torch::Tensor out_mean_, out_std_, out_inv_std_;  // [output_size], float
 };
 
-// Adds sum(v - shift) and sum((v - shift)^2) over v[0, n) to *s1 and *s2, in double; copies
-// v to `copy` in the same pass unless it is null.
+// Adds sum(v - shift) and sum((v - shift)^2) over v[0, n) to *s1 and *s2 (float within
+// blocks of 256 values, double across them); copies v to `copy` in the same pass unless it
+// is null.
 void add_shifted_sums(const float* v, float* copy, std::int64_t n, double shift, double* s1,
                       double* s2);
 
