@@ -62,6 +62,20 @@ if(NOT cppzmq_FOUND)
   message(FATAL_ERROR "cppzmq not found: install libzmq3-dev cppzmq-dev or set cppzmq_DIR.")
 endif()
 
+# xxHash's XXH3, the streaming protocol's frame checksum (libxxhash-dev).
+find_path(SURGE_XXHASH_INCLUDE_DIR xxhash.h)
+find_library(SURGE_XXHASH_LIBRARY NAMES xxhash)
+if(NOT SURGE_XXHASH_INCLUDE_DIR OR NOT SURGE_XXHASH_LIBRARY)
+  message(FATAL_ERROR "libxxhash not found: install libxxhash-dev (>= 0.8) or set "
+                      "SURGE_XXHASH_INCLUDE_DIR and SURGE_XXHASH_LIBRARY.")
+endif()
+if(NOT TARGET surge_xxhash)
+  add_library(surge_xxhash INTERFACE IMPORTED)
+  set_target_properties(surge_xxhash PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES "${SURGE_XXHASH_INCLUDE_DIR}"
+    INTERFACE_LINK_LIBRARIES "${SURGE_XXHASH_LIBRARY}")
+endif()
+
 # LibTorch (Debian's CPU build, or a user's CUDA build through Torch_DIR).
 find_package(Torch QUIET)
 if(NOT Torch_FOUND)

@@ -34,7 +34,7 @@ if [[ $fuzz -eq 1 ]]; then
   mkdir -p "$out/corpus"
   src=$root/streaming/src
   sources=("$root/tests/streaming/fuzz_decoder.cpp" "$src/protocol.cpp" "$src/checksum.cpp"
-           "$src/assembler.cpp")
+           "$src/assembler.cpp" "$src/field_assembly.cpp")
   includes=(-I"$root/streaming/include" -I"$root/tests/streaming")
   clangxx=$(command -v clang++ || command -v clang++-14 || true)
   start=$(date +%s)
@@ -42,7 +42,7 @@ if [[ $fuzz -eq 1 ]]; then
       "$clangxx" -x c++ -fsanitize=fuzzer - -o "$out/probe" 2>/dev/null; then
     echo "== fuzz: libFuzzer ($clangxx), ${fuzz_seconds} s"
     "$clangxx" -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-      "${includes[@]}" "${sources[@]}" -o "$out/fuzz_streaming_decoder"
+      "${includes[@]}" "${sources[@]}" -lxxhash -o "$out/fuzz_streaming_decoder"
     "$out/fuzz_streaming_decoder" -max_total_time="$fuzz_seconds" -seed=1 -print_final_stats=1 \
       -artifact_prefix="$out/" "$out/corpus" 2>&1 | tail -15 || status=1
   else
@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
 }
 EOF
     g++ -std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
-      "${includes[@]}" "${sources[@]}" "$out/standalone_main.cpp" -o "$out/fuzz_standalone"
+      "${includes[@]}" "${sources[@]}" "$out/standalone_main.cpp" -lxxhash -o "$out/fuzz_standalone"
     "$out/fuzz_standalone" "$fuzz_seconds" || status=1
   fi
   echo "== fuzz: $(( $(date +%s) - start )) s, exit status so far $status"

@@ -14,7 +14,7 @@ packages=(
   # parallel I/O and MPI
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   # streaming and configuration
-  libzmq3-dev cppzmq-dev libyaml-cpp-dev
+  libzmq3-dev cppzmq-dev libyaml-cpp-dev libxxhash-dev
   # tests and benchmarks (procps: pgrep, which the interrupt test uses to find leftovers)
   libgtest-dev libgmock-dev libbenchmark-dev procps
   # launcher type slurm and its tests (a one-node cluster: tests/experiments/slurm_cluster.sh)

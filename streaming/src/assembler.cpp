@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "surge/streaming/checksum.hpp"
+#include "surge/streaming/field_assembly.hpp"
 
 namespace surge::streaming {
 
@@ -16,9 +17,15 @@ FieldBuffer FieldBuffer::allocate(std::size_t bytes) {
   return adopt(data, bytes, std::shared_ptr<const void>(owner, data));
 }
 
+FieldBuffer FieldBuffer::allocate_for_overwrite(std::size_t bytes) {
+  std::shared_ptr<std::byte[]> owner(new std::byte[bytes == 0 ? 1 : bytes]);
+  const std::byte* data = owner.get();
+  return adopt(data, bytes, std::shared_ptr<const void>(owner, data));
+}
+
 std::uint64_t admission_ticket(std::uint64_t admission_key, std::uint32_t server_rank,
                                Bytes announcement) noexcept {
-  Xxh64 h(admission_key);
+  Xxh3 h(admission_key);
   h.update(&server_rank, 4);
   h.update(announcement.data(), announcement.size());
   return h.digest();
@@ -232,31 +239,6 @@ IngestResult Assembler::on_declare(const FrameView& f, Clock::time_point now, bo
   return {};
 }
 
-namespace {
-// Copies a row-major block (extents `ext`, at `off`) into a row-major global array of
-// `shape`; runs along the last dimension are contiguous.
-void scatter_block(const std::byte* src, std::byte* dst, std::size_t elem,
-                   const std::vector<std::uint64_t>& shape, const Header& h) {
-  const std::size_t nd = shape.size();
-  const std::size_t run = h.extent[nd - 1] * elem;
-  std::uint64_t rows = 1;
-  for (std::size_t d = 0; d + 1 < nd; ++d) rows *= h.extent[d];
-  std::array<std::uint64_t, kMaxDims> idx{};  // index of the row within the block
-  for (std::uint64_t row = 0; row < rows; ++row) {
-    std::uint64_t linear = 0;
-    for (std::size_t d = 0; d < nd; ++d) {
-      const std::uint64_t i = (d + 1 < nd ? idx[d] : 0) + h.offset[d];
-      linear = linear * shape[d] + i;
-    }
-    std::memcpy(dst + linear * elem, src + row * run, run);
-    for (std::size_t d = nd - 1; d-- > 0;) {  // odometer over the leading dimensions
-      if (++idx[d] < h.extent[d]) break;
-      idx[d] = 0;
-    }
-  }
-}
-}  // namespace
-
 IngestResult Assembler::on_data(const FrameView& f, const RawMessage& m, Clock::time_point now) {
   const Header& h = f.header;
   // ingest() found the rank declared, its simulation open, and checked the rank's key.
@@ -340,15 +322,19 @@ IngestResult Assembler::on_data(const FrameView& f, const RawMessage& m, Clock::
       data = FieldBuffer::adopt(f.payload.data(), f.payload.size(), owner);
       ++stats_.zero_copy_fields;
     } else {
-      data = FieldBuffer::allocate(f.payload.size());
+      data = FieldBuffer::allocate_for_overwrite(f.payload.size());
       std::memcpy(data.writable(), f.payload.data(), f.payload.size());
     }
     return complete(std::move(data), h.time, params());
   }
 
+  const auto slab = detail::slab_of(h, shape);
   if (pit == pending_.end()) {
     Pending p;
-    p.buffer = FieldBuffer::allocate(total * elem);
+    // A field whose blocks are disjoint slabs is written whole by them: no zero-fill first.
+    p.zeroed = !slab;
+    p.buffer = slab ? FieldBuffer::allocate_for_overwrite(total * elem)
+                    : FieldBuffer::allocate(total * elem);
     pending_bytes_ += total * elem;
     s.pending_bytes += total * elem;
     p.ranks.assign(a.member_size, false);
@@ -357,7 +343,14 @@ IngestResult Assembler::on_data(const FrameView& f, const RawMessage& m, Clock::
     pit = pending_.emplace(key, std::move(p)).first;
   }
   Pending& p = pit->second;
-  scatter_block(f.payload.data(), p.buffer.writable(), elem, shape, h);
+  if (!p.zeroed && !(slab && p.written.insert(slab->first, slab->second))) {
+    // Another layout, or an overlap: what no block has written yet is zero, as for a field
+    // zero-filled from the start.
+    p.written.zero_gaps(p.buffer.writable(), elem, total);
+    p.written.clear();
+    p.zeroed = true;
+  }
+  detail::scatter_block(f.payload.data(), p.buffer.writable(), elem, shape, h);
   p.ranks[h.member_rank] = true;
   p.covered += block_elements;
   if (p.covered < total) return {};

@@ -278,7 +278,7 @@ void Client::send_copy(const Header& h, Bytes payload) {
   write_header(h, p);
   if (param_bytes) std::memcpy(p + kHeaderBytes, identity_.parameters.data(), param_bytes);
   // The one copy, fused with the checksum: each chunk is hashed while it is still in cache.
-  Xxh64 hash(seed_);
+  Xxh3 hash(seed_);
   hash.update(p, kChecksumOffset);
   hash.update(p + kHeaderBytes, param_bytes);
   constexpr std::size_t kChunk = 32 << 10;

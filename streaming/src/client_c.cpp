@@ -72,7 +72,8 @@ const char* check_identity(int member_rank, int member_size, int dtype, int fiel
 // One shape for every field: global_shape[0..ndim); "" when it is fine.
 const char* check_common_shape(int ndim, const uint64_t* global_shape) {
   using surge::streaming::kMaxDims;
-  if (!global_shape || ndim < 1 || ndim > kMaxDims) return "NULL global_shape or ndim out of range (1..4)";
+  if (!global_shape || ndim < 1 || ndim > kMaxDims)
+    return "NULL global_shape or ndim out of range (1..4)";
   return "";
 }
 

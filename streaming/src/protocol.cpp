@@ -162,7 +162,7 @@ Header read_header(const std::byte* in) noexcept {
 
 std::uint64_t frame_checksum(const std::byte* header, Bytes params, Bytes payload,
                              std::uint64_t seed) noexcept {
-  Xxh64 h(seed);
+  Xxh3 h(seed);
   h.update(header, kChecksumOffset);
   h.update(params.data(), params.size());
   h.update(payload.data(), payload.size());

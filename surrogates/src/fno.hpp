@@ -67,6 +67,9 @@ class SpectralConv2d : public torch::nn::Module {
   // x [batch, in_channels, nx, ny] -> [batch, out_channels, nx, ny]. Modes are clipped to
   // the grid so that the low and high rows never overlap (every row kept when 2 modes_x >= nx).
   torch::Tensor forward(const torch::Tensor& x);
+  // The same on channels-last x [batch, nx, ny, in_channels] -> [batch, nx, ny, out_channels],
+  // the layout the Fno runs in.
+  torch::Tensor forward_channels_last(const torch::Tensor& x);
 
   [[nodiscard]] const torch::Tensor& low() const noexcept { return low_; }
   [[nodiscard]] const torch::Tensor& high() const noexcept { return high_; }
@@ -77,7 +80,9 @@ class SpectralConv2d : public torch::nn::Module {
 };
 
 // lifting (1x1 conv) -> padding of non-periodic axes -> layers x [act(spectral(h) + w h)],
-// no activation after the last -> crop -> projection (1x1 conv, act, 1x1 conv).
+// no activation after the last -> crop -> projection (1x1 conv, act, 1x1 conv). The 1x1
+// convolutions are Conv2d modules (their weights and names), applied channels-last as matrix
+// products.
 class Fno final : public Model {
  public:
   Fno(const FnoParameters& p, std::int64_t in_channels, std::int64_t out_channels, bool periodic_x,

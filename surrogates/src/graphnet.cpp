@@ -52,12 +52,20 @@ GraphNetBlock::GraphNetBlock(std::int64_t latent, int mlp_layers, const std::str
 
 std::pair<torch::Tensor, torch::Tensor> GraphNetBlock::forward(const torch::Tensor& nodes,
                                                                const torch::Tensor& edges,
-                                                               const torch::Tensor& senders,
-                                                               const torch::Tensor& receivers) {
-  const torch::Tensor messages = edge_mlp_->forward(
-      torch::cat({edges, nodes.index_select(0, senders), nodes.index_select(0, receivers)}, 1));
+                                                               const EdgeIndex& graph) {
+  // f_e's first layer, split: [e | v_s | v_r] W^T + b = (e W_e^T + b) + (v W_s^T)[s] +
+  // (v W_r^T)[r], with the node products for both endpoints in one matrix product.
+  const auto first = edge_mlp_->ptr<torch::nn::LinearImpl>(0);
+  const std::int64_t latent = edges.size(1);
+  const torch::Tensor& w = first->weight;  // [latent, 3 latent]
+  const torch::Tensor edge_part = torch::addmm(first->bias, edges, w.narrow(1, 0, latent).t());
+  const torch::Tensor node_part = torch::mm(
+      nodes, torch::cat({w.narrow(1, latent, latent).t(), w.narrow(1, 2 * latent, latent).t()}, 1));
+  torch::Tensor messages = edge_input(edge_part, node_part, graph);
+  for (auto layer = edge_mlp_->begin() + 1; layer != edge_mlp_->end(); ++layer)
+    messages = layer->forward(messages);
   const torch::Tensor update =
-      node_mlp_->forward(torch::cat({nodes, aggregate(messages, receivers, nodes.size(0))}, 1));
+      node_mlp_->forward(torch::cat({nodes, sum_at_receivers(messages, graph)}, 1));
   // The sum uses the updated edges, the residuals the old latents (DeepMind's GraphNetBlock).
   return {nodes + update, edges + messages};
 }
@@ -81,6 +89,7 @@ GraphNet::GraphNet(const GraphNetParameters& p, std::int64_t in_channels, std::i
 
   senders_ = register_buffer("senders", graph.senders.to(torch::kInt64).contiguous());
   receivers_ = register_buffer("receivers", graph.receivers.to(torch::kInt64).contiguous());
+  index_ = EdgeIndex::build(senders_, receivers_, graph.nodes);
   // MeshGraphNets normalises edge features by running statistics; a fixed graph's features
   // are known up front, and dividing by the mean length keeps them O(1) on any mesh size.
   const torch::Tensor d = graph.edge_vectors.to(torch::kFloat);
@@ -122,14 +131,16 @@ torch::Tensor GraphNet::forward(const torch::Tensor& x) {
   torch::Tensor v = node_encoder_->forward(features);
   // Every copy of the graph has the same edges: encode them once, tile the latents.
   torch::Tensor e = edge_encoder_->forward(edge_features_).repeat({batch, 1});
-  const torch::Tensor offsets = torch::arange(batch, senders_.options()).mul_(nodes).unsqueeze(1);
-  const torch::Tensor senders = (senders_.unsqueeze(0) + offsets).view(-1);
-  const torch::Tensor receivers = (receivers_.unsqueeze(0) + offsets).view(-1);
-  for (const auto& block : blocks_) std::tie(v, e) = block->forward(v, e, senders, receivers);
+  for (const auto& block : blocks_) std::tie(v, e) = block->forward(v, e, index_);
   return decoder_->forward(v)
       .view({batch, nodes, out_channels_})
       .transpose(1, 2)
       .reshape({batch, out_channels_, nx, ny});
+}
+
+void GraphNet::load(torch::serialize::InputArchive& archive) {
+  Model::load(archive);
+  index_ = EdgeIndex::build(senders_, receivers_, node_type_.size(0));
 }
 
 std::unique_ptr<Model> make_graphnet(const GraphNetParameters& p, std::int64_t in_channels,

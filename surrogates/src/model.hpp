@@ -82,6 +82,11 @@ class Normaliser {
   // Per-field sums of a batch y [n, output_size], shifted by the current means:
   // {n, sum(y - mean_f) per field, sum((y - mean_f)^2) per field} (what ranks allreduce).
   [[nodiscard]] std::vector<double> batch_sums(const torch::Tensor& y) const;
+  // The same sums built row by row while the batch is stacked: empty_sums(n) holds the count
+  // of n rows and zero sums; add_row_sums adds one row of output_size floats (and copies it
+  // to `copy` in the same pass, unless null).
+  [[nodiscard]] std::vector<double> empty_sums(std::int64_t rows) const;
+  void add_row_sums(const float* row, float* copy, std::vector<double>& sums) const;
   // y = (y - mean) / std in place, y a contiguous [n, output_size] float tensor; the same
   // values as outputs(y).
   void normalise_outputs_in_place(torch::Tensor& y) const;
@@ -113,6 +118,12 @@ class Normaliser {
   torch::Tensor in_center_, in_scale_;
   torch::Tensor out_mean_, out_std_, out_inv_std_;  // [output_size], float
 };
+
+// Adds sum(v - shift) and sum((v - shift)^2) over v[0, n) to *s1 and *s2 (float within
+// blocks of 256 values, double across them); copies v to `copy` in the same pass unless it
+// is null.
+void add_shifted_sums(const float* v, float* copy, std::int64_t n, double shift, double* s1,
+                      double* s2);
 
 // next_step models: statistics of the states (which normalise the input state, and the target
 // when it is the state) and of the increments s(k + stride) - s(k) (the target otherwise).

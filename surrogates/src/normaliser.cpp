@@ -2,6 +2,7 @@
 // model's input, output and error in normalised units: shared by training and inference.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "model.hpp"
 #include "surge/core/error.hpp"
@@ -51,29 +52,97 @@ void Normaliser::refresh() {
   out_inv_std_ = torch::tensor(inv, torch::kFloat);
 }
 
+namespace {
+
+// Eight floats, as one AVX register or two SSE ones (GCC and Clang vector extensions).
+typedef float Float8 __attribute__((vector_size(32)));
+
+// Blocks of 256 values are summed in float vectors (exact enough: 256 terms), the blocks in
+// double. Compiled twice on x86-64, with AVX2 and without, the loader picking the one the
+// machine runs: about 5 times faster than eight double accumulators with SSE2 alone.
+template <bool kCopy>
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void shifted_block_sums(const float* v, float* copy, std::int64_t n, double shift, double* s1,
+                        double* s2) {
+  constexpr std::int64_t kBlock = 256;
+  const auto fs = static_cast<float>(shift);
+  double t1 = 0.0, t2 = 0.0;
+  for (std::int64_t at = 0; at < n; at += kBlock) {
+    const std::int64_t end = std::min(n, at + kBlock);
+    Float8 a0 = {}, b0 = {}, a1 = {}, b1 = {};  // two pairs: independent add chains
+    std::int64_t i = at;
+    for (; i + 16 <= end; i += 16) {
+      Float8 f0, f1;
+      std::memcpy(&f0, v + i, sizeof f0);
+      std::memcpy(&f1, v + i + 8, sizeof f1);
+      if (kCopy) {
+        std::memcpy(copy + i, &f0, sizeof f0);
+        std::memcpy(copy + i + 8, &f1, sizeof f1);
+      }
+      const Float8 d0 = f0 - fs, d1 = f1 - fs;
+      a0 += d0;
+      b0 += d0 * d0;
+      a1 += d1;
+      b1 += d1 * d1;
+    }
+    float sa = 0.0f, sb = 0.0f;
+    for (; i < end; ++i) {
+      if (kCopy) copy[i] = v[i];
+      const float d = v[i] - fs;
+      sa += d;
+      sb += d * d;
+    }
+    for (int k = 0; k < 8; ++k) {
+      sa += a0[k] + a1[k];
+      sb += b0[k] + b1[k];
+    }
+    t1 += sa;
+    t2 += sb;
+  }
+  // The part of the shift a float cannot hold, r: sum(v - shift) = sum(d) - n r and
+  // sum((v - shift)^2) = sum(d^2) - 2 r sum(d) + n r^2.
+  const double r = shift - static_cast<double>(fs), count = static_cast<double>(n);
+  *s1 += t1 - count * r;
+  *s2 += t2 - 2.0 * r * t1 + count * r * r;
+}
+
+}  // namespace
+
+void add_shifted_sums(const float* v, float* copy, std::int64_t n, double shift, double* s1,
+                      double* s2) {
+  if (copy)
+    shifted_block_sums<true>(v, copy, n, shift, s1, s2);
+  else
+    shifted_block_sums<false>(v, copy, n, shift, s1, s2);
+}
+
 std::vector<double> Normaliser::batch_sums(const torch::Tensor& y) const {
   // One pass over the floats with double accumulators: no temporary tensors, so that the
   // statistics stay a small share of a step even for large fields.
   const torch::Tensor yc = y.contiguous();
   const std::int64_t n = yc.size(0);
   const float* data = yc.data_ptr<float>();
-  std::vector<double> sums(static_cast<std::size_t>(1 + 2 * fields_), 0.0);
-  sums[0] = static_cast<double>(n * field_size_);
-  for (std::int64_t f = 0; f < fields_; ++f) {
-    const double shift = mean_[static_cast<std::size_t>(f)];
-    double s1 = 0.0, s2 = 0.0;
-    for (std::int64_t r = 0; r < n; ++r) {
-      const float* row = data + (r * fields_ + f) * field_size_;
-      for (std::int64_t i = 0; i < field_size_; ++i) {
-        const double d = static_cast<double>(row[i]) - shift;
-        s1 += d;
-        s2 += d * d;
-      }
-    }
-    sums[static_cast<std::size_t>(1 + f)] = s1;
-    sums[static_cast<std::size_t>(1 + fields_ + f)] = s2;
-  }
+  std::vector<double> sums = empty_sums(n);
+  for (std::int64_t r = 0; r < n; ++r)
+    add_row_sums(data + r * fields_ * field_size_, nullptr, sums);
   return sums;
+}
+
+std::vector<double> Normaliser::empty_sums(std::int64_t rows) const {
+  std::vector<double> sums(static_cast<std::size_t>(1 + 2 * fields_), 0.0);
+  sums[0] = static_cast<double>(rows * field_size_);
+  return sums;
+}
+
+void Normaliser::add_row_sums(const float* row, float* copy, std::vector<double>& sums) const {
+  for (std::int64_t f = 0; f < fields_; ++f) {
+    const std::int64_t at = f * field_size_;
+    add_shifted_sums(row + at, copy ? copy + at : nullptr, field_size_,
+                     mean_[static_cast<std::size_t>(f)], &sums[static_cast<std::size_t>(1 + f)],
+                     &sums[static_cast<std::size_t>(1 + fields_ + f)]);
+  }
 }
 
 void Normaliser::normalise_outputs_in_place(torch::Tensor& y) const {

@@ -147,21 +147,22 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
 
     // n: items of this rank's batch (samples, or windows for next_step models).
     const std::int64_t n = batch ? batch->items() : std::int64_t{0};
+    const bool update_stats =
+        c.output_statistics_batches == 0 || m.step < c.output_statistics_batches;
     torch::Tensor x, y;
+    std::vector<double> sums;  // the targets' statistics, taken while they are copied
     if (n > 0) {
       SURGE_REQUIRE(!m.io.is_operator() || batch->window == c.rollout_steps + 1, ConfigError,
                     "training.rollout_steps = "
                         << c.rollout_steps << " needs windows of " << c.rollout_steps + 1
                         << " steps; the buffer serves windows of " << batch->window);
-      std::tie(x, y) = m.assemble(*batch);
+      std::tie(x, y) = m.assemble(*batch, update_stats && !m.io.is_operator() ? &sums : nullptr);
     }
     batch.reset();  // hand the samples back before the step
 
     // Statistics (summed over ranks) of the targets, or of the states and increments.
-    const bool update_stats =
-        c.output_statistics_batches == 0 || m.step < c.output_statistics_batches;
     if (update_stats) {
-      std::vector<double> sums = m.statistics_sums(y, n);
+      if (sums.empty()) sums = m.statistics_sums(y, n);
       if (m.size > 1)
         SURGE_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, sums.data(), static_cast<int>(sums.size()),
                                       MPI_DOUBLE, MPI_SUM, m.comm));

@@ -112,8 +112,11 @@ struct Trainer::Impl {
     }
   }
 
-  // Copies the batch into x_buf/y_buf (no other copy) and returns views of n rows.
-  std::pair<torch::Tensor, torch::Tensor> assemble(const reservoir::Batch<reservoir::Sample>& b) {
+  // Copies the batch into x_buf/y_buf (no other copy) and returns views of n rows. With
+  // `target_sums` (field_from_parameters models) the targets' statistics_sums are taken in the
+  // same pass as their copy.
+  std::pair<torch::Tensor, torch::Tensor> assemble(const reservoir::Batch<reservoir::Sample>& b,
+                                                   std::vector<double>* target_sums = nullptr) {
     const auto n = static_cast<std::int64_t>(b.size());
     const std::int64_t nx = io.input_size(), ny = io.output_size();
     const reservoir::Sample& first = b[0];
@@ -127,8 +130,24 @@ struct Trainer::Impl {
       y_buf = torch::empty({n, ny}, torch::kFloat);
     }
     torch::Tensor x = x_buf.narrow(0, 0, n), y = y_buf.narrow(0, 0, n);
-    reservoir::stack(b, x.data_ptr<float>(), static_cast<std::size_t>(n * nx), y.data_ptr<float>(),
-                     static_cast<std::size_t>(n * ny));
+    if (!target_sums) {
+      reservoir::stack(b, x.data_ptr<float>(), static_cast<std::size_t>(n * nx),
+                       y.data_ptr<float>(), static_cast<std::size_t>(n * ny));
+      return {x, y};
+    }
+    *target_sums = norm.state.empty_sums(n);
+    float* xs = x.data_ptr<float>();
+    float* ys = y.data_ptr<float>();
+    for (std::int64_t i = 0; i < n; ++i) {
+      const reservoir::Sample& s = b[static_cast<std::size_t>(i)];
+      SURGE_REQUIRE(static_cast<std::int64_t>(s.x.size()) == nx &&
+                        static_cast<std::int64_t>(s.y.size()) == ny,
+                    ProtocolError,
+                    "sample " << i << " of the batch has x of " << s.x.size() << " and y of "
+                              << s.y.size() << " values; the model takes " << nx << " and " << ny);
+      std::copy(s.x.begin(), s.x.end(), xs + i * nx);
+      norm.state.add_row_sums(s.y.data(), ys + i * ny, *target_sums);
+    }
     return {x, y};
   }
 

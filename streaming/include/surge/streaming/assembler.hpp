@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "surge/streaming/field.hpp"
+#include "surge/streaming/field_assembly.hpp"
 #include "surge/streaming/protocol.hpp"
 
 namespace surge::streaming {
@@ -141,6 +142,10 @@ class Assembler {
   };
   struct Pending {
     FieldBuffer buffer;
+    // Zero-filled at allocation; otherwise only disjoint slabs have been written, those in
+    // `written` (the first block was a slab, see field_assembly.hpp).
+    bool zeroed = true;
+    detail::WrittenRanges written;
     std::vector<bool> ranks;
     std::uint64_t covered = 0;  // elements received
     double time = 0.0;

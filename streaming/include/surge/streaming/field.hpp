@@ -21,6 +21,8 @@ class FieldBuffer {
   FieldBuffer() = default;
   // A zero-initialised buffer of `bytes` bytes (aligned for any dtype). Throws bad_alloc.
   static FieldBuffer allocate(std::size_t bytes);
+  // The same without the zero-fill, for a buffer that is written whole before it is read.
+  static FieldBuffer allocate_for_overwrite(std::size_t bytes);
   // A view of [data, data + bytes) that keeps `owner` alive.
   static FieldBuffer adopt(const std::byte* data, std::size_t bytes,
                            std::shared_ptr<const void> owner) {

@@ -15,7 +15,7 @@
 
 namespace surge::streaming {
 
-inline constexpr std::uint16_t kProtocolVersion = 3;
+inline constexpr std::uint16_t kProtocolVersion = 4;
 inline constexpr std::array<unsigned char, 4> kMagic = {'S', 'R', 'G', 'E'};
 inline constexpr std::size_t kHeaderBytes = 128;
 inline constexpr std::size_t kChecksumOffset = 120;
@@ -113,12 +113,12 @@ void write_header(const Header& h, std::byte* out) noexcept;
   return kind == MessageKind::data || kind == MessageKind::end;
 }
 // The checksum seed of the DATA and END of a member rank whose admission ticket (the
-// WELCOME's secret) is `ticket`. The ticket is an XXH64 output, so the XOR spreads it over
+// WELCOME's secret) is `ticket`. The ticket is an XXH3 output, so the XOR spreads it over
 // every bit of the seed.
 [[nodiscard]] constexpr std::uint64_t member_seed(std::uint64_t ticket) noexcept {
   return kChecksumSeed ^ ticket;
 }
-// XXH64 seeded with `seed` of header bytes 0..119, then `params`, then `payload`.
+// XXH3 (64-bit) seeded with `seed` of header bytes 0..119, then `params`, then `payload`.
 [[nodiscard]] std::uint64_t frame_checksum(const std::byte* header, Bytes params, Bytes payload,
                                            std::uint64_t seed) noexcept;
 // Stores `checksum` in header bytes 120..127.

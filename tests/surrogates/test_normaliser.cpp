@@ -1,0 +1,75 @@
+// The running statistics' batch sums: the block-float kernel against sums in long double, on
+// lengths that leave a tail, with a shift a float cannot hold, and with and without the copy
+// made in the same pass; and the Normaliser's batch_sums through it.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "model.hpp"
+
+using namespace surge::surrogates;
+using namespace surge::surrogates::detail;
+
+namespace {
+
+TEST(Normaliser, ShiftedSumsMatchLongDoubleSumsAndCopyExactly) {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<float> normal(300.0f, 50.0f);
+  for (std::int64_t n : {0, 1, 15, 16, 255, 256, 257, 4096, 100003}) {
+    std::vector<float> v(static_cast<std::size_t>(n));
+    for (float& x : v) x = normal(rng);
+    for (double shift : {0.0, 299.123456789, -1e3 / 3.0}) {
+      long double e1 = 0, e2 = 0, magnitude = 0;
+      for (float x : v) {
+        const long double d = static_cast<long double>(x) - shift;
+        e1 += d;
+        e2 += d * d;
+        magnitude += std::fabs(d);
+      }
+      std::vector<float> copy(v.size(), -1.0f);
+      for (float* out : {static_cast<float*>(nullptr), copy.data()}) {
+        double s1 = 1.0, s2 = 2.0;  // the kernel adds to what is there
+        add_shifted_sums(v.data(), out, n, shift, &s1, &s2);
+        // Float within blocks: a few float roundings of the magnitudes summed.
+        EXPECT_NEAR(s1 - 1.0, static_cast<double>(e1), 1e-6 * static_cast<double>(magnitude) + 1e-9)
+            << n << " " << shift;
+        EXPECT_NEAR(s2 - 2.0, static_cast<double>(e2), 1e-6 * static_cast<double>(e2) + 1e-9)
+            << n << " " << shift;
+      }
+      EXPECT_EQ(copy, v) << n;
+    }
+  }
+}
+
+TEST(Normaliser, BatchSumsArePerFieldAndShiftedByTheMean) {
+  IoDescription io;
+  io.inputs = {{"a", 0, 1}};
+  io.fields = {"u", "v"};
+  io.grid = {3, 5};
+  Normaliser norm(io);
+  // Rows of [u (15 values), v (15 values)]: u = 1 + row, v = 10 everywhere.
+  auto y = torch::empty({4, 30});
+  for (std::int64_t r = 0; r < 4; ++r) {
+    y[r].narrow(0, 0, 15).fill_(static_cast<float>(1 + r));
+    y[r].narrow(0, 15, 15).fill_(10.0f);
+  }
+  const std::vector<double> sums = norm.batch_sums(y);
+  ASSERT_EQ(sums.size(), 5u);
+  EXPECT_EQ(sums[0], 60.0);                            // values per field
+  EXPECT_NEAR(sums[1], 15.0 * (1 + 2 + 3 + 4), 1e-9);  // u, shifted by mean 0
+  EXPECT_NEAR(sums[2], 600.0, 1e-9);
+  EXPECT_NEAR(sums[3], 15.0 * (1 + 4 + 9 + 16), 1e-9);
+  EXPECT_NEAR(sums[4], 6000.0, 1e-9);
+  norm.merge(sums);
+  EXPECT_NEAR(norm.mean()[0], 2.5, 1e-12);
+  EXPECT_NEAR(norm.std()[0], std::sqrt(1.25), 1e-12);
+  EXPECT_NEAR(norm.mean()[1], 10.0, 1e-12);
+  // Now shifted by the means: the sums of the same batch are centred.
+  const std::vector<double> again = norm.batch_sums(y);
+  EXPECT_NEAR(again[1], 0.0, 1e-9);
+  EXPECT_NEAR(again[3], 60.0 * 1.25, 1e-9);
+}
+
+}  // namespace
