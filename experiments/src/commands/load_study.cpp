@@ -65,12 +65,13 @@ SolverFacts probe_solver(const ExperimentConfig& cfg, const core::ConfigSource& 
 
 }  // namespace
 
-Study load_study_file(const std::string& file, const std::vector<std::string>& overrides) {
+Study load_study_file(const std::string& file, const std::vector<std::string>& overrides,
+                      StudyHost host) {
   core::ConfigSource source;
   source.file = file;
   YAML::Node root = core::load_yaml_file(file);
   for (const auto& assignment : overrides) core::apply_override(root, assignment, source);
-  return load_study(root, source);
+  return load_study(root, source, host);
 }
 
 namespace {
@@ -139,8 +140,8 @@ void read_solver(Study& s) {
 }
 
 // How members start: persistent workers only where a LocalLauncher serves them, mpirun (or
-// srun) and the Slurm commands found.
-void check_member_start(Study& s) {
+// srun), and the Slurm commands found where the server runs here.
+void check_member_start(Study& s, StudyHost host) {
   // Persistent workers take their simulations on stdin from a LocalLauncher (local processes
   // or job steps of an allocation): not through batch jobs, and not the user's own programs,
   // which run one simulation each.
@@ -154,7 +155,7 @@ void check_member_start(Study& s) {
   SURGE_REQUIRE(!s.mpirun.empty() || (s.slurm && s.slurm->mpi_launcher == "srun"), ConfigError,
                 "launcher.parameters.mpirun: '" << s.launcher.mpirun
                                                 << "' is not on PATH (install openmpi-bin)");
-  if (s.slurm) s.slurm_commands = find_slurm_commands(*s.slurm, false);
+  if (s.slurm && host == StudyHost::here) s.slurm_commands = find_slurm_commands(*s.slurm, false);
 }
 
 // The resolved configuration: every part with its defaults filled in.
@@ -199,7 +200,7 @@ surrogates::IoDescription describe_study(const Study& s) {
 
 }  // namespace
 
-Study load_study(const YAML::Node& input, const core::ConfigSource& source) {
+Study load_study(const YAML::Node& input, const core::ConfigSource& source, StudyHost host) {
   Study s;
   s.input = YAML::Clone(input);
   s.source = source;
@@ -209,7 +210,7 @@ Study load_study(const YAML::Node& input, const core::ConfigSource& source) {
   (void)make_buffer(s);  // its parameters checked before the solver is probed
   s.next_step = surrogates::model_kind(s.cfg.model.type) == surrogates::kNextStep;
   read_solver(s);
-  check_member_start(s);
+  check_member_start(s, host);
   s.out_dir = fs::absolute(s.cfg.study.output_dir);
   if (s.cfg.streaming.curve.on()) check_key_files(s.cfg.streaming.curve);
   s.resolved_text = resolved_text(s);

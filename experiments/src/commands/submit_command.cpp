@@ -83,7 +83,7 @@ int submit_command(const std::vector<std::string>& args) {
                 "surge submit runs as one process: it submits the server's job, whose ranks "
                 "are launcher.parameters.server.ranks");
   solvers::KokkosSession kokkos;
-  const Study study = load_study_file(file, overrides);
+  const Study study = load_study_file(file, overrides, StudyHost::batch_job);
   SURGE_REQUIRE(study.slurm, ConfigError,
                 "launcher.type: surge submit runs a study on Slurm and needs launcher type "
                 "slurm, got '"

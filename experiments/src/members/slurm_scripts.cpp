@@ -237,20 +237,25 @@ std::string server_job_script(const Study& study, const std::string& surge_exe,
 namespace {
 
 // check_slurm_study and check_slurm_study_if_reachable: "" when Slurm was asked, else why not.
+// surge submit looks sbatch up here (load_study left it to where the server runs).
 std::string check_study(const Study& study, bool submit, bool unreachable_ok) {
   if (!study.slurm) return "";
   const SlurmConfig& slurm = *study.slurm;
+  std::string sbatch = study.slurm_commands.sbatch;
   if (submit) {
-    const SlurmCommands commands = find_slurm_commands(slurm, true);
+    if (unreachable_ok && find_on_path("sbatch").empty()) {
+      return "sbatch is not installed here (slurm-client)";
+    }
+    sbatch = find_slurm_commands(slurm, true).sbatch;
     const std::string why = check_job(
-        commands.sbatch, server_job_options(study), "launcher.parameters.server.",
+        sbatch, server_job_options(study), "launcher.parameters.server.",
         "launcher.parameters.server.ranks",
         slurm.mode == "allocation" ? "the allocation's job" : "the server's job", unreachable_ok);
     if (!why.empty()) return why;  // the member job would not be asked either
   }
   if (slurm.mode == "jobs") {
-    return check_job(study.slurm_commands.sbatch, member_job_options(study, 0, "/dev/null"),
-                     "launcher.parameters.", "solver.ranks", "a member job", unreachable_ok);
+    return check_job(sbatch, member_job_options(study, 0, "/dev/null"), "launcher.parameters.",
+                     "solver.ranks", "a member job", unreachable_ok);
   }
   SURGE_REQUIRE(submit || std::getenv("SLURM_JOB_ID"), ConfigError,
                 "launcher.parameters.mode: allocation starts members as job steps of the "
@@ -269,7 +274,10 @@ std::string check_slurm_study_if_reachable(const Study& study) {
   const bool jobs = study.slurm->mode == "jobs";
   return std::string("not checked: whether Slurm takes ") +
          (jobs ? "the server's job and the member jobs" : "the allocation's job") +
-         " (sbatch --test-only: no Slurm controller answers: " + why + ")";
+         " (sbatch --test-only: " +
+         (why.rfind("sbatch is not installed", 0) == 0 ? why
+                                                       : "no Slurm controller answers: " + why) +
+         ")";
 }
 
 }  // namespace surge::experiments
