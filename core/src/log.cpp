@@ -1,6 +1,5 @@
 #include "surge/core/log.hpp"
 
-#include <mpi.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -68,14 +67,8 @@ void Logger::write(LogLevel level, std::string_view message) const {
   std::fflush(stderr);
 }
 
-void Logger::configure() {
-  int initialised = 0;
-  SURGE_MPI_CHECK(MPI_Initialized(&initialised));
-  if (initialised) {
-    int rank = 0;
-    SURGE_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
-    g_rank = rank;
-  }
+void Logger::configure(int rank) {
+  g_rank = rank;
   if (const char* env = std::getenv("SURGE_LOG_LEVEL"); env && *env)
     set_level(parse_log_level(env));
   if (const char* env = std::getenv("SURGE_LOG_ALL_RANKS"); env && *env == '1') set_all_ranks(true);

@@ -26,7 +26,7 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   SURGE_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   SURGE_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   SURGE_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
-  Logger::configure();
+  Logger::configure(rank_);
 }
 
 MpiSession::~MpiSession() {

@@ -28,9 +28,10 @@ class Logger {
 
   [[nodiscard]] const std::string& component() const noexcept { return component_; }
 
-  // Process-wide settings. `configure` reads SURGE_LOG_LEVEL / SURGE_LOG_ALL_RANKS and the
-  // MPI rank (if MPI is initialised); call it once after MPI_Init.
-  static void configure();
+  // Process-wide settings. `configure` takes the MPI rank of this process (MpiSession passes
+  // it after MPI_Init) and reads SURGE_LOG_LEVEL / SURGE_LOG_ALL_RANKS. The logger itself
+  // never calls MPI, so that the solver-side client (libsurge_client.so) does not load it.
+  static void configure(int rank);
   static void set_level(LogLevel level);
   static void set_all_ranks(bool all);
   [[nodiscard]] static int rank() noexcept;
