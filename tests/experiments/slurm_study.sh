@@ -9,6 +9,8 @@
 #   cancel      as jobs, and a running member job is cancelled with scancel from outside:
 #               it is resubmitted under the same simulation id (2 attempts)
 #   interrupt   as jobs, interrupted (SIGINT) while member jobs run: they are cancelled
+#   resume      surge submit in mode jobs, the server's processes SIGKILLed while member
+#               jobs run and queue; surge resume cancels those and finishes the study
 #   continuous  as allocation, a continuous ensemble (parameters.continuous) stopped by its
 #               batch budget: members drawn past the first ones, counts exact
 #               (check_continuous.py), no job left
@@ -164,6 +166,54 @@ case $case in
     expect_empty_queue
     [[ -f $out/results.h5 ]] || fail "no results.h5 after the interrupt"
     echo "ok: interrupted; $n of the jobs $running cancelled, none left"
+    ;;
+  resume)
+    # The server of a job (surge submit, mode jobs) is SIGKILLed while member jobs run
+    # and queue (one member fits the node at a time: 2 ranks x 7 CPUs). The jobs it left are
+    # orphans; `surge resume` here cancels them (the study's journal slurm/member_jobs) before
+    # it starts members of its own, and finishes the study: counts exact, no job left.
+    start=$SECONDS
+    "$surge" submit "$yaml" "${slurm[@]}" launcher.parameters.mode=jobs \
+      launcher.parameters.max_concurrent=10 launcher.parameters.cpus_per_task=7 \
+      study.checkpoint_every_s=0.5 study.wait_for_members=true training.max_batches=300 \
+      streaming.server_timeout_s=600 "$@" </dev/null >"$tmp/run.log" 2>&1 ||
+      fail "surge submit exited with $?"
+    job=$(sed -n 's/^surge submit: server job \([0-9]*\) submitted.*/\1/p' "$tmp/run.log")
+    [[ -n $job ]] || fail "no job id in the output of surge submit"
+    members() { squeue -h -t "$1" -o '%i' | grep -vx "$job"; }
+    for _ in $(seq 1200); do
+      checkpoint=$(ls -d "$out"/checkpoints/study_[0-9]* 2>/dev/null | grep -v partial | head -1)
+      [[ -n $checkpoint && -n $(members RUNNING) && -n $(members PENDING) ]] && break
+      [[ -n $(squeue -h -j "$job" -o %i 2>/dev/null) ]] || fail "the server's job ended early"
+      sleep 0.1
+    done
+    [[ -n $checkpoint ]] || fail "no study checkpoint was written"
+    orphans=$(members RUNNING,PENDING | tr '\n' ' ')
+    [[ -n $(members PENDING) ]] || fail "no member job was queued when the server was killed"
+    # SIGKILL to the server's processes on the node (as the kernel's OOM killer or a lost
+    # node would): no chance to cancel its members. (scancel --signal=KILL reaches the batch
+    # shell, and Slurm then ends the rest of the job with SIGTERM, which the server handles.)
+    pkill -KILL -f -- " run $out/slurm/experiment.yaml" || fail "no server process to kill"
+    for _ in $(seq 200); do
+      [[ -z $(squeue -h -j "$job" -o %i 2>/dev/null) ]] && break
+      sleep 0.1
+    done
+    [[ -z $(squeue -h -j "$job" -o %i 2>/dev/null) ]] || fail "the server's job outlived SIGKILL"
+    left=$(members RUNNING,PENDING | tr '\n' ' ')
+    [[ -n $left ]] || fail "no member job outlived the server (orphans were $orphans)"
+    echo "server job $job killed; member jobs left behind: $left"
+    "$surge" resume "$out" </dev/null >"$tmp/run.log" 2>&1 || fail "surge resume exited with $?"
+    grep -q "cancelling the [0-9]* member job(s) an earlier server of this study left" \
+      "$tmp/run.log" || fail "surge resume did not cancel the jobs the dead server left"
+    for id in $left; do
+      state=$(scontrol show job -o "$id" | grep -o 'JobState=[A-Z_]*')
+      [[ $state == JobState=CANCELLED || $state == JobState=COMPLETED ]] ||
+        fail "orphan job $id ended $state"
+    done
+    expect_empty_queue
+    check
+    echo "ok: server job killed, $(wc -w <<<"$left") orphan jobs cancelled by surge resume," \
+      "counts exact, $((SECONDS - start)) s"
     ;;
   checks)
     # Unknown partition: one line naming the key, nothing created.

@@ -174,7 +174,54 @@ SlurmJobLauncher::SlurmJobLauncher(const LauncherConfig& config, const SlurmConf
 SlurmJobLauncher::~SlurmJobLauncher() { stop(); }
 
 void SlurmJobLauncher::start() {
+  cancel_earlier_jobs();
   thread_ = std::thread([this] { run(); });
+}
+
+void SlurmJobLauncher::cancel_earlier_jobs() {
+  const std::string file = script_dir_ + "/member_jobs";
+  std::ifstream in(file);
+  if (!in) return;
+  std::vector<std::string> journaled;
+  for (std::string line; std::getline(in, line);) {
+    const std::string id = line.substr(0, line.find(' '));
+    if (!id.empty() && id.size() < 32 && id.find_first_not_of("0123456789_") == std::string::npos)
+      journaled.push_back(id);
+  }
+  in.close();
+  std::vector<std::string> alive;
+  if (!journaled.empty()) {
+    // squeue lists the jobs it still knows (queued, running, completing) and skips the others.
+    const ProgramResult r =
+        run_program({commands_.squeue, "-h", "-o", "%i", "-j", joined(journaled, ',')});
+    std::istringstream out(r.output);
+    for (std::string id; std::getline(out, id);) {
+      if (std::find(journaled.begin(), journaled.end(), id) != journaled.end()) alive.push_back(id);
+    }
+  }
+  if (!alive.empty()) {
+    log_.info("cancelling the " + std::to_string(alive.size()) +
+              " member job(s) an earlier server of this study left queued or running: " +
+              joined(alive, ' '));
+    cancel(alive);
+  }
+  std::ofstream(file, std::ios::trunc);  // those jobs are gone: a next resume starts afresh
+}
+
+void SlurmJobLauncher::journal(const std::string& id, const MemberRecord& m) {
+  const std::string file = script_dir_ + "/member_jobs";
+  const std::string line =
+      id + " " + std::to_string(m.simulation_id) + " " + std::to_string(m.attempts) + "\n";
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const bool written = fd >= 0 &&
+                       ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                       ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!written) {
+    SURGE_LOG(log_, warn,
+              "cannot journal job " << id << " in " << file << ": " << std::strerror(errno)
+                                    << " (a resumed server would not cancel it)");
+  }
 }
 
 void SlurmJobLauncher::stop() {
@@ -282,9 +329,10 @@ bool SlurmJobLauncher::submit_next() {
     return false;
   }
   refusals_ = 0;
+  journal(id, m);
   members_[index].attempts = m.attempts;
   members_[index].status = MemberStatus::running;
-  jobs_.push_back({index, id, std::nullopt});
+  jobs_.push_back({index, id, std::nullopt, std::nullopt});
   SURGE_LOG(log_, debug,
             "submitted simulation " << m.simulation_id << " (" << to_string(m.role) << ", attempt "
                                     << m.attempts << ") as job " << id);

@@ -62,7 +62,10 @@ class SlurmJobLauncher final : public Launcher {
       std::function<std::string(const MemberRecord&, int attempt, const std::string& log_file)>;
 
   // Scripts are written into `script_dir` (member_<id>_attempt<k>.sbatch), job output into
-  // `log_dir` (member_<id>_attempt<k>.log).
+  // `log_dir` (member_<id>_attempt<k>.log). Every job submitted is journaled in
+  // `script_dir`/member_jobs ("<job id> <simulation> <attempt>" a line, fsynced as sbatch
+  // returns), so that a later server of the same study (surge resume) finds the jobs of one
+  // that died.
   SlurmJobLauncher(const LauncherConfig& config, const SlurmConfig& slurm, SlurmCommands commands,
                    std::vector<MemberRecord> members, ScriptFor script, SilenceOf silence,
                    Redraw redraw, std::string log_dir, std::string script_dir,
@@ -71,6 +74,8 @@ class SlurmJobLauncher final : public Launcher {
   SlurmJobLauncher(const SlurmJobLauncher&) = delete;
   SlurmJobLauncher& operator=(const SlurmJobLauncher&) = delete;
 
+  // Cancels the jobs an earlier server of this study left queued or running (its journal),
+  // then starts the thread.
   void start() override;
   // Cancels every outstanding job (scancel, by job id) and stops the thread.
   void stop() override;
@@ -97,6 +102,10 @@ class SlurmJobLauncher final : public Launcher {
   // Reads the queue and handles the jobs that ended, started or fell silent.
   void poll();
   void cancel(const std::vector<std::string>& ids);
+  // The journaled jobs of an earlier server that Slurm still knows as queued or running:
+  // cancelled, and the journal emptied.
+  void cancel_earlier_jobs();
+  void journal(const std::string& id, const MemberRecord& m);
   void attempt_failed(std::size_t index, const std::string& why);
 
   LauncherConfig config_;
