@@ -5,9 +5,11 @@
 # kill; the last resume exits 0; every member's frames were received exactly once
 # (check_results.py); the batch total equals the budget; the final validation error is within
 # a factor 3 of an uninterrupted run of the same study.
-# usage: chaos_resume.sh <surge> <experiment.yaml> <frames per member> [seed]
+# With P > 1 server ranks the study runs under mpirun and each kill is, at random, SIGKILL of
+# one server rank (mpirun then ends the others) or of mpirun itself; it is resumed on P ranks.
+# usage: chaos_resume.sh <surge> <experiment.yaml> <frames per member> [seed] [server ranks P]
 set -u
-surge=$1 yaml=$2 steps=$3 seed=${4:-1}
+surge=$1 yaml=$2 steps=$3 seed=${4:-1} ranks=${5:-1}
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 name="chaos$$"
@@ -23,13 +25,31 @@ timeout_s=3
 keys=(study.name="$name" study.checkpoint_every_s=0.5 streaming.server_timeout_s=$timeout_s
   training.max_batches=$budget study.wait_for_members=true)
 RANDOM=$seed
+# The server on $ranks rank(s): "${server[@]}" run|resume ... ($! is then mpirun's pid).
+server=("$surge")
+[[ $ranks -gt 1 ]] && server=(mpirun -np "$ranks" --oversubscribe "$surge")
+# SIGKILL the server: the process itself on one rank, or (P > 1, at random) one of its ranks
+# (rank_pids) or mpirun. Prints what was killed.
+kill_server() {
+  local victim=$pid what="the server"
+  if [[ $ranks -gt 1 ]]; then
+    if [[ ${#rank_pids[@]} -gt 0 && $((RANDOM % 2)) -eq 0 ]]; then
+      victim=${rank_pids[$((RANDOM % ${#rank_pids[@]}))]}
+      what="server rank process $victim"
+    else
+      what="mpirun"
+    fi
+  fi
+  kill -9 "$victim" 2>/dev/null || return 1
+  echo "$what"
+}
 
 # The reference: the same study, never interrupted.
-"$surge" run "$yaml" study.output_dir="$tmp/ref" "${keys[@]}" --no-plots \
+"${server[@]}" run "$yaml" study.output_dir="$tmp/ref" "${keys[@]}" --no-plots \
   >"$tmp/ref.out" 2>"$tmp/ref.err" </dev/null || fail "the uninterrupted run failed"
 
 out="$tmp/out"
-"$surge" run "$yaml" study.output_dir="$out" "${keys[@]}" --no-plots \
+"${server[@]}" run "$yaml" study.output_dir="$out" "${keys[@]}" --no-plots \
   >"$tmp/run0.out" 2>"$tmp/run0.err" </dev/null &
 pid=$!
 kills=0
@@ -47,20 +67,26 @@ for round in 1 2 3; do
     break
   fi
   sleep "0.$((RANDOM % 10))"
-  kill -9 "$pid" 2>/dev/null && kills=$((kills + 1))
+  rank_pids=()
+  [[ $ranks -gt 1 ]] && mapfile -t rank_pids < <(pgrep -P "$pid" -f -- "$surge")
+  killed=$(kill_server) && kills=$((kills + 1))
   wait "$pid" 2>/dev/null
-  echo "round $round: server killed (SIGKILL) after checkpoint $(basename "$now")"
-  # Members hear nothing from the server and end on their own.
+  echo "round $round: $killed killed (SIGKILL) after checkpoint $(basename "$now")"
+  # Members hear nothing from the server and end on their own; the server's other ranks end
+  # with it.
   gone=0
   for _ in $(seq 1 $(((timeout_s + 5) * 10))); do
-    if [[ -z $(leftovers) ]]; then
+    alive=""
+    for p in "${rank_pids[@]}"; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
+    if [[ -z $(leftovers) && -z $alive ]]; then
       gone=1
       break
     fi
     sleep 0.1
   done
-  [[ $gone -eq 1 ]] || fail "member processes still running $((timeout_s + 5)) s after the kill: $(leftovers)"
-  "$surge" resume "$out" >"$tmp/run$round.out" 2>"$tmp/run$round.err" </dev/null &
+  [[ $gone -eq 1 ]] ||
+    fail "processes still running $((timeout_s + 5)) s after the kill: members $(leftovers), server ranks$alive"
+  "${server[@]}" resume "$out" >"$tmp/run$round.out" 2>"$tmp/run$round.err" </dev/null &
   pid=$!
 done
 wait "$pid"
@@ -68,7 +94,7 @@ rc=$?
 [[ $rc -eq 0 ]] || fail "the last run exited $rc"
 [[ $kills -ge 1 ]] || fail "the study was never killed"
 grep -q "resuming study" "$tmp/run1.err" || fail "the first resume did not say where it resumed from"
-/usr/bin/python3 "$here/check_results.py" "$out" "$steps" || fail "results after $kills kills"
+/usr/bin/python3 "$here/check_results.py" "$out" "$steps" "ranks=$ranks" || fail "results after $kills kills"
 /usr/bin/python3 - "$tmp/ref" "$out" "$budget" <<'EOF' || fail "resumed study differs from the reference"
 import sys
 import h5py
@@ -88,4 +114,4 @@ with h5py.File(f"{ref}/results.h5") as r, h5py.File(f"{out}/results.h5") as f:
     if not e_out < 3 * e_ref:
         sys.exit(f"resumed error {e_out:.4f} is not within a factor 3 of {e_ref:.4f}")
 EOF
-echo "ok: $kills kills, resumed each time; counts exact, $budget batches"
+echo "ok: $kills kills on $ranks server rank(s), resumed each time; counts exact, $budget batches"
