@@ -77,7 +77,7 @@ Receiver::Receiver(const ReceiverConfig& config, std::uint64_t admission_key,
   zmq_->control_in.bind(control);
   zmq_->control_out.connect(control);
   thread_ = std::thread([this] { run(); });
-  SURGE_LOG(logger(), debug, "receiver " << server_rank_ << " listening on " << endpoint_);
+  SURGE_LOG(logger(), info, "receiver " << server_rank_ << " listening on " << endpoint_);
 }
 
 Receiver::~Receiver() { stop(); }
