@@ -184,7 +184,8 @@ def main():
     name = f"soak{os.getpid()}"
     keys = [f"study.name={name}", f"study.output_dir={out}", "parameters.continuous=true",
             "parameters.sampler={type: halton}", "parameters.train_members=2", "solver.ranks=1",
-            f"training.max_seconds={4 * seconds + 600:.0f}", "study.checkpoint_every_s=5",
+            f"training.max_seconds={4 * seconds + 600:.0f}", "training.max_batches=1000000000",
+            "study.checkpoint_every_s=5",
             "study.checkpoints_kept=2",
             f"streaming.server_timeout_s={SERVER_TIMEOUT_S}",
             f"streaming.max_message_bytes={MAX_MESSAGE}", "launcher.parameters.retries=1",
