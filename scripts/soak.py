@@ -211,8 +211,11 @@ def main():
             if now >= next_member_kill:
                 pids = member_pids(name)
                 if pids:
-                    os.kill(rng.choice(pids), signal.SIGKILL)
-                    member_kills += 1
+                    try:
+                        os.kill(rng.choice(pids), signal.SIGKILL)
+                        member_kills += 1
+                    except ProcessLookupError:  # it ended between pgrep and now
+                        pass
                 next_member_kill = now + rng.uniform(10, 30)
             if now >= next_attack and os.path.exists(os.path.join(out, "server_endpoint")):
                 rc = attack(a.peer, out, server, name)
