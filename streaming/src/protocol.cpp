@@ -319,6 +319,11 @@ void ByteWriter::string(std::string_view s) {
   put(s.data(), s.size());
 }
 
+std::string step_range_text(std::int64_t steps) {
+  if (steps <= 0) return "steps 0 and up";
+  return "steps 0.." + std::to_string(steps - 1) + " (" + std::to_string(steps) + " per member)";
+}
+
 std::vector<std::byte> encode_announcement(const Announcement& a) {
   ByteWriter w;
   w.string(a.experiment);
@@ -333,6 +338,8 @@ std::vector<std::byte> encode_announcement(const Announcement& a) {
     w.u32(static_cast<std::uint32_t>(f.shape.size()));
     for (std::uint64_t n : f.shape) w.u64(n);
   }
+  w.u32(static_cast<std::uint32_t>(a.parameter_names.size()));
+  for (const std::string& name : a.parameter_names) w.string(name);
   return std::move(w.buffer());
 }
 
@@ -368,6 +375,16 @@ std::optional<Announcement> decode_announcement(Bytes bytes) {
       if (g.name == f.name) return std::nullopt;  // names are unique
     }
     a.fields.push_back(std::move(f));
+  }
+  const std::uint32_t nnames = r.u32();
+  if (r.failed() || (nnames != 0 && nnames != a.parameter_count)) return std::nullopt;
+  for (std::uint32_t i = 0; i < nnames; ++i) {
+    std::string name = r.string(kMaxNameBytes);
+    if (r.failed() || name.empty()) return std::nullopt;
+    for (const std::string& earlier : a.parameter_names) {
+      if (earlier == name) return std::nullopt;  // names are unique
+    }
+    a.parameter_names.push_back(std::move(name));
   }
   if (r.failed() || r.remaining() != 0) return std::nullopt;
   return a;
