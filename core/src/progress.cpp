@@ -50,6 +50,11 @@ void Progress::finish(std::string_view detail) {
   print(last_done_ >= 0 ? last_done_ : total_, detail, true);
 }
 
+void Progress::finish(std::int64_t done, std::string_view detail) {
+  last_done_ = done;
+  finish(detail);
+}
+
 void Progress::print(std::int64_t done, std::string_view detail, bool final_line) {
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();

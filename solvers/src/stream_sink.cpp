@@ -18,7 +18,11 @@ StreamSink::StreamSink(const streaming::ClientConfig& config, const std::string&
     if (field.order > 0) shape.push_back(static_cast<std::uint64_t>(field.components));
     identity.fields.push_back({field.name, shape});
   }
-  for (const auto& [name, value] : solver.parameters()) identity.parameters.push_back(value);
+  // Named: the front checks them against the study's order (SURGE_PARAMETER_NAMES).
+  for (const auto& [name, value] : solver.parameters()) {
+    identity.parameters.push_back(value);
+    identity.parameter_names.push_back(name);
+  }
   client_ = std::make_unique<streaming::Client>(config, std::move(identity));
 }
 

@@ -55,6 +55,20 @@ module surge_client
       real(c_double), intent(in) :: parameters(*)
     end function c_init_fields_from_env
 
+    integer(c_int) function c_init_named_from_env(client, member_rank, member_size, dtype, &
+                                                  field_count, field_names, ndims, shapes, &
+                                                  parameter_count, parameter_names, parameters) &
+        bind(C, name="surge_client_init_named_from_env")
+      import :: c_int, c_int64_t, c_double, c_ptr
+      type(c_ptr), intent(out) :: client
+      integer(c_int), value :: member_rank, member_size, dtype, field_count, parameter_count
+      type(c_ptr), intent(in) :: field_names(*)
+      integer(c_int), intent(in) :: ndims(*)
+      integer(c_int64_t), intent(in) :: shapes(*)  ! uint64_t in C
+      type(c_ptr), intent(in) :: parameter_names(*)
+      real(c_double), intent(in) :: parameters(*)
+    end function c_init_named_from_env
+
     integer(c_int) function c_send(client, field_name, step, time, data, block_offset, &
                                    block_extent) bind(C, name="surge_client_send")
       import :: c_int, c_int64_t, c_double, c_ptr, c_char
@@ -113,20 +127,31 @@ contains
   !   call surge_init_fields_from_env(client, rank, size, SURGE_FLOAT64, ["u", "v"], [2, 3], &
   !                                   [nx, ny, 2, nx, ny], [vx, kappa])
   ! which the experiment file declares as u: {shape: [ny, nx]}, v: {shape: [ny, nx],
-  ! components: 2}.
+  ! components: 2}. With `parameter_names` (one per value, e.g.
+  ! parameter_names=[character(len=5) :: "vx", "kappa"]) the server checks them against the
+  ! study's names and order (SURGE_PARAMETER_NAMES) and refuses the member if they differ.
   subroutine surge_init_fields_from_env(client, member_rank, member_size, dtype, field_names, &
-                                        ndims, shapes, parameters, status)
+                                        ndims, shapes, parameters, status, parameter_names)
     type(surge_client_t), intent(out) :: client
     integer, intent(in) :: member_rank, member_size, dtype
     character(len=*), intent(in) :: field_names(:)
     integer, intent(in) :: ndims(:), shapes(:)
     real(c_double), intent(in) :: parameters(:)
     integer, intent(out), optional :: status
-    character(kind=c_char), allocatable, target :: buffer(:)
-    type(c_ptr), allocatable :: names(:)
+    character(len=*), intent(in), optional :: parameter_names(:)
+    character(kind=c_char), allocatable, target :: buffer(:), pbuffer(:)
+    type(c_ptr), allocatable :: names(:), pnames(:)
     integer(c_int64_t) :: c_shapes(size(shapes))
     integer :: i, at
 
+    if (present(parameter_names)) then
+      if (size(parameter_names) /= size(parameters)) then
+        if (.not. present(status)) error stop "surge_init_fields_from_env: give one " &
+          //"parameter name per parameter"
+        status = SURGE_ERROR_ARGUMENT
+        return
+      end if
+    end if
     if (size(ndims) /= size(field_names) .or. sum(ndims) /= size(shapes) .or. &
         any(ndims < 1)) then
       if (.not. present(status)) error stop "surge_init_fields_from_env: give one ndims per " &
@@ -140,6 +165,16 @@ contains
       c_shapes(at:at + ndims(i) - 1) = c_extents(shapes(at:at + ndims(i) - 1))
       at = at + ndims(i)
     end do
+    if (present(parameter_names)) then
+      call c_names(parameter_names, pbuffer, pnames)
+      call check(c_init_named_from_env(client%handle, int(member_rank, c_int), &
+                                       int(member_size, c_int), int(dtype, c_int), &
+                                       int(size(field_names), c_int), names, &
+                                       int(ndims, c_int), c_shapes, &
+                                       int(size(parameters), c_int), pnames, parameters), &
+                 "surge_init_fields_from_env", status)
+      return
+    end if
     call check(c_init_fields_from_env(client%handle, int(member_rank, c_int), &
                                       int(member_size, c_int), int(dtype, c_int), &
                                       int(size(field_names), c_int), names, &

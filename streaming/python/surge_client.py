@@ -21,6 +21,14 @@ A shape per field (a scalar u and a vector field v with its 2 components as the 
     client = surge_client.Client.from_env(fields={"u": (32, 32), "v": (32, 32, 2)},
                                           parameters=[velocity, kappa])
 
+Naming the parameters (``parameter_names=``) lets the server check their order: it refuses a
+member whose names or order differ from the study's, which every member finds in
+SURGE_PARAMETER_NAMES (``surge_client.study_parameter_names()``)::
+
+    client = surge_client.Client.from_env(fields=["u"], shape=(32, 32),
+                                          parameters=[velocity, kappa],
+                                          parameter_names=["velocity", "kappa"])
+
 or ``with surge_client.Client.from_env(...) as client:``, which finalizes when the block ends
 normally and leaves the stream unended when it raises (the server then counts the attempt as
 failed, and the launcher relaunches it).
@@ -87,12 +95,16 @@ def _load():
         ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
         ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_int), u64p, ctypes.c_int,
         ctypes.POINTER(ctypes.c_double)]
+    lib.surge_client_init_named_from_env.argtypes = [
+        ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+        ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_int), u64p, ctypes.c_int,
+        ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_double)]
     lib.surge_client_send.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int64,
                                       ctypes.c_double, ctypes.c_void_p, u64p, u64p]
     lib.surge_client_finalize.argtypes = [ctypes.c_void_p]
     lib.surge_client_last_error.restype = ctypes.c_char_p
     for f in (lib.surge_client_init_from_env, lib.surge_client_init_fields_from_env,
-              lib.surge_client_send, lib.surge_client_finalize):
+              lib.surge_client_init_named_from_env, lib.surge_client_send, lib.surge_client_finalize):
         f.restype = ctypes.c_int
     return lib
 
@@ -107,6 +119,13 @@ def _check(status):
 
 def _u64_array(values):
     return (ctypes.c_uint64 * len(values))(*[int(v) for v in values])
+
+
+def study_parameter_names():
+    """The study's parameter names in the order it expects their values (SURGE_PARAMETER_NAMES,
+    set by ``surge run``); [] when unset."""
+    text = os.environ.get("SURGE_PARAMETER_NAMES", "")
+    return text.split(",") if text else []
 
 
 class Client:
@@ -124,7 +143,8 @@ class Client:
         return distinct.pop() if len(distinct) == 1 else None
 
     @classmethod
-    def from_env(cls, fields, shape=None, parameters=(), dtype=np.float64, rank=0, size=1):
+    def from_env(cls, fields, shape=None, parameters=(), dtype=np.float64, rank=0, size=1,
+                 parameter_names=None):
         """Joins the study that started this process.
 
         fields: the names of the fields this member streams (those of the experiment's
@@ -134,7 +154,9 @@ class Client:
             sampled values in the order of solver.parameters.parameters; dtype: numpy.float64
             or numpy.float32 (the study's solver.parameters.dtype); rank, size: this process's
             rank in the member and the member's ranks (e.g. mpi4py's comm.rank, comm.size; 0
-            and 1 without MPI).
+            and 1 without MPI); parameter_names: None, or the name of each value in
+            ``parameters`` (the server then refuses the member, naming both lists, when they
+            are not the study's in its order).
         Raises SurgeError (a missing or ill-formed environment variable, named; the server
         refused the handshake, e.g. for a field it does not expect; no answer)."""
         dtype = np.dtype(dtype)
@@ -148,7 +170,18 @@ class Client:
         names = (ctypes.c_char_p * len(shapes))(*[f.encode() for f in shapes])
         params = (ctypes.c_double * len(parameters))(*[float(p) for p in parameters])
         handle = ctypes.c_void_p()
-        if per_field:
+        if parameter_names is not None:
+            if len(parameter_names) != len(parameters):
+                raise ValueError(f"{len(parameter_names)} parameter names for "
+                                 f"{len(parameters)} values")
+            pnames = (ctypes.c_char_p * len(parameter_names))(
+                *[n.encode() for n in parameter_names])
+            ndims = (ctypes.c_int * len(shapes))(*[len(s) for s in shapes.values()])
+            _check(_lib.surge_client_init_named_from_env(
+                ctypes.byref(handle), int(rank), int(size), _DTYPES[dtype], len(shapes), names,
+                ndims, _u64_array([n for s in shapes.values() for n in s]), len(parameters),
+                pnames, params))
+        elif per_field:
             ndims = (ctypes.c_int * len(shapes))(*[len(s) for s in shapes.values()])
             _check(_lib.surge_client_init_fields_from_env(
                 ctypes.byref(handle), int(rank), int(size), _DTYPES[dtype], len(shapes), names,
@@ -166,7 +199,8 @@ class Client:
         data: the whole field (its shape in ``self.shapes``) or, with ``offset`` (its global
         index per axis), this rank's block of shape ``data.shape``. It is converted to the
         client's dtype and made contiguous if needed, then copied once; the call blocks while
-        the server applies back-pressure. Raises SurgeError."""
+        the server applies back-pressure. Raises SurgeError (ERROR_PROTOCOL for a step the
+        server does not take, naming the range: a study takes steps 0 .. outputs-1)."""
         if self._handle is None:
             raise SurgeError(ERROR_ARGUMENT, "send after finalize")
         # An unknown field is the C API's to refuse (SurgeError naming it).

@@ -246,11 +246,17 @@ IngestResult Assembler::on_data(const FrameView& f, const RawMessage& m, Clock::
   if (s.ended[h.member_rank]) return reject(Rejection::after_end);
   // Steps are frame indices; the largest i64 has no successor for the step set's runs, and
   // steps past a member's frames would only grow them.
+  const Announcement& a = s.declaration;
   if (h.step < 0 || h.step == std::numeric_limits<std::int64_t>::max() ||
       (limits_.steps > 0 && h.step >= limits_.steps)) {
-    return reject(Rejection::bad_step);
+    IngestResult r = reject(Rejection::bad_step);
+    r.detail = "simulation " + std::to_string(h.simulation) + " rank " +
+               std::to_string(h.member_rank) + ", field " +
+               (h.field_id < a.fields.size() ? "'" + a.fields[h.field_id].name + "'"
+                                             : "id " + std::to_string(h.field_id)) +
+               ", step " + std::to_string(h.step) + "; " + step_range_text(limits_.steps);
+    return r;
   }
-  const Announcement& a = s.declaration;
   if (h.field_id >= a.fields.size() || h.dtype != a.dtype ||
       h.parameter_count != a.parameter_count || h.ndim != a.fields[h.field_id].shape.size()) {
     return reject(Rejection::malformed);

@@ -42,12 +42,14 @@ Client::Client(const ClientConfig& config, MemberIdentity identity)
   a.dtype = id.dtype;
   a.parameter_count = static_cast<std::uint32_t>(id.parameters.size());
   a.fields = id.fields;
+  a.parameter_names = id.parameter_names;
   const std::vector<std::byte> announcement = encode_announcement(a);
   SURGE_REQUIRE(decode_announcement(Bytes(announcement.data(), announcement.size())), ConfigError,
                 "streaming client: invalid identity (names 1.."
                     << kMaxNameBytes << " bytes and unique, 1.." << kMaxDims
                     << " dimensions of extent >= 1, "
-                       "dtype float32/float64)");
+                       "dtype float32/float64; no parameter names, or one unique non-empty name "
+                       "per parameter)");
 
   // Handshake with the front.
   zmq::socket_t front(zmq_->context, zmq::socket_type::dealer);
@@ -104,6 +106,7 @@ Client::Client(const ClientConfig& config, MemberIdentity identity)
   server_rank_ = r.u32();
   const std::uint64_t ticket = r.u64();
   data_endpoint_ = r.string(kMaxNameBytes * 4);
+  steps_ = static_cast<std::int64_t>(std::min<std::uint64_t>(r.u64(), INT64_MAX));
   SURGE_REQUIRE(!r.failed() && !data_endpoint_.empty(), ProtocolError,
                 "malformed WELCOME from " << config_.front_endpoint);
   // DATA and END are checksummed with a key only this rank and the server know.
@@ -238,6 +241,11 @@ Header Client::block_header(std::string_view field, std::int64_t step, double ti
   while (id < identity_.fields.size() && identity_.fields[id].name != field) ++id;
   SURGE_REQUIRE(id < identity_.fields.size(), ProtocolError,
                 "streaming client: field '" << field << "' was not announced");
+  // The server would drop the block (bad_step): the member's error, said where it happens.
+  SURGE_REQUIRE(step >= 0 && step != INT64_MAX && (steps_ == 0 || step < steps_), ProtocolError,
+                "streaming client: step "
+                    << step << " of field '" << field
+                    << "' is not one the server takes: " << step_range_text(steps_));
   const std::vector<std::uint64_t>& shape = identity_.fields[id].shape;
   Header h;
   h.kind = MessageKind::data;

@@ -101,7 +101,8 @@ std::vector<surge::streaming::FieldSpec> field_specs(int field_count,
 void make_client(surge_client** client, const surge::streaming::ClientConfig& config,
                  const std::string& experiment, uint64_t simulation_id, int member_rank,
                  int member_size, int dtype, std::vector<surge::streaming::FieldSpec> fields,
-                 int parameter_count, const double* parameters) {
+                 int parameter_count, const double* parameters,
+                 std::vector<std::string> parameter_names = {}) {
   using namespace surge::streaming;
   MemberIdentity id;
   id.experiment = experiment;
@@ -111,6 +112,7 @@ void make_client(surge_client** client, const surge::streaming::ClientConfig& co
   id.dtype = dtype == SURGE_FLOAT32 ? DType::float32 : DType::float64;
   id.fields = std::move(fields);
   id.parameters.assign(parameters, parameters + parameter_count);
+  id.parameter_names = std::move(parameter_names);
   auto c = std::make_unique<surge_client>();
   c->client = std::make_unique<Client>(config, std::move(id));
   *client = c.release();
@@ -121,7 +123,7 @@ void make_client(surge_client** client, const surge::streaming::ClientConfig& co
 int init_from_env(const char* function, surge_client** client, int member_rank, int member_size,
                   int dtype, int field_count, const char* const* field_names, bool per_field,
                   const int* ndims, int ndim, const uint64_t* shapes, int parameter_count,
-                  const double* parameters) {
+                  const double* parameters, const char* const* parameter_names = nullptr) {
   if (!client) return fail(SURGE_ERROR_ARGUMENT, std::string(function) + ": client is NULL");
   *client = nullptr;
   std::string bad = check_identity(member_rank, member_size, dtype, field_count, field_names,
@@ -131,13 +133,18 @@ int init_from_env(const char* function, surge_client** client, int member_rank, 
           : (!ndims || !shapes) ? "NULL ndims or shapes"
                                 : "";
   }
+  std::vector<std::string> names;
+  for (int i = 0; bad.empty() && parameter_names && i < parameter_count; ++i) {
+    if (!parameter_names[i]) bad = "parameter name " + std::to_string(i) + " is NULL";
+    if (bad.empty()) names.emplace_back(parameter_names[i]);
+  }
   if (!bad.empty()) return fail(SURGE_ERROR_ARGUMENT, std::string(function) + ": " + bad);
   return guarded([&] {
     using namespace surge::streaming;
     const MemberEnvironment env = read_member_environment();
     make_client(client, client_config(env), env.experiment, env.simulation, member_rank,
                 member_size, dtype, field_specs(field_count, field_names, ndims, ndim, shapes),
-                parameter_count, parameters);
+                parameter_count, parameters, std::move(names));
   });
 }
 }  // namespace
@@ -183,6 +190,15 @@ int surge_client_init_fields_from_env(surge_client** client, int member_rank, in
   return init_from_env("surge_client_init_fields_from_env", client, member_rank, member_size, dtype,
                        field_count, field_names, true, ndims, 0, shapes, parameter_count,
                        parameters);
+}
+
+int surge_client_init_named_from_env(surge_client** client, int member_rank, int member_size,
+                                     int dtype, int field_count, const char* const* field_names,
+                                     const int* ndims, const uint64_t* shapes, int parameter_count,
+                                     const char* const* parameter_names, const double* parameters) {
+  return init_from_env("surge_client_init_named_from_env", client, member_rank, member_size, dtype,
+                       field_count, field_names, true, ndims, 0, shapes, parameter_count,
+                       parameters, parameter_names);
 }
 
 int surge_client_send(surge_client* client, const char* field_name, int64_t step, double time,

@@ -120,6 +120,12 @@ bool same_shape(std::vector<std::uint64_t> a, std::vector<std::uint64_t> b) {
   return a == b;
 }
 
+std::string names_text(const std::vector<std::string>& names) {
+  std::string t = "[";
+  for (std::size_t k = 0; k < names.size(); ++k) t += (k ? ", " : "") + names[k];
+  return t + "]";
+}
+
 std::string shape_text(const std::vector<std::uint64_t>& shape) {
   std::string t = "[";
   for (std::size_t d = 0; d < shape.size(); ++d) t += (d ? ", " : "") + std::to_string(shape[d]);
@@ -145,6 +151,13 @@ std::string Front::mismatch(const Announcement& a) const {
   if (a.parameter_count != e.parameter_count) {
     return std::to_string(a.parameter_count) + " parameter(s), the study's solver has " +
            std::to_string(e.parameter_count);
+  }
+  // A member that names its parameters must send them in the study's order: values in
+  // another order would train a silently wrong model.
+  if (!a.parameter_names.empty() && !e.parameter_names.empty() &&
+      a.parameter_names != e.parameter_names) {
+    return "parameters " + names_text(a.parameter_names) + ", the study's are " +
+           names_text(e.parameter_names) + " in this order (SURGE_PARAMETER_NAMES)";
   }
   for (const FieldSpec& want : e.fields) {
     auto it = std::find_if(a.fields.begin(), a.fields.end(),
@@ -276,6 +289,7 @@ std::vector<std::byte> Front::answer(Bytes hello) {
   w.u32(rank);
   w.u64(admission_ticket(admission_key_, rank, decoded->announcement_bytes));
   w.string(data_endpoints_[rank]);
+  w.u64(static_cast<std::uint64_t>(config_.expected ? config_.expected->steps : 0));
   SURGE_LOG(logger(), debug,
             "accepted simulation " << a->simulation << " rank " << a->member_rank
                                    << " -> server rank " << rank);

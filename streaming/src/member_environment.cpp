@@ -52,7 +52,32 @@ std::vector<std::string> to_environment(const MemberEnvironment& env) {
   if (!env.member_ticket.empty()) {
     out.push_back(std::string(kMemberTicketVariable) + "=" + env.member_ticket);
   }
+  if (!env.parameter_names.empty()) out.push_back(parameter_names_entry(env.parameter_names));
   return out;
+}
+
+std::string parameter_names_entry(const std::vector<std::string>& names) {
+  std::string entry = std::string(kParameterNamesVariable) + "=";
+  for (std::size_t k = 0; k < names.size(); ++k) entry += (k ? "," : "") + names[k];
+  return entry;
+}
+
+std::vector<std::string> parameter_names_from_environment() {
+  const char* v = value_of(kParameterNamesVariable);
+  std::vector<std::string> names;
+  if (!v) return names;
+  const std::string text = v;
+  for (std::size_t start = 0;;) {
+    const std::size_t end = text.find(',', start);
+    names.push_back(text.substr(start, end == std::string::npos ? end : end - start));
+    SURGE_REQUIRE(
+        !names.back().empty() && std::count(names.begin(), names.end(), names.back()) == 1,
+        ConfigError,
+        kParameterNamesVariable << "='" << text << "' is not a list of distinct names (a,b,c)");
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return names;
 }
 
 MemberEnvironment read_member_environment() {
@@ -85,6 +110,7 @@ MemberEnvironment read_member_environment() {
                 kClientPublicKeyFileVariable << " and " << kClientSecretKeyFileVariable
                                              << " go together: set both or neither");
   env.member_ticket = member_ticket_from_environment();
+  env.parameter_names = parameter_names_from_environment();
   return env;
 }
 

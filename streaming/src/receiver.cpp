@@ -160,7 +160,7 @@ std::vector<MemberStatus> Receiver::silent_members(Clock::duration max_silence) 
   return out;
 }
 
-void Receiver::log_rejection(Rejection why) {
+void Receiver::log_rejection(Rejection why, const std::string& detail) {
   const auto k = static_cast<std::size_t>(why);
   const Clock::time_point now = Clock::now();
   if (now - last_logged_[k] < std::chrono::milliseconds(config_.reject_log_interval_ms)) {
@@ -168,7 +168,8 @@ void Receiver::log_rejection(Rejection why) {
     return;
   }
   SURGE_LOG(logger(), warn,
-            "receiver " << server_rank_ << ": dropped a message (" << to_string(why) << ")"
+            "receiver " << server_rank_ << ": dropped a message (" << to_string(why)
+                        << (detail.empty() ? "" : ": " + detail) << ")"
                         << (unlogged_[k] ? " and " + std::to_string(unlogged_[k]) +
                                                " more of this kind since the last report"
                                          : std::string()));
@@ -224,7 +225,7 @@ void Receiver::run() {
             r = assembler_.ingest(m, Clock::now());
           }
         }
-        if (r.rejection) log_rejection(*r.rejection);
+        if (r.rejection) log_rejection(*r.rejection, r.detail);
         if (r.delivery) deliver(std::move(*r.delivery));
       }
     }

@@ -5,6 +5,7 @@ down, every dataset of results.h5 is there, the model and plots exist.
 usage: check_results.py <output_dir> <frames per member> [ranks=P] [simulation_id:attempts ...]
                         [error:simulation_id=REGEX ...] [refused=N] [max_relative_l2=X]
                         [streaming:NAME=N ...] [redrawn:simulation_id ...]
+                        [parameter_order=a,b,...]
 
 With P server ranks (trainer replicas), the per-rank counts must add up to the members'
 samples and every rank must have received samples and trained on them. A next_step model
@@ -15,6 +16,10 @@ refused=N: the server refused N handshakes; max_relative_l2=X: the final validat
 every channel is below X; streaming:NAME=N: results.h5 streaming/ attribute NAME is N;
 redrawn:ID: simulation ID failed every attempt and was redrawn (every other member must be
 done): the samples it made before it failed count, and a member in its place delivered all.
+parameter_order=a,b: results.h5 members/parameters and the exported model (the order `surge
+predict` uses) both list the parameters in this order, and each member's row holds the values
+it was given (by name) on its command line, as the member wrote them to
+$SURGE_TEST_TMP/parameters_<id> (faulty_member.py).
 """
 import os
 import re
@@ -22,11 +27,40 @@ import sys
 
 import h5py
 import numpy as np
+import yaml
 
 
 def fail(message):
     print("FAIL:", message)
     sys.exit(1)
+
+
+def check_parameter_order(out, order):
+    """results.h5, the model and what the members were given agree on one parameter order."""
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        names = [n.decode() if isinstance(n, bytes) else str(n)
+                 for n in f["members"].attrs["parameter_names"]]
+        rows = f["members/parameters"][:]
+        ids = f["members/simulation_id"][:]
+    if names != order:
+        fail(f"results.h5 members/parameters in the order {names}, expected {order}")
+    with open(os.path.join(out, "model", "surrogate.yaml")) as y:
+        inputs = [i["name"] for i in yaml.safe_load(y)["io"]["inputs"] if i["name"] != "t"]
+    if inputs != order:
+        fail(f"the model's inputs (surge predict's order) are {inputs}, expected {order}")
+    checked = 0
+    for sim, row in zip(ids, rows):
+        given = os.path.join(os.environ.get("SURGE_TEST_TMP", ""), f"parameters_{sim}")
+        if not os.path.exists(given):
+            continue
+        with open(given) as g:
+            values = dict(kv.split("=") for kv in g.read().split())
+        if not np.allclose(row, [float(values[n]) for n in order], rtol=1e-12, atol=0):
+            fail(f"simulation {sim}: results.h5 has {list(row)}, its member was given {values}")
+        checked += 1
+    if checked != len(ids):
+        fail(f"{len(ids) - checked} members wrote no parameters_<id> file")
+    print(f"parameter order ok: {order} in results.h5, the model and {checked} members")
 
 
 def main():
@@ -36,6 +70,7 @@ def main():
     refused, max_rel = None, None
     streaming = {}
     redrawn = set()
+    order = None
     for a in sys.argv[3:]:
         if a.startswith("ranks="):
             ranks = int(a[len("ranks="):])
@@ -49,6 +84,8 @@ def main():
             streaming[name] = int(n)
         elif a.startswith("redrawn:"):
             redrawn.add(int(a[len("redrawn:"):]))
+        elif a.startswith("parameter_order="):
+            order = a[len("parameter_order="):].split(",")
         elif a.startswith("max_relative_l2="):
             max_rel = float(a[len("max_relative_l2="):])
         else:
@@ -157,6 +194,8 @@ def main():
     for path in ["model/surrogate.yaml", "plots/training.png", "plots/prediction.png"]:
         if not os.path.exists(os.path.join(out, path)):
             fail(f"{path} is missing")
+    if order is not None:
+        check_parameter_order(out, order)
     print(f"ok: {len(done)} members, {int(sum(samples))} samples on {ranks} server rank(s) "
           f"{list(map(int, received))}, loss {first:.3g} -> {last:.3g}, validation relative L2 "
           f"{', '.join(f'{r:.3g}' for r in rel)}")

@@ -9,6 +9,12 @@ simulation named in SURGE_TEST_FAULTS ("id:fault,...") misbehaves instead:
   bad_field  announces a field the study does not have: the server refuses it
   float32    announces float32 where the study declares float64: the server refuses it
   silent     never connects, and sleeps
+  extra_step sends the initial state as well, steps 0..10 (one more than the study takes): its
+             client refuses step 10, naming the range, and the member exits 1
+  wrong_order names its parameters in an order that is not the study's: the server refuses it
+Members of an even simulation id name their parameters (in the order of SURGE_PARAMETER_NAMES),
+the others do not; both send the values in that order, and write them, by name, to
+$SURGE_TEST_TMP/parameters_<id> for check_results.py.
 An attempt is the first when its marker file is not yet in $SURGE_TEST_TMP.
 
 usage: faulty_member.py vx=V kappa=K
@@ -40,9 +46,17 @@ def main():
     # A shape per field (the examples give one shape for all).
     fields = {"u": (16, 16), "p": (16, 16)} if fault == "bad_field" else {"u": (16, 16)}
     dtype = np.float32 if fault == "float32" else np.float64
-    client = surge_client.Client.from_env(fields=fields, parameters=[vx, kappa], dtype=dtype)
+    order = surge_client.study_parameter_names()
+    if fault == "wrong_order":
+        order = order[::-1]
+    values = [p[n] for n in order]
+    names = order if sim % 2 == 0 or fault == "wrong_order" else None
+    client = surge_client.Client.from_env(fields=fields, parameters=[float(v) for v in values],
+                                          dtype=dtype, parameter_names=names)
+    with open(os.path.join(os.environ["SURGE_TEST_TMP"], f"parameters_{sim}"), "w") as f:
+        f.write(" ".join(f"{n}={p[n]}" for n in order))
     x = np.arange(16) / 16
-    steps = {"crash": 4, "partial": 3}.get(fault, 10)
+    steps = {"crash": 4, "partial": 3, "extra_step": 11}.get(fault, 10)
     for k in range(steps):
         t = 0.05 * k
         u = np.exp(-20 * np.pi**2 * kappa * t) * np.sin(

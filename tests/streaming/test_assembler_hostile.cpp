@@ -35,8 +35,11 @@ TEST(StreamingAssembler, BoundsPendingBytesAndFreesEndedSimulations) {
             Rejection::bad_step);
   EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, INT64_MAX, 0, 3, 5, params, seed(5, 0, 2))),
             Rejection::bad_step);
-  EXPECT_EQ(rejection_of(as, data_message(5, 0, 0, 100, 0, 3, 5, params, seed(5, 0, 2))),
-            Rejection::bad_step);
+  // Issue 32: the receiver's warning names the member, field and step, and the range.
+  const IngestResult past =
+      as.ingest(raw(data_message(5, 0, 0, 100, 0, 3, 5, params, seed(5, 0, 2))), Clock::now());
+  EXPECT_EQ(past.rejection, Rejection::bad_step);
+  EXPECT_EQ(past.detail, "simulation 5 rank 0, field 'u', step 100; steps 0..99 (100 per member)");
   ASSERT_TRUE(as.ingest(raw(data_message(5, 0, 0, 0, 0, 3, 5, params, seed(5, 0, 2))), Clock::now())
                   .accepted());
   EXPECT_EQ(as.pending_bytes(), 240u);

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,13 +35,17 @@ void join_from_environment(const Front& front, std::uint64_t simulation) {
   }
 }
 
-// A front and a receiver on loopback that keep every field delivered.
+// A front and a receiver on loopback that keep every field delivered; with `expected`, the
+// front admits only members that match it.
 struct Server {
-  ReceiverConfig config = [] {
-    ReceiverConfig c;
-    c.experiment = "shapes";
-    return c;
-  }();
+  explicit Server(std::optional<MemberExpectations> expected = std::nullopt)
+      : config([&] {
+          ReceiverConfig c;
+          c.experiment = "shapes";
+          c.expected = std::move(expected);
+          return c;
+        }()) {}
+  ReceiverConfig config;  // before the receiver and the front, which copy it
   std::uint64_t key = make_admission_key();
   std::mutex mutex;
   std::vector<Field> fields;
@@ -170,9 +175,18 @@ TEST(CApiShapes, TheFortranModuleReversesEachFieldsShape) {
 #ifndef SURGE_FORTRAN_FIELDS_CLIENT
   GTEST_SKIP() << "surge was built without a Fortran compiler";
 #else
-  Server server;
+  // Issue 32: the member names its parameters; a first call in another order than the
+  // study's is refused (the program checks the message), the second is admitted.
+  MemberExpectations e;
+  e.fields = {{"u", {4, 6}}, {"grad", {4, 6, 2}}};
+  e.dtype = DType::float64;
+  e.parameter_count = 2;
+  e.parameter_names = {"amp", "tb"};
+  Server server(e);
   join_from_environment(server.front, 9);
   ASSERT_EQ(std::system(SURGE_FORTRAN_FIELDS_CLIENT), 0) << SURGE_FORTRAN_FIELDS_CLIENT;
+  EXPECT_EQ(server.front.stats().refused_of(RefusalReason::wrong_announcement), 1u);
+  EXPECT_EQ(server.front.stats().accepted, 1u);
   std::vector<double> u(24), grad(48);
   for (std::size_t i = 0; i < u.size(); ++i) u[i] = static_cast<double>(i);
   for (std::size_t i = 0; i < grad.size(); ++i) grad[i] = 1000.0 + static_cast<double>(i);

@@ -73,7 +73,9 @@ TEST(StreamingLoopback, HandshakeRefusalsNameTheirReason) {
   EXPECT_EQ(ask(hello), RefusalReason::wrong_version);
   hello[4] = std::byte{3};  // version 3: XXH64 checksums, refused before its checksum is read
   EXPECT_EQ(ask(hello), RefusalReason::wrong_version);
-  EXPECT_EQ(last_text, "server speaks protocol version 4");
+  hello[4] = std::byte{4};  // version 4: an announcement without parameter names
+  EXPECT_EQ(ask(hello), RefusalReason::wrong_version);
+  EXPECT_EQ(last_text, "server speaks protocol version 5");
   EXPECT_EQ(ask(std::vector<std::byte>(200, std::byte{0x53})), RefusalReason::malformed);
 
   const FrontStats s = front.stats();
@@ -81,7 +83,7 @@ TEST(StreamingLoopback, HandshakeRefusalsNameTheirReason) {
   EXPECT_EQ(s.refused_of(RefusalReason::wrong_experiment), 1u);
   EXPECT_EQ(s.refused_of(RefusalReason::unknown_field), 1u);
   EXPECT_EQ(s.refused_of(RefusalReason::too_large), 1u);
-  EXPECT_EQ(s.refused_of(RefusalReason::wrong_version), 3u);
+  EXPECT_EQ(s.refused_of(RefusalReason::wrong_version), 4u);
   EXPECT_EQ(s.refused_of(RefusalReason::malformed), 1u);
 }
 
@@ -95,7 +97,9 @@ TEST(StreamingLoopback, TicketsAndExpectationsAdmitOnlyLaunchedMembers) {
   e.fields = {{"u", {4, 4}}, {"v", {4, 4}}};
   e.dtype = DType::float64;
   e.parameter_count = 2;
+  e.parameter_names = {"amp", "tb"};
   e.member_size = 1;
+  e.steps = 3;
   config.expected = e;
   const std::uint64_t key = make_admission_key();
   Collector got;
@@ -142,14 +146,42 @@ TEST(StreamingLoopback, TicketsAndExpectationsAdmitOnlyLaunchedMembers) {
   MemberIdentity one_field = identity(3, 0, 1, 4, 4);
   one_field.fields.pop_back();
   EXPECT_NE(refusal(one_field, ticket).find("field 'v' is not announced"), std::string::npos);
-  EXPECT_EQ(refusal(identity(3, 0, 1, 4, 4), ticket), "admitted");
+  // Issue 32: named parameters in another order are refused, naming both orders.
+  MemberIdentity swapped = identity(3, 0, 1, 4, 4);
+  swapped.parameter_names = {"tb", "amp"};
+  EXPECT_EQ(refusal(swapped, ticket),
+            "wrong_announcement: streaming server refused simulation 3 rank 0: announcement "
+            "does not match the study: parameters [tb, amp], the study's are [amp, tb] in this "
+            "order (SURGE_PARAMETER_NAMES)");
+  MemberIdentity named = identity(3, 0, 1, 4, 4);
+  named.parameter_names = {"amp", "tb"};
+  EXPECT_EQ(refusal(named, ticket), "admitted");
+  EXPECT_EQ(refusal(identity(3, 0, 1, 4, 4), ticket), "admitted");  // unnamed: not checked
+  {
+    // A step the server would drop is the member's error, at its send (issue 32).
+    ClientConfig c = client_config(front.endpoint());
+    c.member_ticket = ticket;
+    Client client(c, identity(3, 0, 1, 4, 4));
+    const std::vector<double> u(16, 1.0);
+    client.send("u", 2, 0.2, Span<const double>(u.data(), u.size()));
+    for (const std::int64_t step : {std::int64_t{3}, std::int64_t{-1}}) {
+      try {
+        client.send("u", step, 0.3, Span<const double>(u.data(), u.size()));
+        ADD_FAILURE() << "step " << step << " was sent";
+      } catch (const surge::core::ProtocolError& err) {
+        EXPECT_EQ(err.message(), "streaming client: step " + std::to_string(step) +
+                                     " of field 'u' is not one the server takes: steps 0..2 (3 "
+                                     "per member)");
+      }
+    }
+  }
   front.revoke(3);
   EXPECT_EQ(refusal(identity(3, 0, 1, 4, 4), ticket).rfind("unknown_simulation: ", 0), 0u);
   const FrontStats s = front.stats();
-  EXPECT_EQ(s.accepted, 1u);
+  EXPECT_EQ(s.accepted, 3u);
   EXPECT_EQ(s.refused_of(RefusalReason::unknown_simulation), 3u);
   EXPECT_EQ(s.refused_of(RefusalReason::bad_ticket), 2u);
-  EXPECT_EQ(s.refused_of(RefusalReason::wrong_announcement), 5u);
+  EXPECT_EQ(s.refused_of(RefusalReason::wrong_announcement), 6u);
 }
 
 TEST(StreamingLoopback, NoServerMeansATimeoutNotAHang) {

@@ -20,7 +20,8 @@ namespace {
 void apply(const st::MemberEnvironment& env) {
   for (const char* name :
        {st::kEndpointVariable, st::kExperimentVariable, st::kSimulationIdVariable,
-        st::kServerTimeoutVariable, st::kPublicKeyFileVariable, st::kMemberTicketVariable}) {
+        st::kServerTimeoutVariable, st::kPublicKeyFileVariable, st::kMemberTicketVariable,
+        st::kParameterNamesVariable}) {
     unsetenv(name);
   }
   for (const auto& entry : st::to_environment(env)) {
@@ -46,6 +47,7 @@ st::MemberEnvironment sample() {
   env.server_timeout_s = 2.5;
   env.server_public_key_file = "/keys/server.pub";
   env.member_ticket = "0123456789abcdef0123456789abcdef";
+  env.parameter_names = {"amp", "tb", "alpha"};
   return env;
 }
 
@@ -59,6 +61,8 @@ TEST(MemberEnvironment, WhatTheLauncherWritesTheClientReads) {
   EXPECT_EQ(env.simulation, 42u);
   EXPECT_DOUBLE_EQ(env.server_timeout_s, 2.5);
   EXPECT_EQ(env.server_public_key_file, "/keys/server.pub");
+  EXPECT_EQ(std::string(std::getenv(st::kParameterNamesVariable)), "amp,tb,alpha");
+  EXPECT_EQ(env.parameter_names, (std::vector<std::string>{"amp", "tb", "alpha"}));
   const st::ClientConfig config = st::client_config(env);
   EXPECT_EQ(config.front_endpoint, env.endpoint);
   EXPECT_EQ(config.server_timeout_ms, 2500);
@@ -73,8 +77,10 @@ TEST(MemberEnvironment, OptionalVariablesMayBeAbsent) {
   plain.server_timeout_s = -1;
   plain.server_public_key_file.clear();
   plain.member_ticket.clear();
+  plain.parameter_names.clear();
   apply(plain);
   EXPECT_EQ(st::to_environment(plain).size(), 3u);
+  EXPECT_TRUE(st::read_member_environment().parameter_names.empty());
   const st::ClientConfig config = st::client_config(st::read_member_environment());
   EXPECT_EQ(config.server_timeout_ms, -1);
   EXPECT_FALSE(config.curve.on());
@@ -108,6 +114,14 @@ TEST(MemberEnvironment, EachMissingOrIllFormedVariableIsNamed) {
               std::string::npos)
         << timeout;
   }
+  for (const char* names : {"amp,,tb", "amp,tb,amp", "amp,", ",amp"}) {
+    apply(sample());
+    setenv(st::kParameterNamesVariable, names, 1);
+    EXPECT_EQ(error_of([] { (void)st::read_member_environment(); }),
+              std::string("SURGE_PARAMETER_NAMES='") + names +
+                  "' is not a list of distinct names (a,b,c)")
+        << names;
+  }
 }
 
 TEST(MemberEnvironment, TheCApiReportsTheVariable) {
@@ -126,6 +140,21 @@ TEST(MemberEnvironment, TheCApiReportsTheVariable) {
   EXPECT_EQ(surge_client_init_from_env(&client, 0, 1, 7, 1, names, 2, shape, 0, nullptr),
             SURGE_ERROR_ARGUMENT);
   EXPECT_NE(std::string(surge_client_last_error()).find("dtype"), std::string::npos);
+  // Named parameters: a NULL name is the caller's error, named before the environment is read.
+  const int ndims[] = {2};
+  const double values[] = {1.0, 2.0};
+  const char* bad_names[] = {"amp", nullptr};
+  EXPECT_EQ(surge_client_init_named_from_env(&client, 0, 1, SURGE_FLOAT64, 1, names, ndims, shape,
+                                             2, bad_names, values),
+            SURGE_ERROR_ARGUMENT);
+  EXPECT_EQ(std::string(surge_client_last_error()),
+            "surge_client_init_named_from_env: parameter name 1 is NULL");
+  const char* good_names[] = {"amp", "tb"};
+  EXPECT_EQ(surge_client_init_named_from_env(&client, 0, 1, SURGE_FLOAT64, 1, names, ndims, shape,
+                                             2, good_names, values),
+            SURGE_ERROR_ARGUMENT);
+  EXPECT_EQ(std::string(surge_client_last_error()).rfind("SURGE_EXPERIMENT is not set", 0), 0u)
+      << surge_client_last_error();
 }
 
 TEST(MemberEnvironment, NoServerMeansAProtocolErrorWithinTheTimeout) {

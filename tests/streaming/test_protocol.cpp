@@ -95,8 +95,8 @@ TEST(StreamingChecksum, FrameChecksumIsXxh3OfHeaderParametersAndPayload) {
   const std::uint64_t seed = member_seed(0xFEEDULL);
   const std::vector<std::byte> m =
       encode_message(h, Span<const double>(params), as_bytes(Span<const double>(payload)), seed);
-  EXPECT_EQ(kProtocolVersion, 4);
-  EXPECT_EQ(static_cast<int>(m[4]), 4);
+  EXPECT_EQ(kProtocolVersion, 5);
+  EXPECT_EQ(static_cast<int>(m[4]), 5);
   EXPECT_EQ(static_cast<int>(m[5]), 0);
   std::vector<std::byte> hashed(m.begin(), m.begin() + kChecksumOffset);
   hashed.insert(hashed.end(), m.begin() + kHeaderBytes, m.end());
@@ -181,6 +181,30 @@ TEST(StreamingProtocol, AnnouncementRoundTripsAndRejectsBadInput) {
   bad.fields[0].shape = {3, 0};
   eb = encode_announcement(bad);
   EXPECT_FALSE(decode_announcement(Bytes(eb.data(), eb.size())));
+}
+
+// Parameter names travel in the order given; none, or one unique name per parameter.
+TEST(StreamingProtocol, AnnouncementCarriesParameterNames) {
+  Announcement a = member(3, 1, 4);
+  a.parameter_count = 3;
+  a.parameter_names = {"tb", "amp", "alpha"};
+  std::vector<std::byte> b = encode_announcement(a);
+  auto back = decode_announcement(Bytes(b.data(), b.size()));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->parameter_names, a.parameter_names);
+  for (std::size_t n = 0; n < b.size(); ++n) {
+    EXPECT_FALSE(decode_announcement(Bytes(b.data(), n))) << n;
+  }
+  Announcement bad = a;
+  bad.parameter_names = {"tb", "amp"};  // fewer names than parameters
+  b = encode_announcement(bad);
+  EXPECT_FALSE(decode_announcement(Bytes(b.data(), b.size())));
+  bad.parameter_names = {"tb", "amp", "tb"};  // a name twice
+  b = encode_announcement(bad);
+  EXPECT_FALSE(decode_announcement(Bytes(b.data(), b.size())));
+  bad.parameter_names = {"tb", "", "alpha"};  // an empty name
+  b = encode_announcement(bad);
+  EXPECT_FALSE(decode_announcement(Bytes(b.data(), b.size())));
 }
 
 TEST(StreamingProtocol, DecodeFrameNamesEveryStatelessRejection) {

@@ -128,7 +128,12 @@ void read_solver(Study& s) {
   for (const auto& [name, value] : s.facts.defaults) cfg.parameters.ranges[name] = {value, value};
   (void)make_sampler(cfg.parameters.sampler, cfg.parameters.ranges, 0, 1);
   if (cfg.parameters.continuous) check_continuous(cfg);
-  for (const auto& [name, r] : cfg.parameters.ranges) s.range_names.push_back(name);
+  // One order of the parameters for the members, results.h5, the model and `surge predict`:
+  // the solver's (solver.parameters.parameters for an external one), not the map's.
+  s.range_names = s.facts.parameter_names;
+  SURGE_REQUIRE(s.range_names.size() == cfg.parameters.ranges.size(), ConfigError,
+                "parameters.ranges: " << cfg.parameters.ranges.size()
+                                      << " parameters, the solver has " << s.range_names.size());
   if (s.next_step) {
     SURGE_REQUIRE(static_cast<std::int64_t>(s.facts.times.size()) >
                       cfg.samples.stride * cfg.training.rollout_steps,

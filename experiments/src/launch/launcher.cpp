@@ -49,8 +49,15 @@ void terminate_member(pid_t pid) { terminate_members({pid}, std::chrono::seconds
 
 pid_t spawn_member(const std::vector<std::string>& args, const std::vector<std::string>& env,
                    int stdin_fd, const std::string& log_file, int& error) {
+  // argv[0] is the program's name, as a shell passes a name it found on PATH, and not the
+  // full path surge resolved (spawned below): Open MPI's mpirun takes an absolute argv[0] as
+  // --prefix and puts that prefix's bin/ and lib/ before the user's PATH and LD_LIBRARY_PATH
+  // on every rank, so a bare `python3` in a member's command would be the system's, not the
+  // user's (conda, venv) that surge run's PATH and the configuration check found.
+  const std::string name = std::filesystem::path(args.at(0)).filename().string();
   std::vector<char*> argv, envp;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(const_cast<char*>(name.c_str()));
+  for (std::size_t k = 1; k < args.size(); ++k) argv.push_back(const_cast<char*>(args[k].c_str()));
   argv.push_back(nullptr);
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
@@ -76,7 +83,7 @@ pid_t spawn_member(const std::vector<std::string>& args, const std::vector<std::
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attr, &none);
   pid_t pid = -1;
-  error = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  error = posix_spawn(&pid, args[0].c_str(), &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   return error == 0 ? pid : -1;

@@ -1,6 +1,7 @@
 #include "members/external_solver.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <set>
 
@@ -11,6 +12,7 @@ namespace surge::experiments {
 namespace {
 
 constexpr const char* kSimulationIdPlaceholder = "simulation_id";
+constexpr const char* kExperimentDirPlaceholder = "experiment_dir";
 
 bool name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
@@ -54,7 +56,25 @@ void check_placeholders_quoted(const YAML::Node& parameters, const core::ConfigS
   }
 }
 
+// The member's program as the user's shell would find it, from the experiment file's
+// directory: a bare name on surge run's PATH (which the members get, surge's mpirun adding
+// nothing in front), a relative path from `experiment_dir`. The launch uses what the check
+// found, so that both agree. "" when there is none.
+std::string resolve_program(const std::string& program,
+                            const std::filesystem::path& experiment_dir) {
+  if (program.find('/') == std::string::npos) return find_on_path(program);
+  const std::filesystem::path p(program);
+  return find_on_path((p.is_absolute() ? p : experiment_dir / p).lexically_normal().string());
+}
+
 }  // namespace
+
+std::filesystem::path experiment_directory(const core::ConfigSource& source) {
+  // Not canonical: a study file reached through a symbolic link keeps its link's directory.
+  return std::filesystem::absolute(source.file.empty() ? "." : source.file)
+      .lexically_normal()
+      .parent_path();
+}
 
 ExternalSolverConfig read_external_solver(const ExperimentConfig& cfg,
                                           const core::ConfigSource& source) {
@@ -67,11 +87,21 @@ ExternalSolverConfig read_external_solver(const ExperimentConfig& cfg,
   SURGE_REQUIRE(solver.outputs > 0, ConfigError,
                 "solver type external needs solver.parameters.outputs: the steps each member "
                 "sends");
-  SURGE_REQUIRE(!find_on_path(solver.command[0]).empty(), ConfigError,
+  // {experiment_dir}: the directory of the experiment file, in any word of the command.
+  const std::string experiment_dir = experiment_directory(source).string();
+  for (auto& arg : solver.command) {
+    arg = substitute(arg, [&](const std::string& name) {
+      return name == kExperimentDirPlaceholder ? experiment_dir : "{" + name + "}";
+    });
+  }
+  const std::string program = resolve_program(solver.command[0], experiment_dir);
+  SURGE_REQUIRE(!program.empty(), ConfigError,
                 "solver.parameters.command: '"
                     << solver.command[0]
-                    << "' is not an executable (a relative path is taken from the directory "
-                       "surge run is started in; a bare name is looked up on PATH)");
+                    << "' is not an executable (a relative path is taken from the experiment "
+                       "file's directory "
+                    << experiment_dir << "; a bare name is looked up on PATH)");
+  solver.command[0] = program;
   std::set<std::string> declared;
   for (const auto& name : solver.parameters) {
     SURGE_REQUIRE(name != kSimulationIdPlaceholder, ConfigError,
@@ -96,7 +126,8 @@ ExternalSolverConfig read_external_solver(const ExperimentConfig& cfg,
       SURGE_REQUIRE(name == kSimulationIdPlaceholder || declared.count(name), ConfigError,
                     "solver.parameters.command: unknown placeholder {"
                         << name << "} in '" << arg
-                        << "' (known: {simulation_id} and solver.parameters.parameters)");
+                        << "' (known: {simulation_id}, {experiment_dir} and "
+                           "solver.parameters.parameters)");
       return std::string();
     });
   }

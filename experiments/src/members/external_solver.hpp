@@ -4,6 +4,7 @@
 // experiment file instead; this reads and checks that declaration and turns it into the
 // study's SolverFacts and each member's command line.
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -17,10 +18,15 @@ namespace surge::experiments {
 
 inline constexpr const char* kExternalSolver = "external";
 
+// The directory of the experiment file (the current one without a file), absolute: relative
+// paths in an external solver's command are taken from there.
+[[nodiscard]] std::filesystem::path experiment_directory(const core::ConfigSource& source);
+
 // Reads solver.parameters of an external solver and checks it against the ensemble: the
-// command (its program found, every placeholder known), the parameters (each with a range or
-// a fixed value, and every range declared), the fields. Throws core::ConfigError naming the
-// key.
+// command (its program found as the user's shell would, a relative path from the experiment
+// file's directory, and made absolute; {experiment_dir} replaced; every placeholder known), the
+// parameters (each with a range or a fixed value, and every range declared), the fields. Throws
+// core::ConfigError naming the key.
 [[nodiscard]] ExternalSolverConfig read_external_solver(const ExperimentConfig& cfg,
                                                         const core::ConfigSource& source);
 

@@ -162,12 +162,16 @@ std::vector<std::string> member_environment(const Study& study, const std::strin
                                             const MemberRecord& member,
                                             const std::string& member_ticket) {
   if (!study.external) {
-    // Built-in members read only their ticket from the environment (the rest is on their
-    // command line).
-    if (member_ticket.empty()) return {};
-    return {std::string(streaming::kMemberTicketVariable) + "=" + member_ticket};
+    // Built-in members read only their ticket and the study's parameter order from the
+    // environment (the rest is on their command line).
+    std::vector<std::string> out = {streaming::parameter_names_entry(study.range_names)};
+    if (!member_ticket.empty())
+      out.push_back(std::string(streaming::kMemberTicketVariable) + "=" + member_ticket);
+    return out;
   }
+  // Every member is told the study's parameter order (SURGE_PARAMETER_NAMES).
   streaming::MemberEnvironment env;
+  env.parameter_names = study.range_names;
   env.member_ticket = member_ticket;
   env.endpoint = front_endpoint;
   env.experiment = study.cfg.study.name;

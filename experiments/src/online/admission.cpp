@@ -21,6 +21,7 @@ streaming::MemberExpectations member_expectations(const Study& study) {
   // surge solve streams float32; an external program what its study declares.
   e.dtype = study.external ? external_dtype(*study.external) : streaming::DType::float32;
   e.parameter_count = static_cast<std::uint32_t>(facts.parameter_names.size());
+  e.parameter_names = study.range_names;
   e.member_size = static_cast<std::uint32_t>(study.cfg.solver.ranks);
   e.steps = static_cast<std::int64_t>(facts.times.size());
   return e;

@@ -136,7 +136,7 @@ class StudyDriver {
           progress.update(r.batch, s_.source.progress(r));
           publish(r);
         });
-    progress.finish(surrogates::to_string(reason));
+    progress.finish(s_.trainer.batches(), surrogates::to_string(reason));
     return reason;
   }
 

@@ -1,5 +1,7 @@
 #include "study/member_table.hpp"
 
+#include <iterator>
+
 namespace surge::experiments {
 
 MemberTable::MemberTable(const Study& study, std::int64_t draws, std::uint64_t next_id)
@@ -9,6 +11,13 @@ MemberTable::MemberTable(const Study& study, std::int64_t draws, std::uint64_t n
       next_id_(next_id),
       n_validation_(static_cast<std::size_t>(study.cfg.parameters.validation_members)),
       n_train_(static_cast<std::size_t>(study.cfg.parameters.train_members)) {
+  for (const auto& name : study.range_names) {
+    const auto it = study.cfg.parameters.ranges.find(name);
+    study_order_.push_back(
+        it == study.cfg.parameters.ranges.end()
+            ? 0
+            : static_cast<std::size_t>(std::distance(study.cfg.parameters.ranges.begin(), it)));
+  }
   // The sequence is deterministic for a seed: replaying the draws restores its position.
   for (; draws_ < draws; ++draws_) (void)sampler_->next();
 }
@@ -18,7 +27,8 @@ MemberRecord MemberTable::draw(MemberRole role) {
   MemberRecord m;
   m.simulation_id = next_id_++;
   m.role = role;
-  m.parameters = sampler_->next();
+  const std::vector<double> drawn = sampler_->next();
+  for (const std::size_t k : study_order_) m.parameters.push_back(drawn.at(k));
   ++draws_;
   return m;
 }

@@ -30,6 +30,9 @@ class MemberTable {
  private:
   mutable std::mutex mutex_;
   std::unique_ptr<Sampler> sampler_;
+  // study_order_[k]: where the study's k-th parameter (Study::range_names) is in a draw, which
+  // comes in the order of the ranges' names.
+  std::vector<std::size_t> study_order_;
   std::int64_t draws_ = 0;
   std::uint64_t next_id_ = 0;
   std::size_t n_validation_, n_train_;

@@ -45,7 +45,7 @@ struct Study {
   surrogates::TrainingConfig training;   // checkpoint_dir made absolute
   std::string resolved_text;             // every part with its defaults, as YAML
   std::filesystem::path out_dir;         // absolute
-  std::vector<std::string> range_names;  // the order of sampled values (by name)
+  std::vector<std::string> range_names;  // the study's parameter order (the solver's)
   std::string mpirun;                    // full path ("" when members start with srun)
   std::optional<SlurmConfig> slurm;      // launcher type slurm
   SlurmCommands slurm_commands;          // the ones its mode needs, full paths

@@ -26,6 +26,9 @@ class Progress {
   // Prints the final line: the units done (the last update(), or total if none), elapsed
   // time, mean rate.
   void finish(std::string_view detail = {});
+  // Prints the final line with `done` units: the count when work stopped before any update()
+  // (a training that ran no batch is "done: 0 batches", not its budget).
+  void finish(std::int64_t done, std::string_view detail);
 
  private:
   void print(std::int64_t done, std::string_view detail, bool final_line);

@@ -125,7 +125,10 @@ struct ExternalSolverConfig {
   void visit(V& v) {
     v("command", command,
       "required: the member's program and its arguments; \"{name}\" is replaced by the "
-      "member's value of parameter name, \"{simulation_id}\" by its id (quote them in YAML); "
+      "member's value of parameter name, \"{simulation_id}\" by its id, \"{experiment_dir}\" by "
+      "the experiment file's directory (quote them in YAML); the program is found as the user's "
+      "shell would, a bare name on surge run's PATH (members run with surge run's environment, "
+      "nothing put before its PATH), a relative path from the experiment file's directory; "
       "started as `mpirun [mpirun_args] -np solver.ranks command...` in the directory surge run "
       "was started in");
     v("fields", fields,

@@ -60,6 +60,9 @@ struct RawMessage {
 struct IngestResult {
   MessageKind kind = MessageKind::data;  // meaningful when accepted
   std::optional<Rejection> rejection;
+  // What the rejected message was, where the kind alone would not tell the user which member
+  // to fix (bad_step: "simulation 3 rank 0, field 'u', step 10; steps 0..9").
+  std::string detail;
   std::optional<Delivery> delivery;
   [[nodiscard]] bool accepted() const noexcept { return !rejection; }
 };

@@ -91,14 +91,27 @@ SURGE_CLIENT_API int surge_client_init_fields_from_env(surge_client** client, in
                                                        int parameter_count,
                                                        const double* parameters);
 
+/* As surge_client_init_fields_from_env, naming the parameters: parameter_names[i] (NULL for
+ * none) is the name of parameters[i]. The server refuses the member (SURGE_ERROR_REFUSED, the
+ * message naming both lists) when the names or their order differ from the study's, which
+ * surge run gives its members in SURGE_PARAMETER_NAMES (comma-separated); without names only
+ * the count is checked. Returns what surge_client_init_fields_from_env returns;
+ * SURGE_ERROR_ARGUMENT also for a NULL, empty or repeated name. */
+SURGE_CLIENT_API int surge_client_init_named_from_env(
+    surge_client** client, int member_rank, int member_size, int dtype, int field_count,
+    const char* const* field_names, const int* ndims, const uint64_t* shapes, int parameter_count,
+    const char* const* parameter_names, const double* parameters);
+
 /* Sends this rank's block of `field_name` at `step`: block_extent[0..ndim) elements of the
  * client's dtype at `data`, placed at block_offset[0..ndim) in the global field (ndim: the
  * field's own number of axes). Both may be
  * NULL for the whole field. The data are copied once; the call blocks under back-pressure.
  * Returns SURGE_OK, SURGE_ERROR_ARGUMENT (client, field_name or data NULL, or only one of
  * block_offset and block_extent given) or SURGE_ERROR_PROTOCOL (a field the client did not
- * announce, a block outside the global shape, the server unreachable for longer than the
- * server timeout); the client stays usable after either. */
+ * announce, a block outside the global shape, a step outside the range the server takes (the
+ * message names the step, the field and the range: a study takes steps 0 .. outputs-1), the
+ * server unreachable for longer than the server timeout); the client stays usable after
+ * either. */
 SURGE_CLIENT_API int surge_client_send(surge_client* client, const char* field_name, int64_t step,
                                        double time, const void* data, const uint64_t* block_offset,
                                        const uint64_t* block_extent);

@@ -35,6 +35,9 @@ struct MemberIdentity {
   DType dtype = DType::float64;
   std::vector<FieldSpec> fields;   // names and global shapes
   std::vector<double> parameters;  // sent with every block
+  // Their names, in the same order: empty, or one per parameter. A study's server refuses a
+  // member whose names or order differ from the study's (SURGE_PARAMETER_NAMES).
+  std::vector<std::string> parameter_names;
 };
 
 // This rank's block of a field: global offsets and extents per dimension. Empty = the whole
@@ -121,6 +124,8 @@ class Client {
   std::uint64_t seed_ = kChecksumSeed;
   std::string data_endpoint_;
   std::int64_t last_step_ = -1;
+  // The steps the server takes (WELCOME): 0 .. steps_-1; 0: any step >= 0.
+  std::int64_t steps_ = 0;
   bool finished_ = false;
   // Data socket connection, from its monitor: whether connected, and since when not.
   bool connected_ = false;

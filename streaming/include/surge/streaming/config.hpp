@@ -54,6 +54,9 @@ struct MemberExpectations {
   std::vector<FieldSpec> fields;  // every field with its global shape, in any order
   DType dtype = DType::none;      // none: float32 or float64
   std::uint32_t parameter_count = 0;
+  // The study's order of the parameters (SURGE_PARAMETER_NAMES): a member that names its
+  // parameters must name these, in this order. Empty: names are not checked.
+  std::vector<std::string> parameter_names;
   std::uint32_t member_size = 1;  // solver.ranks
   std::int64_t steps = 0;         // a member sends steps 0 .. steps-1; 0: any step >= 0
 };

@@ -24,6 +24,8 @@ inline constexpr const char* kClientSecretKeyFileVariable = "SURGE_CLIENT_SECRET
 // The member's admission ticket: a secret per launch, in the environment because a command
 // line is world-readable (/proc/<pid>/cmdline).
 inline constexpr const char* kMemberTicketVariable = "SURGE_MEMBER_TICKET";
+// The study's parameter names, comma-separated, in the order the member sends their values.
+inline constexpr const char* kParameterNamesVariable = "SURGE_PARAMETER_NAMES";
 
 // What a member is told. The first three are required; the others are set when the study
 // uses them.
@@ -35,8 +37,15 @@ struct MemberEnvironment {
   std::string server_public_key_file;  // CURVE; "": off
   std::string client_public_key_file;  // CURVE: the client pair the server admits
   std::string client_secret_key_file;
-  std::string member_ticket;  // "": the server asks for none
+  std::string member_ticket;                 // "": the server asks for none
+  std::vector<std::string> parameter_names;  // the study's order; empty: not told
 };
+
+// "SURGE_PARAMETER_NAMES=a,b,c": the entry that tells a member the study's parameter order.
+[[nodiscard]] std::string parameter_names_entry(const std::vector<std::string>& names);
+// The names of SURGE_PARAMETER_NAMES ("a,b,c"); empty when unset. Throws core::ConfigError
+// for an empty or repeated name.
+[[nodiscard]] std::vector<std::string> parameter_names_from_environment();
 
 // A fresh member ticket: 128 random bits from the OS (/dev/urandom), as 32 hex digits.
 // Throws core::IoError if there is no randomness to be had.

@@ -15,7 +15,7 @@
 
 namespace surge::streaming {
 
-inline constexpr std::uint16_t kProtocolVersion = 4;
+inline constexpr std::uint16_t kProtocolVersion = 5;
 inline constexpr std::array<unsigned char, 4> kMagic = {'S', 'R', 'G', 'E'};
 inline constexpr std::size_t kHeaderBytes = 128;
 inline constexpr std::size_t kChecksumOffset = 120;
@@ -131,6 +131,10 @@ struct FieldSpec {
   bool operator==(const FieldSpec& o) const { return name == o.name && shape == o.shape; }
 };
 
+// The steps a member may send, as both sides tell the user: "steps 0..9 (10 per member)", or
+// "steps 0 and up" when the server sets no bound (`steps` 0).
+[[nodiscard]] std::string step_range_text(std::int64_t steps);
+
 // What a member says about itself at the handshake.
 struct Announcement {
   std::string experiment;
@@ -140,10 +144,14 @@ struct Announcement {
   DType dtype = DType::float64;
   std::uint32_t parameter_count = 0;
   std::vector<FieldSpec> fields;
+  // The parameters' names in the order the member sends their values: empty (the member does
+  // not say) or parameter_count unique names.
+  std::vector<std::string> parameter_names;
   bool operator==(const Announcement& o) const {
     return experiment == o.experiment && simulation == o.simulation &&
            member_rank == o.member_rank && member_size == o.member_size && dtype == o.dtype &&
-           parameter_count == o.parameter_count && fields == o.fields;
+           parameter_count == o.parameter_count && fields == o.fields &&
+           parameter_names == o.parameter_names;
   }
 };
 

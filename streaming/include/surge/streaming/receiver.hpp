@@ -75,7 +75,9 @@ class Receiver {
  private:
   void run();
   void deliver(Delivery&& d);
-  void log_rejection(Rejection why);
+  // Logs a dropped message (at most one line per kind per reject_log_interval_ms), with its
+  // detail when the kind has one.
+  void log_rejection(Rejection why, const std::string& detail = {});
 
   struct Zmq;  // sockets and context, kept out of this header
   ReceiverConfig config_;
