@@ -83,7 +83,7 @@ void update_rows(const Fields2D& out, const Fields2D& base, const Fields2D& eval
           const double *fx0 = &fx(v, i, 0), *fx1 = &fx(v, i + 1, 0), *fy0 = &fy(v, i, 0);
           const double *b = &base(v, i, 0), *e = &eval(v, i, 0);
           double* o = &out(v, i, 0);
-          Kokkos::parallel_for(Kokkos::TeamVectorRange(team, j0, j1), [&](int j) {
+          for_independent_lanes(team, j0, j1, [&](int j) {
             const double div = cx * (fx0[j] - fx1[j]) + cy * (fy0[j] - fy0[j + 1]);
             double value = w0 * b[j] + div;
             if (kWithEval) value += w1 * e[j];
@@ -108,7 +108,7 @@ void cell_half_slopes(const Fields2D& w, const Fields2D& half_slope, const Box& 
         for (int v = 0; v < kNumVars; ++v) {
           const double *lo = &w(v, i - di, 0) - dj, *mid = &w(v, i, 0), *hi = &w(v, i + di, 0) + dj;
           double* out = &half_slope(v, i, 0);
-          Kokkos::parallel_for(Kokkos::TeamVectorRange(team, j0, j1), [&](int j) {
+          for_independent_lanes(team, j0, j1, [&](int j) {
             const double a = lo[j], b = mid[j], c = hi[j];
             out[j] = 0.5 * Slope<L>::limit(b - a, c - b);
           });
@@ -146,7 +146,7 @@ void face_fluxes(const Fields2D& w, const Fields2D& half_slope, const Fields2D& 
         const double* sr_row = &half_slope(0, i, 0);
         const double* sl_row = sr_row - di * row - dj;
         double* f_row = &flux(0, i, 0);
-        Kokkos::parallel_for(Kokkos::TeamVectorRange(team, j0, j1), [&](int j) {
+        for_independent_lanes(team, j0, j1, [&](int j) SURGE_INLINE_LANE {
           double wl[kNumVars], wr[kNumVars];
           for (int v = 0; v < kNumVars; ++v) {
             const double b = wl_row[v * plane + j], c = wr_row[v * plane + j];
@@ -159,12 +159,13 @@ void face_fluxes(const Fields2D& w, const Fields2D& half_slope, const Fields2D& 
             }
           }
           // A reconstruction that is not positive falls back to the cell values (first order;
-          // piecewise-constant states are the cell values already).
-          if (L != Limiter::kFirstOrder &&
-              !(wl[kRho] > 0.0 && wl[kPressure] > 0.0 && wr[kRho] > 0.0 && wr[kPressure] > 0.0)) {
+          // piecewise-constant states are the cell values already). Selects, not a branch.
+          if (L != Limiter::kFirstOrder) {
+            const bool positive =
+                wl[kRho] > 0.0 && wl[kPressure] > 0.0 && wr[kRho] > 0.0 && wr[kPressure] > 0.0;
             for (int v = 0; v < kNumVars; ++v) {
-              wl[v] = wl_row[v * plane + j];
-              wr[v] = wr_row[v * plane + j];
+              wl[v] = positive ? wl[v] : wl_row[v * plane + j];
+              wr[v] = positive ? wr[v] : wr_row[v * plane + j];
             }
           }
           double b_face = 0.0, psi_face = 0.0;
