@@ -3,9 +3,9 @@
 // MC, VL2) and the HLLE and RK2 variants at 256^2.
 //
 // There is no bandwidth roofline to compare with here (HLLD is compute-bound); the bound is
-// the project's goal of 2e6 zone-cycles/s per core for 2D, the issue's reference point
-// being Idefix's published 0.3-0.6e6 cell updates/s per CPU core for 3D constrained-transport
-// MHD. ratio >= 1 means the goal is met.
+// the goal of 5e6 zone-cycles/s per core for 2D (issue 27; the first goal, 2e6, was met with
+// scalar kernels), the reference point being Idefix's published 0.3-0.6e6 cell updates/s per
+// CPU core for 3D constrained-transport MHD. ratio >= 1 means the goal is met.
 #include <mpi.h>
 
 #include <algorithm>
@@ -24,7 +24,7 @@ using surge::solvers::Mhd2dConfig;
 
 namespace {
 
-constexpr double kGoalPerCore = 2e6;
+constexpr double kGoalPerCore = 5e6;
 
 double measure(int n, const char* riemann, const char* integrator, int steps, int repeats) {
   Mhd2dConfig c;

@@ -83,7 +83,7 @@ void update_rows(const Fields2D& out, const Fields2D& base, const Fields2D& eval
           const double *fx0 = &fx(v, i, 0), *fx1 = &fx(v, i + 1, 0), *fy0 = &fy(v, i, 0);
           const double *b = &base(v, i, 0), *e = &eval(v, i, 0);
           double* o = &out(v, i, 0);
-          Kokkos::parallel_for(Kokkos::TeamVectorRange(team, j0, j1), [&](int j) {
+          for_independent_lanes(team, j0, j1, [&](int j) {
             const double div = cx * (fx0[j] - fx1[j]) + cy * (fy0[j] - fy0[j + 1]);
             double value = w0 * b[j] + div;
             if (kWithEval) value += w1 * e[j];
@@ -108,11 +108,54 @@ void cell_half_slopes(const Fields2D& w, const Fields2D& half_slope, const Box& 
         for (int v = 0; v < kNumVars; ++v) {
           const double *lo = &w(v, i - di, 0) - dj, *mid = &w(v, i, 0), *hi = &w(v, i + di, 0) + dj;
           double* out = &half_slope(v, i, 0);
-          Kokkos::parallel_for(Kokkos::TeamVectorRange(team, j0, j1), [&](int j) {
+          for_independent_lanes(team, j0, j1, [&](int j) {
             const double a = lo[j], b = mid[j], c = hi[j];
             out[j] = 0.5 * Slope<L>::limit(b - a, c - b);
           });
         }
+      });
+}
+
+// The primitives w of every cell of the box from the conservative u, and with `with_rate`
+// each cell's signal rate max((|v_x| + c_fx) / dx, (|v_y| + c_fy) / dy) (vectorised across a
+// row: the fast speeds' roots are most of the work; the scan for the largest rate and for
+// non-positive cells reads them after).
+void cell_primitives(const Fields2D& u, const Fields2D& w, const Field2D& rate, const Box& cells,
+                     double gamma, double idx, double idy, bool with_rate) {
+  const int i0 = cells.i0, j0 = cells.j0, j1 = cells.j1;
+  const long plane = static_cast<long>(u.stride_0());  // between variables, in elements
+  SURGE_REQUIRE(w.stride_0() == u.stride_0() && w.stride_1() == u.stride_1(), Error,
+                "mhd2d: the primitive kernel's views differ in layout");
+  Kokkos::parallel_for(
+      "mhd2d_primitives", RowPolicy(cells.i1 - cells.i0, Kokkos::AUTO),
+      KOKKOS_LAMBDA(const RowMember& team) {
+        const int i = i0 + team.league_rank();
+        // Row pointers (cell j of variable v at [v * plane + j]), as in face_fluxes.
+        const double* ur = &u(0, i, 0);
+        double* wr = &w(0, i, 0);
+        double* rate_row = &rate(i, 0);
+        for_independent_lanes(team, j0, j1, [&](int j) SURGE_INLINE_LANE {
+          const double rho = ur[kRho * plane + j], inv = 1.0 / rho;
+          const double mx = ur[kMx * plane + j], my = ur[kMy * plane + j], mz = ur[kMz * plane + j];
+          const double vx = mx * inv, vy = my * inv, vz = mz * inv;
+          const double bx = ur[kBx * plane + j], by = ur[kBy * plane + j], bz = ur[kBz * plane + j];
+          const double p =
+              Eos::pressure(rho, mx, my, mz, bx, by, bz, ur[kEnergy * plane + j], gamma);
+          wr[kRho * plane + j] = rho;
+          wr[kVx * plane + j] = vx;
+          wr[kVy * plane + j] = vy;
+          wr[kVz * plane + j] = vz;
+          wr[kBx * plane + j] = bx;
+          wr[kBy * plane + j] = by;
+          wr[kBz * plane + j] = bz;
+          wr[kPressure * plane + j] = p;
+          wr[kPsi * plane + j] = ur[kPsi * plane + j];
+          if (with_rate) {
+            const double rx = (abs_of(vx) + Eos::fast_speed(rho, p, bx, by, bz, gamma)) * idx;
+            const double ry = (abs_of(vy) + Eos::fast_speed(rho, p, by, bz, bx, gamma)) * idy;
+            rate_row[j] = max_of(rx, ry);
+          }
+        });
       });
 }
 
@@ -146,7 +189,7 @@ void face_fluxes(const Fields2D& w, const Fields2D& half_slope, const Fields2D& 
         const double* sr_row = &half_slope(0, i, 0);
         const double* sl_row = sr_row - di * row - dj;
         double* f_row = &flux(0, i, 0);
-        Kokkos::parallel_for(Kokkos::TeamVectorRange(team, j0, j1), [&](int j) {
+        for_independent_lanes(team, j0, j1, [&](int j) SURGE_INLINE_LANE {
           double wl[kNumVars], wr[kNumVars];
           for (int v = 0; v < kNumVars; ++v) {
             const double b = wl_row[v * plane + j], c = wr_row[v * plane + j];
@@ -159,12 +202,13 @@ void face_fluxes(const Fields2D& w, const Fields2D& half_slope, const Fields2D& 
             }
           }
           // A reconstruction that is not positive falls back to the cell values (first order;
-          // piecewise-constant states are the cell values already).
-          if (L != Limiter::kFirstOrder &&
-              !(wl[kRho] > 0.0 && wl[kPressure] > 0.0 && wr[kRho] > 0.0 && wr[kPressure] > 0.0)) {
+          // piecewise-constant states are the cell values already). Selects, not a branch.
+          if (L != Limiter::kFirstOrder) {
+            const bool positive =
+                wl[kRho] > 0.0 && wl[kPressure] > 0.0 && wr[kRho] > 0.0 && wr[kPressure] > 0.0;
             for (int v = 0; v < kNumVars; ++v) {
-              wl[v] = wl_row[v * plane + j];
-              wr[v] = wr_row[v * plane + j];
+              wl[v] = positive ? wl[v] : wl_row[v * plane + j];
+              wr[v] = positive ? wr[v] : wr_row[v * plane + j];
             }
           }
           double b_face = 0.0, psi_face = 0.0;
@@ -329,6 +373,7 @@ Mhd2d::Mhd2d(const Mhd2dConfig& config, MPI_Comm comm)
   flux_x_ = Fields2D("mhd2d_flux_x", kVars, lnx + 2 * g, lny + 2 * g);
   flux_y_ = Fields2D("mhd2d_flux_y", kVars, lnx + 2 * g, lny + 2 * g);
   half_slope_ = Fields2D("mhd2d_half_slope", kVars, lnx + 2 * g, lny + 2 * g);
+  rate_ = Field2D("mhd2d_rate", lnx + 2 * g, lny + 2 * g);
 
   // The initial state, ghosts and corners included, set on the host and copied once.
   auto host = Kokkos::create_mirror_view(u_);
@@ -390,34 +435,20 @@ double Mhd2d::primitives_and_rate(const Fields2D& u, const char* stage, bool wit
   const int ox = d.offset_x(), oy = d.offset_y(), gny = d.ny();
   const double gamma = gamma_, idx = 1.0 / dx_, idy = 1.0 / dy_;
   auto w = w_;
-  const Box all{0, lnx + 2 * g, 0, lny + 2 * g};
+  auto rate = rate_;
+  mhd2d_kernels::cell_primitives(u, w_, rate_, {0, lnx + 2 * g, 0, lny + 2 * g}, gamma, idx, idy,
+                                 with_rate);
+  // Ghosts are owned elsewhere: the scan covers this rank's cells.
   const CellScan local = reduce_over_cells<CellScanReducer>(
-      "mhd2d_primitives", all, KOKKOS_LAMBDA(int i, int j, CellScan& scan) {
-        const double rho = u(kRho, i, j), inv = 1.0 / rho;
-        const double vx = u(kMx, i, j) * inv, vy = u(kMy, i, j) * inv, vz = u(kMz, i, j) * inv;
-        const double bx = u(kBx, i, j), by = u(kBy, i, j), bz = u(kBz, i, j);
-        const double p = Eos::pressure(rho, u(kMx, i, j), u(kMy, i, j), u(kMz, i, j), bx, by, bz,
-                                       u(kEnergy, i, j), gamma);
-        w(kRho, i, j) = rho;
-        w(kVx, i, j) = vx;
-        w(kVy, i, j) = vy;
-        w(kVz, i, j) = vz;
-        w(kBx, i, j) = bx;
-        w(kBy, i, j) = by;
-        w(kBz, i, j) = bz;
-        w(kPressure, i, j) = p;
-        w(kPsi, i, j) = u(kPsi, i, j);
-        if (i < g || i >= lnx + g || j < g || j >= lny + g) return;  // ghosts: owned elsewhere
-        if (!(rho > 0.0) || !(p > 0.0)) {                            // also catches NaN
+      "mhd2d_scan", owned(), KOKKOS_LAMBDA(int i, int j, CellScan& scan) {
+        if (!(w(kRho, i, j) > 0.0) || !(w(kPressure, i, j) > 0.0)) {  // also catches NaN
           const long long cell = static_cast<long long>(ox + i - g) * gny + (oy + j - g);
           scan.bad += 1;
           scan.first_bad = cell < scan.first_bad ? cell : scan.first_bad;
           return;
         }
         if (!with_rate) return;  // the stages after the first only check positivity
-        const double rx = (abs_of(vx) + Eos::fast_speed(rho, p, bx, by, bz, gamma)) * idx;
-        const double ry = (abs_of(vy) + Eos::fast_speed(rho, p, by, bz, bx, gamma)) * idy;
-        const double r = max_of(rx, ry);
+        const double r = rate(i, j);
         scan.rate = r > scan.rate ? r : scan.rate;
       });
   // One reduction agrees on the rate and on the first bad cell (max of minus its index;

@@ -170,6 +170,26 @@ TEST(BufferConcurrency, CloseReleasesBlockedProducersAndWaitingConsumers) {
   EXPECT_EQ(full->statistics().rejected_puts, 3);
 }
 
+// A put wakes the waiting consumers only once a batch can be served: a consumer that waits
+// below the batch size gets, for each policy, one full batch when the batch_size-th sample
+// arrives, and nothing is lost while it sleeps through the earlier puts.
+TEST(BufferConcurrency, WaitingConsumerIsServedAFullBatchAtTheBatchSize) {
+  for (const char* policy : {"fifo", "firo", "reservoir"}) {
+    auto buffer = make(policy, "{capacity: 64, batch_size: 8, watermark: 1}");
+    std::size_t served = 0;
+    std::thread consumer([&] {
+      if (auto batch = buffer->next_batch()) served = batch->size();
+    });
+    testing::wait_until([&] { return buffer->waiting_consumers() == 1; });
+    for (int step = 0; step < 7; ++step) ASSERT_TRUE(buffer->put(make_sample(0, step)));
+    EXPECT_EQ(buffer->waiting_consumers(), 1) << policy;  // seven of eight: not ready
+    ASSERT_TRUE(buffer->put(make_sample(0, 7)));
+    consumer.join();
+    EXPECT_EQ(served, 8u) << policy;
+    EXPECT_EQ(buffer->statistics().batches, 1) << policy;
+  }
+}
+
 // wait_for_room() blocks exactly as put() would, stores nothing, counts as a blocked producer
 // (so that a consumer may serve a partial batch), and a put() right after it does not block.
 TEST(BufferConcurrency, WaitForRoomBlocksLikePutAndStoresNothing) {

@@ -6,6 +6,7 @@
 #include <mpi.h>
 
 #include <cmath>
+#include <type_traits>
 
 #include "surge/core/error.hpp"
 #include "surge/solvers/kokkos_aliases.hpp"
@@ -20,6 +21,39 @@ struct Box {
 
 using RowPolicy = Kokkos::TeamPolicy<DevExec>;
 using RowMember = RowPolicy::member_type;
+
+// Marks a lane lambda to be inlined into for_independent_lanes' loop whatever its size (a
+// Riemann solver's body exceeds the compiler's inlining limits, and a call in the loop keeps
+// it from vectorising): `[&](int j) SURGE_INLINE_LANE { ... }`.
+#if defined(__GNUC__)
+#define SURGE_INLINE_LANE __attribute__((always_inline))
+#else
+#define SURGE_INLINE_LANE
+#endif
+
+// Calls f(j) for the lanes [j0, j1) of a row, for a body whose lanes are independent (each
+// writes only its own elements and reads nothing another lane writes). On the Serial backend
+// a team has one thread and TeamVectorRange's step is that run-time team size, which keeps
+// the compiler from vectorising; this loop has a unit step and tells the compiler that the
+// lanes are independent, so a row is vectorised without alias checks. Elsewhere: the team's
+// threads and vector lanes.
+template <class F>
+KOKKOS_FORCEINLINE_FUNCTION void for_independent_lanes(const RowMember& team, int j0, int j1,
+                                                       const F& f) {
+#if defined(KOKKOS_ENABLE_SERIAL)
+  if constexpr (std::is_same_v<DevExec, Kokkos::Serial>) {
+#if defined(__clang__)
+#pragma clang loop vectorize(assume_safety)
+#elif defined(__GNUC__)
+#pragma GCC ivdep
+#endif
+    for (int j = j0; j < j1; ++j) f(j);
+  } else
+#endif
+  {
+    Kokkos::parallel_for(Kokkos::TeamVectorRange(team, j0, j1), f);
+  }
+}
 
 // Calls f(i, j) for every cell of the box.
 template <class F>

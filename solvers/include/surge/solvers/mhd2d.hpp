@@ -203,6 +203,7 @@ class Mhd2d {
   Fields2D w_;                // primitives of the state being differentiated
   Fields2D flux_x_, flux_y_;  // flux_x(v, i, j): face between cells i - 1 and i
   Fields2D half_slope_;       // half the limited slope of each cell along the sweep's axis
+  Field2D rate_;              // each cell's signal rate (|v| + c_f) / h, the larger of x and y
 };
 
 }  // namespace surge::solvers

@@ -162,6 +162,12 @@ KOKKOS_FORCEINLINE_FUNCTION FaceFlux jump_flux(const FaceFlux& f, double s, cons
           f.e + s * (ua.e - ub.e)};
 }
 
+// c ? a : b, componentwise (selects, which vectorise where a branch would not).
+KOKKOS_FORCEINLINE_FUNCTION FaceFlux select(bool c, const FaceFlux& a, const FaceFlux& b) {
+  return {c ? a.d : b.d,     c ? a.mn : b.mn,   c ? a.mt1 : b.mt1, c ? a.mt2 : b.mt2,
+          c ? a.bt1 : b.bt1, c ? a.bt2 : b.bt2, c ? a.e : b.e};
+}
+
 template <RiemannSolver R>
 struct Riemann;
 
@@ -219,7 +225,25 @@ struct Riemann<RiemannSolver::kHlld> {
     return u;
   }
 
-  // gamma: the adiabatic index; inv_gm1 = 1 / (gamma - 1).
+  // The double-star flux on one side of the contact (eqs. 62-63, 65): `near` is that side's
+  // single-star state (energy e_near, sqrt of density sq_near, flux f_near, conserved
+  // c_near), s_alfven its Alfven speed; sgn is sign(B_n) on the left, -sign(B_n) on the right.
+  static KOKKOS_FORCEINLINE_FUNCTION FaceFlux double_star(const FaceState& uss, double vb_ss,
+                                                          const FaceState& near, double e_near,
+                                                          double sq_near, double s_alfven,
+                                                          const FaceFlux& f_near,
+                                                          const FaceFlux& c_near, double sgn) {
+    const double vb_near = near.vn * near.bn + near.vt1 * near.bt1 + near.vt2 * near.bt2;
+    const double ess = e_near - sq_near * (vb_near - vb_ss) * sgn;
+    FaceState u = uss;
+    u.d = near.d;
+    return jump_flux(f_near, s_alfven, conserved(u, ess), c_near);
+  }
+
+  // gamma: the adiabatic index; inv_gm1 = 1 / (gamma - 1). Every region's flux is computed
+  // and the region's is selected (no branch: the face loop then vectorises across a row);
+  // the selected flux is the same expression as with branches, bit for bit. The other
+  // regions' arithmetic may divide by zero or take a negative root, which is never selected.
   static KOKKOS_FORCEINLINE_FUNCTION FaceFlux solve(const FaceState& l, const FaceState& r,
                                                     double gamma, double inv_gm1) {
     const double cl = Eos::fast_speed(l.d, l.p, l.bn, l.bt1, l.bt2, gamma);
@@ -227,8 +251,6 @@ struct Riemann<RiemannSolver::kHlld> {
     const double cmax = max_of(cl, cr);
     const double sl = min_of(l.vn, r.vn) - cmax, sr = max_of(l.vn, r.vn) + cmax;  // eq. 67
     const double el = Eos::energy(l, inv_gm1), er = Eos::energy(r, inv_gm1);
-    if (sl >= 0.0) return physical_flux(l, el);
-    if (sr <= 0.0) return physical_flux(r, er);
     const double bn = l.bn, bn2 = bn * bn;
     const double ptl = l.p + 0.5 * (bn2 + l.bt1 * l.bt1 + l.bt2 * l.bt2);
     const double ptr = r.p + 0.5 * (bn2 + r.bt1 * r.bt1 + r.bt2 * r.bt2);
@@ -246,12 +268,8 @@ struct Riemann<RiemannSolver::kHlld> {
     const FaceFlux csl = conserved(usl, esl), csr = conserved(usr, esr);
     const FaceFlux fsl = jump_flux(fl, sl, csl, cl_u);  // eq. 64
     const FaceFlux fsr = jump_flux(fr, sr, csr, cr_u);
-    // Without a normal field the Alfven waves merge with the contact (S_L* = S_M = S_R*).
-    if (0.5 * bn2 < 1e-12 * pt_star) return sm >= 0.0 ? fsl : fsr;
     const double sqdl = square_root(usl.d), sqdr = square_root(usr.d);
     const double ssl = sm - abs_of(bn) / sqdl, ssr = sm + abs_of(bn) / sqdr;  // eq. 51
-    if (ssl >= 0.0) return fsl;
-    if (ssr <= 0.0) return fsr;
     // Double-star states (eqs. 59-63).
     const double sgn = bn > 0.0 ? 1.0 : -1.0, inv = 1.0 / (sqdl + sqdr);
     FaceState uss = usl;
@@ -260,16 +278,18 @@ struct Riemann<RiemannSolver::kHlld> {
     uss.bt1 = (sqdl * usr.bt1 + sqdr * usl.bt1 + sqdl * sqdr * (usr.vt1 - usl.vt1) * sgn) * inv;
     uss.bt2 = (sqdl * usr.bt2 + sqdr * usl.bt2 + sqdl * sqdr * (usr.vt2 - usl.vt2) * sgn) * inv;
     const double vb_ss = sm * bn + uss.vt1 * uss.bt1 + uss.vt2 * uss.bt2;
-    if (sm >= 0.0) {
-      const double vb_sl = sm * bn + usl.vt1 * usl.bt1 + usl.vt2 * usl.bt2;
-      const double ess = esl - sqdl * (vb_sl - vb_ss) * sgn;
-      uss.d = usl.d;
-      return jump_flux(fsl, ssl, conserved(uss, ess), csl);  // eq. 65
-    }
-    const double vb_sr = sm * bn + usr.vt1 * usr.bt1 + usr.vt2 * usr.bt2;
-    const double ess = esr + sqdr * (vb_sr - vb_ss) * sgn;
-    uss.d = usr.d;
-    return jump_flux(fsr, ssr, conserved(uss, ess), csr);
+    const FaceFlux fssl = double_star(uss, vb_ss, usl, esl, sqdl, ssl, fsl, csl, sgn);
+    const FaceFlux fssr = double_star(uss, vb_ss, usr, esr, sqdr, ssr, fsr, csr, -sgn);
+    // The regions, the outermost last so that it wins: S_M >= 0 or not; S_L* >= 0, S_R* <= 0;
+    // without a normal field the Alfven waves merge with the contact (S_L* = S_M = S_R*);
+    // S_R <= 0, S_L >= 0.
+    const bool left = sm >= 0.0;
+    FaceFlux f = select(left, fssl, fssr);
+    f = select(ssr <= 0.0, fsr, f);
+    f = select(ssl >= 0.0, fsl, f);
+    f = select(0.5 * bn2 < 1e-12 * pt_star, select(left, fsl, fsr), f);
+    f = select(sr <= 0.0, fr, f);
+    return select(sl >= 0.0, fl, f);
   }
 };
 
