@@ -188,7 +188,8 @@ def main():
             "study.checkpoint_every_s=5",
             "study.checkpoints_kept=2",
             f"streaming.server_timeout_s={SERVER_TIMEOUT_S}",
-            f"streaming.max_message_bytes={MAX_MESSAGE}", "launcher.parameters.retries=1",
+            f"streaming.max_message_bytes={MAX_MESSAGE}", "launcher.parameters.retries=2",
+            "launcher.parameters.on_failure=redraw", "launcher.parameters.max_failed_members=100000",
             "--no-plots"]
     servers = [Server([a.surge, "run", a.yaml] + keys, os.path.join(tmp, "server0.log"))]
     start = time.time()
