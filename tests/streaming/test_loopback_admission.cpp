@@ -241,7 +241,8 @@ TEST(StreamingLoopback, BadFramesOnTheWireAreCountedByKindAndHarmless) {
   Receiver receiver(config, key, 0, got.handler());
   Front front(config, key, {receiver.endpoint()});
   const std::vector<double> params = {8.0, 0.5};
-  const Announcement member{"loopback", 8, 0, 1, DType::float64, 2, {{"u", {4, 4}}, {"v", {4, 4}}}};
+  const Announcement member{"loopback", 8, 0, 1, DType::float64, 2, {{"u", {4, 4}}, {"v", {4, 4}}},
+                            {}};
   const std::uint64_t seed = test::seed_of(key, 0, member);
   auto good = test::data_message(8, 0, 0, 0, 0, 4, 4, params, seed);
   std::vector<std::vector<std::byte>> bad;
