@@ -15,7 +15,7 @@ server at their start and end, bytes in checkpoints/ and logs/, and whether ever
 exact. Exits 0 when every count is exact and every resource stays within its bound, else 1.
 
 usage: soak.py <surge> <hostile_peer> <experiment.yaml> <minutes> [--seed N] [--restarts N]
-               [--keep DIR]
+               [--keep DIR] [--rss-growth-mib M]
 """
 import argparse
 import os
@@ -34,8 +34,8 @@ import numpy as np
 FRAMES = 11  # frames a member of small.yaml streams (its initial state and 10 outputs)
 MAX_MESSAGE = 65536
 SERVER_TIMEOUT_S = 5
-# Resources of the last server at its end against the first at its start: allowed growth.
-RSS_GROWTH_MIB = 64
+# Resources of the last server at its end against the first at its start: allowed growth
+# (RSS: --rss-growth-mib, default 64).
 FD_GROWTH = 8
 THREAD_GROWTH = 2
 
@@ -173,6 +173,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--restarts", type=int, default=None)
     ap.add_argument("--keep", default=None, help="output directory to keep (default: removed)")
+    ap.add_argument("--rss-growth-mib", type=float, default=64,
+                    help="RSS the last server may hold at its end beyond the first at its start")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     seconds = a.minutes * 60
@@ -263,8 +265,9 @@ def main():
         if first is None or last is None:
             problems.append("the server was never sampled after its first 10 s")
             first = last = first or last or (0, 0, 0, 0)
-        if (last[0] - first[0]) / 1024 > RSS_GROWTH_MIB:
-            problems.append(f"RSS grew by {(last[0] - first[0]) / 1024:.0f} MiB")
+        if (last[0] - first[0]) / 1024 > a.rss_growth_mib:
+            problems.append(f"RSS grew by {(last[0] - first[0]) / 1024:.0f} MiB "
+                            f"(bound {a.rss_growth_mib:g} MiB)")
         if last[3] - first[3] > FD_GROWTH:
             problems.append(f"open files grew from {first[3]} to {last[3]}")
         if last[2] - first[2] > THREAD_GROWTH:
