@@ -26,20 +26,6 @@ std::string parent_of(const std::string& path) {
   return parent.empty() ? std::string(".") : parent.string();
 }
 
-// Writes all of [data, data + size) to `fd`; returns 0 or the errno of the failure.
-int write_all(int fd, const void* data, std::size_t size) noexcept {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::write(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno;
-    if (n == 0) return EIO;
-    p += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return 0;
-}
-
 // Syncs `path` (a file or directory); returns 0 or the errno of the failure.
 int sync_path(const std::string& path, bool directory) noexcept {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
@@ -76,6 +62,19 @@ std::string swap_in(const std::string& from, const std::string& to) {
 }
 
 }  // namespace
+
+int write_all(int fd, const void* data, std::size_t size) noexcept {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::write(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return EIO;
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return 0;
+}
 
 std::string partial_path(const std::string& path) { return path + ".partial"; }
 

@@ -18,6 +18,7 @@
 #include <filesystem>
 
 #include "launch/launcher_detail.hpp"
+#include "surge/core/atomic_file.hpp"
 #include "surge/core/error.hpp"
 #include "surge/experiments/launcher.hpp"
 
@@ -34,18 +35,6 @@ void append_token(std::string& line, const std::string& token) {
                 "a simulation's argument holds a tab or a newline: '" << token << "'");
   if (!line.empty()) line += '\t';
   line += token;
-}
-
-// Writes all of `text` (a line far shorter than a pipe's buffer); false if the reader is gone.
-bool write_all(int fd, const std::string& text) {
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
 }
 
 }  // namespace
@@ -98,7 +87,8 @@ void LocalLauncher::hand(Worker& w, std::size_t index) {
   w.since = std::chrono::steady_clock::now();
   ++w.handed;
   // A worker that died meanwhile fails this attempt when it is reaped.
-  (void)write_all(w.input, line + "\n");
+  const std::string text = line + "\n";
+  (void)core::write_all(w.input, text.data(), text.size());
   SURGE_LOG(log_, debug,
             "handed simulation " << m.simulation_id << " (" << to_string(m.role) << ", attempt "
                                  << m.attempts << ") to worker " << w.number);

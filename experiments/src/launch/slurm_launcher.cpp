@@ -16,6 +16,7 @@
 #include <map>
 #include <sstream>
 
+#include "surge/core/atomic_file.hpp"
 #include "surge/core/error.hpp"
 
 namespace surge::experiments {
@@ -35,6 +36,11 @@ std::string first_line(const std::string& text) {
   std::string line = text.substr(0, text.find('\n'));
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
   return line;
+}
+
+// A job id as sbatch --parsable prints it (digits; an array or het job's with '_').
+bool is_job_id(const std::string& id) {
+  return !id.empty() && id.size() < 32 && id.find_first_not_of("0123456789_") == std::string::npos;
 }
 
 std::string joined(const std::vector<std::string>& items, char separator) {
@@ -178,15 +184,16 @@ void SlurmJobLauncher::start() {
   thread_ = std::thread([this] { run(); });
 }
 
+std::string SlurmJobLauncher::journal_file() const { return script_dir_ + "/member_jobs"; }
+
 void SlurmJobLauncher::cancel_earlier_jobs() {
-  const std::string file = script_dir_ + "/member_jobs";
+  const std::string file = journal_file();
   std::ifstream in(file);
   if (!in) return;
   std::vector<std::string> journaled;
   for (std::string line; std::getline(in, line);) {
     const std::string id = line.substr(0, line.find(' '));
-    if (!id.empty() && id.size() < 32 && id.find_first_not_of("0123456789_") == std::string::npos)
-      journaled.push_back(id);
+    if (is_job_id(id)) journaled.push_back(id);
   }
   in.close();
   std::vector<std::string> alive;
@@ -209,17 +216,16 @@ void SlurmJobLauncher::cancel_earlier_jobs() {
 }
 
 void SlurmJobLauncher::journal(const std::string& id, const MemberRecord& m) {
-  const std::string file = script_dir_ + "/member_jobs";
+  const std::string file = journal_file();
   const std::string line =
       id + " " + std::to_string(m.simulation_id) + " " + std::to_string(m.attempts) + "\n";
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  const bool written = fd >= 0 &&
-                       ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-                       ::fsync(fd) == 0;
-  if (fd >= 0) ::close(fd);
-  if (!written) {
+  int error = fd < 0 ? errno : core::write_all(fd, line.data(), line.size());
+  if (error == 0 && ::fsync(fd) != 0) error = errno;
+  if (fd >= 0 && ::close(fd) != 0 && error == 0) error = errno;
+  if (error != 0) {
     SURGE_LOG(log_, warn,
-              "cannot journal job " << id << " in " << file << ": " << std::strerror(errno)
+              "cannot journal job " << id << " in " << file << ": " << std::strerror(error)
                                     << " (a resumed server would not cancel it)");
   }
 }
@@ -299,20 +305,14 @@ bool SlurmJobLauncher::submit_next() {
     SURGE_REQUIRE(fd >= 0 && ::fchmod(fd, 0600) == 0, IoError,
                   "cannot write " << script_file << ": " << std::strerror(errno));
     const std::string text = script_(m, m.attempts, policy_.log_file(m));
-    std::size_t done = 0;
-    while (done < text.size()) {
-      const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      done += static_cast<std::size_t>(n);
-    }
+    const bool written = core::write_all(fd, text.data(), text.size()) == 0;
     const bool closed = ::close(fd) == 0;
-    SURGE_REQUIRE(done == text.size() && closed, IoError, "cannot write " << script_file);
+    SURGE_REQUIRE(written && closed, IoError, "cannot write " << script_file);
   }
   const ProgramResult r = run_program({commands_.sbatch, "--parsable", script_file});
   const std::string id = first_line(r.output).substr(0, first_line(r.output).find(';'));
   std::lock_guard<std::mutex> lock(mutex_);
-  if (r.code != 0 || id.empty() || id.find_first_not_of("0123456789_") != std::string::npos) {
+  if (r.code != 0 || !is_job_id(id)) {
     // Not the member's fault (a busy controller, a submission limit): it stays pending and
     // its attempt does not count; the next try waits longer each time, and a Slurm that
     // keeps refusing ends the study.

@@ -19,6 +19,11 @@ namespace surge::core {
 // "cannot <action> '<path>': <strerror(error)>", the one line of a failed file operation.
 [[nodiscard]] std::string file_error(const std::string& action, const std::string& path, int error);
 
+// Writes all of [data, data + size) to the open descriptor `fd`, again after EINTR and short
+// writes. Returns 0, or the errno of the failure (EIO where write() made no progress). Never
+// throws.
+[[nodiscard]] int write_all(int fd, const void* data, std::size_t size) noexcept;
+
 // Flushes a file's data and size to the device (fsync). Throws IoError.
 void sync_file(const std::string& path);
 // Flushes a directory's entries (after a create or a rename); a file system that cannot

@@ -105,6 +105,7 @@ class SlurmJobLauncher final : public Launcher {
   // The journaled jobs of an earlier server that Slurm still knows as queued or running:
   // cancelled, and the journal emptied.
   void cancel_earlier_jobs();
+  [[nodiscard]] std::string journal_file() const;  // script_dir/member_jobs
   void journal(const std::string& id, const MemberRecord& m);
   void attempt_failed(std::size_t index, const std::string& why);
 
