@@ -226,11 +226,11 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
     record.learning_rate = lr;
     record.samples_per_second = static_cast<double>(local_samples) / seconds(begin, t3);
     record.wall_seconds = m.wall();
-    m.history.training.push_back(record);
+    m.history.add(record);
     if (callback) callback(record);
 
     if (c.validate_every > 0 && m.step % c.validate_every == 0 && !validation.empty()) {
-      m.history.validation.push_back(validate(validation));
+      m.history.add(validate(validation));
     }
     if (c.checkpoint_every > 0 && m.step % c.checkpoint_every == 0 && m.rank == 0) {
       fs::create_directories(c.checkpoint_dir);
@@ -245,7 +245,7 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
   }
   if (!validation.empty() && m.step > 0 &&
       (m.history.validation.empty() || m.history.validation.back().batch != m.step)) {
-    m.history.validation.push_back(validate(validation));
+    m.history.add(validate(validation));
   }
   SURGE_LOG(m.log, info,
             "stopped after batch " << m.step << ": " << to_string(reason) << " (" << local_samples

@@ -16,6 +16,7 @@
 #include "surge/core/log.hpp"
 #include "surge/core/mpi.hpp"
 #include "surge/reservoir/parameters.hpp"
+#include "surge/surrogates/trainer.hpp"
 
 namespace surge::experiments {
 
@@ -142,10 +143,13 @@ OutputEstimate estimate_output(const ExperimentConfig& cfg, const surrogates::Io
   const std::uint64_t channels = io.fields.size();
   const std::uint64_t validation = positive(cfg.parameters.validation_members);
   const std::uint64_t members = positive(cfg.parameters.train_members) + validation;
-  const std::uint64_t batches = positive(cfg.training.max_batches);
-  const std::uint64_t validations =
-      cfg.training.validate_every > 0 ? batches / positive(cfg.training.validate_every) + 1 : 1;
-  // Training history: 6 values a batch, 3 + 3 per channel a validation (doubles).
+  const std::uint64_t batches = std::min<std::uint64_t>(positive(cfg.training.max_batches),
+                                                        surrogates::History::kTrainingRows);
+  const std::uint64_t validations = std::min<std::uint64_t>(
+      cfg.training.validate_every > 0 ? batches / positive(cfg.training.validate_every) + 1 : 1,
+      surrogates::History::kValidationRows);
+  // Training history: 6 values a row, 3 + 3 per channel a validation (doubles); both bounded
+  // (surrogates::History).
   const std::uint64_t history = 8 * (6 * batches + validations * (3 + 3 * channels));
 
   OutputEstimate e;

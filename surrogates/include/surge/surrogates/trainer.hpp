@@ -45,9 +45,27 @@ struct ValidationRecord {
   std::vector<FieldMetrics> fields;
 };
 
+// The training and validation curves, bounded so that a study of any length (a continuous one
+// runs for days) keeps at most kTrainingRows + kValidationRows rows in memory, checkpoints and
+// results.h5. Training rows are per batch until kTrainingRows; then adjacent rows merge in
+// pairs and each row stands for `stride()` consecutive batches (2, 4, ...): `batch` is the last
+// of them, `samples` their sum, `loss` the sample-weighted mean, the rate, throughput and wall
+// time the last batch's. Validation rows past kValidationRows are thinned: every other older
+// row is dropped, the latest is always kept.
 struct History {
+  static constexpr std::size_t kTrainingRows = 8192;
+  static constexpr std::size_t kValidationRows = 4096;
   std::vector<TrainingRecord> training;
   std::vector<ValidationRecord> validation;
+
+  void add(const TrainingRecord& record);
+  void add(ValidationRecord record);
+  // Batches each full training row stands for (1 until the first merge). Derived from the rows,
+  // so a history read back from a checkpoint goes on at the same resolution.
+  [[nodiscard]] std::int64_t stride() const noexcept;
+
+ private:
+  mutable std::int64_t stride_ = 0;  // cached stride(); 0 = derive from the rows
 };
 
 // Autoregressive rollouts of the validation members (next_step models): each member is rolled
