@@ -157,8 +157,46 @@ def check_dom_against_results(dom, results, command):
     for s in STATUSES:
         expect_equal(f"members {s}", int(members[f"data-{s}"]), status.count(s))
     expect_equal("member table rows", dom.rows - 1, len(status))  # less its header row
+    check_space(dom, results)
+    check_image(dom, results)
     print(f"ok: the {command} page shows {batches} batches, final loss {loss:.6e}, members "
           + ", ".join(f"{status.count(s)} {s}" for s in STATUSES if status.count(s)))
+
+
+def check_space(dom, results):
+    """The parameter-space chart: the first two parameters that vary, every member once."""
+    with h5py.File(results, "r") as f:
+        names = [n.decode() if isinstance(n, bytes) else str(n)
+                 for n in f["members"].attrs["parameter_names"]]
+        p = f["members/parameters"][:]
+    varying = [names[k] for k in range(len(names)) if len(set(p[:, k])) > 1]
+    chart = dom.attrs["space-chart"]
+    expect_equal("the parameter chart's axes", [chart.get("data-x-name"), chart.get("data-y-name")],
+                 varying[:2])
+    expect_equal("the parameter chart's points", int(chart["data-points"]), len(p))
+
+
+def check_image(dom, results):
+    """The images: the last frame of the first member of predictions/, thinned as the page
+    thins it (every k-th node, k = ceil(max side / 64)), truth and prediction per channel."""
+    with h5py.File(results, "r") as f:
+        g = f["predictions"]
+        member = int(g["simulation_id"][0])
+        truth, prediction = g["truth"][0, -1], g["prediction"][0, -1]
+    if truth.ndim == 2:
+        truth, prediction = truth[None], prediction[None]
+    k = -(-max(truth.shape[1:]) // 64)
+    expect_equal("the image's member", int(dom.attrs["image-card"]["data-member"]), member)
+    expect_equal("the image's channels", int(dom.attrs["image-card"]["data-channels"]), len(truth))
+    for c in range(len(truth)):
+        for what, field in (("truth", truth[c]), ("prediction", prediction[c])):
+            a = dom.attrs[f"image-{c}-{what}"]
+            thinned = field[::k, ::k]
+            for key, value in (("data-value-min", thinned.min()), ("data-value-max", thinned.max())):
+                seen = float(a[key])
+                if abs(seen - float(value)) > 1e-5 * max(abs(float(value)), 1e-30):
+                    fail(f"image {c} {what}: {key} {seen!r} on the page, {float(value)!r} in results.h5")
+    print(f"ok: the image shows member {member}, {len(truth)} channel(s), thinned by {k}")
 
 
 def stop(proc, what):

@@ -52,14 +52,14 @@ TEST(LiveJson, EscapesTextAndWritesNonFiniteAsNull) {
   s.loss = {1.5, std::numeric_limits<double>::quiet_NaN()};
   s.loss_batch = {1, 2};
   s.members.present = true;
-  s.members.rows.push_back({7, "train", "failed", "exited with code 3", 2, 11});
+  s.members.rows.push_back({7, "train", "failed", "exited with code 3", 2, 11, {}});
   s.members.failed = 1;
   const std::string json = to_json(s);
   EXPECT_NE(json.find(R"("study":"a \"b\" \u003cscript\u003e\u000a")"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("loss":[1.5,null])"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("failed":1)"), std::string::npos) << json;
   EXPECT_NE(json.find(R"({"id":7,"role":"train","status":"failed","attempts":2,"samples":11,)"
-                      R"("last_error":"exited with code 3"})"),
+                      R"("last_error":"exited with code 3","parameters":[]})"),
             std::string::npos)
       << json;
 }
@@ -73,7 +73,10 @@ TEST(LiveMembersFromRecords, CountsByStatusAndSamplesBySimulation) {
   records[1].last_error = "killed";
   records[2].simulation_id = 6;
   records[2].status = MemberStatus::done;
-  const LiveMembers m = live_members(records, {{4, 10}, {6, 3}});
+  records[2].parameters = {0.5, 2.0};
+  const LiveMembers m = live_members(records, {{4, 10}, {6, 3}}, {"a", "b"});
+  EXPECT_EQ(m.parameter_names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(m.rows[2].parameters, (std::vector<double>{0.5, 2.0}));
   EXPECT_TRUE(m.present);
   EXPECT_EQ(m.done, 2);
   EXPECT_EQ(m.failed, 1);
@@ -81,6 +84,36 @@ TEST(LiveMembersFromRecords, CountsByStatusAndSamplesBySimulation) {
   ASSERT_EQ(m.rows.size(), 3u);
   EXPECT_EQ(m.rows[1].samples, 0);
   EXPECT_EQ(m.rows[1].last_error, "killed");
+}
+
+// Every k-th node per axis (k = ceil(longest side / 64)), axis 1 fastest, channel after channel.
+TEST(LiveImageFromFrame, ThinsEachAxisAndKeepsChannelsApart) {
+  const std::vector<std::int64_t> grid = {130, 70};  // k = 3: 44 x 24 nodes
+  const std::size_t field = 130 * 70;
+  std::vector<float> truth(2 * field), prediction(2 * field);
+  for (std::size_t c = 0; c < 2; ++c) {
+    for (std::size_t i = 0; i < 130; ++i) {
+      for (std::size_t j = 0; j < 70; ++j) {
+        truth[c * field + i * 70 + j] = static_cast<float>(1000 * c + 10 * i + j);
+        prediction[c * field + i * 70 + j] = -truth[c * field + i * 70 + j];
+      }
+    }
+  }
+  const LiveImage image = live_image(truth.data(), prediction.data(), grid, 2);
+  EXPECT_EQ(image.step, 3);
+  ASSERT_EQ(image.grid, (std::vector<std::int64_t>{44, 24}));
+  ASSERT_EQ(image.truth.size(), 2u);
+  ASSERT_EQ(image.truth[1].size(), 44u * 24u);
+  EXPECT_EQ(image.truth[0][1 * 24 + 2], 10 * 3 + 2 * 3);          // node (3, 6)
+  EXPECT_EQ(image.truth[1][43 * 24 + 23], 1000 + 10 * 129 + 69);  // node (129, 69)
+  EXPECT_EQ(image.prediction[1][43 * 24 + 23], -(1000 + 10 * 129 + 69));
+  EXPECT_LT(live_image(truth.data(), prediction.data(), {9100}, 2).simulation_id, 0);  // 1-D
+  const std::string json = to_json([&] {
+    LiveState s;
+    s.image = image;
+    return s;
+  }());
+  EXPECT_NE(json.find(R"("grid":[44,24],"step":3,"truth":[[0,3,6,)"), std::string::npos);
 }
 
 TEST(ServeAddress, HostAndPortEitherMayBeLeftOut) {

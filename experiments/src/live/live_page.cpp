@@ -11,6 +11,8 @@ body{font-family:sans-serif;margin:1em;color:#222}
 .card{border:1px solid #ccc;border-radius:6px;padding:.6em}
 table{border-collapse:collapse;font-size:90%}td,th{padding:2px 8px;border-bottom:1px solid #eee}
 .figures span{display:inline-block;margin-right:1.5em}.failed{color:#b00}
+#images figure{display:inline-block;margin:0 1em 1em 0;text-align:center;font-size:85%}
+#images canvas{width:192px;height:192px;image-rendering:pixelated;border:1px solid #ccc}
 </style></head><body>
 <h2>surge <span id="command"></span>: <span id="study"></span> <small id="status"></small></h2>
 <div class="figures card">
@@ -28,7 +30,11 @@ table{border-collapse:collapse;font-size:90%}td,th{padding:2px 8px;border-bottom
 <div class="card"><canvas id="validation-chart"></canvas></div>
 <div class="card"><canvas id="members-chart"></canvas></div>
 <div class="card" id="rollout-card" hidden><canvas id="rollout-chart"></canvas></div>
+<div class="card" id="space-card" hidden><canvas id="space-chart"></canvas></div>
 </div>
+<div class="card" id="image-card" hidden><h3>validation member <span id="image-member"></span>
+at t = <span id="image-time"></span> (<span id="image-label"></span>)</h3>
+<div id="images"></div></div>
 <div class="card"><h3>members (<span id="member-count">0</span>)</h3>
 <table id="member-table"><thead><tr><th>id</th><th>role</th><th>status</th><th>attempts</th>
 <th>samples</th><th>last error</th></tr></thead><tbody></tbody></table></div>
@@ -55,7 +61,8 @@ const charts = {
   loss: chart('loss-chart', 'line', 'training loss (normalised MSE) against batch', true),
   validation: chart('validation-chart', 'line', 'validation relative L2 error against batch', true),
   members: chart('members-chart', 'bar', 'members by status', false),
-  rollout: chart('rollout-chart', 'line', 'rollout relative L2 error against horizon', true)
+  rollout: chart('rollout-chart', 'line', 'rollout relative L2 error against horizon', true),
+  space: chart('space-chart', 'scatter', 'members over the parameter space', false)
 };
 function xy(xs, ys) { return xs.map((x, i) => ({x: x, y: ys[i]})); }
 // The numbers a chart holds, written onto its canvas for whoever reads the DOM.
@@ -99,6 +106,85 @@ function members(s) {
     return tr;
   }));
 }
+// The members drawn, over the first two parameters that vary between them, by role.
+function space(m) {
+  const names = m.parameter_names || [];
+  const varying = names.map((n, k) => k).filter(k =>
+    m.rows.some(r => r.parameters.length > k && r.parameters[k] !== m.rows[0].parameters[k]));
+  const card = document.getElementById('space-card');
+  card.hidden = varying.length < 1;
+  if (card.hidden) return;
+  const kx = varying[0], ky = varying.length > 1 ? varying[1] : varying[0];
+  const c = charts.space;
+  c.data.datasets = ['train', 'validation'].map((role, i) => ({label: role + ' members',
+    data: m.rows.filter(r => r.role === role && r.parameters.length > Math.max(kx, ky))
+      .map(r => ({x: r.parameters[kx], y: r.parameters[ky]}))
+      .sort((a, b) => a.x - b.x),  // unparsed data must come sorted by x (Chart.js)
+    backgroundColor: colours[i], pointRadius: 3}));
+  c.options.scales.x.title = {display: true, text: names[kx]};
+  c.options.scales.y.title = {display: true, text: names[ky]};
+  c.update('none');
+  c.canvas.dataset.xName = names[kx];
+  c.canvas.dataset.yName = names[ky];
+  c.canvas.dataset.points = c.data.datasets.reduce((n, d) => n + d.data.length, 0);
+}
+// A channel as an image: axis 0 across, axis 1 up; values from lo (dark) to hi (yellow).
+function draw(canvas, grid, values, lo, hi) {
+  const [n0, n1] = grid;
+  canvas.width = n0; canvas.height = n1;
+  const ctx = canvas.getContext('2d');
+  const img = ctx.createImageData(n0, n1);
+  const span = hi > lo ? hi - lo : 1;
+  for (let i = 0; i < n0; ++i) {
+    for (let j = 0; j < n1; ++j) {
+      const v = values[i * n1 + j];
+      const t = v === null ? 0 : Math.min(1, Math.max(0, (v - lo) / span));
+      const p = 4 * ((n1 - 1 - j) * n0 + i);
+      img.data[p] = 255 * Math.min(1, 1.6 * t); img.data[p + 1] = 255 * t * t;
+      img.data[p + 2] = 255 * Math.max(0, 0.6 - t); img.data[p + 3] = 255;
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  canvas.dataset.min = String(lo); canvas.dataset.max = String(hi);
+}
+function extent(v) {
+  let lo = Infinity, hi = -Infinity;
+  for (const x of v) if (x !== null) { lo = Math.min(lo, x); hi = Math.max(hi, x); }
+  return [lo, hi];
+}
+function images(s) {
+  const im = s.image;
+  const card = document.getElementById('image-card');
+  card.hidden = im.simulation_id < 0;
+  if (card.hidden) return;
+  text('image-member', im.simulation_id); text('image-label', im.label);
+  text('image-time', im.time.toPrecision(4));
+  const box = document.getElementById('images');
+  box.replaceChildren();
+  im.truth.forEach((truth, c) => {
+    const prediction = im.prediction[c];
+    const error = truth.map((v, k) => (v === null || prediction[k] === null ? null : prediction[k] - v));
+    const [tlo, thi] = extent(truth), [plo, phi] = extent(prediction);
+    const lo = Math.min(tlo, plo), hi = Math.max(thi, phi);
+    const emax = Math.max(...error.map(e => Math.abs(e || 0)));
+    [['truth', truth, lo, hi], ['prediction', prediction, lo, hi], ['error', error, -emax, emax]]
+      .forEach(([what, values, a, b]) => {
+        const fig = document.createElement('figure');
+        const canvas = document.createElement('canvas');
+        canvas.id = 'image-' + c + '-' + what;
+        draw(canvas, im.grid, values, a, b);
+        const [vlo, vhi] = extent(values);
+        canvas.dataset.valueMin = String(vlo); canvas.dataset.valueMax = String(vhi);
+        const cap = document.createElement('figcaption');
+        cap.textContent = (s.channels[c] || 'channel ' + c) + ' ' + what + ' [' +
+          a.toPrecision(3) + ', ' + b.toPrecision(3) + ']';
+        fig.append(canvas, cap);
+        box.appendChild(fig);
+      });
+  });
+  card.dataset.member = im.simulation_id;
+  card.dataset.channels = im.truth.length;
+}
 function show(s) {
   text('command', s.command); text('study', s.study);
   text('status', s.finished ? 'finished' : 'running');
@@ -120,6 +206,8 @@ function show(s) {
   lines(charts.rollout, s.rollout_horizon, s.rollout_rel_l2, s.channels, 2);
   document.getElementById('rollout-card').hidden = !s.rollout_horizon.length;
   members(s);
+  space(s.members);
+  images(s);
   document.body.dataset.updated = (Number(document.body.dataset.updated || 0) + 1);
 }
 async function poll() {

@@ -64,12 +64,26 @@ LiveMembers read_members(hid_t file) {
                     statuses.size() == n && errors.size() == n,
                 IoError, "members/ datasets of different lengths");
   m.present = true;
+  std::vector<double> parameters;
+  std::size_t p = 0;
+  if (h5::exists(g, "parameters")) {
+    std::vector<hsize_t> dims;
+    parameters = h5::read_dataset<double>(g, "parameters", &dims);
+    p = dims.size() == 2 && dims[0] == n ? dims[1] : 0;
+    if (p > 0) m.parameter_names = h5::read_attribute_strings(g, "parameter_names");
+    SURGE_REQUIRE(
+        p == 0 || m.parameter_names.size() == p, IoError,
+        "members/parameters has " << p << " columns and " << m.parameter_names.size() << " names");
+  }
   const std::pair<const char*, int*> counts[] = {{"pending", &m.pending}, {"running", &m.running},
                                                  {"done", &m.done},       {"failed", &m.failed},
                                                  {"redrawn", &m.redrawn}, {"stopped", &m.stopped}};
   for (std::size_t i = 0; i < n; ++i) {
-    m.rows.push_back({static_cast<std::uint64_t>(ids[i]), roles[i], statuses[i], errors[i],
-                      static_cast<int>(attempts[i]), samples[i]});
+    m.rows.push_back(
+        {static_cast<std::uint64_t>(ids[i]), roles[i], statuses[i], errors[i],
+         static_cast<int>(attempts[i]), samples[i],
+         std::vector<double>(parameters.begin() + static_cast<std::ptrdiff_t>(i * p),
+                             parameters.begin() + static_cast<std::ptrdiff_t>((i + 1) * p))});
     m.samples_in += samples[i];
     for (const auto& [name, count] : counts)
       if (statuses[i] == name) ++*count;
@@ -77,7 +91,36 @@ LiveMembers read_members(hid_t file) {
   return m;
 }
 
+// The last frame of the first member in predictions/ ([members, frames, (channels,) n0, n1]).
+LiveImage read_image(hid_t file) {
+  if (!h5::exists(file, "predictions")) return {};
+  const h5::Group g = h5::open_group(file, "predictions");
+  const auto names = h5::read_attribute_strings(g, "field_names");
+  const auto ids = h5::read_dataset<std::int64_t>(g, "simulation_id");
+  const auto times = h5::read_dataset<double>(g, "time");
+  std::vector<hsize_t> dims, pdims;
+  const auto truth = h5::read_dataset<float>(g, "truth", &dims);
+  const auto prediction = h5::read_dataset<float>(g, "prediction", &pdims);
+  const std::size_t channels = names.size(), axes = dims.size() - (channels > 1 ? 3 : 2);
+  if (ids.empty() || dims.size() < 3 || dims != pdims || axes != 2 || dims[1] == 0) return {};
+  const std::vector<std::int64_t> grid(dims.end() - 2, dims.end());
+  const std::size_t frame = channels * static_cast<std::size_t>(grid[0] * grid[1]);
+  const std::size_t at = (dims[1] - 1) * frame;  // member 0, last frame
+  SURGE_REQUIRE(truth.size() >= at + frame && ids.size() == dims[0], IoError,
+                "predictions/ datasets of inconsistent shapes");
+  LiveImage image = live_image(truth.data() + at, prediction.data() + at, grid, channels);
+  image.simulation_id = ids[0];
+  if (times.size() == dims[1]) image.time = times.back();
+  image.label = "model at the end (results.h5)";
+  return image;
+}
+
 }  // namespace
+
+LiveImage read_live_image(const std::filesystem::path& results) {
+  const h5::File file = h5::open_file(results.string());
+  return read_image(file);
+}
 
 LiveState read_live_state(const std::filesystem::path& results) {
   const h5::File file = h5::open_file(results.string());
@@ -104,6 +147,8 @@ LiveState read_live_state(const std::filesystem::path& results) {
       l.rollout_rel_l2 = std::move(rel);
     });
   }
+  LiveImage image = read_image(file);
+  board.update([&](LiveState& l) { l.image = std::move(image); });
   return board.snapshot();
 }
 

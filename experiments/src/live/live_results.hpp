@@ -11,5 +11,8 @@ namespace surge::experiments {
 // Throws core::IoError when the file is not a study's results.h5 (unreadable, no training
 // group, no batches attribute).
 [[nodiscard]] LiveState read_live_state(const std::filesystem::path& results);
+// The image results.h5 ends with: the last frame of the first member of predictions/ (no image
+// when there is none or the fields are not 2-D grids). Throws core::IoError.
+[[nodiscard]] LiveImage read_live_image(const std::filesystem::path& results);
 
 }  // namespace surge::experiments

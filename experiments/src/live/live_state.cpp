@@ -1,5 +1,6 @@
 #include "live/live_state.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -37,13 +38,15 @@ class JsonWriter {
     text_ << c;
     first_ = false;
   }
-  void number(double x) {
+  // `digits` significant digits: 17 keeps every double exact (the tests compare the page's
+  // numbers with results.h5's); images need fewer.
+  void number(double x, int digits = 17) {
     comma();
     if (!std::isfinite(x)) {
       text_ << "null";
     } else {
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%.17g", x);
+      std::snprintf(buf, sizeof buf, "%.*g", digits, x);
       text_ << buf;
     }
   }
@@ -73,9 +76,13 @@ class JsonWriter {
     for (const auto x : v) number(static_cast<double>(x));
     close(']');
   }
-  void rows(const std::vector<std::vector<double>>& v) {
+  void rows(const std::vector<std::vector<double>>& v, int digits = 17) {
     open('[');
-    for (const auto& row : v) numbers(row);
+    for (const auto& row : v) {
+      open('[');
+      for (const double x : row) number(x, digits);
+      close(']');
+    }
     close(']');
   }
   void strings(const std::vector<std::string>& v) {
@@ -135,18 +142,37 @@ void write_members(JsonWriter& w, const LiveMembers& s) {
     w.field("attempts", m.attempts);
     w.field("samples", m.samples);
     w.field("last_error", m.last_error);
+    w.field("parameters", m.parameters);
     w.close('}');
   }
   w.close(']');
+  w.field("parameter_names", s.parameter_names);
+  w.close('}');
+}
+
+void write_image(JsonWriter& w, const LiveImage& image) {
+  w.key("image");
+  w.open('{');
+  w.field("simulation_id", image.simulation_id);
+  w.field("label", image.label);
+  w.field("time", image.time);
+  w.field("grid", image.grid);
+  w.field("step", image.step);
+  w.key("truth");
+  w.rows(image.truth, 6);  // 64 x 64 nodes a channel, twice, every second: 6 digits suffice
+  w.key("prediction");
+  w.rows(image.prediction, 6);
   w.close('}');
 }
 
 }  // namespace
 
 LiveMembers live_members(const std::vector<MemberRecord>& members,
-                         const std::map<std::uint64_t, std::int64_t>& samples) {
+                         const std::map<std::uint64_t, std::int64_t>& samples,
+                         const std::vector<std::string>& parameter_names) {
   LiveMembers m;
   m.present = true;
+  m.parameter_names = parameter_names;
   const MemberCounts c = count_members(members);
   m.pending = c.pending;
   m.running = c.running;
@@ -158,8 +184,8 @@ LiveMembers live_members(const std::vector<MemberRecord>& members,
   for (const auto& r : members) {
     const auto it = samples.find(r.simulation_id);
     const std::int64_t n = it == samples.end() ? 0 : it->second;
-    m.rows.push_back(
-        {r.simulation_id, to_string(r.role), to_string(r.status), r.last_error, r.attempts, n});
+    m.rows.push_back({r.simulation_id, to_string(r.role), to_string(r.status), r.last_error,
+                      r.attempts, n, r.parameters});
     m.samples_in += n;
   }
   return m;
@@ -190,8 +216,35 @@ std::string to_json(const LiveState& s) {
   w.field("rollout_horizon", s.rollout_horizon);
   w.field("rollout_rel_l2", s.rollout_rel_l2);
   write_members(w, s.members);
+  write_image(w, s.image);
   w.close('}');
   return w.str();
+}
+
+LiveImage live_image(const float* truth, const float* prediction,
+                     const std::vector<std::int64_t>& grid, std::size_t channels) {
+  LiveImage image;
+  if (grid.size() != 2 || grid[0] < 1 || grid[1] < 1) return image;
+  image.step =
+      std::max((std::max(grid[0], grid[1]) + kLiveImageSide - 1) / kLiveImageSide, std::int64_t{1});
+  const std::int64_t n0 = (grid[0] + image.step - 1) / image.step;
+  const std::int64_t n1 = (grid[1] + image.step - 1) / image.step;
+  const std::int64_t field = grid[0] * grid[1];
+  image.grid = {n0, n1};
+  image.truth.assign(channels, std::vector<double>(static_cast<std::size_t>(n0 * n1)));
+  image.prediction = image.truth;
+  for (std::size_t c = 0; c < channels; ++c) {
+    const std::int64_t base = static_cast<std::int64_t>(c) * field;
+    for (std::int64_t i = 0; i < n0; ++i) {
+      for (std::int64_t j = 0; j < n1; ++j) {
+        const std::int64_t from = base + i * image.step * grid[1] + j * image.step;
+        image.truth[c][static_cast<std::size_t>(i * n1 + j)] = truth[from];
+        image.prediction[c][static_cast<std::size_t>(i * n1 + j)] = prediction[from];
+      }
+    }
+  }
+  image.simulation_id = 0;  // the caller names the member
+  return image;
 }
 
 void LiveBoard::record_batch(std::int64_t batch, double loss, double samples_per_s, double wall_s) {

@@ -19,6 +19,7 @@ struct LiveMember {
   std::string role, status, last_error;
   int attempts = 0;
   std::int64_t samples = 0;
+  std::vector<double> parameters;  // in the order of LiveMembers::parameter_names
 };
 
 // What a sample source tells of itself: the member table of a streamed study, the samples
@@ -28,10 +29,29 @@ struct LiveMembers {
   int pending = 0, running = 0, done = 0, failed = 0, redrawn = 0, stopped = 0;
   std::vector<LiveMember> rows;
   std::int64_t samples_in = 0;
+  std::vector<std::string> parameter_names;  // the study's, in the order of the rows' values
 };
-// The table's rows and counts from the launcher's records and the samples each sent.
+// The table's rows and counts from the launcher's records, the samples each sent and the
+// names of the records' parameters.
 [[nodiscard]] LiveMembers live_members(const std::vector<MemberRecord>& members,
-                                       const std::map<std::uint64_t, std::int64_t>& samples);
+                                       const std::map<std::uint64_t, std::int64_t>& samples,
+                                       const std::vector<std::string>& parameter_names);
+
+// One frame of a validation member, truth and prediction per channel, as the page draws it:
+// every `step`-th node of each axis, so that no side exceeds kLiveImageSide nodes.
+inline constexpr std::int64_t kLiveImageSide = 64;
+struct LiveImage {
+  std::int64_t simulation_id = -1;  // -1: no image (yet, or the fields are not 2-D grids)
+  std::string label;                // what the prediction is ("batch 500", "rollout of 20 steps")
+  double time = 0.0;                // the frame's time
+  std::vector<std::int64_t> grid;   // [n0, n1] of the thinned frame, axis 1 fastest
+  std::int64_t step = 1;
+  std::vector<std::vector<double>> truth, prediction;  // [channel][n0 * n1]
+};
+// A frame (every channel after the other, each row-major over `grid`) thinned for the page.
+// Returns an image with simulation_id -1 unless `grid` has two axes.
+[[nodiscard]] LiveImage live_image(const float* truth, const float* prediction,
+                                   const std::vector<std::int64_t>& grid, std::size_t channels);
 
 struct LiveState {
   std::string study, command;  // command: run, train, view
@@ -51,6 +71,7 @@ struct LiveState {
   // Rollout error (next_step models) at each horizon, per channel [channel][horizon].
   std::vector<double> rollout_horizon;
   std::vector<std::vector<double>> rollout_rel_l2;
+  LiveImage image;  // the latest truth / prediction of a validation member
 };
 
 // The snapshot as the page's JSON (state.json). Non-finite numbers become null.

@@ -354,7 +354,8 @@ std::string StreamedSource::progress(const surrogates::TrainingRecord& r) const 
 
 LiveMembers StreamedSource::describe_live() const {
   if (!launcher_) return {};
-  return live_members(launcher_->members(), feeder_->samples());  // samples: rank 0's share
+  return live_members(launcher_->members(), feeder_->samples(),  // samples: rank 0's share
+                      study_.range_names);
 }
 
 void StreamedSource::write_checkpoint(double elapsed_s,

@@ -10,6 +10,8 @@
 #include <memory>
 #include <thread>
 
+#include "live/live_prediction.hpp"
+#include "live/live_results.hpp"
 #include "live/live_server.hpp"
 #include "live/live_state.hpp"
 #include "pipeline/interrupt.hpp"
@@ -36,17 +38,6 @@ std::vector<std::string> texts_on_rank0(const std::string& mine) {
   for (const auto& bytes : gather_bytes(std::vector<char>(mine.begin(), mine.end()), 0))
     all.emplace_back(bytes.begin(), bytes.end());
   return all;
-}
-
-// The rollout error per channel against horizon, as the page draws it.
-void set_rollout(LiveState& l, const surrogates::RolloutResult& r) {
-  l.rollout_horizon.assign(r.horizon.begin(), r.horizon.end());
-  l.rollout_rel_l2.clear();
-  for (const auto& at_horizon : r.metrics) {
-    l.rollout_rel_l2.resize(std::max(l.rollout_rel_l2.size(), at_horizon.size()));
-    for (std::size_t c = 0; c < at_horizon.size(); ++c)
-      l.rollout_rel_l2[c].push_back(at_horizon[c].relative_l2);
-  }
 }
 
 class StudyDriver {
@@ -146,12 +137,33 @@ class StudyDriver {
     if (!page_) return;
     try {
       board_.record_batch(r.batch, r.loss, r.samples_per_second, elapsed());
-      const auto& validation = s_.trainer.history().validation;
-      for (; validations_shown_ < validation.size(); ++validations_shown_)
-        show_validation(validation[validations_shown_]);
+      bool fresh = false;
+      for (const auto& v : s_.trainer.history().validation) {
+        if (v.batch <= validation_shown_) continue;
+        show_validation(v);
+        validation_shown_ = v.batch;
+        fresh = true;
+      }
+      if (fresh) show_prediction(r.batch);
     } catch (const std::exception& e) {
       SURGE_LOG(log_, error, "the live page stops: " << e.what());
       page_.reset();
+    }
+  }
+
+  // After a validation point: the model's image of a validation member (and the rollout of
+  // next_step models). A failure costs the page its image, not the study.
+  void show_prediction(std::int64_t batch) {
+    if (!images_) return;
+    try {
+      LivePrediction p = predict_for_page(s_.trainer, s_.validation, s_.io, batch);
+      board_.update([&](LiveState& l) {
+        l.image = std::move(p.image);
+        if (p.has_rollout) set_rollout(l, p.rollout);
+      });
+    } catch (const std::exception& e) {
+      SURGE_LOG(log_, warn, "the live page shows no prediction images: " << e.what());
+      images_ = false;
     }
   }
 
@@ -272,8 +284,16 @@ class StudyDriver {
   void show_end(const RunSummary& summary, const StudyOutputs& outputs, int code) {
     if (!page_) return;
     LiveMembers members;
-    if (!summary.members.empty()) members = live_members(summary.members, summary.samples);
+    if (!summary.members.empty())
+      members = live_members(summary.members, summary.samples, summary.parameter_names);
+    LiveImage image;  // the image results.h5 ends with, as `surge view` shows it
+    try {
+      image = read_live_image(s_.out_dir / "results.h5");
+    } catch (const std::exception& e) {
+      SURGE_LOG(log_, warn, "the live page keeps its last image: " << e.what());
+    }
     board_.update([&](LiveState& l) {
+      if (image.simulation_id >= 0) l.image = std::move(image);
       l.finished = true;
       l.stop_reason = summary.stop_reason;
       l.exit_code = code;
@@ -322,8 +342,9 @@ class StudyDriver {
   std::atomic<bool> done_{false};
   std::thread watcher_;
   LiveBoard board_;
-  std::size_t validations_shown_ = 0;
-  std::unique_ptr<LiveServer> page_;  // after board_: stopped before the board goes
+  std::int64_t validation_shown_ = 0;  // batch of the last validation point on the page
+  bool images_ = true;                 // the page shows prediction images
+  std::unique_ptr<LiveServer> page_;   // after board_: stopped before the board goes
   std::thread describer_;
 };
 
