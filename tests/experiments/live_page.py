@@ -3,11 +3,14 @@
 
 usage: live_page.py study <surge> <experiment.yaml>   a small study with --serve, then surge view
        live_page.py errors <surge> <experiment.yaml>  port in use, bad interface, no results.h5
+       live_page.py crashed <surge> <experiment.yaml> surge view of a study SIGKILLed mid-run
 
 `study` loads the page during the study and after it, checks through the DOM that the charts
 hold the numbers results.h5 ends with (batches, final loss, member counts), that requests
 without the token or with a wrong one are refused (401, 403), and writes screenshots into
-./screenshots (the test's directory); then the same for `surge view` of the finished study.
+./screenshots (the test's directory); then the same for `surge view` of the finished study. `crashed` kills a study (SIGKILL, its
+whole process group) after its second study checkpoint and checks that `surge view` shows
+that checkpoint: its batch, curves, member counts and samples received, and says why.
 Exits 77 (skipped) when chromium is not installed.
 """
 
@@ -271,7 +274,7 @@ def expect_error(cmd, rc_expected, pattern, what):
 
 def errors(surge, yaml, workdir):
     expect_error([surge, "view", os.path.join(workdir, "nothing")], 2,
-                 r"^surge: config error: no results\.h5 in '.*nothing'", "surge view without results.h5")
+                 r"^surge: config error: no results\.h5 in '.*nothing', and no study checkpoint", "surge view without results.h5")
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
     busy.listen(1)
@@ -300,15 +303,76 @@ def errors(surge, yaml, workdir):
     busy.close()
 
 
+def complete_checkpoints(out):
+    d = os.path.join(out, "checkpoints")
+    names = os.listdir(d) if os.path.isdir(d) else []
+    return sorted((n for n in names if re.fullmatch(r"study_\d+", n)), key=lambda n: int(n[6:]))
+
+
+def crashed(surge, yaml, workdir):
+    out = os.path.join(workdir, "crashed")
+    with open(os.path.join(workdir, "crashed.log"), "w") as f:
+        proc = subprocess.Popen([surge, "run", yaml, f"study.output_dir={out}", "--no-plots",
+                                 "study.checkpoint_every_s=0.3", "streaming.server_timeout_s=3"],
+                                stdout=f, stderr=f, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    try:
+        wait_for("second study checkpoint", lambda: len(complete_checkpoints(out)) >= 2, 300, proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    if os.path.exists(os.path.join(out, "results.h5")):
+        fail("the killed study wrote results.h5")
+    latest = os.path.join(out, "checkpoints", complete_checkpoints(out)[-1])
+    with h5py.File(os.path.join(latest, "study.h5"), "r") as f:
+        batch = int(f.attrs["batch"])
+        last_batch = int(f["training/batch"][-1])
+        loss = float(f["training/loss"][-1])
+        status = list(f["members/status"][:])
+        ranks = int(f.attrs["server_ranks"])
+    samples = 0
+    for k in range(ranks):
+        with h5py.File(os.path.join(latest, f"rank{k}.h5"), "r") as f:
+            samples += int(f["reception/step_counts"][:].sum())
+    log = os.path.join(workdir, "view_crashed.log")
+    with open(log, "w") as f:
+        view_proc = subprocess.Popen([surge, "view", out], stdout=f, stderr=f,
+                                     stdin=subprocess.DEVNULL)
+    try:
+        url = url_of(log, view_proc)
+        dom = load_dom(workdir, url)
+        expect_equal("batches", int(dom.text["batches"]), batch)
+        expect_equal("the loss chart's last batch", int(float(dom.attrs["loss-chart"]["data-last-x"])),
+                     last_batch)
+        page_loss = float(dom.attrs["loss-chart"]["data-last"])
+        if abs(page_loss - loss) > 1e-12 * abs(loss):
+            fail(f"the loss chart ends at {page_loss!r}, the checkpoint at {loss!r}")
+        members = dom.attrs["members-chart"]
+        for k, name in enumerate(STATUSES):
+            expect_equal(f"members {name}", int(members[f"data-{name}"]), status.count(k))
+        expect_equal("samples received", int(dom.text["samples-in"]), samples)
+        expect_equal("status", dom.text.get("status"), "ended without results: its latest checkpoint")
+        reason = dom.text.get("stop-reason", "")
+        if "no results.h5" not in reason or f"batch {batch}" not in reason:
+            fail(f"the page's stop reason does not say what it shows: {reason!r}")
+        screenshot(workdir, url, "live_view_crashed.png")
+    finally:
+        if view_proc.poll() is None:
+            stop(view_proc, "surge view")
+    print(f"ok: surge view of the killed study shows its checkpoint at batch {batch}: loss "
+          f"{loss:.6e}, {samples} samples received, {len(status)} members")
+
+
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("study", "errors"):
+    modes = {"study": study, "errors": errors, "crashed": crashed}
+    if len(sys.argv) != 4 or sys.argv[1] not in modes:
         fail(__doc__)
-    if sys.argv[1] == "study" and shutil.which("chromium") is None:
+    if sys.argv[1] != "errors" and shutil.which("chromium") is None:
         print("SKIP: chromium is not installed (scripts/install-deps.sh installs it)")
         sys.exit(77)
     workdir = tempfile.mkdtemp(prefix="surge-live-")
     try:
-        (study if sys.argv[1] == "study" else errors)(sys.argv[2], sys.argv[3], workdir)
+        modes[sys.argv[1]](sys.argv[2], sys.argv[3], workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

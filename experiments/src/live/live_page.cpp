@@ -187,7 +187,8 @@ function images(s) {
 }
 function show(s) {
   text('command', s.command); text('study', s.study);
-  text('status', s.finished ? 'finished' : 'running');
+  text('status', s.from_checkpoint ? 'ended without results: its latest checkpoint'
+    : s.finished ? 'finished' : 'running');
   document.body.dataset.finished = s.finished;
   text('batches', s.batch);
   text('max-batches', s.max_batches > 0 ? ' / ' + s.max_batches : '');

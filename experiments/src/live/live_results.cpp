@@ -117,6 +117,13 @@ LiveImage read_image(hid_t file) {
 
 }  // namespace
 
+void read_curves(const std::filesystem::path& path, LiveBoard& board) {
+  const h5::File file = h5::open_file(path.string());
+  if (!h5::exists(file, "training")) return;
+  read_training(file, board);
+  read_validation(file, board);
+}
+
 LiveImage read_live_image(const std::filesystem::path& results) {
   const h5::File file = h5::open_file(results.string());
   return read_image(file);

@@ -197,6 +197,7 @@ std::string to_json(const LiveState& s) {
   w.field("study", s.study);
   w.field("command", s.command);
   w.field("finished", s.finished);
+  w.field("from_checkpoint", s.from_checkpoint);
   w.field("stop_reason", s.stop_reason);
   const std::pair<const char*, double> figures[] = {
       {"exit_code", s.exit_code},

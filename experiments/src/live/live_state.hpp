@@ -56,6 +56,7 @@ struct LiveImage {
 struct LiveState {
   std::string study, command;  // command: run, train, view
   bool finished = false;
+  bool from_checkpoint = false;  // surge view of a study without results.h5
   std::string stop_reason;  // once finished
   int exit_code = 0;
   std::int64_t batch = 0, max_batches = 0;

@@ -366,6 +366,8 @@ void StreamedSource::write_checkpoint(double elapsed_s,
   r.elapsed_seconds = elapsed_s;
   r.source_file = fs::absolute(study_.source.file).string();
   r.experiment = core::to_yaml_text(study_.input);
+  r.parameter_names = study_.range_names;
+  r.fields = study_.io.fields;
   if (launcher_) {
     r.members = launcher_->members();
     r.sampler_draws = table_->draws();

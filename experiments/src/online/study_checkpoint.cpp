@@ -17,6 +17,7 @@
 #include "surge/core/hdf5_atomic.hpp"
 #include "surge/core/log.hpp"
 #include "surge/core/mpi.hpp"
+#include "surge/experiments/results_writer.hpp"
 
 namespace surge::experiments {
 
@@ -82,7 +83,7 @@ void write_rank_file(hid_t file, const ReceptionState& state,
   reception.close();
 }
 
-void write_study_file(hid_t file, const StudyRecord& r) {
+void write_study_file(hid_t file, const StudyRecord& r, const surrogates::History& history) {
   h5::write_attribute(file, "format_version", kStudyCheckpointFormat);
   h5::write_attribute(file, "batch", r.batch);
   h5::write_attribute(file, "server_ranks", static_cast<std::int64_t>(r.server_ranks));
@@ -107,6 +108,7 @@ void write_study_file(hid_t file, const StudyRecord& r) {
       parameters.insert(parameters.end(), m.parameters.begin(), m.parameters.end());
     }
     h5::write_attribute(members, "parameter_count", width);
+    h5::write_attribute(members, "parameter_names", r.parameter_names);
     h5::write_dataset(members, "simulation_id", ids);
     h5::write_dataset(members, "role", roles);
     h5::write_dataset(members, "status", statuses);
@@ -123,6 +125,7 @@ void write_study_file(hid_t file, const StudyRecord& r) {
     h5::write_dataset(assignment, "simulation_id", sims);
     h5::write_dataset(assignment, "server_rank", ranks);
   }
+  write_curves(file, history, r.fields);
 }
 
 // The validation set, the same for the whole study: written once, beside the checkpoints,
@@ -196,7 +199,7 @@ bool write_study_checkpoint(const fs::path& checkpoints, const StudyRecord& reco
         write_validation_once(checkpoints, record.validation);
         trainer.save_checkpoint(directory->file("trainer.pt"));
         h5::AtomicFile study(directory->file("study.h5"));
-        study.write([&] { write_study_file(study, record); });
+        study.write([&] { write_study_file(study, record, trainer.history()); });
         study.commit();
         directory->commit();
         prune(checkpoints, keep);
@@ -266,6 +269,8 @@ StudyRecord read_study_record(const fs::path& checkpoint, bool with_validation) 
     const auto statuses = h5::read_dataset<std::int64_t>(members, "status");
     const auto attempts = h5::read_dataset<std::int64_t>(members, "attempts");
     const auto parameters = h5::read_dataset<double>(members, "parameters");
+    if (H5Aexists(members, "parameter_names") > 0)
+      r.parameter_names = h5::read_attribute_strings(members, "parameter_names");
     SURGE_REQUIRE(roles.size() == ids.size() && statuses.size() == ids.size() &&
                       attempts.size() == ids.size() && parameters.size() == ids.size() * width,
                   IoError,
@@ -306,6 +311,23 @@ StudyRecord read_study_record(const fs::path& checkpoint, bool with_validation) 
     }
   }
   return r;
+}
+
+std::map<std::uint64_t, std::int64_t> read_samples_received(const fs::path& checkpoint,
+                                                            int server_ranks) {
+  std::map<std::uint64_t, std::int64_t> samples;
+  for (int rank = 0; rank < server_ranks; ++rank) {
+    const fs::path path = checkpoint / rank_file(rank);
+    h5::File file = h5::open_file(path.string());
+    h5::Group reception = h5::open_group(file, "reception");
+    const auto sims = h5::read_dataset<std::int64_t>(reception, "simulations");
+    const auto counts = h5::read_dataset<std::int64_t>(reception, "step_counts");
+    SURGE_REQUIRE(sims.size() == counts.size(), IoError,
+                  "'" << path.string() << "': inconsistent reception");
+    for (std::size_t i = 0; i < sims.size(); ++i)
+      samples[static_cast<std::uint64_t>(sims[i])] += counts[i];
+  }
+  return samples;
 }
 
 ReceptionState read_rank_state(const fs::path& checkpoint, int rank,

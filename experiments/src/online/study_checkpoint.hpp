@@ -2,9 +2,10 @@
 // Study checkpoints: everything `surge resume` needs to continue a study whose server died.
 // A checkpoint is a directory <output_dir>/checkpoints/study_<batch>/ holding
 //   study.h5     rank 0: format, batch, server ranks, elapsed time, the experiment as given,
-//                the member table (parameters, role, status, attempts), the sampler's
-//                position, the next simulation id, which server rank each member streams
-//                to
+//                the member table (parameters and their names, role, status, attempts), the
+//                sampler's position, the next simulation id, which server rank each member
+//                streams to, and the training and validation curves in results.h5's layout
+//                (training/, validation/: what `surge view` shows of a study that crashed)
 //   trainer.pt   rank 0: model, optimiser, schedule, normalisers, RNG, batch, curves
 //   rank<k>.h5   every server rank: its buffer (contents, seen counts, RNG, statistics) and
 //                its reception record (steps made into samples, ends seen, counters)
@@ -38,6 +39,8 @@ struct StudyRecord {
   std::string source_file;  // the experiment file (relative paths in it are read from there)
   std::string experiment;   // the experiment as given, overrides applied (YAML)
   std::vector<MemberRecord> members;
+  std::vector<std::string> parameter_names;  // of the members' parameters (empty: format 1)
+  std::vector<std::string> fields;           // the model's channels, naming the curves
   std::int64_t sampler_draws = 0;
   std::uint64_t next_simulation_id = 0;
   std::map<std::uint64_t, int> assignment;  // simulation -> server rank
@@ -65,6 +68,10 @@ bool write_study_checkpoint(const std::filesystem::path& checkpoints, const Stud
 // Reads study.h5 (the validation set only if `with_validation`). Throws core::IoError.
 [[nodiscard]] StudyRecord read_study_record(const std::filesystem::path& checkpoint,
                                             bool with_validation);
+// Samples received from each simulation, summed over the checkpoint's rank files.
+// Throws core::IoError.
+[[nodiscard]] std::map<std::uint64_t, std::int64_t> read_samples_received(
+    const std::filesystem::path& checkpoint, int server_ranks);
 // Restores this rank's buffer (fresh) and returns its reception record. Throws core::IoError
 // or core::ConfigError (another buffer policy or capacity).
 [[nodiscard]] ReceptionState read_rank_state(const std::filesystem::path& checkpoint, int rank,

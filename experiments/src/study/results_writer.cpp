@@ -186,6 +186,12 @@ void write_rollout(hid_t file, const surrogates::RolloutResult& r,
 
 }  // namespace
 
+void write_curves(hid_t file, const surrogates::History& history,
+                  const std::vector<std::string>& fields) {
+  write_training(file, history);
+  write_validation(file, history, fields);
+}
+
 surrogates::ValidationRecord write_results(const std::string& path, const RunSummary& summary,
                                            const surrogates::Trainer& trainer,
                                            const surrogates::ValidationSet& validation,
@@ -212,8 +218,7 @@ surrogates::ValidationRecord write_results(const std::string& path, const RunSum
       for (const auto& [name, count] : summary.streaming) h5::write_attribute(g, name, count);
     }
     write_members(file, summary);
-    write_training(file, trainer.history());
-    write_validation(file, trainer.history(), io.fields);
+    write_curves(file, trainer.history(), io.fields);
     {
       h5::Group g = h5::create_group(file, "final_validation");
       std::vector<double> rel, nrmse, vrmse;

@@ -56,6 +56,11 @@ struct RunSummary {
 // predictions are the rollouts of `rollout`, which also fills the `rollout/` group (error
 // against horizon). Throws core::IoError "cannot write '<path>': <OS error>"; a file already
 // at `path` is then left as it was, and no temporary remains.
+// results.h5's training/ and validation/ groups from a trainer's curves (written into each
+// study checkpoint's study.h5 as well, so that `surge view` shows a study that crashed).
+void write_curves(hid_t file, const surrogates::History& history,
+                  const std::vector<std::string>& fields);
+
 surrogates::ValidationRecord write_results(const std::string& path, const RunSummary& summary,
                                            const surrogates::Trainer& trainer,
                                            const surrogates::ValidationSet& validation,
