@@ -4,6 +4,7 @@
 usage: live_page.py study <surge> <experiment.yaml>   a small study with --serve, then surge view
        live_page.py errors <surge> <experiment.yaml>  port in use, bad interface, no results.h5
        live_page.py crashed <surge> <experiment.yaml> surge view of a study SIGKILLed mid-run
+       live_page.py train <surge> <experiment.yaml>   surge train --serve over surge solve's files
 
 `study` loads the page during the study and after it, checks through the DOM that the charts
 hold the numbers results.h5 ends with (batches, final loss, member counts), that requests
@@ -11,6 +12,8 @@ without the token or with a wrong one are refused (401, 403), and writes screens
 ./screenshots (the test's directory); then the same for `surge view` of the finished study. `crashed` kills a study (SIGKILL, its
 whole process group) after its second study checkpoint and checks that `surge view` shows
 that checkpoint: its batch, curves, member counts and samples received, and says why.
+`train` writes four member files with `surge solve` and checks the page of `surge train
+--serve` against its results.h5 as `study` does (the experiment file is not used).
 Exits 77 (skipped) when chromium is not installed.
 """
 
@@ -363,8 +366,41 @@ def crashed(surge, yaml, workdir):
           f"{loss:.6e}, {samples} samples received, {len(status)} members")
 
 
+def train(surge, _yaml, workdir):
+    files = []
+    for k, (ic, b1) in enumerate([(150, 200), (250, 400), (350, 150), (450, 300)]):
+        files.append(f"m{k}.h5")
+        subprocess.run([surge, "solve", "heat2d", "nx=16", "ny=16", "n_outputs=10", "t_end=0.05",
+                        f"ic={ic}", f"b1={b1}", "--out", files[-1], "--log-level", "warn"],
+                       cwd=workdir, check=True, stdin=subprocess.DEVNULL)
+    with open(os.path.join(workdir, "train.yaml"), "w") as f:
+        f.write(f"""study: {{name: offline_page, output_dir: trained}}
+data: {{train: [{", ".join(files[1:])}], validation: [{files[0]}]}}
+reservoir: {{type: reservoir, parameters: {{capacity: 200, watermark: 8, batch_size: 8, extra_passes: 40}}}}
+model: {{type: mlp, parameters: {{hidden: [32]}}}}
+training: {{optimizer: {{type: adam, lr: 0.003}}, max_batches: 300, validate_every: 50}}
+""")
+    out = os.path.join(workdir, "trained")
+    log = os.path.join(workdir, "train.log")
+    with open(log, "w") as f:
+        proc = subprocess.Popen([surge, "train", "train.yaml", "--serve", "--serve-linger", "300",
+                                 "--no-plots"], cwd=workdir, stdout=f, stderr=f,
+                                stdin=subprocess.DEVNULL)
+    try:
+        url = url_of(log, proc)
+        check_token_refused(url)
+        base, token = url.split("?token=")
+        wait_for("finished training", lambda: b'"finished":true' in
+                 http_status(base + "state.json?token=" + token)[1], 600, proc)
+        check_dom_against_results(load_dom(workdir, url), os.path.join(out, "results.h5"), "train")
+        screenshot(workdir, url, "live_train.png")
+    finally:
+        if proc.poll() is None:
+            stop(proc, "surge train (lingering page)")
+
+
 def main():
-    modes = {"study": study, "errors": errors, "crashed": crashed}
+    modes = {"study": study, "errors": errors, "crashed": crashed, "train": train}
     if len(sys.argv) != 4 or sys.argv[1] not in modes:
         fail(__doc__)
     if sys.argv[1] != "errors" and shutil.which("chromium") is None:

@@ -21,7 +21,7 @@ table{border-collapse:collapse;font-size:90%}td,th{padding:2px 8px;border-bottom
 <span>loss <b id="final-loss">-</b></span>
 <span>samples/s in <b id="samples-per-s">0</b></span>
 <span>batches/s <b id="batches-per-s">0</b></span>
-<span>samples received <b id="samples-in">0</b></span>
+<span>samples received <b id="samples-in">0</b><small class="scope"></small></span>
 <span>buffer <b id="buffer-size">0</b> samples, <b id="buffer-mb">0</b> MB</span>
 <span>stop reason <b id="stop-reason">-</b></span>
 </div>
@@ -37,7 +37,7 @@ at t = <span id="image-time"></span> (<span id="image-label"></span>)</h3>
 <div id="images"></div></div>
 <div class="card"><h3>members (<span id="member-count">0</span>)</h3>
 <table id="member-table"><thead><tr><th>id</th><th>role</th><th>status</th><th>attempts</th>
-<th>samples</th><th>last error</th></tr></thead><tbody></tbody></table></div>
+<th>samples<small class="scope"></small></th><th>last error</th></tr></thead><tbody></tbody></table></div>
 <script src="chart.js?token=TOKEN"></script><script src="page.js?token=TOKEN"></script>
 </body></html>
 )";
@@ -94,6 +94,9 @@ function members(s) {
   mark(charts.members);
   statuses.forEach(k => { charts.members.canvas.dataset[k] = m[k]; });
   text('member-count', m.rows.length);
+  document.querySelectorAll('.scope').forEach(e => {
+    e.textContent = m.samples_scope ? ' (' + m.samples_scope + ')' : '';
+  });
   const body = document.querySelector('#member-table tbody');
   body.replaceChildren(...m.rows.slice(0, 500).map(r => {
     const tr = document.createElement('tr');

@@ -147,6 +147,7 @@ void write_members(JsonWriter& w, const LiveMembers& s) {
   }
   w.close(']');
   w.field("parameter_names", s.parameter_names);
+  w.field("samples_scope", s.samples_scope);
   w.close('}');
 }
 

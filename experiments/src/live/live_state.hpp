@@ -30,6 +30,9 @@ struct LiveMembers {
   std::vector<LiveMember> rows;
   std::int64_t samples_in = 0;
   std::vector<std::string> parameter_names;  // the study's, in the order of the rows' values
+  // Whose samples the counts are: empty for every server rank's; while a study on several
+  // server ranks runs, rank 0's share ("server rank 0 of 2"), the total only at its end.
+  std::string samples_scope;
 };
 // The table's rows and counts from the launcher's records, the samples each sent and the
 // names of the records' parameters.

@@ -354,8 +354,10 @@ std::string StreamedSource::progress(const surrogates::TrainingRecord& r) const 
 
 LiveMembers StreamedSource::describe_live() const {
   if (!launcher_) return {};
-  return live_members(launcher_->members(), feeder_->samples(),  // samples: rank 0's share
-                      study_.range_names);
+  LiveMembers m = live_members(launcher_->members(), feeder_->samples(), study_.range_names);
+  // The feeder counts this rank's samples; the others' reach rank 0 only at the end.
+  if (size_ > 1) m.samples_scope = "server rank 0 of " + std::to_string(size_);
+  return m;
 }
 
 void StreamedSource::write_checkpoint(double elapsed_s,
