@@ -224,6 +224,16 @@ def url_of(log_path, proc):
     return wait_for("URL line in the log", found, 120, proc)
 
 
+def check_finished_page(proc, url, out, command, workdir):
+    """Waits until the page of `surge <command> --serve` says finished (the study lingers),
+    checks it against results.h5 and takes a screenshot."""
+    base, token = url.split("?token=")
+    wait_for(f"finished {command}", lambda: b'"finished":true' in
+             http_status(base + "state.json?token=" + token)[1], 600, proc)
+    check_dom_against_results(load_dom(workdir, url), os.path.join(out, "results.h5"), command)
+    screenshot(workdir, url, f"live_{command}_finished.png")
+
+
 def study(surge, yaml, workdir):
     out = os.path.join(workdir, "out")
     log = os.path.join(workdir, "run.log")
@@ -240,11 +250,7 @@ def study(surge, yaml, workdir):
         expect_equal("live_url", open(url_file).read().strip(), url)
         check_token_refused(url)
         screenshot(workdir, url, "live_run.png")
-        base, token = url.split("?token=")
-        wait_for("finished study", lambda: b'"finished":true' in
-                 http_status(base + "state.json?token=" + token)[1], 600, proc)
-        check_dom_against_results(load_dom(workdir, url), os.path.join(out, "results.h5"), "run")
-        screenshot(workdir, url, "live_run_finished.png")
+        check_finished_page(proc, url, out, "run", workdir)
     finally:
         if proc.poll() is None:
             stop(proc, "surge run (lingering page)")
@@ -389,11 +395,7 @@ training: {{optimizer: {{type: adam, lr: 0.003}}, max_batches: 300, validate_eve
     try:
         url = url_of(log, proc)
         check_token_refused(url)
-        base, token = url.split("?token=")
-        wait_for("finished training", lambda: b'"finished":true' in
-                 http_status(base + "state.json?token=" + token)[1], 600, proc)
-        check_dom_against_results(load_dom(workdir, url), os.path.join(out, "results.h5"), "train")
-        screenshot(workdir, url, "live_train.png")
+        check_finished_page(proc, url, out, "train", workdir)
     finally:
         if proc.poll() is None:
             stop(proc, "surge train (lingering page)")
