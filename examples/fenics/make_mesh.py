@@ -11,6 +11,7 @@ import sys
 
 import matplotlib.tri as mtri
 import numpy as np
+import yaml
 
 
 def points(side, interior, seed=7):
@@ -31,17 +32,12 @@ def main():
     interior = int(sys.argv[2]) if len(sys.argv) > 2 else 60
     nodes, walls = points(side, interior)
     edges = sorted({(min(a, b), max(a, b)) for a, b in mtri.Triangulation(*nodes.T).edges})
+    mesh = {"nodes": nodes.tolist(), "edges": [[int(a), int(b)] for a, b in edges],
+            "node_type": [1 if k < walls else 0 for k in range(len(nodes))]}
     print(f"# The unit square, unstructured: {len(nodes)} nodes ({walls} on the walls), "
           f"{len(edges)} edges.\n# Written by make_mesh.py {side} {interior}; format in "
           "experiments/meshes/README.md.")
-    print("nodes:")
-    for x, y in nodes:
-        print(f"  - [{x:.6f}, {y:.6f}]")
-    print("edges:")
-    for a, b in edges:
-        print(f"  - [{a}, {b}]")
-    print("node_type: [" + ", ".join("1" if k < walls else "0" for k in range(len(nodes))) + "]")
-
+    print(yaml.safe_dump(mesh, default_flow_style=None, width=100, sort_keys=False), end="")
 
 if __name__ == "__main__":
     main()
