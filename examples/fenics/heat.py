@@ -1,16 +1,19 @@
 #!/usr/bin/python3
 """A FEniCSx (dolfinx 0.5) solver of one's own joining a surge study (solver type external):
 the heat equation on an unstructured mesh of the unit square,
-    du/dt = kappa laplace(u),  u = 0 on the walls,  u(x, y, 0) = exp(-((x - cx)^2 + (y - 0.5)^2) / 0.02),
+    du/dt = kappa laplace(u),  u = 0 on the walls,
+    u(x, y, 0) = exp(-((x - cx)^2 + (y - 0.5)^2) / 0.02),
 P1 Lagrange elements, backward Euler (the matrix assembled once, kappa a dolfinx Constant so
 that every member reuses one compiled form). u is sent on the mesh's nodes, in the order of
 mesh.yaml, the file the study names in solver.parameters.mesh: the graph network learns on it.
 
 Joining the study takes three calls of the module surge_client (PYTHONPATH=<prefix>/lib/
 python3/dist-packages, or build/python in the build tree): Client.from_env, send per output,
-finalize.
+finalize. With out=FILE it joins no study and writes its frames to FILE instead, in the layout
+`surge predict --initial` reads (t0_fields/u of shape (1, outputs, n, 1), dimensions/time, the
+parameters as attributes): a reference for the surrogate.
 
-usage: heat.py MESH outputs=6 output_dt=0.05 substeps=5 kappa=K cx=X
+usage: heat.py MESH outputs=6 output_dt=0.05 substeps=5 kappa=K cx=X [out=FILE]
 """
 import sys
 
@@ -43,6 +46,25 @@ def read_mesh(path):
     return msh, V, order
 
 
+class Frames:
+    """What heat.py writes with out=FILE in place of the client's calls."""
+
+    def __init__(self, path, kappa, cx):
+        self.path, self.parameters = path, {"kappa": kappa, "cx": cx}
+        self.frames, self.times = [], []
+
+    def send(self, field, step, time, u):
+        self.frames.append(np.array(u, dtype=np.float32))
+        self.times.append(time)
+
+    def finalize(self):
+        import h5py
+        with h5py.File(self.path, "w") as f:
+            f.attrs.update(self.parameters)
+            f.create_dataset("dimensions/time", data=np.array(self.times))
+            f.create_dataset("t0_fields/u", data=np.array(self.frames)[None, :, :, None])
+
+
 def main(argv):
     path, o = argv[0], {"outputs": "6", "output_dt": "0.05", "substeps": "5"}
     o.update(a.split("=", 1) for a in argv[1:])
@@ -68,8 +90,8 @@ def main(argv):
     solver.getPC().setType(PETSc.PC.Type.LU)
 
     # 1. Join the study: u on the mesh's n nodes (shape [n]), the parameters by name.
-    client = surge_client.Client.from_env(fields=["u"], shape=(len(order),),
-                                          parameters=[kappa, cx], parameter_names=["kappa", "cx"])
+    client = Frames(o["out"], kappa, cx) if "out" in o else surge_client.Client.from_env(
+        fields=["u"], shape=(len(order),), parameters=[kappa, cx], parameter_names=["kappa", "cx"])
     for step in range(outputs):
         for _ in range(substeps if step > 0 else 0):
             with b.localForm() as local:

@@ -54,6 +54,7 @@ if u.shape[1:] != (11, 6) or len(xs) != 11 or len(ys) != 6:
 for k, frame in enumerate(u):
     i, j = np.unravel_index(np.argmax(frame), frame.shape)
     if abs(xs[i] - 0.4) > 1e-6 or abs(ys[j] - 0.6) > 1e-6:
-        fail(f"surge predict frame {k}: the hot spot is at ({xs[i]:.3f}, {ys[j]:.3f}), not (0.4, 0.6)")
+        fail(f"surge predict frame {k}: the hot spot is at ({xs[i]:.3f}, {ys[j]:.3f}), "
+             "not (0.4, 0.6)")
 print(f"ok: the hot spot is at (0.4, 0.6) in results.h5, the plot and {len(u)} predicted frames")
 PY
