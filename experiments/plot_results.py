@@ -19,6 +19,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.tri  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -67,9 +68,35 @@ def frames_of(p, key):
     return data[:, :, None] if data.ndim == 4 else data
 
 
-def field_panel(fig, ax, data, title, cmap, lim):
-    im = ax.imshow(data.T, origin="lower", cmap=cmap, vmin=lim[0], vmax=lim[1],
-                   extent=(0, 1, 0, 1))
+def mesh_triangles(f):
+    """The triangles of results.h5's mesh/ (fields on its nodes), or None on a grid: every
+    three nodes joined pairwise by edges of the mesh (its cells, for a triangulation)."""
+    if "mesh" not in f:
+        return None
+    m = f["mesh"]
+    x, y = m["x"][:], m["y"][:]
+    neighbours = [set() for _ in x]
+    for a, b in m["edges"][:].tolist():
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    triangles = [(a, b, c) for a in range(len(x)) for b in neighbours[a] if b > a
+                 for c in neighbours[a] & neighbours[b] if c > b]
+    if not triangles:
+        return None
+    return matplotlib.tri.Triangulation(x, y, np.array(triangles))
+
+
+def field_panel(fig, ax, data, title, cmap, lim, tri=None):
+    """A field [nx, ny] (axis 0 is x, drawn to the right; y upwards; grid point (i, j) at
+    (i / (nx - 1), j / (ny - 1)), as in dimensions/ of surge's files), or on the nodes of `tri`."""
+    if tri is not None:
+        im = ax.tripcolor(tri, data.reshape(-1), shading="gouraud", cmap=cmap, vmin=lim[0],
+                          vmax=lim[1])
+        ax.set_aspect("equal")
+    else:
+        hx, hy = (0.5 / max(n - 1, 1) for n in data.shape)
+        im = ax.imshow(data.T, origin="lower", cmap=cmap, vmin=lim[0], vmax=lim[1],
+                       extent=(-hx, 1 + hx, -hy, 1 + hy))
     ax.set_title(title, fontsize=8)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -82,6 +109,7 @@ def plot_fields(f, out, frame_indices, label):
     truth, pred = frames_of(p, "truth")[0], frames_of(p, "prediction")[0]
     names = names_of(p)
     times = p["time"][:]
+    tri = mesh_triangles(f)
     cols = 3 * len(frame_indices)
     fig, axes = plt.subplots(len(names), cols, figsize=(2.4 * cols, 2.1 * len(names)),
                              squeeze=False)
@@ -91,9 +119,10 @@ def plot_fields(f, out, frame_indices, label):
             err = y - t
             lim = (t.min(), t.max())
             e = max(abs(err).max(), 1e-30)
-            field_panel(fig, axes[c, 3 * j], t, f"{name} truth t={times[k]:.3g}", "inferno", lim)
-            field_panel(fig, axes[c, 3 * j + 1], y, f"{name} {label}", "inferno", lim)
-            field_panel(fig, axes[c, 3 * j + 2], err, f"{name} error", "RdBu_r", (-e, e))
+            field_panel(fig, axes[c, 3 * j], t, f"{name} truth t={times[k]:.3g}", "inferno", lim,
+                        tri)
+            field_panel(fig, axes[c, 3 * j + 1], y, f"{name} {label}", "inferno", lim, tri)
+            field_panel(fig, axes[c, 3 * j + 2], err, f"{name} error", "RdBu_r", (-e, e), tri)
     rel = np.linalg.norm(pred[frame_indices[-1]] - truth[frame_indices[-1]]) / max(
         np.linalg.norm(truth[frame_indices[-1]]), 1e-30)
     fig.suptitle(f"validation simulation {int(p['simulation_id'][0])}: {label}, "

@@ -23,6 +23,8 @@ packages=(
   libcpp-httplib-dev libjs-chart.js chromium
   # plots and HDF5 inspection for /usr/bin/python3
   python3-h5py python3-matplotlib python3-numpy
+  # examples/fenics: a FEniCSx solver as a study's members (about 320 MB with its deps)
+  python3-dolfinx
 )
 
 missing=()

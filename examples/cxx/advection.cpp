@@ -2,9 +2,9 @@
 // (no MPI): the physics of examples/c/advection.c,
 //     du/dt + vx du/dx + vy du/dy = kappa (d2u/dx2 + d2u/dy2),  u(x, y, 0) = sin 2pi (x + 2y),
 // on the periodic unit square (explicit Euler, first-order upwind advection, central
-// diffusion), streaming two fields of different shapes: u on the ny x nx grid, and its
-// gradient grad_u = (du/dx, du/dy), a vector field whose components are a last axis
-// [ny, nx, 2] (central differences).
+// diffusion), streaming two fields of different shapes: u on the nx x ny grid (surge's axes
+// [nx, ny]: axis 0 is x, y the fastest), and its gradient grad_u = (du/dx, du/dy), a vector
+// field whose components are a last axis [nx, ny, 2] (central differences).
 //
 // Joining the study takes three calls of the client's C API (surge/streaming/client.h):
 // surge_client_init_fields_from_env with a shape per field, surge_client_send per field and
@@ -56,13 +56,13 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-// The field u on the periodic ny x nx grid, row-major: u[j * nx + i] at x = i / nx, y = j / ny.
+// The field u on the periodic nx x ny grid, row-major: u[i * ny + j] at x = i / nx, y = j / ny.
 class Advection {
  public:
   explicit Advection(const Options& o) : o_(o), u_(std::size_t(o.nx) * o.ny), next_(u_.size()) {
-    for (int j = 0; j < o.ny; ++j) {
-      for (int i = 0; i < o.nx; ++i)
-        u_[j * o.nx + i] = std::sin(2 * kPi * (double(i) / o.nx + 2.0 * j / o.ny));
+    for (int i = 0; i < o.nx; ++i) {
+      for (int j = 0; j < o.ny; ++j)
+        u_[i * o.ny + j] = std::sin(2 * kPi * (double(i) / o.nx + 2.0 * j / o.ny));
     }
     // Explicit stability: dt (|vx|/hx + |vy|/hy + 2 kappa (1/hx^2 + 1/hy^2)) <= 1, halved.
     const double rate = std::fabs(o.vx) * o.nx + std::fabs(o.vy) * o.ny +
@@ -75,14 +75,14 @@ class Advection {
   void advance() {
     const double hx = 1.0 / o_.nx, hy = 1.0 / o_.ny;
     for (int s = 0; s < substeps_; ++s) {
-      for (int j = 0; j < o_.ny; ++j) {
-        for (int i = 0; i < o_.nx; ++i) {
+      for (int i = 0; i < o_.nx; ++i) {
+        for (int j = 0; j < o_.ny; ++j) {
           const double c = at(i, j), w = at(i - 1, j), e = at(i + 1, j), so = at(i, j - 1),
                        n = at(i, j + 1);
           const double adv_x = o_.vx > 0 ? o_.vx * (c - w) / hx : o_.vx * (e - c) / hx;
           const double adv_y = o_.vy > 0 ? o_.vy * (c - so) / hy : o_.vy * (n - c) / hy;
           const double diff = (w - 2 * c + e) / (hx * hx) + (so - 2 * c + n) / (hy * hy);
-          next_[j * o_.nx + i] = c + dt_ * (o_.kappa * diff - adv_x - adv_y);
+          next_[i * o_.ny + j] = c + dt_ * (o_.kappa * diff - adv_x - adv_y);
         }
       }
       u_.swap(next_);
@@ -91,13 +91,13 @@ class Advection {
 
   [[nodiscard]] const std::vector<double>& u() const { return u_; }
 
-  // (du/dx, du/dy) by central differences, row-major [ny, nx, 2].
+  // (du/dx, du/dy) by central differences, row-major [nx, ny, 2].
   [[nodiscard]] std::vector<double> gradient() const {
     std::vector<double> g(2 * u_.size());
-    for (int j = 0; j < o_.ny; ++j) {
-      for (int i = 0; i < o_.nx; ++i) {
-        g[2 * (j * o_.nx + i)] = (at(i + 1, j) - at(i - 1, j)) * o_.nx / 2;
-        g[2 * (j * o_.nx + i) + 1] = (at(i, j + 1) - at(i, j - 1)) * o_.ny / 2;
+    for (int i = 0; i < o_.nx; ++i) {
+      for (int j = 0; j < o_.ny; ++j) {
+        g[2 * (i * o_.ny + j)] = (at(i + 1, j) - at(i - 1, j)) * o_.nx / 2;
+        g[2 * (i * o_.ny + j) + 1] = (at(i, j + 1) - at(i, j - 1)) * o_.ny / 2;
       }
     }
     return g;
@@ -105,7 +105,7 @@ class Advection {
 
  private:
   [[nodiscard]] double at(int i, int j) const {
-    return u_[((j + o_.ny) % o_.ny) * o_.nx + (i + o_.nx) % o_.nx];
+    return u_[((i + o_.nx) % o_.nx) * o_.ny + (j + o_.ny) % o_.ny];
   }
 
   Options o_;
@@ -126,12 +126,12 @@ int main(int argc, char** argv) {
   try {
     const Options o = parse(argc, argv);
     Advection solver(o);
-    // 1. Join the study: u of shape [ny, nx] and grad_u of shape [ny, nx, 2], one rank of a
+    // 1. Join the study: u of shape [nx, ny] and grad_u of shape [nx, ny, 2], one rank of a
     //    member of one, the sampled parameters in the order of solver.parameters.parameters.
     const char* fields[] = {"u", "grad_u"};
     const int ndims[] = {2, 3};
     const auto ny = static_cast<std::uint64_t>(o.ny), nx = static_cast<std::uint64_t>(o.nx);
-    const std::uint64_t shapes[] = {ny, nx, ny, nx, 2};
+    const std::uint64_t shapes[] = {nx, ny, nx, ny, 2};
     const double parameters[] = {o.vx, o.kappa};
     surge_client* client = nullptr;
     check(surge_client_init_fields_from_env(&client, 0, 1, SURGE_FLOAT64, 2, fields, ndims, shapes,

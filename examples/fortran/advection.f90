@@ -1,12 +1,13 @@
 ! A solver of one's own joining a surge study (solver type external), in Fortran with MPI:
 ! the physics of examples/c/advection.c. 2D advection-diffusion on the periodic unit square,
 !     du/dt + vx du/dx + vy du/dy = kappa (d2u/dx2 + d2u/dy2),  u(x, y, 0) = sin 2pi (x + 2y),
-! explicit Euler, first-order upwind advection and central diffusion. u(nx, ny) is split
-! over the ranks along y, each rank holding u(1:nx, 0:m+1) with halo columns 0 and m+1.
+! explicit Euler, first-order upwind advection and central diffusion. u(j, i) is u(x_i, y_j):
+! y the fastest, as surge's axes [nx, ny] (axis 0 is x) need. u(ny, nx) is split over the ranks
+! along x, each rank holding u(1:ny, 0:m+1) with halo columns 0 and m+1.
 !
 ! Joining the study takes three calls of the module surge_client: surge_init_from_env,
-! surge_send per output, surge_finalize. Shapes are in Fortran order there: u(nx, ny) is the
-! field of shape [ny, nx] in the experiment file.
+! surge_send per output, surge_finalize. Shapes are in Fortran order there: u(ny, nx) is the
+! field of shape [nx, ny] in the experiment file.
 !
 ! usage: example_advection_fortran nx=32 ny=32 outputs=10 output_dt=0.05 vx=0.5 vy=0.5 kappa=0.005
 program advection
@@ -21,26 +22,26 @@ program advection
                     kappa = 0.005_c_double
   real(c_double), allocatable :: u(:, :), next(:, :)
   real(c_double) :: dt, rate
-  integer :: ierr, rank, nranks, y0, m, below, above, substeps, i, j, k, s
+  integer :: ierr, rank, nranks, x0, m, below, above, substeps, i, j, k, s
   type(surge_client_t) :: client
 
   call MPI_Init(ierr)
   call MPI_Comm_rank(MPI_COMM_WORLD, rank, ierr)
   call MPI_Comm_size(MPI_COMM_WORLD, nranks, ierr)
   call parse_arguments()
-  if (nx < 2 .or. ny < nranks .or. outputs < 1 .or. output_dt <= 0) then
-    if (rank == 0) write (0, '(a)') "example_advection_fortran: error: bad options (ny >= ranks)"
+  if (ny < 2 .or. nx < nranks .or. outputs < 1 .or. output_dt <= 0) then
+    if (rank == 0) write (0, '(a)') "example_advection_fortran: error: bad options (nx >= ranks)"
     call MPI_Abort(MPI_COMM_WORLD, 2, ierr)
   end if
-  ! This rank's band of columns y0 .. y0 + m - 1 (0-based), with its periodic neighbours.
-  y0 = rank*ny/nranks
-  m = (rank + 1)*ny/nranks - y0
+  ! This rank's band of columns x0 .. x0 + m - 1 (0-based), with its periodic neighbours.
+  x0 = rank*nx/nranks
+  m = (rank + 1)*nx/nranks - x0
   below = mod(rank + nranks - 1, nranks)
   above = mod(rank + 1, nranks)
-  allocate (u(nx, 0:m + 1), next(nx, 0:m + 1))
-  do j = 1, m
-    do i = 1, nx
-      u(i, j) = sin(2*pi*(real(i - 1, c_double)/nx + 2*real(y0 + j - 1, c_double)/ny))
+  allocate (u(ny, 0:m + 1), next(ny, 0:m + 1))
+  do i = 1, m
+    do j = 1, ny
+      u(j, i) = sin(2*pi*(real(x0 + i - 1, c_double)/nx + 2*real(j - 1, c_double)/ny))
     end do
   end do
   ! Explicit stability: dt (|vx|/hx + |vy|/hy + 2 kappa (1/hx^2 + 1/hy^2)) <= 1, halved.
@@ -48,10 +49,10 @@ program advection
   substeps = ceiling(output_dt*rate/0.5_c_double)
   dt = output_dt/substeps
 
-  ! 1. Join the study: the field u (Fortran shape [nx, ny]), the sampled parameters in the
+  ! 1. Join the study: the field u (Fortran shape [ny, nx]), the sampled parameters in the
   !    order of the experiment's solver.parameters.parameters. A failure stops the program
   !    with the client's message (pass status= to handle it yourself).
-  call surge_init_from_env(client, rank, nranks, SURGE_FLOAT64, ["u"], [nx, ny], [vx, kappa])
+  call surge_init_from_env(client, rank, nranks, SURGE_FLOAT64, ["u"], [ny, nx], [vx, kappa])
   do k = 0, outputs - 1
     if (k > 0) then
       do s = 1, substeps
@@ -61,8 +62,8 @@ program advection
       end do
     end if
     ! 2. Send output k (step 0 is the initial state) at t = k * output_dt: this rank's block
-    !    u(1:nx, 1:m), contiguous, at offset (0, y0) of the global field.
-    call surge_send(client, "u", k, k*output_dt, u(:, 1:m), offset=[0, y0], extent=[nx, m])
+    !    u(1:ny, 1:m), contiguous, at offset (0, x0) of the global field.
+    call surge_send(client, "u", k, k*output_dt, u(:, 1:m), offset=[0, x0], extent=[ny, m])
   end do
   ! 3. End the stream: without it the study counts the attempt as failed.
   call surge_finalize(client)
@@ -102,9 +103,9 @@ contains
 
   ! Periodic halos: column 0 from the rank below, column m + 1 from the rank above.
   subroutine exchange_halos()
-    call MPI_Sendrecv(u(:, m), nx, MPI_DOUBLE_PRECISION, above, 0, u(:, 0), nx, &
+    call MPI_Sendrecv(u(:, m), ny, MPI_DOUBLE_PRECISION, above, 0, u(:, 0), ny, &
                       MPI_DOUBLE_PRECISION, below, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE, ierr)
-    call MPI_Sendrecv(u(:, 1), nx, MPI_DOUBLE_PRECISION, below, 1, u(:, m + 1), nx, &
+    call MPI_Sendrecv(u(:, 1), ny, MPI_DOUBLE_PRECISION, below, 1, u(:, m + 1), ny, &
                       MPI_DOUBLE_PRECISION, above, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE, ierr)
   end subroutine exchange_halos
 
@@ -115,13 +116,13 @@ contains
 
     hx = 1.0_c_double/nx
     hy = 1.0_c_double/ny
-    do jj = 1, m
-      do ii = 1, nx
-        c = u(ii, jj)
-        w = u(mod(ii + nx - 2, nx) + 1, jj)
-        e = u(mod(ii, nx) + 1, jj)
-        so = u(ii, jj - 1)
-        no = u(ii, jj + 1)
+    do ii = 1, m
+      do jj = 1, ny
+        c = u(jj, ii)
+        w = u(jj, ii - 1)
+        e = u(jj, ii + 1)
+        so = u(mod(jj + ny - 2, ny) + 1, ii)
+        no = u(mod(jj, ny) + 1, ii)
         if (vx > 0) then
           adv_x = vx*(c - w)/hx
         else
@@ -133,7 +134,7 @@ contains
           adv_y = vy*(no - c)/hy
         end if
         diff = (w - 2*c + e)/hx**2 + (so - 2*c + no)/hy**2
-        next(ii, jj) = c + dt*(kappa*diff - adv_x - adv_y)
+        next(jj, ii) = c + dt*(kappa*diff - adv_x - adv_y)
       end do
     end do
   end subroutine step

@@ -8,6 +8,7 @@
 
 #include "surge/core/config.hpp"
 #include "surge/core/error.hpp"
+#include "surge/core/mesh_hdf5.hpp"
 #include "surge/core/mpi.hpp"
 #include "surge/core/progress.hpp"
 #include "surge/core/version.hpp"
@@ -112,6 +113,8 @@ void WellWriter::write_layout(hid_t file, const Solver& solver) {
     h5::write_attribute(t, "sample_varying", false);
     h5::write_attribute(t, "time_varying", true);
   }
+  // mesh/: the real coordinates of fields on a mesh's nodes (dimensions/ holds grid axes).
+  if (const core::Mesh* mesh = solver.mesh()) h5::write_mesh_group(file, *mesh);
   // boundary_conditions/: one group per axis named after it and its type (x_wall), mask on
   // the end nodes. Neither varies: a file holds one trajectory, whose boundary values are
   // also parameters in scalars/; `values` holds them on the masked nodes (0 elsewhere).

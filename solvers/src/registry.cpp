@@ -142,8 +142,8 @@ class Mhd2dSolver final : public Solver {
 };
 
 // A mesh of N nodes is carried as a grid of N x 1 (node k = grid point (k, 0)), as the graph
-// network expects; dimensions/ hold the default x = k / (N - 1), y = 0. The node positions stay
-// in the mesh file named by surge_config: the Well's dimensions/ hold axes of a grid, and its
+// network expects; dimensions/ hold the default x = k / (N - 1), y = 0, and the group mesh/ the
+// node positions and edges: the Well's dimensions/ hold axes of a grid, and its
 // per-axis boundary masks cannot name the mesh's boundary nodes, so a member file declares no
 // boundary conditions (`boundary` is in scalars/).
 class MeshHeatSolver final : public Solver {
@@ -164,6 +164,7 @@ class MeshHeatSolver final : public Solver {
   }
   std::vector<double> output_times() const override { return heat_.output_times(); }
   std::vector<BoundaryCondition> boundary_conditions() const override { return {}; }
+  const core::Mesh* mesh() const override { return &heat_.mesh(); }
   void advance_to(double t) override { heat_.advance_to(t); }
   double time() const override { return heat_.time(); }
   YAML::Node resolved_config() const override {

@@ -5,8 +5,8 @@
 ! surge_finalize. Link libsurge_client_fortran and libsurge_client.
 !
 ! Shapes, offsets and extents are given in Fortran order and reversed for the C API: a
-! Fortran array u(nx, ny) is, for the server, a row-major field of shape [ny, nx], which is
-! how the experiment file declares it. Each routine takes an optional `status`: without it,
+! Fortran array u(ny, nx) is, for the server, a row-major field of shape [nx, ny], which is
+! how the experiment file declares it (surge's axes: axis 0 is x, y the fastest). Each routine takes an optional `status`: without it,
 ! a failure stops the program (error stop) with the client's message.
 module surge_client
   use, intrinsic :: iso_c_binding, only: c_char, c_double, c_int, c_int64_t, c_loc, &
@@ -122,11 +122,11 @@ contains
   end subroutine surge_init_from_env
 
   ! As surge_init_from_env, with a shape per field: field i has ndims(i) axes, whose extents
-  ! (Fortran order) follow those of the fields before it in `shapes`. A scalar u(nx, ny) and
-  ! a vector field v(2, nx, ny) (its components the first, fastest axis):
+  ! (Fortran order) follow those of the fields before it in `shapes`. A scalar u(ny, nx) and
+  ! a vector field v(2, ny, nx) (its components the first, fastest axis):
   !   call surge_init_fields_from_env(client, rank, size, SURGE_FLOAT64, ["u", "v"], [2, 3], &
-  !                                   [nx, ny, 2, nx, ny], [vx, kappa])
-  ! which the experiment file declares as u: {shape: [ny, nx]}, v: {shape: [ny, nx],
+  !                                   [ny, nx, 2, ny, nx], [vx, kappa])
+  ! which the experiment file declares as u: {shape: [nx, ny]}, v: {shape: [nx, ny],
   ! components: 2}. With `parameter_names` (one per value, e.g.
   ! parameter_names=[character(len=5) :: "vx", "kappa"]) the server checks them against the
   ! study's names and order (SURGE_PARAMETER_NAMES) and refuses the member if they differ.

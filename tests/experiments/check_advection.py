@@ -3,7 +3,8 @@
 fields the members streamed (results.h5 predictions/truth, every frame of the validation
 members) are those of a numpy reference of the same scheme, so a C member's blocks over two
 ranks, a Fortran member's reversed shapes and a C++ member's second field of another shape
-(grad_u, [ny, nx, 2]: channels grad_u_x and grad_u_y) land where they belong; the exported
+(grad_u, [nx, ny, 2]: channels grad_u_x and grad_u_y) land where they belong, on surge's axes
+(axis 0 is x: the initial state sin 2 pi (x + 2 y) is not symmetric in x and y); the exported
 model is periodic on the axes the study declares (solver.parameters.periodic); and, for a
 model of fields from parameters, the file `surge predict` made from it has the members' frames
 and times.
@@ -25,7 +26,8 @@ def fail(message):
 
 
 def reference(vx, kappa, nx=32, ny=32, outputs=10, output_dt=0.05, vy=0.5):
-    """The frames of examples/python/advection.py, in float64."""
+    """The frames of the examples' scheme in float64, [frames, nx, ny]: written independently
+    of examples/python/advection.py, in [y, x] order, and transposed at the end."""
     x, y = np.arange(nx) / nx, np.arange(ny) / ny
     u = np.sin(2 * np.pi * (x[None, :] + 2 * y[:, None]))
     rate = abs(vx) * nx + abs(vy) * ny + 2 * kappa * (nx**2 + ny**2)
@@ -41,7 +43,7 @@ def reference(vx, kappa, nx=32, ny=32, outputs=10, output_dt=0.05, vy=0.5):
             diff = (w - 2 * u + e) * nx**2 + (s - 2 * u + n) * ny**2
             u = u + dt * (kappa * diff - adv_x - adv_y)
         frames.append(u)
-    return np.array(frames)
+    return np.array(frames).transpose(0, 2, 1)
 
 
 def channel(frames, name):
@@ -49,11 +51,11 @@ def channel(frames, name):
     gradient by central differences on the periodic grid (examples/cxx/advection.cpp)."""
     if name == "u":
         return frames
-    ny, nx = frames.shape[1:]
+    nx, ny = frames.shape[1:]
     if name == "grad_u_x":
-        return (np.roll(frames, -1, axis=2) - np.roll(frames, 1, axis=2)) * nx / 2
+        return (np.roll(frames, -1, axis=1) - np.roll(frames, 1, axis=1)) * nx / 2
     if name == "grad_u_y":
-        return (np.roll(frames, -1, axis=1) - np.roll(frames, 1, axis=1)) * ny / 2
+        return (np.roll(frames, -1, axis=2) - np.roll(frames, 1, axis=2)) * ny / 2
     fail(f"no reference for channel {name}")
 
 
@@ -94,7 +96,7 @@ def main():
                 if not err < 1e-5:
                     worst = np.unravel_index(np.argmax(np.abs(got - want)), want.shape)
                     fail(f"simulation {sim} (vx {p['vx']:.4g}, kappa {p['kappa']:.4g}): {name} "
-                         f"differs from the reference by {err:.3g} at frame, y, x = {worst}")
+                         f"differs from the reference by {err:.3g} at frame, x, y = {worst}")
             checked += 1
         times = f["predictions/time"][:]
     declared = config["solver"]["parameters"]["periodic"]

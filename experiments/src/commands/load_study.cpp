@@ -144,6 +144,23 @@ void read_solver(Study& s) {
   }
 }
 
+// A study on a mesh: an external solver's mesh is the graph network's unless the model names
+// one, and a graph network's mesh (mesh_heat's studies) is the study's, for results.h5 and the
+// plots. Paths are taken from the experiment file's directory.
+void join_mesh(Study& s) {
+  if (s.cfg.model.type != "graphnet") return;
+  YAML::Node& parameters = s.cfg.model.parameters;
+  const YAML::Node& given = parameters;
+  const std::string model_mesh = given["mesh"] ? given["mesh"].as<std::string>() : "";
+  if (model_mesh.empty()) {
+    if (!s.facts.mesh.empty()) parameters["mesh"] = s.facts.mesh;
+  } else if (s.facts.mesh.empty()) {
+    const fs::path p(model_mesh);
+    s.facts.mesh =
+        (p.is_absolute() ? p : experiment_directory(s.source) / p).lexically_normal().string();
+  }
+}
+
 // How members start: persistent workers only where a LocalLauncher serves them, mpirun (or
 // srun), and the Slurm commands found where the server runs here.
 void check_member_start(Study& s, StudyHost host) {
@@ -215,6 +232,7 @@ Study load_study(const YAML::Node& input, const core::ConfigSource& source, Stud
   (void)make_buffer(s);  // its parameters checked before the solver is probed
   s.next_step = surrogates::model_kind(s.cfg.model.type) == surrogates::kNextStep;
   read_solver(s);
+  join_mesh(s);
   check_member_start(s, host);
   s.out_dir = fs::absolute(s.cfg.study.output_dir);
   if (s.cfg.streaming.curve.on()) check_key_files(s.cfg.streaming.curve);

@@ -5,13 +5,16 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <map>
+#include <optional>
 
 #include "surge/core/hdf5.hpp"
 
 #include "surge/core/config.hpp"
 #include "surge/core/error.hpp"
 #include "surge/core/log.hpp"
+#include "surge/core/mesh.hpp"
 #include "surge/experiments/cli.hpp"
 #include "surge/solvers/member.hpp"
 #include "surge/solvers/solver.hpp"
@@ -20,6 +23,16 @@
 namespace surge::experiments {
 
 namespace {
+
+// The mesh a model on a mesh carries (architecture.parameters.mesh, relative to its
+// directory), whose coordinates the written file then holds; none for a model on a grid.
+std::optional<core::Mesh> model_mesh(const Surrogate& s, const std::string& dir) {
+  const YAML::Node root = YAML::Load(s.metadata_yaml());
+  const YAML::Node mesh = root["architecture"]["parameters"]["mesh"];
+  if (!mesh || !mesh.IsScalar() || mesh.as<std::string>().empty()) return std::nullopt;
+  const std::filesystem::path p(mesh.as<std::string>());
+  return core::read_mesh((p.is_absolute() ? p : std::filesystem::path(dir) / p).string());
+}
 
 // A surrogate seen through the Solver interface, so that the Well writer of `surge solve`
 // writes its frames. Field-from-parameters models: advance_to(t) predicts the fields at t,
@@ -42,6 +55,7 @@ class SurrogateMember final : public solvers::Solver {
       layout_.push_back({name, channel, components});
       channel += components;
     }
+    mesh_ = model_mesh(s_, dir_);
     if (initial.defined()) {
       state_ = initial;
       time_ = times_.at(0);
@@ -82,6 +96,7 @@ class SurrogateMember final : public solvers::Solver {
   std::vector<double> output_times() const override {
     return std::vector<double>(times_.begin() + 1, times_.end());
   }
+  const core::Mesh* mesh() const override { return mesh_ ? &*mesh_ : nullptr; }
   std::vector<solvers::BoundaryCondition> boundary_conditions() const override {
     std::vector<solvers::BoundaryCondition> out;
     const auto& periodic = s_.periodic();
@@ -129,6 +144,7 @@ class SurrogateMember final : public solvers::Solver {
   std::vector<double> parameters_, times_;
   solvers::Decomposition2D decomposition_;
   std::vector<Slot> layout_;
+  std::optional<core::Mesh> mesh_;
   torch::Tensor state_;  // [channels, nx, ny]
   double time_ = 0.0;
 };

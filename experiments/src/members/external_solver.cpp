@@ -6,6 +6,7 @@
 #include <set>
 
 #include "surge/core/error.hpp"
+#include "surge/core/mesh.hpp"
 
 namespace surge::experiments {
 
@@ -94,6 +95,8 @@ ExternalSolverConfig read_external_solver(const ExperimentConfig& cfg,
       return name == kExperimentDirPlaceholder ? experiment_dir : "{" + name + "}";
     });
   }
+  if (!solver.mesh.empty() && std::filesystem::path(solver.mesh).is_relative())
+    solver.mesh = (experiment_directory(source) / solver.mesh).lexically_normal().string();
   const std::string program = resolve_program(solver.command[0], experiment_dir);
   SURGE_REQUIRE(!program.empty(), ConfigError,
                 "solver.parameters.command: '"
@@ -134,40 +137,84 @@ ExternalSolverConfig read_external_solver(const ExperimentConfig& cfg,
   return solver;
 }
 
+namespace {
+
+// One entry of solver.parameters.fields: {shape: [...], components: k}, or its shape alone.
+ExternalFieldConfig read_field(const YAML::Node& node, const core::ConfigSource& source,
+                               const std::string& path) {
+  SURGE_REQUIRE(node.IsMap() || node.IsSequence(), ConfigError,
+                "'" << path << "' must be a map {shape: [nx, ny], components: k} or a shape");
+  // A fresh map for the shape alone: assigning to a copy of `node` would rebind `node` itself.
+  YAML::Node shorthand(YAML::NodeType::Map);
+  if (node.IsSequence()) shorthand["shape"] = YAML::Clone(node);
+  const auto field =
+      core::read_config<ExternalFieldConfig>(node.IsSequence() ? shorthand : node, source, path);
+  const bool extents_ok =
+      std::all_of(field.shape.begin(), field.shape.end(), [](int n) { return n >= 1; });
+  SURGE_REQUIRE((field.shape.size() == 1 || field.shape.size() == 2) && extents_ok, ConfigError,
+                "'" << path
+                    << ".shape' must be the field's grid [nx, ny] or its nodes [n] (extents "
+                    << ">= 1), got " << core::detail::to_text(field.shape));
+  return field;
+}
+
+// The mesh of fields on n nodes: read (every check of the file's format), and of n nodes.
+void check_mesh(const ExternalSolverConfig& solver, const SolverFacts& facts) {
+  SURGE_REQUIRE(facts.on_nodes, ConfigError,
+                "'solver.parameters.mesh' needs fields on its nodes (shape [n]), got the grid "
+                    << core::detail::to_text(facts.grid));
+  core::Mesh mesh;
+  try {
+    mesh = core::read_mesh(solver.mesh);
+  } catch (const core::Error& e) {
+    SURGE_THROW(ConfigError, "solver.parameters.mesh: " << e.message());
+  }
+  SURGE_REQUIRE(mesh.nodes() == facts.grid[0], ConfigError,
+                "solver.parameters.mesh '" << solver.mesh << "' has " << mesh.nodes()
+                                           << " nodes, the fields " << facts.grid[0]);
+}
+
+}  // namespace
+
 SolverFacts external_solver_facts(const ExternalSolverConfig& solver,
                                   const core::ConfigSource& source) {
   SolverFacts facts;
   facts.parameter_names = solver.parameters;
   SURGE_REQUIRE(solver.fields.IsMap() && solver.fields.size() > 0, ConfigError,
-                "solver type external needs solver.parameters.fields: name: {shape: [n0, n1]} "
-                "for each field a member streams");
+                "solver type external needs solver.parameters.fields: name: {shape: [nx, ny]} "
+                "(or [n] on nodes) for each field a member streams");
   std::string first;
+  std::vector<int> first_shape;
   for (const auto& entry : solver.fields) {
     const std::string name = entry.first.as<std::string>();
     const std::string path = "solver.parameters.fields." + name;
-    SURGE_REQUIRE(entry.second.IsMap(), ConfigError,
-                  "'" << path << "' must be a map: {shape: [n0, n1], components: k}");
-    const auto field = core::read_config<ExternalFieldConfig>(entry.second, source, path);
-    SURGE_REQUIRE(field.shape.size() == 2 && field.shape[0] >= 1 && field.shape[1] >= 1,
-                  ConfigError,
-                  "'" << path << ".shape' must be the field's grid [n0, n1] (2 extents >= 1), got "
-                      << core::detail::to_text(field.shape));
-    const std::vector<std::int64_t> grid = {field.shape[0], field.shape[1]};
-    if (facts.grid.empty()) {
-      facts.grid = grid;
+    const ExternalFieldConfig field = read_field(entry.second, source, path);
+    if (first.empty()) {
       first = name;
+      first_shape = field.shape;
     }
-    SURGE_REQUIRE(grid == facts.grid, ConfigError,
+    SURGE_REQUIRE(field.shape == first_shape, ConfigError,
                   "'" << path << ".shape' " << core::detail::to_text(field.shape)
                       << " differs from field '" << first << "''s "
-                      << core::detail::to_text(facts.grid) << ": every field is on one grid");
+                      << core::detail::to_text(first_shape) << ": every field is on one grid");
     facts.layout.push_back({name, field.components});
   }
+  // n nodes are carried as a grid of n x 1, as mesh_heat's are (what the graph network reads).
+  facts.on_nodes = first_shape.size() == 1;
+  facts.grid = {first_shape[0], facts.on_nodes ? 1 : first_shape[1]};
   for (int k = 0; k < solver.outputs; ++k) facts.times.push_back(k * solver.output_dt);
-  SURGE_REQUIRE(solver.periodic.size() == facts.grid.size(), ConfigError,
-                "'solver.parameters.periodic' needs one boolean per axis of the grid [n0, n1], got "
+  std::vector<bool> periodic = solver.periodic;
+  if (facts.on_nodes && periodic == std::vector<bool>{false, false}) periodic = {false};
+  SURGE_REQUIRE(periodic.size() == first_shape.size(), ConfigError,
+                "'solver.parameters.periodic' needs one boolean per axis of the grid "
+                    << core::detail::to_text(first_shape) << ", got "
                     << core::detail::to_text(solver.periodic));
-  facts.periodic = solver.periodic;
+  facts.periodic = periodic;
+  if (facts.on_nodes) facts.periodic.push_back(false);
+  if (!solver.mesh.empty()) {
+    check_mesh(solver, facts);
+    facts.mesh = solver.mesh;
+  }
   return facts;
 }
 

@@ -10,11 +10,13 @@ namespace surge::experiments {
 streaming::MemberExpectations member_expectations(const Study& study) {
   streaming::MemberExpectations e;
   const SolverFacts& facts = study.facts;
-  // As StreamSink (and the client examples) announce them: the grid, then the components of a
-  // vector field as a last axis.
+  // As StreamSink (and the client examples) announce them: the grid (the nodes alone for fields
+  // on n nodes, [n]), then the components of a vector field as a last axis.
+  const std::size_t axes = facts.on_nodes ? 1 : facts.grid.size();
   for (const auto& f : facts.layout) {
     streaming::FieldSpec spec{f.name, {}};
-    for (const std::int64_t n : facts.grid) spec.shape.push_back(static_cast<std::uint64_t>(n));
+    for (std::size_t d = 0; d < axes; ++d)
+      spec.shape.push_back(static_cast<std::uint64_t>(facts.grid[d]));
     if (f.components > 1) spec.shape.push_back(static_cast<std::uint64_t>(f.components));
     e.fields.push_back(std::move(spec));
   }

@@ -408,6 +408,7 @@ RunSummary StreamedSource::summarise(double seconds, const std::string& stop_rea
   SURGE_REQUIRE(launcher_->gave_up().empty(), IoError, "surge run: " << launcher_->gave_up());
   summary.study = study_.cfg.study.name;
   summary.resolved_config = study_.resolved_text;
+  summary.mesh = study_.facts.mesh;
   summary.parameter_names = study_.range_names;
   summary.members = launcher_->members();
   summary.samples = totals.samples;

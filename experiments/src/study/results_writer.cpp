@@ -9,6 +9,7 @@
 #include "surge/core/error.hpp"
 #include "surge/core/hdf5.hpp"
 #include "surge/core/hdf5_atomic.hpp"
+#include "surge/core/mesh_hdf5.hpp"
 #include "surge/core/version.hpp"
 #include "surge/reservoir/statistics.hpp"
 
@@ -218,6 +219,7 @@ surrogates::ValidationRecord write_results(const std::string& path, const RunSum
       for (const auto& [name, count] : summary.streaming) h5::write_attribute(g, name, count);
     }
     write_members(file, summary);
+    if (!summary.mesh.empty()) h5::write_mesh_group(file, core::read_mesh(summary.mesh));
     write_curves(file, trainer.history(), io.fields);
     {
       h5::Group g = h5::create_group(file, "final_validation");

@@ -32,6 +32,8 @@ struct SolverFacts {
   std::vector<std::int64_t> grid;
   std::vector<double> times;  // frame times: the initial state, then the outputs
   std::vector<bool> periodic;
+  bool on_nodes = false;  // fields on n nodes ([n], carried as n x 1): members announce [n]
+  std::string mesh;       // their mesh file, absolute ("" when none is declared)
 };
 
 struct Study {

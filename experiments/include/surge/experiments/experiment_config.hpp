@@ -98,11 +98,13 @@ struct ExternalFieldConfig {
   template <class V>
   void visit(V& v) {
     v("shape", shape,
-      "required: the global grid [n0, n1] of the field, row-major (n1 is the fastest axis; a "
-      "Fortran array u(nx, ny) is [ny, nx]); every field has the same");
+      "required: the global grid of the field, row-major, every field the same: [nx, ny] (axis "
+      "0 is x, the last axis y is the fastest; a Fortran array u(ny, nx)), or [n] for n nodes "
+      "of a mesh (solver.parameters.mesh); `name: [nx, ny]` is short for `name: {shape: "
+      "[nx, ny]}`");
     v("components", components,
       "1: a scalar; 2 or 3: a vector field, sent with its components as a last axis "
-      "[n0, n1, components] (one model channel per component)",
+      "[nx, ny, components] or [n, components] (one model channel per component)",
       core::in_range(1, 3));
   }
 };
@@ -120,6 +122,7 @@ struct ExternalSolverConfig {
   std::vector<std::string> parameters;
   std::string dtype = "float64";
   std::vector<bool> periodic = {false, false};
+  std::string mesh;
 
   template <class V>
   void visit(V& v) {
@@ -132,8 +135,8 @@ struct ExternalSolverConfig {
       "started as `mpirun [mpirun_args] -np solver.ranks command...` in the directory surge run "
       "was started in");
     v("fields", fields,
-      "required: the fields each member streams, as name: {shape: [n0, n1], components: k} "
-      "(keys below); a member that announces another field is refused");
+      "required: the fields each member streams, as name: {shape: [nx, ny], components: k} "
+      "(keys below; [n] on a mesh's nodes); a member that announces another field is refused");
     v("outputs", outputs,
       "required: steps each member sends, numbered 0 .. outputs-1 (send the initial state as "
       "step 0 for the surrogate to learn it)",
@@ -150,9 +153,15 @@ struct ExternalSolverConfig {
       "numpy float64 / float32); a member that announces the other is refused, the field named",
       core::one_of({"float32", "float64"}));
     v("periodic", periodic,
-      "per axis of the fields' grid [n0, n1]: whether it is periodic (the FNO then does not "
+      "per axis of the fields' grid [nx, ny]: whether it is periodic (the FNO then does not "
       "pad it, the graph network joins its ends by edges), as a built-in solver's periodic "
-      "boundaries are");
+      "boundaries are; fields on nodes ([n]) take [false] or the default");
+    v("mesh", mesh,
+      "the mesh of fields on nodes (shape [n]): a file in the format of experiments/meshes/ "
+      "(node positions, edges, wall nodes), relative to the experiment file, whose n nodes are "
+      "the field's, in the order the member sends them; a graph network learns on it (unless "
+      "model.parameters.mesh names another), results.h5 and `surge predict` carry its "
+      "coordinates, the plots draw on it");
   }
 };
 

@@ -29,6 +29,7 @@ struct ServerRankCounts {
 struct RunSummary {
   std::string study;
   std::string resolved_config;
+  std::string mesh;  // the mesh file of fields on nodes ("" none): results.h5 mesh/, the plots
   std::string stop_reason;
   std::vector<std::string> parameter_names;  // columns of the parameter table
   std::vector<MemberRecord> members;

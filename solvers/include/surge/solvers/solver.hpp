@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "surge/core/mesh.hpp"
 #include "surge/core/registry.hpp"
 #include "surge/solvers/decomposition.hpp"
 
@@ -58,6 +59,9 @@ class Solver {
       coords[static_cast<std::size_t>(i)] = static_cast<float>(i) / static_cast<float>(n - 1);
     return coords;
   }
+  // The mesh whose nodes the fields are on (a grid of N x 1), or nullptr on a grid: the Well
+  // writer stores its coordinates and edges in the group mesh/.
+  [[nodiscard]] virtual const core::Mesh* mesh() const { return nullptr; }
   // The member's parameters (name, value), in the order a surrogate takes them.
   [[nodiscard]] virtual std::vector<std::pair<std::string, double>> parameters() const = 0;
   // The times of the outputs after the initial state (frame_times() in member.hpp puts the

@@ -83,7 +83,8 @@ SURGE_CLIENT_API int surge_client_init_from_env(surge_client** client, int membe
 /* As surge_client_init_from_env, with a shape per field: field i has ndims[i] axes, its
  * global extents (row-major) following those of the fields before it in `shapes` (field 0's
  * at shapes[0], field 1's at shapes[ndims[0]], ...). A scalar field u and a vector field
- * velocity on one ny x nx grid: ndims {2, 3}, shapes {ny, nx, ny, nx, 2}. */
+ * velocity on one nx x ny grid: ndims {2, 3}, shapes {nx, ny, nx, ny, 2} (surge's axes:
+ * axis 0 is x, y the fastest). */
 SURGE_CLIENT_API int surge_client_init_fields_from_env(surge_client** client, int member_rank,
                                                        int member_size, int dtype, int field_count,
                                                        const char* const* field_names,
