@@ -16,6 +16,8 @@
 #               (check_continuous.py), no job left
 #   checks      errors before anything starts (unknown partition, allocation mode outside
 #               an allocation) and --dry-run printing the batch scripts without submitting
+#   external    surge submit of mesh_fields.yaml (an external solver whose program and mesh
+#               are relative to its file) in mode allocation
 # Exits 77 (ctest SKIP_RETURN_CODE) with the reason when a cluster cannot start here.
 set -u
 surge=$1 yaml=$2 steps=$3 case=$4
@@ -31,7 +33,7 @@ cleanup() { "$cluster" stop "$tmp/cluster"; rm -rf "$tmp"; }
 trap cleanup EXIT
 fail() {
   echo "FAIL: $*"
-  for f in "$tmp"/run.log "$tmp"/out/slurm/server_*.log; do
+  for f in "$tmp"/run.log "$tmp"/out/slurm/server_*.log "$tmp"/out/logs/member_0_attempt1.log; do
     [[ -f $f ]] && { echo "--- $f"; tail -40 "$f"; }
   done
   exit 1
@@ -100,6 +102,27 @@ case $case in
       grep -q "streamed $steps frames of simulation" "$out/logs/worker_0.log" || fail "worker 0"
     fi
     echo "ok: mode allocation, server job $job, $workers workers, $((SECONDS - start)) s"
+    ;;
+  external)
+    # An external solver whose program ({experiment_dir}) and mesh are relative to its
+    # experiment file: the server's job runs a copy in <output_dir>/slurm/, where they must
+    # still be found.
+    start=$SECONDS
+    yaml=$here/mesh_fields.yaml
+    submit_allocation "$@"
+    grep -q "{experiment_dir}" "$out/slurm/experiment.yaml" && fail "a placeholder left in the copy"
+    expect_empty_queue
+    /usr/bin/python3 - "$out/results.h5" <<'PY' || fail "results of the external study"
+import sys
+import h5py
+with h5py.File(sys.argv[1], "r") as f:
+    status = [s.decode() if isinstance(s, bytes) else s for s in f["members"].attrs["status"]]
+    if status != ["done"] * len(status) or len(status) != 5:
+        sys.exit(f"members {status}")
+    if f["mesh/x"].shape != (217,):
+        sys.exit(f"mesh/x of shape {f['mesh/x'].shape}")
+PY
+    echo "ok: an external solver's file-relative paths in a submitted study, $((SECONDS - start)) s"
     ;;
   continuous)
     start=$SECONDS

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "commands/load_study.hpp"
+#include "members/external_solver.hpp"
 #include "members/member_commands.hpp"
 #include "members/slurm_scripts.hpp"
 #include "study/member_table.hpp"
@@ -47,6 +48,41 @@ void write_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path);
   out << text;
   SURGE_REQUIRE(out.good(), IoError, "cannot write " << path.string());
+}
+
+// The paths an experiment file gives relative to its own directory (an external solver's
+// program, its {experiment_dir} and mesh, a graph network's mesh), made absolute in the copy
+// the server's job runs: that copy lies in <output_dir>/slurm/, another directory. Paths
+// relative to the working directory (a built-in solver's) stay: the job starts where
+// surge submit ran.
+void pin_file_relative_paths(YAML::Node input, const fs::path& dir) {
+  const auto absolute = [&](const std::string& path) {
+    const fs::path p(path);
+    return p.is_absolute() ? path : (dir / p).lexically_normal().string();
+  };
+  const auto pin = [&](YAML::Node parent, const char* key) {
+    if (parent.IsMap() && parent[key] && parent[key].IsScalar())
+      parent[key] = absolute(parent[key].as<std::string>());
+  };
+  if (input["model"] && input["model"]["parameters"]) pin(input["model"]["parameters"], "mesh");
+  const YAML::Node solver = input["solver"];
+  if (!solver || !solver.IsMap() || !solver["type"] ||
+      solver["type"].as<std::string>("") != kExternalSolver || !solver["parameters"])
+    return;
+  YAML::Node parameters = input["solver"]["parameters"];
+  pin(parameters, "mesh");
+  YAML::Node command = parameters["command"];
+  if (!command || !command.IsSequence()) return;
+  const std::string placeholder = "{experiment_dir}";
+  for (std::size_t i = 0; i < command.size(); ++i) {
+    if (!command[i].IsScalar()) continue;
+    std::string word = command[i].as<std::string>();
+    for (std::size_t at = word.find(placeholder); at != std::string::npos;
+         at = word.find(placeholder, at + dir.string().size()))
+      word.replace(at, placeholder.size(), dir.string());
+    if (i == 0 && word.find('/') != std::string::npos) word = absolute(word);
+    command[i] = word;
+  }
 }
 
 }  // namespace
@@ -124,6 +160,7 @@ int submit_command(const std::vector<std::string>& args) {
   // whenever it starts; relative paths in it stay relative to this directory (--chdir).
   YAML::Node input = YAML::Clone(study.input);
   input["study"]["output_dir"] = study.out_dir.string();
+  pin_file_relative_paths(input, experiment_directory(study.source));
   write_file(experiment_file, core::to_yaml_text(input));
   write_file(script_file, script);
 
