@@ -175,8 +175,10 @@ std::optional<std::size_t> Launcher::next_pending(std::vector<MemberRecord>& mem
   for (std::size_t i = 0; i < members.size(); ++i) {
     if (members[i].status == MemberStatus::pending) return i;
   }
-  if (!more_) return std::nullopt;
-  members.push_back(more_());
+  if (!open_ended()) return std::nullopt;
+  std::optional<MemberRecord> drawn = more_();
+  if (!drawn) return std::nullopt;
+  members.push_back(std::move(*drawn));
   return members.size() - 1;
 }
 

@@ -2,9 +2,10 @@
 // Study checkpoints: everything `surge resume` needs to continue a study whose server died.
 // A checkpoint is a directory <output_dir>/checkpoints/study_<batch>/ holding
 //   study.h5     rank 0: format, batch, server ranks, elapsed time, the experiment as given,
-//                the member table (parameters, role, status, attempts), the sampler's
-//                position, the next simulation id, which server rank each member streams
-//                to
+//                the member table (parameters, role, status, attempts), the samplers'
+//                positions (format 3: validation draws apart, an adaptive sampler's state),
+//                the next simulation id, which server rank each member streams to, the
+//                per-member training losses (format 3)
 //   trainer.pt   rank 0: model, optimiser, schedule, normalisers, RNG, batch, curves
 //   rank<k>.h5   every server rank: its buffer (contents, seen counts, RNG, statistics) and
 //                its reception record (steps made into samples, ends seen, counters)
@@ -21,13 +22,14 @@
 #include <vector>
 
 #include "online/feeder.hpp"
+#include "study/member_table.hpp"
 #include "surge/experiments/launcher.hpp"
 #include "surge/reservoir/buffer.hpp"
 #include "surge/surrogates/trainer.hpp"
 
 namespace surge::experiments {
 
-inline constexpr std::int64_t kStudyCheckpointFormat = 2;
+inline constexpr std::int64_t kStudyCheckpointFormat = 3;
 inline constexpr const char* kValidationFile = "validation.h5";
 
 // Rank 0's part of a checkpoint besides the trainer.
@@ -38,9 +40,10 @@ struct StudyRecord {
   std::string source_file;  // the experiment file (relative paths in it are read from there)
   std::string experiment;   // the experiment as given, overrides applied (YAML)
   std::vector<MemberRecord> members;
-  std::int64_t sampler_draws = 0;
-  std::uint64_t next_simulation_id = 0;
+  TablePosition table;  // the samplers' positions (an adaptive one's state), the next id
   std::map<std::uint64_t, int> assignment;  // simulation -> server rank
+  // The per-member training losses, reduced over the server ranks (format 3 on).
+  surrogates::MemberLosses member_losses;
   std::vector<reservoir::Sample> validation;
 };
 
