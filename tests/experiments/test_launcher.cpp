@@ -383,7 +383,7 @@ namespace {
 // Draws ids first_id, first_id + 1, ...
 ex::Launcher::More draw_from(std::uint64_t first_id) {
   auto next = std::make_shared<std::uint64_t>(first_id);
-  return [next]() -> std::optional<ex::MemberRecord> {
+  return [next](bool) -> std::optional<ex::MemberRecord> {
     ex::MemberRecord m;
     m.simulation_id = (*next)++;
     m.parameters.assign(1, static_cast<double>(m.simulation_id));
@@ -453,7 +453,7 @@ TEST(Launcher, AListThatStopsGrowingFinishesOnItsOwn) {
   auto next = std::make_shared<std::uint64_t>(2);
   auto calls = std::make_shared<int>(0);
   launcher.keep_drawing(
-      [next, calls]() -> std::optional<ex::MemberRecord> {
+      [next, calls](bool) -> std::optional<ex::MemberRecord> {
         if (*next >= 7 || ++*calls % 3 != 0) return std::nullopt;
         ex::MemberRecord m;
         m.simulation_id = (*next)++;

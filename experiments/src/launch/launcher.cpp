@@ -176,7 +176,11 @@ std::optional<std::size_t> Launcher::next_pending(std::vector<MemberRecord>& mem
     if (members[i].status == MemberStatus::pending) return i;
   }
   if (!open_ended()) return std::nullopt;
-  std::optional<MemberRecord> drawn = more_();
+  // (No member is pending here.)
+  const bool idle = std::none_of(members.begin(), members.end(), [](const MemberRecord& m) {
+    return m.status == MemberStatus::running;
+  });
+  std::optional<MemberRecord> drawn = more_(idle);
   if (!drawn) return std::nullopt;
   members.push_back(std::move(*drawn));
   return members.size() - 1;

@@ -71,13 +71,13 @@ MemberRecord MemberTable::draw(MemberRole role) {
   return m;
 }
 
-std::optional<MemberRecord> MemberTable::draw_planned() {
+std::optional<MemberRecord> MemberTable::draw_planned(bool idle) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!study_.cfg.parameters.continuous && planned_drawn_ >= n_train_) return std::nullopt;
     // AMIS: a generation is bred from the losses of the earlier ones.
     const std::size_t g = sampler_->generation();
-    if (g > 0 && planned_drawn_ % g == 0 && 2 * recent_.size() < planned_drawn_)
+    if (g > 0 && !idle && planned_drawn_ % g == 0 && 2 * recent_.size() < planned_drawn_)
       return std::nullopt;
     ++planned_drawn_;
   }

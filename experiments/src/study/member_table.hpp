@@ -40,9 +40,10 @@ class MemberTable {
   [[nodiscard]] MemberRecord draw(MemberRole role);
   // The next training member of the study's own count (train_members; never exhausted for a
   // continuous study), or none: all drawn (planned_exhausted()), or an adaptive sampler's next
-  // generation waits for the losses of at least half the training members drawn so far.
-  // Thread-safe.
-  [[nodiscard]] std::optional<MemberRecord> draw_planned();
+  // generation waits for the losses of at least half the training members drawn so far,
+  // unless the ensemble is `idle` (nothing running: the trainer may be waiting for more data
+  // before its first batch). Thread-safe.
+  [[nodiscard]] std::optional<MemberRecord> draw_planned(bool idle = false);
   // Whether every training member of the study's own count has been drawn (never for a
   // continuous study). Thread-safe.
   [[nodiscard]] bool planned_exhausted() const;

@@ -55,8 +55,8 @@ class Launcher {
   [[nodiscard]] virtual bool role_finished(MemberRole role) const = 0;
 
   // A fresh member (its id, role and parameters drawn), or none for now; called under the
-  // launcher's lock.
-  using More = std::function<std::optional<MemberRecord>()>;
+  // launcher's lock, `idle` when no member is pending or running.
+  using More = std::function<std::optional<MemberRecord>(bool idle)>;
   // Whether `more` will never draw again.
   using Closed = std::function<bool()>;
   // Makes the member list grow as the study goes (parameters.continuous, or an adaptive
