@@ -60,7 +60,7 @@ struct LiveState {
   std::string study, command;  // command: run, train, view
   bool finished = false;
   bool from_checkpoint = false;  // surge view of a study without results.h5
-  std::string stop_reason;  // once finished
+  std::string stop_reason;       // once finished
   int exit_code = 0;
   std::int64_t batch = 0, max_batches = 0;
   double wall_s = 0.0, samples_per_s = 0.0, batches_per_s = 0.0;
