@@ -155,9 +155,7 @@ void join_mesh(Study& s) {
   if (model_mesh.empty()) {
     if (!s.facts.mesh.empty()) parameters["mesh"] = s.facts.mesh;
   } else if (s.facts.mesh.empty()) {
-    const fs::path p(model_mesh);
-    s.facts.mesh =
-        (p.is_absolute() ? p : experiment_directory(s.source) / p).lexically_normal().string();
+    s.facts.mesh = from_experiment_dir(experiment_directory(s.source), model_mesh);
   }
 }
 

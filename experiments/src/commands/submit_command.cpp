@@ -56,13 +56,9 @@ void write_file(const fs::path& path, const std::string& text) {
 // relative to the working directory (a built-in solver's) stay: the job starts where
 // surge submit ran.
 void pin_file_relative_paths(YAML::Node input, const fs::path& dir) {
-  const auto absolute = [&](const std::string& path) {
-    const fs::path p(path);
-    return p.is_absolute() ? path : (dir / p).lexically_normal().string();
-  };
   const auto pin = [&](YAML::Node parent, const char* key) {
     if (parent.IsMap() && parent[key] && parent[key].IsScalar())
-      parent[key] = absolute(parent[key].as<std::string>());
+      parent[key] = from_experiment_dir(dir, parent[key].as<std::string>());
   };
   if (input["model"] && input["model"]["parameters"]) pin(input["model"]["parameters"], "mesh");
   const YAML::Node solver = input["solver"];
@@ -73,14 +69,10 @@ void pin_file_relative_paths(YAML::Node input, const fs::path& dir) {
   pin(parameters, "mesh");
   YAML::Node command = parameters["command"];
   if (!command || !command.IsSequence()) return;
-  const std::string placeholder = "{experiment_dir}";
   for (std::size_t i = 0; i < command.size(); ++i) {
     if (!command[i].IsScalar()) continue;
-    std::string word = command[i].as<std::string>();
-    for (std::size_t at = word.find(placeholder); at != std::string::npos;
-         at = word.find(placeholder, at + dir.string().size()))
-      word.replace(at, placeholder.size(), dir.string());
-    if (i == 0 && word.find('/') != std::string::npos) word = absolute(word);
+    std::string word = with_experiment_dir(command[i].as<std::string>(), dir.string());
+    if (i == 0 && word.find('/') != std::string::npos) word = from_experiment_dir(dir, word);
     command[i] = word;
   }
 }

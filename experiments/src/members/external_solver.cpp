@@ -64,8 +64,7 @@ void check_placeholders_quoted(const YAML::Node& parameters, const core::ConfigS
 std::string resolve_program(const std::string& program,
                             const std::filesystem::path& experiment_dir) {
   if (program.find('/') == std::string::npos) return find_on_path(program);
-  const std::filesystem::path p(program);
-  return find_on_path((p.is_absolute() ? p : experiment_dir / p).lexically_normal().string());
+  return find_on_path(from_experiment_dir(experiment_dir, program));
 }
 
 }  // namespace
@@ -75,6 +74,17 @@ std::filesystem::path experiment_directory(const core::ConfigSource& source) {
   return std::filesystem::absolute(source.file.empty() ? "." : source.file)
       .lexically_normal()
       .parent_path();
+}
+
+std::string from_experiment_dir(const std::filesystem::path& dir, const std::string& path) {
+  const std::filesystem::path p(path);
+  return (p.is_absolute() ? p : dir / p).lexically_normal().string();
+}
+
+std::string with_experiment_dir(const std::string& word, const std::string& dir) {
+  return substitute(word, [&](const std::string& name) {
+    return name == kExperimentDirPlaceholder ? dir : "{" + name + "}";
+  });
 }
 
 ExternalSolverConfig read_external_solver(const ExperimentConfig& cfg,
@@ -90,13 +100,8 @@ ExternalSolverConfig read_external_solver(const ExperimentConfig& cfg,
                 "sends");
   // {experiment_dir}: the directory of the experiment file, in any word of the command.
   const std::string experiment_dir = experiment_directory(source).string();
-  for (auto& arg : solver.command) {
-    arg = substitute(arg, [&](const std::string& name) {
-      return name == kExperimentDirPlaceholder ? experiment_dir : "{" + name + "}";
-    });
-  }
-  if (!solver.mesh.empty() && std::filesystem::path(solver.mesh).is_relative())
-    solver.mesh = (experiment_directory(source) / solver.mesh).lexically_normal().string();
+  for (auto& arg : solver.command) arg = with_experiment_dir(arg, experiment_dir);
+  if (!solver.mesh.empty()) solver.mesh = from_experiment_dir(experiment_dir, solver.mesh);
   const std::string program = resolve_program(solver.command[0], experiment_dir);
   SURGE_REQUIRE(!program.empty(), ConfigError,
                 "solver.parameters.command: '"

@@ -22,6 +22,15 @@ inline constexpr const char* kExternalSolver = "external";
 // paths in an external solver's command are taken from there.
 [[nodiscard]] std::filesystem::path experiment_directory(const core::ConfigSource& source);
 
+// A path as an experiment file gives it: kept when absolute, else taken from `dir` (the
+// experiment file's directory); normalised. Every path the file names relative to itself
+// (an external program, its mesh, a graph network's mesh) goes through here.
+[[nodiscard]] std::string from_experiment_dir(const std::filesystem::path& dir,
+                                              const std::string& path);
+
+// `word` with each {experiment_dir} replaced by `dir`; other placeholders kept.
+[[nodiscard]] std::string with_experiment_dir(const std::string& word, const std::string& dir);
+
 // Reads solver.parameters of an external solver and checks it against the ensemble: the
 // command (its program found as the user's shell would, a relative path from the experiment
 // file's directory, and made absolute; {experiment_dir} replaced; every placeholder known), the
