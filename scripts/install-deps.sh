@@ -13,8 +13,8 @@ packages=(
   libtorch-dev libopenblas0-pthread libtrilinos-kokkos-dev
   # parallel I/O and MPI
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
-  # streaming and configuration
-  libzmq3-dev cppzmq-dev libyaml-cpp-dev libxxhash-dev
+  # streaming and configuration; jemalloc, the server's allocator (memory flat over hours)
+  libzmq3-dev cppzmq-dev libyaml-cpp-dev libxxhash-dev libjemalloc-dev
   # tests and benchmarks (procps: pgrep, which the interrupt test uses to find leftovers)
   libgtest-dev libgmock-dev libbenchmark-dev procps
   # launcher type slurm and its tests (a one-node cluster: tests/experiments/slurm_cluster.sh)
