@@ -39,6 +39,7 @@ struct Trainer::Impl {
   detail::OperatorNorm norm;  // .state: outputs (field_from_parameters) or states; .delta
   std::int64_t step = 0;
   History history;
+  MemberLosses member_losses;
   TrainerTiming timing;
   ThreadChoice threads;
   double elapsed_before = 0.0;  // wall seconds of earlier runs (from a checkpoint)
@@ -178,10 +179,23 @@ struct Trainer::Impl {
       norm.delta.merge({sums.begin() + static_cast<std::ptrdiff_t>(one), sums.end()});
   }
 
+  // Adds each item's loss (per_item [items], detached) to the table, under the simulation of
+  // the item's first sample.
+  void book_member_losses(const std::vector<std::int64_t>& simulation,
+                          const torch::Tensor& per_item) {
+    const torch::Tensor c = per_item.detach().to(torch::kCPU, torch::kDouble).contiguous();
+    const double* v = c.data_ptr<double>();
+    for (std::size_t i = 0; i < simulation.size(); ++i) {
+      MemberLoss& m = member_losses[simulation[i]];
+      m.samples += 1;
+      m.loss_sum += v[i];
+    }
+  }
+
   // next_step: x [items * k, P] and y [items * k, C * nodes] hold windows of k consecutive
   // states. The model starts from the first state of each window (with training noise) and
-  // is unrolled over the k - 1 others; the loss is the mean over the steps of the MSE in the
-  // target's normalised units (operator_error).
+  // is unrolled over the k - 1 others; each item's loss is the mean over the steps of the MSE
+  // in the target's normalised units (operator_error). Returns the per-item losses [items].
   [[nodiscard]] torch::Tensor unrolled_loss(const torch::Tensor& x, const torch::Tensor& y,
                                             std::int64_t items) {
     const std::int64_t k = y.size(0) / items;
@@ -197,7 +211,7 @@ struct Trainer::Impl {
     for (std::int64_t j = 1; j < k; ++j) {
       h = detail::operator_step(*model, io, norm, h, parameters);
       const torch::Tensor e = detail::operator_error(io, norm, h, states.select(1, j));
-      const torch::Tensor l = e.square().mean();
+      const torch::Tensor l = e.square().reshape({items, -1}).mean(1);
       loss = j == 1 ? l : loss + l;
     }
     return loss / static_cast<double>(k - 1);

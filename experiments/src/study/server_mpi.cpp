@@ -87,6 +87,25 @@ std::vector<reservoir::Sample> allgather_samples(const std::vector<reservoir::Sa
   return all;
 }
 
+surrogates::MemberLosses reduce_member_losses(const surrogates::MemberLosses& mine) {
+  Packer p;
+  for (const auto& [id, l] : mine) {
+    p.put(id);
+    p.put(l.samples);
+    p.put(l.loss_sum);
+  }
+  surrogates::MemberLosses all;
+  for (const auto& bytes : gather_bytes(p.bytes, 0)) {
+    Unpacker u{bytes};
+    while (!u.done()) {
+      surrogates::MemberLoss& m = all[u.get<std::int64_t>()];
+      m.samples += u.get<std::int64_t>();
+      m.loss_sum += u.get<double>();
+    }
+  }
+  return all;
+}
+
 ServerTotals reduce_to_rank0(const std::map<std::uint64_t, std::int64_t>& samples,
                              std::int64_t received, const reservoir::Statistics& s) {
   Packer p;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,16 @@ struct ValidationRecord {
   double loss = 0.0;  // normalised MSE over the validation set
   std::vector<FieldMetrics> fields;
 };
+
+// The training loss of one simulation's samples, summed over every time one of them was in a
+// batch (next_step models: windows starting in it). loss_sum / samples is the mean per-sample
+// loss, in the units of TrainingRecord::loss.
+struct MemberLoss {
+  std::int64_t samples = 0;
+  double loss_sum = 0.0;
+};
+// By simulation id; one entry per simulation trained on (bounded by members, not batches).
+using MemberLosses = std::map<std::int64_t, MemberLoss>;
 
 // The training and validation curves, bounded so that a study of any length (a continuous one
 // runs for days) keeps at most kTrainingRows + kValidationRows rows in memory, checkpoints and
@@ -150,6 +161,11 @@ class Trainer {
   [[nodiscard]] std::vector<float> predict(const std::vector<float>& x, std::int64_t n) const;
 
   [[nodiscard]] const History& history() const noexcept;
+  // This rank's per-simulation training losses, kept from the per-sample losses of each batch
+  // (no extra forward pass). Local: a study reduces them over its ranks.
+  [[nodiscard]] const MemberLosses& member_losses() const noexcept;
+  // Replaces them (a resumed study restores the reduced table on one rank).
+  void set_member_losses(MemberLosses losses);
   [[nodiscard]] std::int64_t batches() const noexcept;
   [[nodiscard]] const TrainerTiming& timing() const noexcept;
   [[nodiscard]] const ThreadChoice& threads() const noexcept;
