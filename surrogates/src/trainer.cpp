@@ -151,10 +151,10 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
         c.output_statistics_batches == 0 || m.step < c.output_statistics_batches;
     torch::Tensor x, y;
     std::vector<double> sums;  // the targets' statistics, taken while they are copied
-    std::vector<std::int64_t> simulation(static_cast<std::size_t>(n));  // of each item
+    m.batch_simulations.resize(static_cast<std::size_t>(n));  // of each item
     if (n > 0) {
       for (std::int64_t i = 0; i < n; ++i)
-        simulation[static_cast<std::size_t>(i)] =
+        m.batch_simulations[static_cast<std::size_t>(i)] =
             (*batch)[static_cast<std::size_t>(i * batch->window)].simulation_id;
       SURGE_REQUIRE(!m.io.is_operator() || batch->window == c.rollout_steps + 1, ConfigError,
                     "training.rollout_steps = "
@@ -191,7 +191,7 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
       torch::Tensor loss = per_item.mean();
       loss.backward();
       loss_value = loss.item<double>();
-      m.book_member_losses(simulation, per_item);
+      m.book_member_losses(per_item);
     }
     std::int64_t total = n;
     if (m.size > 1) {

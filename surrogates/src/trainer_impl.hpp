@@ -40,6 +40,10 @@ struct Trainer::Impl {
   std::int64_t step = 0;
   History history;
   MemberLosses member_losses;
+  // The batch's simulation of each item, and a host copy of its per-item losses where they
+  // are not CPU floats: kept from batch to batch so that the bookkeeping allocates nothing.
+  std::vector<std::int64_t> batch_simulations;
+  torch::Tensor loss_host;
   TrainerTiming timing;
   ThreadChoice threads;
   double elapsed_before = 0.0;  // wall seconds of earlier runs (from a checkpoint)
@@ -179,17 +183,22 @@ struct Trainer::Impl {
       norm.delta.merge({sums.begin() + static_cast<std::ptrdiff_t>(one), sums.end()});
   }
 
-  // Adds each item's loss (per_item [items], detached) to the table, under the simulation of
-  // the item's first sample.
-  void book_member_losses(const std::vector<std::int64_t>& simulation,
-                          const torch::Tensor& per_item) {
-    const torch::Tensor c = per_item.detach().to(torch::kCPU, torch::kDouble).contiguous();
-    const double* v = c.data_ptr<double>();
-    for (std::size_t i = 0; i < simulation.size(); ++i) {
-      MemberLoss& m = member_losses[simulation[i]];
-      m.samples += 1;
-      m.loss_sum += v[i];
+  // Adds each item's loss (per_item [items]) to the table, under the simulation of the item's
+  // first sample (batch_simulations). Allocates nothing once the table holds the ids: a CPU
+  // float loss is read in place, any other through a buffer kept from batch to batch.
+  void book_member_losses(const torch::Tensor& per_item) {
+    const torch::Tensor* losses = &per_item;
+    if (!per_item.is_cpu() || per_item.scalar_type() != torch::kFloat ||
+        !per_item.is_contiguous()) {
+      torch::NoGradGuard no_grad;
+      if (loss_host.numel() != per_item.numel())
+        loss_host = torch::empty({per_item.numel()}, torch::kFloat);
+      loss_host.copy_(per_item.reshape({-1}));
+      losses = &loss_host;
     }
+    const float* v = losses->data_ptr<float>();
+    for (std::size_t i = 0; i < batch_simulations.size(); ++i)
+      member_losses.add(batch_simulations[i], 1, static_cast<double>(v[i]));
   }
 
   // next_step: x [items * k, P] and y [items * k, C * nodes] hold windows of k consecutive

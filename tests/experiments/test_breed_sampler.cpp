@@ -21,11 +21,8 @@ const IntervalMap kRanges = {{"a", {100, 500}}, {"b", {-1, 1}}, {"fixed", {2.5, 
 Pluggable breed(const std::string& parameters) { return {"breed", YAML::Load(parameters)}; }
 
 // Members at the corners of a, the first one (a = 100, b = -1) much harder than the rest.
-std::vector<ex::ScoredPoint> one_hard_member(double hard_loss) {
-  return {{{100, -1, 2.5}, hard_loss},
-          {{500, -1, 2.5}, 1.0},
-          {{100, 1, 2.5}, 1.0},
-          {{500, 1, 2.5}, 1.0}};
+ex::ScoredPoints one_hard_member(double hard_loss) {
+  return {3, {100, -1, 2.5, 500, -1, 2.5, 100, 1, 2.5, 500, 1, 2.5}, {hard_loss, 1, 1, 1}};
 }
 
 // Whether p is within `r` range-widths of the hard member (a = 100, b = -1).
@@ -66,7 +63,7 @@ TEST(BreedSampler, SeededRepeatableAndInsideTheRanges) {
 // whose 99.9th percentile is 148.2.
 TEST(BreedSampler, AllLossesEqualGivesTheExplorationDistribution) {
   auto s = ex::make_sampler(breed("{ramp: 0, exploration: 0.0, generation: 1}"), kRanges, 5, 0);
-  std::vector<ex::ScoredPoint> equal = one_hard_member(1.0);
+  const ex::ScoredPoints equal = one_hard_member(1.0);
   std::vector<double> cells(100, 0.0);
   const int n = 20000;
   for (int i = 0; i < n; ++i) {

@@ -98,11 +98,11 @@ void write_study_file(hid_t file, const StudyRecord& r, const surrogates::Histor
     h5::Group losses = h5::create_group(file, "member_losses");
     std::vector<std::int64_t> ids, samples;
     std::vector<double> sums;
-    for (const auto& [id, l] : r.member_losses) {
+    r.member_losses.for_each([&](std::int64_t id, const surrogates::MemberLoss& l) {
       ids.push_back(id);
       samples.push_back(l.samples);
       sums.push_back(l.loss_sum);
-    }
+    });
     h5::write_dataset(losses, "simulation_id", ids);
     h5::write_dataset(losses, "samples", samples);
     h5::write_dataset(losses, "loss_sum", sums);
@@ -284,7 +284,7 @@ StudyRecord read_study_record(const fs::path& checkpoint, bool with_validation) 
     const auto sums = h5::read_dataset<double>(losses, "loss_sum");
     SURGE_REQUIRE(samples.size() == ids.size() && sums.size() == ids.size(), IoError,
                   "'" << (checkpoint / "study.h5").string() << "': inconsistent member losses");
-    for (std::size_t i = 0; i < ids.size(); ++i) r.member_losses[ids[i]] = {samples[i], sums[i]};
+    for (std::size_t i = 0; i < ids.size(); ++i) r.member_losses.add(ids[i], samples[i], sums[i]);
   }
   {
     h5::Group members = h5::open_group(file, "members");

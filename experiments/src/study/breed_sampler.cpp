@@ -43,27 +43,28 @@ double reflect(double x, double lo, double hi) {
   return lo + y;
 }
 
-void write_points(std::ostream& out, const std::vector<ScoredPoint>& points) {
+void write_points(std::ostream& out, const ScoredPoints& points) {
   out << points.size() << '\n';
-  for (const auto& p : points) {
-    out << p.loss;
-    for (const double x : p.point) out << ' ' << x;
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    out << points.losses[i];
+    for (std::size_t d = 0; d < points.dims; ++d) out << ' ' << points.point(i)[d];
     out << '\n';
   }
 }
 
-std::vector<ScoredPoint> read_points(std::istream& in, std::size_t dims) {
+void read_points(std::istream& in, ScoredPoints& points) {
   std::size_t n = 0;
   in >> n;
   SURGE_REQUIRE(in && n < (std::size_t{1} << 32), IoError, "breed sampler state: bad point count");
-  std::vector<ScoredPoint> points(n);
-  for (auto& p : points) {
-    p.point.resize(dims);
-    in >> p.loss;
-    for (double& x : p.point) in >> x;
+  points.clear();
+  std::vector<double> x(points.dims);
+  for (std::size_t i = 0; i < n && in; ++i) {
+    double loss = 0;
+    in >> loss;
+    for (double& v : x) in >> v;
+    points.add(x.data(), loss);
   }
   SURGE_REQUIRE(static_cast<bool>(in), IoError, "breed sampler state: truncated point list");
-  return points;
 }
 
 class BreedSampler final : public Sampler {
@@ -74,6 +75,7 @@ class BreedSampler final : public Sampler {
       lo_.push_back(r.min);
       hi_.push_back(r.max);
     }
+    parents_.dims = observed_.dims = lo_.size();
   }
 
   std::vector<double> next() override {
@@ -91,17 +93,22 @@ class BreedSampler final : public Sampler {
     }
     const double pick = unit(rng_) * total_weight_;
     const auto it = std::upper_bound(cumulative_.begin(), cumulative_.end(), pick);
-    const std::size_t parent = std::min<std::size_t>(
-        static_cast<std::size_t>(it - cumulative_.begin()), parents_.size() - 1);
+    const double* parent = parents_.point(std::min<std::size_t>(
+        static_cast<std::size_t>(it - cumulative_.begin()), parents_.size() - 1));
     for (std::size_t d = 0; d < x.size(); ++d) {
       const double step = p_.sigma * (hi_[d] - lo_[d]) * normal(rng_);
-      x[d] = reflect(parents_[parent].point[d] + step, lo_[d], hi_[d]);
+      x[d] = reflect(parent[d] + step, lo_[d], hi_[d]);
     }
     return x;
   }
 
   [[nodiscard]] bool adaptive() const noexcept override { return true; }
-  void observe(std::vector<ScoredPoint> members) override { observed_ = std::move(members); }
+  // Copied into storage kept from call to call (no allocation once it is large enough).
+  // members.dims is the number of ranges.
+  void observe(const ScoredPoints& members) override {
+    observed_.points.assign(members.points.begin(), members.points.end());
+    observed_.losses.assign(members.losses.begin(), members.losses.end());
+  }
   [[nodiscard]] std::size_t generation() const noexcept override {
     return static_cast<std::size_t>(p_.generation);
   }
@@ -120,15 +127,16 @@ class BreedSampler final : public Sampler {
     in >> tag >> version >> draws_ >> rng_;
     SURGE_REQUIRE(in && tag == "breed" && version == 1, IoError,
                   "breed sampler state: not a breed sampler's (version 1)");
-    parents_ = read_points(in, lo_.size());
-    observed_ = read_points(in, lo_.size());
+    read_points(in, parents_);
+    read_points(in, observed_);
     weigh();
   }
 
  private:
   // A new generation breeds from the losses observed until now.
   void adopt() {
-    parents_ = observed_;
+    parents_.points.assign(observed_.points.begin(), observed_.points.end());
+    parents_.losses.assign(observed_.losses.begin(), observed_.losses.end());
     weigh();
   }
   void weigh() {
@@ -136,10 +144,10 @@ class BreedSampler final : public Sampler {
     total_weight_ = 0;
     if (parents_.empty()) return;
     double mean = 0;
-    for (const auto& p : parents_) mean += p.loss;
+    for (const double loss : parents_.losses) mean += loss;
     mean /= static_cast<double>(parents_.size());
-    for (const auto& p : parents_) {
-      const double w = std::isfinite(p.loss) ? std::max(0.0, p.loss - mean) : 0.0;
+    for (const double loss : parents_.losses) {
+      const double w = std::isfinite(loss) ? std::max(0.0, loss - mean) : 0.0;
       total_weight_ += w;
       cumulative_.push_back(total_weight_);
     }
@@ -149,7 +157,7 @@ class BreedSampler final : public Sampler {
   std::vector<double> lo_, hi_;
   std::mt19937_64 rng_;
   std::int64_t draws_ = 0;
-  std::vector<ScoredPoint> parents_, observed_;
+  ScoredPoints parents_, observed_;
   std::vector<double> cumulative_;
   double total_weight_ = 0;
 };

@@ -1,12 +1,17 @@
 #include "study/member_table.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <iterator>
+#include <limits>
 
 namespace surge::experiments {
 
 namespace {
 // The validation sampler's seed: another stream than the training sampler's.
 constexpr std::uint64_t kValidationStream = 0x9e3779b97f4a7c15ULL;
+// Members whose tables are reserved up front (or the planned count if larger).
+constexpr std::size_t kReservedMembers = 1024;
 }  // namespace
 
 MemberTable::MemberTable(const Study& study, std::uint64_t next_id)
@@ -27,6 +32,13 @@ MemberTable::MemberTable(const Study& study, std::uint64_t next_id)
             ? 0
             : static_cast<std::size_t>(std::distance(study.cfg.parameters.ranges.begin(), it)));
   }
+  scored_.dims = study.cfg.parameters.ranges.size();
+  const std::size_t ahead = std::max(kReservedMembers, n_validation_ + n_train_);
+  points_.reserve(ahead * scored_.dims);
+  train_.reserve(ahead);
+  recent_.reserve(ahead);
+  scored_.points.reserve(ahead * scored_.dims);
+  scored_.losses.reserve(ahead);
 }
 
 MemberTable::MemberTable(const Study& study) : MemberTable(study, 0) {}
@@ -47,11 +59,27 @@ MemberTable::MemberTable(const Study& study, const TablePosition& position,
     if (m.role != MemberRole::train) continue;
     // A redrawn member was replaced by another of the count; every other one is of it.
     if (m.status != MemberStatus::redrawn) ++planned_drawn_;
-    std::vector<double> point(m.parameters.size());
+    std::vector<double> point(scored_.dims);
     for (std::size_t k = 0; k < study_order_.size() && k < m.parameters.size(); ++k)
       point.at(study_order_[k]) = m.parameters[k];
-    train_points_[static_cast<std::int64_t>(m.simulation_id)] = std::move(point);
+    keep_point(m.simulation_id, point);
   }
+}
+
+void MemberTable::keep_point(std::uint64_t id, const std::vector<double>& point) {
+  // Ids past the dense range (only a corrupt checkpoint's) are not kept: the sampler does not
+  // hear of those members.
+  if (id >= static_cast<std::uint64_t>(surrogates::MemberLosses::kDenseIds)) return;
+  const auto i = static_cast<std::size_t>(id);
+  if (i >= train_.size()) {
+    // Geometric growth (std::vector's), reserved ahead for the planned members.
+    train_.resize(i + 1, 0);
+    recent_.resize(i + 1, std::numeric_limits<double>::quiet_NaN());
+    points_.resize((i + 1) * scored_.dims, 0.0);
+  }
+  train_[i] = 1;
+  std::copy(point.begin(), point.end(),
+            points_.begin() + static_cast<std::ptrdiff_t>(i * scored_.dims));
 }
 
 MemberRecord MemberTable::draw(MemberRole role) {
@@ -64,7 +92,7 @@ MemberRecord MemberTable::draw(MemberRole role) {
   for (const std::size_t k : study_order_) m.parameters.push_back(drawn.at(k));
   if (train) {
     ++train_draws_;
-    train_points_[static_cast<std::int64_t>(m.simulation_id)] = drawn;
+    keep_point(m.simulation_id, drawn);
   } else {
     ++validation_draws_;
   }
@@ -77,7 +105,7 @@ std::optional<MemberRecord> MemberTable::draw_planned(bool idle) {
     if (!study_.cfg.parameters.continuous && planned_drawn_ >= n_train_) return std::nullopt;
     // AMIS: a generation is bred from the losses of the earlier ones.
     const std::size_t g = sampler_->generation();
-    if (g > 0 && !idle && planned_drawn_ % g == 0 && 2 * recent_.size() < planned_drawn_)
+    if (g > 0 && !idle && planned_drawn_ % g == 0 && 2 * scored_.size() < planned_drawn_)
       return std::nullopt;
     ++planned_drawn_;
   }
@@ -100,18 +128,21 @@ std::vector<MemberRecord> MemberTable::initial() {
 
 void MemberTable::observe(const surrogates::MemberLosses& losses) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& [id, loss] : losses) {
-    const surrogates::MemberLoss before = seen_[id];
-    const std::int64_t n = loss.samples - before.samples;
-    if (n > 0) recent_[id] = (loss.loss_sum - before.loss_sum) / static_cast<double>(n);
-    seen_[id] = loss;
+  // Flat tables by simulation id, refilled in place: nothing is allocated per member here.
+  losses.for_each([&](std::int64_t id, const surrogates::MemberLoss& loss) {
+    if (id < 0 || static_cast<std::size_t>(id) >= train_.size()) return;  // not drawn here
+    const surrogates::MemberLoss* before = seen_.find(id);
+    const std::int64_t n = loss.samples - (before != nullptr ? before->samples : 0);
+    const double sum = loss.loss_sum - (before != nullptr ? before->loss_sum : 0.0);
+    if (n > 0) recent_[static_cast<std::size_t>(id)] = sum / static_cast<double>(n);
+  });
+  seen_ = losses;
+  scored_.clear();
+  for (std::size_t i = 0; i < train_.size(); ++i) {
+    if (train_[i] != 0 && !std::isnan(recent_[i]))
+      scored_.add(&points_[i * scored_.dims], recent_[i]);
   }
-  std::vector<ScoredPoint> scored;
-  for (const auto& [id, mean] : recent_) {
-    const auto it = train_points_.find(id);
-    if (it != train_points_.end()) scored.push_back({it->second, mean});
-  }
-  sampler_->observe(std::move(scored));
+  sampler_->observe(scored_);
 }
 
 TablePosition MemberTable::position() const {

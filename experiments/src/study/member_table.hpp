@@ -7,7 +7,6 @@
 // draws the same sets it would have.
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -62,6 +61,8 @@ class MemberTable {
 
  private:
   MemberTable(const Study& study, std::uint64_t next_id);
+  // Keeps a training member's draw (sampler order) for observe().
+  void keep_point(std::uint64_t id, const std::vector<double>& point);
 
   const Study& study_;
   mutable std::mutex mutex_;
@@ -73,11 +74,16 @@ class MemberTable {
   std::uint64_t next_id_ = 0;
   std::size_t n_validation_, n_train_;
   std::size_t planned_drawn_ = 0;  // training members of the study's count drawn
-  // The training members' draws (sampler order), for observe(): one per member drawn.
-  std::map<std::int64_t, std::vector<double>> train_points_;
-  // observe(): the cumulative table last seen, and each member's latest interval mean.
+  // By simulation id (dense: this table issues them), flat and grown geometrically, so that
+  // observe(), on the trainer's thread, allocates nothing per member: whether it is a training
+  // member, its draw (sampler order, scored_.dims values) and its latest interval mean (NaN:
+  // none yet).
+  std::vector<char> train_;
+  std::vector<double> points_, recent_;
+  // observe(): the cumulative table last seen, and the points handed to the sampler (the
+  // training members with a statistic: their count gates the next generation).
   surrogates::MemberLosses seen_;
-  std::map<std::int64_t, double> recent_;
+  ScoredPoints scored_;
 };
 
 }  // namespace surge::experiments

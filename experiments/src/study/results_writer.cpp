@@ -40,11 +40,11 @@ void write_members(hid_t file, const RunSummary& s) {
     attempts.push_back(m.attempts);
     const auto it = s.samples.find(m.simulation_id);
     samples.push_back(it == s.samples.end() ? 0 : it->second);
-    const auto l = s.member_losses.find(static_cast<std::int64_t>(m.simulation_id));
-    const bool booked = l != s.member_losses.end() && l->second.samples > 0;
-    trained.push_back(booked ? l->second.samples : 0);
-    loss.push_back(booked ? l->second.loss_sum / static_cast<double>(l->second.samples)
-                          : std::numeric_limits<double>::quiet_NaN());
+    const surrogates::MemberLoss* l =
+        s.member_losses.find(static_cast<std::int64_t>(m.simulation_id));
+    trained.push_back(l != nullptr ? l->samples : 0);
+    loss.push_back(l != nullptr ? l->loss_sum / static_cast<double>(l->samples)
+                                : std::numeric_limits<double>::quiet_NaN());
     roles.emplace_back(to_string(m.role));
     statuses.emplace_back(to_string(m.status));
     errors.push_back(m.last_error);

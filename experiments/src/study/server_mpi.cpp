@@ -89,18 +89,18 @@ std::vector<reservoir::Sample> allgather_samples(const std::vector<reservoir::Sa
 
 surrogates::MemberLosses reduce_member_losses(const surrogates::MemberLosses& mine) {
   Packer p;
-  for (const auto& [id, l] : mine) {
+  mine.for_each([&](std::int64_t id, const surrogates::MemberLoss& l) {
     p.put(id);
     p.put(l.samples);
     p.put(l.loss_sum);
-  }
+  });
   surrogates::MemberLosses all;
   for (const auto& bytes : gather_bytes(p.bytes, 0)) {
     Unpacker u{bytes};
     while (!u.done()) {
-      surrogates::MemberLoss& m = all[u.get<std::int64_t>()];
-      m.samples += u.get<std::int64_t>();
-      m.loss_sum += u.get<double>();
+      const auto id = u.get<std::int64_t>();
+      const auto samples = u.get<std::int64_t>();
+      all.add(id, samples, u.get<double>());
     }
   }
   return all;

@@ -16,10 +16,26 @@
 
 namespace surge::experiments {
 
-// A member the sampler drew, with its training-loss statistic (a mean per-sample loss).
-struct ScoredPoint {
-  std::vector<double> point;  // in the order of the IntervalMap, as next() gives it
-  double loss = 0.0;
+// Members the sampler drew, with their loss statistic (breed_sampler.hpp), flat: member i's
+// point is points[i * dims, (i + 1) * dims), in the order of the IntervalMap as next() gives
+// it. Flat so that refilling it every few batches reuses its storage: no allocation per
+// member on the trainer's thread (small long-lived blocks there fragment the heap).
+struct ScoredPoints {
+  std::size_t dims = 0;
+  std::vector<double> points;
+  std::vector<double> losses;
+
+  [[nodiscard]] std::size_t size() const noexcept { return losses.size(); }
+  [[nodiscard]] bool empty() const noexcept { return losses.empty(); }
+  [[nodiscard]] const double* point(std::size_t i) const { return points.data() + i * dims; }
+  void clear() noexcept {
+    points.clear();
+    losses.clear();
+  }
+  void add(const double* point, double loss) {
+    points.insert(points.end(), point, point + dims);
+    losses.push_back(loss);
+  }
 };
 
 class Sampler {
@@ -31,7 +47,7 @@ class Sampler {
   [[nodiscard]] virtual bool adaptive() const noexcept { return false; }
   // The loss statistics of the members drawn so far (the latest for each); fixed samplers
   // ignore them.
-  virtual void observe(std::vector<ScoredPoint> /*members*/) {}
+  virtual void observe(const ScoredPoints& /*members*/) {}
   // The whole state as text, for study checkpoints; "" where the number of draws is the state
   // (the draws are then replayed).
   [[nodiscard]] virtual std::string state() const { return {}; }

@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +18,7 @@
 #include "surge/reservoir/sample.hpp"
 #include "surge/surrogates/config.hpp"
 #include "surge/surrogates/description.hpp"
+#include "surge/surrogates/member_losses.hpp"
 #include "surge/surrogates/metrics.hpp"
 
 namespace surge::surrogates {
@@ -45,16 +45,6 @@ struct ValidationRecord {
   double loss = 0.0;  // normalised MSE over the validation set
   std::vector<FieldMetrics> fields;
 };
-
-// The training loss of one simulation's samples, summed over every time one of them was in a
-// batch (next_step models: windows starting in it). loss_sum / samples is the mean per-sample
-// loss, in the units of TrainingRecord::loss.
-struct MemberLoss {
-  std::int64_t samples = 0;
-  double loss_sum = 0.0;
-};
-// By simulation id; one entry per simulation trained on (bounded by members, not batches).
-using MemberLosses = std::map<std::int64_t, MemberLoss>;
 
 // The training and validation curves, bounded so that a study of any length (a continuous one
 // runs for days) keeps at most kTrainingRows + kValidationRows rows in memory, checkpoints and
