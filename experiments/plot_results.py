@@ -11,7 +11,8 @@ Reads <output_dir>/results.h5 and writes into <output_dir>/plots/:
   rollout.png      next_step models: truth / rollout / error at three times, per channel
   rollout_error.png  next_step models: rollout relative L2 error against horizon, per channel
   member_loss.png  training members over the first two ranged parameters, coloured by their
-                   training-loss statistic (members/training_loss); validation members as
+                   training loss (members/training_loss) and, beside it, by their fresh-loss
+                   ratio (members/fresh_loss_ratio, the breed statistic); validation members as
                    crosses (none when fewer than two parameters are ranged)
 """
 import os
@@ -75,16 +76,22 @@ def plot_member_loss(f, out):
     trained = np.isfinite(loss) & (loss > 0)
     if not trained.any():
         return False
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    sc = ax.scatter(params[trained, i], params[trained, j], c=loss[trained], s=18,
-                    cmap="viridis", norm=matplotlib.colors.LogNorm())
-    ax.scatter(params[~trained, i], params[~trained, j], marker="x", s=14, c="k", lw=0.8,
-               label="validation members")
-    fig.colorbar(sc, ax=ax, label="member training loss (mean per sample)")
-    ax.set_xlabel(names[i])
-    ax.set_ylabel(names[j])
-    ax.legend(loc="best", fontsize=8)
-    ax.set_title(f.attrs.get("study", "surge run"))
+    # The training loss, and the breed sampler's statistic where results.h5 has it.
+    panels = [(loss, "member training loss (mean per sample)")]
+    if "fresh_loss_ratio" in m:
+        panels.append((m["fresh_loss_ratio"][:], "fresh-loss ratio (the breed statistic)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
+    for ax, (value, label) in zip(axes[0], panels):
+        shown = trained & np.isfinite(value) & (value > 0)
+        sc = ax.scatter(params[shown, i], params[shown, j], c=value[shown], s=18,
+                        cmap="viridis", norm=matplotlib.colors.LogNorm())
+        ax.scatter(params[~trained, i], params[~trained, j], marker="x", s=14, c="k", lw=0.8,
+                   label="validation members")
+        fig.colorbar(sc, ax=ax, label=label)
+        ax.set_xlabel(names[i])
+        ax.set_ylabel(names[j])
+        ax.legend(loc="best", fontsize=8)
+        ax.set_title(f.attrs.get("study", "surge run"))
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)

@@ -19,12 +19,25 @@ MemberLoss& MemberLosses::slot(std::int64_t id) {
   return dense_[i];
 }
 
-void MemberLosses::add(std::int64_t id, std::int64_t samples, double loss_sum) {
-  if (samples <= 0) return;
+void MemberLosses::book(std::int64_t id, double loss, double batch_loss) {
   MemberLoss& m = slot(id);
   if (m.samples == 0) ++booked_;
-  m.samples += samples;
-  m.loss_sum += loss_sum;
+  if (m.samples < kFreshItems && batch_loss > 0) {
+    m.fresh_samples += 1;
+    m.fresh_ratio_sum += loss / batch_loss;
+  }
+  m.samples += 1;
+  m.loss_sum += loss;
+}
+
+void MemberLosses::add(std::int64_t id, const MemberLoss& l) {
+  if (l.samples <= 0) return;
+  MemberLoss& m = slot(id);
+  if (m.samples == 0) ++booked_;
+  m.samples += l.samples;
+  m.loss_sum += l.loss_sum;
+  m.fresh_samples += l.fresh_samples;
+  m.fresh_ratio_sum += l.fresh_ratio_sum;
 }
 
 const MemberLoss* MemberLosses::find(std::int64_t id) const {

@@ -191,7 +191,7 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
       torch::Tensor loss = per_item.mean();
       loss.backward();
       loss_value = loss.item<double>();
-      m.book_member_losses(per_item);
+      m.book_member_losses(per_item, loss_value);
     }
     std::int64_t total = n;
     if (m.size > 1) {

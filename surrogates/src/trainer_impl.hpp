@@ -183,10 +183,11 @@ struct Trainer::Impl {
       norm.delta.merge({sums.begin() + static_cast<std::ptrdiff_t>(one), sums.end()});
   }
 
-  // Adds each item's loss (per_item [items]) to the table, under the simulation of the item's
-  // first sample (batch_simulations). Allocates nothing once the table holds the ids: a CPU
-  // float loss is read in place, any other through a buffer kept from batch to batch.
-  void book_member_losses(const torch::Tensor& per_item) {
+  // Adds each item's loss (per_item [items]; batch_loss their mean) to the table, under the
+  // simulation of the item's first sample (batch_simulations). Allocates nothing once the table
+  // holds the ids: a CPU float loss is read in place, any other through a buffer kept from batch to
+  // batch.
+  void book_member_losses(const torch::Tensor& per_item, double batch_loss) {
     const torch::Tensor* losses = &per_item;
     if (!per_item.is_cpu() || per_item.scalar_type() != torch::kFloat ||
         !per_item.is_contiguous()) {
@@ -198,7 +199,7 @@ struct Trainer::Impl {
     }
     const float* v = losses->data_ptr<float>();
     for (std::size_t i = 0; i < batch_simulations.size(); ++i)
-      member_losses.add(batch_simulations[i], 1, static_cast<double>(v[i]));
+      member_losses.book(batch_simulations[i], static_cast<double>(v[i]), batch_loss);
   }
 
   // next_step: x [items * k, P] and y [items * k, C * nodes] hold windows of k consecutive

@@ -69,11 +69,12 @@ def check_member_losses(f, steps):
     none for validation members; final_validation/relative_l2_per_member: one row per
     validation member, whose mean is the whole set's (each member has `steps` samples)."""
     m = f["members"]
-    for name in ["training_loss", "trained_samples"]:
+    for name in ["training_loss", "trained_samples", "fresh_loss_ratio"]:
         if name not in m:
             fail(f"results.h5 has no members/{name}")
     roles = [r.decode() if isinstance(r, bytes) else r for r in m.attrs["role"]]
     loss, trained = m["training_loss"][:], m["trained_samples"][:]
+    fresh = m["fresh_loss_ratio"][:]
     validation = [i for i, r in enumerate(roles) if r == "validation"]
     for i in validation:
         if trained[i] != 0 or not np.isnan(loss[i]):
@@ -83,6 +84,9 @@ def check_member_losses(f, steps):
     if not np.all(np.isfinite(loss[booked]) & (loss[booked] >= 0)) or np.any(
             np.isfinite(loss[~booked])):
         fail(f"members/training_loss {list(loss)} for trained_samples {list(trained)}")
+    if not np.all(np.isfinite(fresh[booked]) & (fresh[booked] >= 0)) or np.any(
+            np.isfinite(fresh[~booked])):
+        fail(f"members/fresh_loss_ratio {list(fresh)} for trained_samples {list(trained)}")
     gets = int(f["server_ranks/reservoir_gets"][:].sum())
     if f.attrs["model_kind"] != "next_step" and int(trained.sum()) != gets:
         fail(f"members/trained_samples sums to {int(trained.sum())}, the buffers served {gets}")

@@ -34,9 +34,20 @@ TEST(MemberLosses, BooksDenseAndOutlyingIdsExactly) {
     EXPECT_GT(l.samples, 0);
   });
   EXPECT_EQ(order, (std::vector<std::int64_t>{0, 3, -2, far}));
+  // Booked item by item: the first kFreshItems add their loss over their batch's mean.
+  for (std::int64_t i = 0; i < MemberLosses::kFreshItems + 3; ++i) t.book(9, 2.0, 4.0);
+  ASSERT_NE(t.find(9), nullptr);
+  EXPECT_EQ(t.find(9)->samples, MemberLosses::kFreshItems + 3);
+  EXPECT_EQ(t.find(9)->loss_sum, 2.0 * static_cast<double>(MemberLosses::kFreshItems + 3));
+  EXPECT_EQ(t.find(9)->fresh_samples, MemberLosses::kFreshItems);
+  EXPECT_EQ(t.find(9)->fresh_ratio_sum, 0.5 * static_cast<double>(MemberLosses::kFreshItems));
+  t.add(9, {1, 1.0, 1, 3.0});
+  EXPECT_EQ(t.find(9)->fresh_samples, MemberLosses::kFreshItems + 1);
+  EXPECT_EQ(t.find(9)->fresh_ratio_sum, 0.5 * static_cast<double>(MemberLosses::kFreshItems) + 3);
+  EXPECT_EQ(t.size(), 5u);
   MemberLosses copy;
   copy = t;
-  EXPECT_EQ(copy.size(), 4u);
+  EXPECT_EQ(copy.size(), 5u);
   t.clear();
   EXPECT_TRUE(t.empty());
   EXPECT_EQ(t.find(3), nullptr);

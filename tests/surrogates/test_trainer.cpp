@@ -3,6 +3,7 @@
 // and the errors of loading a broken directory.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -89,6 +90,9 @@ TEST(Trainer, PerMemberLossesAreTheLossesTrainedOn) {
     ASSERT_NE(l, nullptr) << k;
     ASSERT_EQ(l->samples, 8) << k;
     EXPECT_NEAR(l->loss_sum / 8, batch_loss, 1e-6 * batch_loss) << k;
+    // All 8 items fresh, in one batch: their losses over its mean average 1.
+    ASSERT_EQ(l->fresh_samples, MemberLosses::kFreshItems) << k;
+    EXPECT_NEAR(l->fresh_ratio_sum / 8, 1.0, 1e-6) << k;
   }
 
   for (std::size_t i = 0; i < samples.size(); ++i)
@@ -104,6 +108,8 @@ TEST(Trainer, PerMemberLossesAreTheLossesTrainedOn) {
     EXPECT_LT(id, 104);
     booked += l.loss_sum;
     count += l.samples;
+    // Only the first items of a simulation are fresh.
+    EXPECT_EQ(l.fresh_samples, std::min(l.samples, MemberLosses::kFreshItems)) << id;
   });
   for (const auto& r : again.history().training) trained += r.loss * static_cast<double>(r.samples);
   EXPECT_EQ(count, 8 * again.batches());

@@ -52,8 +52,8 @@ void print_help() {
       core::format_key_docs(core::describe_config<ExperimentConfig>()).c_str());
   std::printf("\nparameters.sampler types: halton, lhs, uniform (no parameters)\n");
   std::printf(
-      "\nsampler type breed (adaptive: bred from the members with the highest training "
-      "loss), parameters:\n%s",
+      "\nsampler type breed (adaptive: bred from the members whose samples the network did "
+      "worst on before training on them), parameters:\n%s",
       core::format_key_docs(core::describe_config<BreedParameters>()).c_str());
   std::printf("\nsolver type external (the user's own program), parameters:\n%s",
               core::format_key_docs(core::describe_config<ExternalSolverConfig>()).c_str());

@@ -96,16 +96,20 @@ void write_study_file(hid_t file, const StudyRecord& r, const surrogates::Histor
   h5::write_attribute(file, "next_simulation_id", static_cast<std::int64_t>(r.table.next_id));
   {
     h5::Group losses = h5::create_group(file, "member_losses");
-    std::vector<std::int64_t> ids, samples;
-    std::vector<double> sums;
+    std::vector<std::int64_t> ids, samples, fresh;
+    std::vector<double> sums, ratios;
     r.member_losses.for_each([&](std::int64_t id, const surrogates::MemberLoss& l) {
       ids.push_back(id);
       samples.push_back(l.samples);
       sums.push_back(l.loss_sum);
+      fresh.push_back(l.fresh_samples);
+      ratios.push_back(l.fresh_ratio_sum);
     });
     h5::write_dataset(losses, "simulation_id", ids);
     h5::write_dataset(losses, "samples", samples);
     h5::write_dataset(losses, "loss_sum", sums);
+    h5::write_dataset(losses, "fresh_samples", fresh);
+    h5::write_dataset(losses, "fresh_ratio_sum", ratios);
   }
   {
     h5::Group members = h5::create_group(file, "members");
@@ -282,9 +286,14 @@ StudyRecord read_study_record(const fs::path& checkpoint, bool with_validation) 
     const auto ids = h5::read_dataset<std::int64_t>(losses, "simulation_id");
     const auto samples = h5::read_dataset<std::int64_t>(losses, "samples");
     const auto sums = h5::read_dataset<double>(losses, "loss_sum");
-    SURGE_REQUIRE(samples.size() == ids.size() && sums.size() == ids.size(), IoError,
+    const auto fresh = h5::read_dataset<std::int64_t>(losses, "fresh_samples");
+    const auto ratios = h5::read_dataset<double>(losses, "fresh_ratio_sum");
+    SURGE_REQUIRE(samples.size() == ids.size() && sums.size() == ids.size() &&
+                      fresh.size() == ids.size() && ratios.size() == ids.size(),
+                  IoError,
                   "'" << (checkpoint / "study.h5").string() << "': inconsistent member losses");
-    for (std::size_t i = 0; i < ids.size(); ++i) r.member_losses.add(ids[i], samples[i], sums[i]);
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      r.member_losses.add(ids[i], {samples[i], sums[i], fresh[i], ratios[i]});
   }
   {
     h5::Group members = h5::open_group(file, "members");

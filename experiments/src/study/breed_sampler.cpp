@@ -1,6 +1,7 @@
 // The breed sampler (breed_sampler.hpp). Each draw is, with probability the bred share,
-// a child of a member chosen with probability proportional to how much its loss exceeds the
-// mean loss of the members observed (w_i = max(0, L_i - mean L)), moved by a Gaussian step of
+// a child of a member chosen with probability proportional to how much its statistic exceeds
+// the mean of the members observed (w_i = max(0, L_i - mean L); the study's statistic is the
+// fresh-loss ratio, MemberTable::observe), moved by a Gaussian step of
 // sigma times each range's width and reflected into the range; otherwise a uniform draw over
 // the box. With no loss above the mean (none observed yet, or all equal) every draw is
 // uniform: the sampler is then its exploration distribution. This is Melissa's Breed (AMIS

@@ -1,9 +1,7 @@
 #include "study/member_table.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <iterator>
-#include <limits>
 
 namespace surge::experiments {
 
@@ -36,7 +34,6 @@ MemberTable::MemberTable(const Study& study, std::uint64_t next_id)
   const std::size_t ahead = std::max(kReservedMembers, n_validation_ + n_train_);
   points_.reserve(ahead * scored_.dims);
   train_.reserve(ahead);
-  recent_.reserve(ahead);
   scored_.points.reserve(ahead * scored_.dims);
   scored_.losses.reserve(ahead);
 }
@@ -74,7 +71,6 @@ void MemberTable::keep_point(std::uint64_t id, const std::vector<double>& point)
   if (i >= train_.size()) {
     // Geometric growth (std::vector's), reserved ahead for the planned members.
     train_.resize(i + 1, 0);
-    recent_.resize(i + 1, std::numeric_limits<double>::quiet_NaN());
     points_.resize((i + 1) * scored_.dims, 0.0);
   }
   train_[i] = 1;
@@ -128,20 +124,14 @@ std::vector<MemberRecord> MemberTable::initial() {
 
 void MemberTable::observe(const surrogates::MemberLosses& losses) {
   std::lock_guard<std::mutex> lock(mutex_);
-  // Flat tables by simulation id, refilled in place: nothing is allocated per member here.
-  losses.for_each([&](std::int64_t id, const surrogates::MemberLoss& loss) {
-    if (id < 0 || static_cast<std::size_t>(id) >= train_.size()) return;  // not drawn here
-    const surrogates::MemberLoss* before = seen_.find(id);
-    const std::int64_t n = loss.samples - (before != nullptr ? before->samples : 0);
-    const double sum = loss.loss_sum - (before != nullptr ? before->loss_sum : 0.0);
-    if (n > 0) recent_[static_cast<std::size_t>(id)] = sum / static_cast<double>(n);
-  });
-  seen_ = losses;
+  // Refilled in place: nothing is allocated per member here.
   scored_.clear();
-  for (std::size_t i = 0; i < train_.size(); ++i) {
-    if (train_[i] != 0 && !std::isnan(recent_[i]))
-      scored_.add(&points_[i * scored_.dims], recent_[i]);
-  }
+  losses.for_each([&](std::int64_t id, const surrogates::MemberLoss& loss) {
+    const auto i = static_cast<std::size_t>(id);
+    if (id < 0 || i >= train_.size() || train_[i] == 0 || loss.fresh_samples == 0) return;
+    scored_.add(&points_[i * scored_.dims],
+                loss.fresh_ratio_sum / static_cast<double>(loss.fresh_samples));
+  });
   sampler_->observe(scored_);
 }
 

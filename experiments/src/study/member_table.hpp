@@ -51,10 +51,10 @@ class MemberTable {
   [[nodiscard]] std::vector<MemberRecord> initial();
   // Whether the training sampler steers by losses (then the study calls observe()).
   [[nodiscard]] bool adaptive() const noexcept { return sampler_->adaptive(); }
-  // Hands the training members' losses to the sampler, from the cumulative table reduced over
-  // the server ranks: each member's mean loss over the samples booked since the previous
-  // call (the network as it is now, not as it was when the member arrived), or its latest
-  // such mean if none was booked since. Thread-safe.
+  // Hands the training members' statistics to the sampler, from the cumulative table reduced
+  // over the server ranks: each member's fresh-loss ratio (surrogates::MemberLoss: its first
+  // items' losses over their batches' mean loss, how badly the network did on its samples
+  // before training on them). Members not trained on yet are left out. Thread-safe.
   void observe(const surrogates::MemberLosses& losses);
 
   [[nodiscard]] TablePosition position() const;
@@ -76,13 +76,11 @@ class MemberTable {
   std::size_t planned_drawn_ = 0;  // training members of the study's count drawn
   // By simulation id (dense: this table issues them), flat and grown geometrically, so that
   // observe(), on the trainer's thread, allocates nothing per member: whether it is a training
-  // member, its draw (sampler order, scored_.dims values) and its latest interval mean (NaN:
-  // none yet).
+  // member, and its draw (sampler order, scored_.dims values).
   std::vector<char> train_;
-  std::vector<double> points_, recent_;
-  // observe(): the cumulative table last seen, and the points handed to the sampler (the
-  // training members with a statistic: their count gates the next generation).
-  surrogates::MemberLosses seen_;
+  std::vector<double> points_;
+  // observe(): the points handed to the sampler (the training members with a statistic: their
+  // count gates the next generation).
   ScoredPoints scored_;
 };
 

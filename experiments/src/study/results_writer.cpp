@@ -34,7 +34,7 @@ void write_members(hid_t file, const RunSummary& s) {
   h5::Group g = h5::create_group(file, "members");
   std::vector<std::int64_t> ids, attempts, samples, trained;
   std::vector<std::string> roles, statuses, errors;
-  std::vector<double> params, loss;
+  std::vector<double> params, loss, fresh;
   for (const auto& m : s.members) {
     ids.push_back(static_cast<std::int64_t>(m.simulation_id));
     attempts.push_back(m.attempts);
@@ -45,6 +45,9 @@ void write_members(hid_t file, const RunSummary& s) {
     trained.push_back(l != nullptr ? l->samples : 0);
     loss.push_back(l != nullptr ? l->loss_sum / static_cast<double>(l->samples)
                                 : std::numeric_limits<double>::quiet_NaN());
+    fresh.push_back(l != nullptr && l->fresh_samples > 0
+                        ? l->fresh_ratio_sum / static_cast<double>(l->fresh_samples)
+                        : std::numeric_limits<double>::quiet_NaN());
     roles.emplace_back(to_string(m.role));
     statuses.emplace_back(to_string(m.status));
     errors.push_back(m.last_error);
@@ -55,6 +58,12 @@ void write_members(hid_t file, const RunSummary& s) {
   h5::write_dataset(g, "samples", samples);
   h5::write_dataset(g, "trained_samples", trained);
   h5::write_dataset(g, "training_loss", loss);
+  h5::write_dataset(g, "fresh_loss_ratio", fresh);
+  h5::write_attribute(g, "fresh_loss_ratio_definition",
+                      "mean over the member's first items in a batch (8 per server rank, about "
+                      "its samples' first times) of their training loss divided by their "
+                      "batch's mean loss: the breed sampler's statistic; NaN where never "
+                      "trained on");
   h5::write_attribute(g, "training_loss_definition",
                       "mean over the times the member's samples (next_step: windows starting "
                       "in it) were in a batch of their training loss, in the units of "

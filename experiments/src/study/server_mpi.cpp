@@ -93,14 +93,20 @@ surrogates::MemberLosses reduce_member_losses(const surrogates::MemberLosses& mi
     p.put(id);
     p.put(l.samples);
     p.put(l.loss_sum);
+    p.put(l.fresh_samples);
+    p.put(l.fresh_ratio_sum);
   });
   surrogates::MemberLosses all;
   for (const auto& bytes : gather_bytes(p.bytes, 0)) {
     Unpacker u{bytes};
     while (!u.done()) {
       const auto id = u.get<std::int64_t>();
-      const auto samples = u.get<std::int64_t>();
-      all.add(id, samples, u.get<double>());
+      surrogates::MemberLoss l;
+      l.samples = u.get<std::int64_t>();
+      l.loss_sum = u.get<double>();
+      l.fresh_samples = u.get<std::int64_t>();
+      l.fresh_ratio_sum = u.get<double>();
+      all.add(id, l);
     }
   }
   return all;

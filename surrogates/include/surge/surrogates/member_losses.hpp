@@ -15,10 +15,16 @@ namespace surge::surrogates {
 
 // The training loss of one simulation's samples, summed over every time one of them was in a
 // batch (next_step models: windows starting in it). loss_sum / samples is the mean per-sample
-// loss, in the units of TrainingRecord::loss.
+// loss, in the units of TrainingRecord::loss. The first MemberLosses::kFreshItems items
+// booked for it (on each rank) also add their loss divided by their batch's mean loss to
+// fresh_ratio_sum: fresh_ratio_sum / fresh_samples is how much worse than the samples trained
+// on at the time the network did on the simulation's samples before it had trained on them
+// (a statistic of generalisation, scale-free along the training: the breed sampler's).
 struct MemberLoss {
   std::int64_t samples = 0;
   double loss_sum = 0.0;
+  std::int64_t fresh_samples = 0;
+  double fresh_ratio_sum = 0.0;
 };
 
 class MemberLosses {
@@ -28,12 +34,16 @@ class MemberLosses {
   static constexpr std::int64_t kDenseIds = std::int64_t{1} << 20;
   // Entries reserved up front: booking allocates nothing until ids reach it.
   static constexpr std::int64_t kReservedIds = 4096;
+  // Items of a simulation counted as fresh (MemberLoss::fresh_ratio_sum): about the samples of
+  // a member, each one's first time in a batch.
+  static constexpr std::int64_t kFreshItems = 8;
 
   MemberLosses();
 
-  // Adds `samples` samples of summed loss `loss_sum` to simulation `id`.
-  void add(std::int64_t id, std::int64_t samples, double loss_sum);
-  void add(std::int64_t id, const MemberLoss& l) { add(id, l.samples, l.loss_sum); }
+  // Books one item of simulation `id` with loss `loss`, in a batch of mean loss `batch_loss`.
+  void book(std::int64_t id, double loss, double batch_loss);
+  // Adds the sums `l` (another rank's, a checkpoint's) to simulation `id`'s.
+  void add(std::int64_t id, const MemberLoss& l);
   // The entry of `id`, or nullptr where none was booked (samples == 0).
   [[nodiscard]] const MemberLoss* find(std::int64_t id) const;
   // Calls f(id, loss) for every simulation booked (samples > 0): dense ids in increasing
