@@ -10,7 +10,8 @@ For each run, from results.h5 final_validation/relative_l2_per_member: the mean 
 relative L2 error over the validation members, and the worst-decile error (the mean over the
 worst tenth of them, at least one); then the means over the seeds of each sampler and the
 ratios breed / halton. Prints a markdown table; each run's plots (member_loss.png: the
-training members over (ic, alpha) coloured by their training loss) stay in DIR/<run>/plots.
+training members over (ic, alpha) coloured by their training loss and by their fresh-loss
+ratio, the breed statistic) stay in DIR/<run>/plots.
 """
 import argparse
 import os
