@@ -10,6 +10,10 @@ Reads <output_dir>/results.h5 and writes into <output_dir>/plots/:
                    channel (for next_step models: the last frame of its rollout)
   rollout.png      next_step models: truth / rollout / error at three times, per channel
   rollout_error.png  next_step models: rollout relative L2 error against horizon, per channel
+  member_loss.png  training members over the first two ranged parameters, coloured by their
+                   training loss (members/training_loss) and, beside it, by their fresh-loss
+                   ratio (members/fresh_loss_ratio, the breed statistic); validation members as
+                   crosses (none when fewer than two parameters are ranged)
 """
 import os
 import sys
@@ -56,6 +60,42 @@ def plot_throughput(f, out):
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
+
+
+def plot_member_loss(f, out):
+    m = f["members"]
+    if "training_loss" not in m:
+        return False
+    params = m["parameters"][:]
+    names = [n.decode() if isinstance(n, bytes) else n for n in m.attrs["parameter_names"]]
+    ranged = [k for k in range(params.shape[1]) if np.ptp(params[:, k]) > 0]
+    if len(ranged) < 2:
+        return False
+    i, j = ranged[:2]
+    loss = m["training_loss"][:]
+    trained = np.isfinite(loss) & (loss > 0)
+    if not trained.any():
+        return False
+    # The training loss, and the breed sampler's statistic where results.h5 has it.
+    panels = [(loss, "member training loss (mean per sample)")]
+    if "fresh_loss_ratio" in m:
+        panels.append((m["fresh_loss_ratio"][:], "fresh-loss ratio (the breed statistic)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
+    for ax, (value, label) in zip(axes[0], panels):
+        shown = trained & np.isfinite(value) & (value > 0)
+        sc = ax.scatter(params[shown, i], params[shown, j], c=value[shown], s=18,
+                        cmap="viridis", norm=matplotlib.colors.LogNorm())
+        ax.scatter(params[~trained, i], params[~trained, j], marker="x", s=14, c="k", lw=0.8,
+                   label="validation members")
+        fig.colorbar(sc, ax=ax, label=label)
+        ax.set_xlabel(names[i])
+        ax.set_ylabel(names[j])
+        ax.legend(loc="best", fontsize=8)
+        ax.set_title(f.attrs.get("study", "surge run"))
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return True
 
 
 def names_of(group):
@@ -177,9 +217,11 @@ def main():
         made = plot_prediction(f, os.path.join(plots, "prediction.png"))
         rolled = plot_rollout(f, os.path.join(plots, "rollout.png"),
                               os.path.join(plots, "rollout_error.png"))
+        scattered = plot_member_loss(f, os.path.join(plots, "member_loss.png"))
     print(f"plot_results: wrote {plots}/training.png, throughput.png"
           + (", prediction.png" if made else "")
-          + (", rollout.png, rollout_error.png" if rolled else ""))
+          + (", rollout.png, rollout_error.png" if rolled else "")
+          + (", member_loss.png" if scattered else ""))
     return 0
 
 

@@ -27,6 +27,7 @@ def sections(surge, command=("run",)):
         line = lines[i]
         m_res = re.match(r"reservoir type (\w+) \((.*)\), parameters:", line)
         m_mod = re.match(r"model type (\w+) \((.*)\), parameters:", line)
+        m_sampler = re.match(r"sampler type (\w+) \((.*)\), parameters:", line)
         m_solver = re.match(r"(\w+) keys \((.*)\):$", line)
         if line.startswith("experiment keys:"):
             start("Experiment file", "")
@@ -48,6 +49,9 @@ def sections(surge, command=("run",)):
         elif m_res:
             start(f"`reservoir: {{type: {m_res.group(1)}}}`: {m_res.group(2)}",
                   "reservoir.parameters.")
+        elif m_sampler:
+            start(f"`parameters.sampler: {{type: {m_sampler.group(1)}}}`: {m_sampler.group(2)}",
+                  "parameters.sampler.parameters.")
         elif m_mod:
             start(f"`model: {{type: {m_mod.group(1)}}}`: {m_mod.group(2)}", "model.parameters.")
         elif (cur and re.match(r"^  [a-z_.0-9]+ ", line) and i + 1 < len(lines)

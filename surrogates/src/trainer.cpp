@@ -151,7 +151,11 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
         c.output_statistics_batches == 0 || m.step < c.output_statistics_batches;
     torch::Tensor x, y;
     std::vector<double> sums;  // the targets' statistics, taken while they are copied
+    m.batch_simulations.resize(static_cast<std::size_t>(n));  // of each item
     if (n > 0) {
+      for (std::int64_t i = 0; i < n; ++i)
+        m.batch_simulations[static_cast<std::size_t>(i)] =
+            (*batch)[static_cast<std::size_t>(i * batch->window)].simulation_id;
       SURGE_REQUIRE(!m.io.is_operator() || batch->window == c.rollout_steps + 1, ConfigError,
                     "training.rollout_steps = "
                         << c.rollout_steps << " needs windows of " << c.rollout_steps + 1
@@ -179,10 +183,15 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
     m.flat_grad.zero_();
     double loss_value = 0.0;
     if (n > 0) {
-      torch::Tensor loss =
-          m.io.is_operator() ? m.unrolled_loss(x, y, n) : torch::mse_loss(m.model->forward(x), y);
+      // Per-item losses (reduction none, then the mean): the bookkeeping by simulation reuses
+      // them, so it costs no forward pass of its own.
+      const torch::Tensor per_item = m.io.is_operator()
+                                         ? m.unrolled_loss(x, y, n)
+                                         : (m.model->forward(x) - y).square().mean(1);
+      torch::Tensor loss = per_item.mean();
       loss.backward();
       loss_value = loss.item<double>();
+      m.book_member_losses(per_item, loss_value);
     }
     std::int64_t total = n;
     if (m.size > 1) {
@@ -269,6 +278,8 @@ std::vector<float> Trainer::predict(const std::vector<float>& x, std::int64_t n)
 }
 
 const History& Trainer::history() const noexcept { return impl_->history; }
+const MemberLosses& Trainer::member_losses() const noexcept { return impl_->member_losses; }
+void Trainer::set_member_losses(MemberLosses losses) { impl_->member_losses = std::move(losses); }
 std::int64_t Trainer::batches() const noexcept { return impl_->step; }
 const TrainerTiming& Trainer::timing() const noexcept { return impl_->timing; }
 const ThreadChoice& Trainer::threads() const noexcept { return impl_->threads; }

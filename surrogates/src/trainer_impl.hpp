@@ -39,6 +39,11 @@ struct Trainer::Impl {
   detail::OperatorNorm norm;  // .state: outputs (field_from_parameters) or states; .delta
   std::int64_t step = 0;
   History history;
+  MemberLosses member_losses;
+  // The batch's simulation of each item, and a host copy of its per-item losses where they
+  // are not CPU floats: kept from batch to batch so that the bookkeeping allocates nothing.
+  std::vector<std::int64_t> batch_simulations;
+  torch::Tensor loss_host;
   TrainerTiming timing;
   ThreadChoice threads;
   double elapsed_before = 0.0;  // wall seconds of earlier runs (from a checkpoint)
@@ -178,10 +183,29 @@ struct Trainer::Impl {
       norm.delta.merge({sums.begin() + static_cast<std::ptrdiff_t>(one), sums.end()});
   }
 
+  // Adds each item's loss (per_item [items]; batch_loss their mean) to the table, under the
+  // simulation of the item's first sample (batch_simulations). Allocates nothing once the table
+  // holds the ids: a CPU float loss is read in place, any other through a buffer kept from batch to
+  // batch.
+  void book_member_losses(const torch::Tensor& per_item, double batch_loss) {
+    const torch::Tensor* losses = &per_item;
+    if (!per_item.is_cpu() || per_item.scalar_type() != torch::kFloat ||
+        !per_item.is_contiguous()) {
+      torch::NoGradGuard no_grad;
+      if (loss_host.numel() != per_item.numel())
+        loss_host = torch::empty({per_item.numel()}, torch::kFloat);
+      loss_host.copy_(per_item.reshape({-1}));
+      losses = &loss_host;
+    }
+    const float* v = losses->data_ptr<float>();
+    for (std::size_t i = 0; i < batch_simulations.size(); ++i)
+      member_losses.book(batch_simulations[i], static_cast<double>(v[i]), batch_loss);
+  }
+
   // next_step: x [items * k, P] and y [items * k, C * nodes] hold windows of k consecutive
   // states. The model starts from the first state of each window (with training noise) and
-  // is unrolled over the k - 1 others; the loss is the mean over the steps of the MSE in the
-  // target's normalised units (operator_error).
+  // is unrolled over the k - 1 others; each item's loss is the mean over the steps of the MSE
+  // in the target's normalised units (operator_error). Returns the per-item losses [items].
   [[nodiscard]] torch::Tensor unrolled_loss(const torch::Tensor& x, const torch::Tensor& y,
                                             std::int64_t items) {
     const std::int64_t k = y.size(0) / items;
@@ -197,7 +221,7 @@ struct Trainer::Impl {
     for (std::int64_t j = 1; j < k; ++j) {
       h = detail::operator_step(*model, io, norm, h, parameters);
       const torch::Tensor e = detail::operator_error(io, norm, h, states.select(1, j));
-      const torch::Tensor l = e.square().mean();
+      const torch::Tensor l = e.square().reshape({items, -1}).mean(1);
       loss = j == 1 ? l : loss + l;
     }
     return loss / static_cast<double>(k - 1);

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Checks a `surge run` output directory: every sample received exactly once, the loss went
-down, every dataset of results.h5 is there, the model and plots exist.
+down, every dataset of results.h5 is there, the per-member training losses account for every
+sample trained on, the model and plots exist.
 
 usage: check_results.py <output_dir> <frames per member> [ranks=P] [simulation_id:attempts ...]
                         [error:simulation_id=REGEX ...] [refused=N] [max_relative_l2=X]
@@ -61,6 +62,46 @@ def check_parameter_order(out, order):
     if checked != len(ids):
         fail(f"{len(ids) - checked} members wrote no parameters_<id> file")
     print(f"parameter order ok: {order} in results.h5, the model and {checked} members")
+
+
+def check_member_losses(f, steps):
+    """members/training_loss and trained_samples: the batches' items, every one booked once,
+    none for validation members; final_validation/relative_l2_per_member: one row per
+    validation member, whose mean is the whole set's (each member has `steps` samples)."""
+    m = f["members"]
+    for name in ["training_loss", "trained_samples", "fresh_loss_ratio"]:
+        if name not in m:
+            fail(f"results.h5 has no members/{name}")
+    roles = [r.decode() if isinstance(r, bytes) else r for r in m.attrs["role"]]
+    loss, trained = m["training_loss"][:], m["trained_samples"][:]
+    fresh = m["fresh_loss_ratio"][:]
+    validation = [i for i, r in enumerate(roles) if r == "validation"]
+    for i in validation:
+        if trained[i] != 0 or not np.isnan(loss[i]):
+            fail(f"validation member {m['simulation_id'][i]} has a training loss "
+                 f"({trained[i]} samples, {loss[i]})")
+    booked = trained > 0
+    if not np.all(np.isfinite(loss[booked]) & (loss[booked] >= 0)) or np.any(
+            np.isfinite(loss[~booked])):
+        fail(f"members/training_loss {list(loss)} for trained_samples {list(trained)}")
+    if not np.all(np.isfinite(fresh[booked]) & (fresh[booked] >= 0)) or np.any(
+            np.isfinite(fresh[~booked])):
+        fail(f"members/fresh_loss_ratio {list(fresh)} for trained_samples {list(trained)}")
+    gets = int(f["server_ranks/reservoir_gets"][:].sum())
+    if f.attrs["model_kind"] != "next_step" and int(trained.sum()) != gets:
+        fail(f"members/trained_samples sums to {int(trained.sum())}, the buffers served {gets}")
+    if f.attrs["model_kind"] == "next_step" and int(trained.sum()) == 0:
+        fail("no member has a training loss")
+    fv = f["final_validation"]
+    per = fv["relative_l2_per_member"][:]
+    channels = len(fv["relative_l2"][:])
+    ids = sorted(int(m["simulation_id"][i]) for i in validation)
+    if per.shape != (len(ids), channels) or sorted(fv["simulation_id"][:].tolist()) != ids:
+        fail(f"final_validation/relative_l2_per_member has shape {per.shape} for members "
+             f"{list(fv['simulation_id'][:])}, expected {len(ids)} x {channels} for {ids}")
+    if len(ids) and not np.allclose(per.mean(axis=0), fv["relative_l2"][:], rtol=1e-4):
+        fail(f"the per-member errors average {list(per.mean(axis=0))}, the set's is "
+             f"{list(fv['relative_l2'][:])}")
 
 
 def main():
@@ -185,6 +226,7 @@ def main():
             if received[k] == 0 or gets[k] == 0:
                 fail(f"server rank {k} received {received[k]} samples and trained on {gets[k]}: "
                      "every rank must train")
+        check_member_losses(f, steps)
         loss = f["training/loss"][:]
         if len(loss) < 40:
             fail(f"only {len(loss)} training steps")

@@ -380,9 +380,10 @@ namespace {
 
 // An open-ended member list (parameters.continuous): fresh training members numbered on from
 // `first_id`, with their number as parameter.
+// Draws ids first_id, first_id + 1, ...
 ex::Launcher::More draw_from(std::uint64_t first_id) {
   auto next = std::make_shared<std::uint64_t>(first_id);
-  return [next] {
+  return [next](bool) -> std::optional<ex::MemberRecord> {
     ex::MemberRecord m;
     m.simulation_id = (*next)++;
     m.parameters.assign(1, static_cast<double>(m.simulation_id));
@@ -431,6 +432,47 @@ TEST(Launcher, AnOpenEndedListKeepsDrawingUntilStopped) {
       kNeverSilent, redraw_from(1000), dir);
   launcher.keep_drawing(draw_from(3));
   run_open_ended(launcher, 3, 12);
+}
+
+// An adaptive sampler's fixed count: the list grows while members run (its drawer answering
+// "none for now" in between, which must not end the launcher), then closes, and the launcher
+// finishes on its own with exactly the members drawn.
+TEST(Launcher, AListThatStopsGrowingFinishesOnItsOwn) {
+  ex::LauncherConfig config;
+  config.max_concurrent = 2;
+  const std::string dir = log_dir("closing");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ex::LocalLauncher launcher(
+      config, members(2),
+      [](const ex::MemberRecord&, int) {
+        return std::vector<std::string>{"/bin/sh", "-c", "sleep 0.02"};
+      },
+      kNeverSilent, redraw_from(1000), dir);
+  // Ids 2 to 6, each after two "none for now" answers; closed once 7 are drawn.
+  auto next = std::make_shared<std::uint64_t>(2);
+  auto calls = std::make_shared<int>(0);
+  launcher.keep_drawing(
+      [next, calls](bool) -> std::optional<ex::MemberRecord> {
+        if (*next >= 7 || ++*calls % 3 != 0) return std::nullopt;
+        ex::MemberRecord m;
+        m.simulation_id = (*next)++;
+        m.parameters.assign(1, static_cast<double>(m.simulation_id));
+        return m;
+      },
+      [next] { return *next >= 7; });
+  launcher.start();
+  for (int k = 0; k < 3000 && !launcher.finished(); ++k)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(launcher.finished());
+  const auto all = launcher.members();
+  ASSERT_EQ(all.size(), 7u);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].simulation_id, i);
+    EXPECT_EQ(all[i].status, ex::MemberStatus::done) << i;
+  }
+  EXPECT_EQ(launcher.counts().done, 7);
+  launcher.stop();
 }
 
 TEST(Launcher, PersistentWorkersOfAnOpenEndedListTakeFreshSimulations) {

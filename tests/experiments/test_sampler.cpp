@@ -70,7 +70,7 @@ TEST(Sampler, UnknownTypeAndParametersAreConfigErrors) {
     (void)ex::make_sampler(part("sobol"), kRanges, 1, 1);
     FAIL();
   } catch (const surge::core::ConfigError& e) {
-    EXPECT_EQ(e.message(), "unknown sampler 'sobol' (known: halton, lhs, uniform)");
+    EXPECT_EQ(e.message(), "unknown sampler 'sobol' (known: breed, halton, lhs, uniform)");
   }
   EXPECT_THROW((void)ex::make_sampler({"lhs", YAML::Load("{strength: 2}")}, kRanges, 1, 1),
                surge::core::ConfigError);

@@ -3,6 +3,7 @@
 // and the errors of loading a broken directory.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -65,6 +66,56 @@ TEST(Trainer, MlpLearnsSteadyHeatMapToOnePercent) {
   EXPECT_LT(after.vrmse, 0.1);
   // Output statistics: the mean of the steady field is close to the mean boundary value.
   EXPECT_NEAR(trainer.output_mean().at(0), 300.0, 30.0);
+}
+
+// The per-member statistic is the mean of the per-sample losses the batches computed. A FIFO
+// buffer with batches of 8 and 8 samples per simulation in order: batch k holds simulation k
+// alone, so its statistic is that batch's loss. Then batches that mix 4 simulations: the
+// table's totals are the batches' (loss x samples) summed.
+TEST(Trainer, PerMemberLossesAreTheLossesTrainedOn) {
+  const HeatMap map(6);
+  auto samples = heat_samples(map, 8 * 10, 3, false);
+  for (std::size_t i = 0; i < samples.size(); ++i)
+    samples[i].simulation_id = static_cast<std::int64_t>(i / 8);
+  TrainingConfig c = quick_training(10);
+  c.optimizer.lr = 1e-2;
+  Trainer trainer(mlp({8}), c, heat_description(6, false));
+  auto buffer = filled_buffer(samples, 8);
+  (void)trainer.train(*buffer, {});
+  const MemberLosses& losses = trainer.member_losses();
+  ASSERT_EQ(losses.size(), 10u);
+  for (std::int64_t k = 0; k < 10; ++k) {
+    const double batch_loss = trainer.history().training.at(static_cast<std::size_t>(k)).loss;
+    const MemberLoss* l = losses.find(k);
+    ASSERT_NE(l, nullptr) << k;
+    ASSERT_EQ(l->samples, 8) << k;
+    EXPECT_NEAR(l->loss_sum / 8, batch_loss, 1e-6 * batch_loss) << k;
+    // All 8 items fresh, in one batch: their losses over its mean average 1.
+    ASSERT_EQ(l->fresh_samples, MemberLosses::kFreshItems) << k;
+    EXPECT_NEAR(l->fresh_ratio_sum / 8, 1.0, 1e-6) << k;
+  }
+
+  for (std::size_t i = 0; i < samples.size(); ++i)
+    samples[i].simulation_id = 100 + static_cast<std::int64_t>(i % 4);
+  TrainingConfig mixed = quick_training(30);
+  Trainer again(mlp({8}), mixed, heat_description(6, false));
+  auto replay = filled_buffer(samples, 8, "reservoir", 2.0);
+  (void)again.train(*replay, {});
+  double booked = 0, trained = 0;
+  std::int64_t count = 0;
+  again.member_losses().for_each([&](std::int64_t id, const MemberLoss& l) {
+    EXPECT_GE(id, 100);
+    EXPECT_LT(id, 104);
+    booked += l.loss_sum;
+    count += l.samples;
+    // Only the first items of a simulation are fresh.
+    EXPECT_EQ(l.fresh_samples, std::min(l.samples, MemberLosses::kFreshItems)) << id;
+  });
+  for (const auto& r : again.history().training) trained += r.loss * static_cast<double>(r.samples);
+  EXPECT_EQ(count, 8 * again.batches());
+  EXPECT_NEAR(booked, trained, 1e-6 * trained);
+  again.set_member_losses({});
+  EXPECT_TRUE(again.member_losses().empty());
 }
 
 TEST(Trainer, SchedulesGiveTheDocumentedRates) {

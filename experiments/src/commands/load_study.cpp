@@ -100,9 +100,9 @@ void read_launcher(Study& s) {
 void check_continuous(const ExperimentConfig& cfg) {
   SURGE_REQUIRE(cfg.parameters.sampler.type != "lhs", ConfigError,
                 "parameters.continuous: the lhs sampler is a finite design of "
-                    << cfg.parameters.validation_members + cfg.parameters.train_members
-                    << " points (validation_members + train_members) and cannot draw more; "
-                       "use parameters.sampler halton or uniform");
+                    << cfg.parameters.train_members
+                    << " points (train_members) and cannot draw more; "
+                       "use parameters.sampler halton, uniform or breed");
   SURGE_REQUIRE(cfg.training.max_batches > 0 || cfg.training.max_seconds > 0, ConfigError,
                 "parameters.continuous: the members never run out, so training needs a budget "
                 "(training.max_batches or training.max_seconds > 0)");

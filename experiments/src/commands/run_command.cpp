@@ -12,6 +12,7 @@
 #include "online/study_checkpoint.hpp"
 #include "pipeline/interrupt.hpp"
 #include "pipeline/pipeline.hpp"
+#include "study/breed_sampler.hpp"
 #include "study/member_table.hpp"
 #include "study/study.hpp"
 #include "surge/core/config.hpp"
@@ -50,6 +51,10 @@ void print_help() {
       "\nexperiment keys:\n%s",
       core::format_key_docs(core::describe_config<ExperimentConfig>()).c_str());
   std::printf("\nparameters.sampler types: halton, lhs, uniform (no parameters)\n");
+  std::printf(
+      "\nsampler type breed (adaptive: bred from the members whose samples the network did "
+      "worst on before training on them), parameters:\n%s",
+      core::format_key_docs(core::describe_config<BreedParameters>()).c_str());
   std::printf("\nsolver type external (the user's own program), parameters:\n%s",
               core::format_key_docs(core::describe_config<ExternalSolverConfig>()).c_str());
   std::printf("\nsolver type external, each field <name> of parameters.fields:\n%s",
@@ -77,7 +82,12 @@ int run_streamed_study(const Study& study, std::optional<ResumePoint> resume, bo
   auto buffer = make_buffer(study);
   surrogates::Trainer trainer(study.cfg.model, study.training, study.io, MPI_COMM_WORLD,
                               study.source);
-  if (resume) trainer.load_checkpoint((resume->checkpoint / "trainer.pt").string());
+  if (resume) {
+    trainer.load_checkpoint((resume->checkpoint / "trainer.pt").string());
+    // The losses every rank had booked, reduced: kept on rank 0, summed again at the end.
+    if (core::comm_rank(MPI_COMM_WORLD) == 0)
+      trainer.set_member_losses(resume->record.member_losses);
+  }
   const double earlier_seconds = resume ? resume->record.elapsed_seconds : 0.0;
   StreamedSource source(study, std::move(resume), *buffer, trainer);
   StudyState state{source, *buffer, trainer, study.io, study.out_dir, earlier_seconds};

@@ -175,8 +175,14 @@ std::optional<std::size_t> Launcher::next_pending(std::vector<MemberRecord>& mem
   for (std::size_t i = 0; i < members.size(); ++i) {
     if (members[i].status == MemberStatus::pending) return i;
   }
-  if (!more_) return std::nullopt;
-  members.push_back(more_());
+  if (!open_ended()) return std::nullopt;
+  // (No member is pending here.)
+  const bool idle = std::none_of(members.begin(), members.end(), [](const MemberRecord& m) {
+    return m.status == MemberStatus::running;
+  });
+  std::optional<MemberRecord> drawn = more_(idle);
+  if (!drawn) return std::nullopt;
+  members.push_back(std::move(*drawn));
   return members.size() - 1;
 }
 

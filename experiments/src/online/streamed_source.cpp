@@ -102,8 +102,8 @@ StreamedSource::StreamedSource(const Study& study, std::optional<ResumePoint> re
   make_feeder(std::move(restored));
   // Every rank draws the same (seeded) table, so every rank knows the first members' roles;
   // rank 0's table goes on drawing the redrawn members.
-  table_ = resume_ ? std::make_unique<MemberTable>(study_, resume_->record.sampler_draws,
-                                                   resume_->record.next_simulation_id)
+  table_ = resume_ ? std::make_unique<MemberTable>(study_, resume_->record.table,
+                                                   resume_->record.members)
                    : std::make_unique<MemberTable>(study_);
   const std::vector<MemberRecord> first = resume_ ? resume_->record.members : table_->initial();
   for (const auto& m : first) control_->set_role(m.simulation_id, m.role);
@@ -212,13 +212,17 @@ void StreamedSource::make_launcher(const std::vector<MemberRecord>& first,
   };
   launcher_ = experiments::make_launcher(study_, std::move(members), front_endpoint, silence,
                                          redraw, std::move(hooks));
-  if (study_.cfg.parameters.continuous) {
-    // The sampler's next points, announced to every rank as redrawn members are.
-    launcher_->keep_drawing([this] {
-      MemberRecord m = table_->draw(MemberRole::train);
-      control_->announce_role(m.simulation_id, m.role);
-      return m;
-    });
+  if (study_.cfg.parameters.continuous || table_->adaptive()) {
+    // The sampler's next points, announced to every rank as redrawn members are: without end
+    // (continuous), or until the study's count is drawn (an adaptive sampler's later
+    // generations).
+    launcher_->keep_drawing(
+        [this](bool idle) -> std::optional<MemberRecord> {
+          std::optional<MemberRecord> m = table_->draw_planned(idle);
+          if (m) control_->announce_role(m->simulation_id, m->role);
+          return m;
+        },
+        [this] { return table_->planned_exhausted(); });
   }
 }
 
@@ -334,6 +338,14 @@ void StreamedSource::shutdown() {
   if (feeder_) feeder_->stop();
 }
 
+void StreamedSource::after_batch(const surrogates::TrainingRecord& record) {
+  // A gather of one entry per member: cheap, but not worth doing every batch.
+  constexpr std::int64_t kLossRefreshBatches = 10;
+  if (!table_->adaptive() || record.batch % kLossRefreshBatches != 0) return;
+  const surrogates::MemberLosses losses = reduce_member_losses(trainer_.member_losses());
+  if (rank_ == 0) table_->observe(losses);
+}
+
 std::string StreamedSource::progress(const surrogates::TrainingRecord& r) const {
   if (!launcher_) return {};
   const auto c = launcher_->counts();
@@ -372,14 +384,14 @@ void StreamedSource::write_checkpoint(double elapsed_s,
   r.fields = study_.io.fields;
   if (launcher_) {
     r.members = launcher_->members();
-    r.sampler_draws = table_->draws();
-    r.next_simulation_id = table_->next_id();
+    r.table = table_->position();
     for (const auto& m : r.members) {
       const int k = front_->assigned_rank(m.simulation_id);
       if (k >= 0) r.assignment[m.simulation_id] = k;
     }
   }
   r.validation = validation.samples;
+  r.member_losses = reduce_member_losses(trainer_.member_losses());
   try {
     (void)write_study_checkpoint(study_.out_dir / "checkpoints", r, trainer_, *feeder_, buffer_,
                                  study_.cfg.study.checkpoints_kept);

@@ -42,6 +42,8 @@ class StreamedSource final : public SampleSource {
   [[nodiscard]] bool drained() const override { return feeder_->over(); }
   bool training_ended(const char* why) override;
   void shutdown() override;
+  // Every kLossRefreshBatches batches, an adaptive sampler gets the losses of every rank.
+  void after_batch(const surrogates::TrainingRecord& record) override;
   [[nodiscard]] std::string progress(const surrogates::TrainingRecord& r) const override;
   [[nodiscard]] LiveMembers describe_live() const override;
   void write_checkpoint(double elapsed_s, const surrogates::ValidationSet& validation) override;

@@ -90,8 +90,27 @@ void write_study_file(hid_t file, const StudyRecord& r, const surrogates::Histor
   h5::write_attribute(file, "elapsed_seconds", r.elapsed_seconds);
   h5::write_attribute(file, "source_file", r.source_file);
   h5::write_attribute(file, "experiment", r.experiment);
-  h5::write_attribute(file, "sampler_draws", r.sampler_draws);
-  h5::write_attribute(file, "next_simulation_id", static_cast<std::int64_t>(r.next_simulation_id));
+  h5::write_attribute(file, "sampler_draws", r.table.train_draws);
+  h5::write_attribute(file, "validation_draws", r.table.validation_draws);
+  h5::write_attribute(file, "sampler_state", r.table.sampler_state);
+  h5::write_attribute(file, "next_simulation_id", static_cast<std::int64_t>(r.table.next_id));
+  {
+    h5::Group losses = h5::create_group(file, "member_losses");
+    std::vector<std::int64_t> ids, samples, fresh;
+    std::vector<double> sums, ratios;
+    r.member_losses.for_each([&](std::int64_t id, const surrogates::MemberLoss& l) {
+      ids.push_back(id);
+      samples.push_back(l.samples);
+      sums.push_back(l.loss_sum);
+      fresh.push_back(l.fresh_samples);
+      ratios.push_back(l.fresh_ratio_sum);
+    });
+    h5::write_dataset(losses, "simulation_id", ids);
+    h5::write_dataset(losses, "samples", samples);
+    h5::write_dataset(losses, "loss_sum", sums);
+    h5::write_dataset(losses, "fresh_samples", fresh);
+    h5::write_dataset(losses, "fresh_ratio_sum", ratios);
+  }
   {
     h5::Group members = h5::create_group(file, "members");
     std::vector<std::int64_t> ids, roles, statuses, attempts;
@@ -249,7 +268,7 @@ std::optional<fs::path> latest_study_checkpoint(const fs::path& checkpoints) {
 StudyRecord read_study_record(const fs::path& checkpoint, bool with_validation) {
   h5::File file = h5::open_file((checkpoint / "study.h5").string());
   const std::int64_t format = h5::read_attribute_int(file, "format_version");
-  SURGE_REQUIRE(format == 1 || format == kStudyCheckpointFormat, IoError,
+  SURGE_REQUIRE(format >= 1 && format <= kStudyCheckpointFormat, IoError,
                 "'" << (checkpoint / "study.h5").string() << "' is study checkpoint format "
                     << format << ", this surge reads 1 to " << kStudyCheckpointFormat);
   StudyRecord r;
@@ -258,9 +277,24 @@ StudyRecord read_study_record(const fs::path& checkpoint, bool with_validation) 
   r.elapsed_seconds = h5::read_attribute_double(file, "elapsed_seconds");
   r.source_file = h5::read_attribute_string(file, "source_file");
   r.experiment = h5::read_attribute_string(file, "experiment");
-  r.sampler_draws = h5::read_attribute_int(file, "sampler_draws");
-  r.next_simulation_id =
-      static_cast<std::uint64_t>(h5::read_attribute_int(file, "next_simulation_id"));
+  r.table.train_draws = h5::read_attribute_int(file, "sampler_draws");
+  r.table.next_id = static_cast<std::uint64_t>(h5::read_attribute_int(file, "next_simulation_id"));
+  if (format >= 3) {
+    r.table.validation_draws = h5::read_attribute_int(file, "validation_draws");
+    r.table.sampler_state = h5::read_attribute_string(file, "sampler_state");
+    h5::Group losses = h5::open_group(file, "member_losses");
+    const auto ids = h5::read_dataset<std::int64_t>(losses, "simulation_id");
+    const auto samples = h5::read_dataset<std::int64_t>(losses, "samples");
+    const auto sums = h5::read_dataset<double>(losses, "loss_sum");
+    const auto fresh = h5::read_dataset<std::int64_t>(losses, "fresh_samples");
+    const auto ratios = h5::read_dataset<double>(losses, "fresh_ratio_sum");
+    SURGE_REQUIRE(samples.size() == ids.size() && sums.size() == ids.size() &&
+                      fresh.size() == ids.size() && ratios.size() == ids.size(),
+                  IoError,
+                  "'" << (checkpoint / "study.h5").string() << "': inconsistent member losses");
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      r.member_losses.add(ids[i], {samples[i], sums[i], fresh[i], ratios[i]});
+  }
   {
     h5::Group members = h5::open_group(file, "members");
     const auto width = static_cast<std::size_t>(h5::read_attribute_int(members, "parameter_count"));

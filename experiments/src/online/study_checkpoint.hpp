@@ -3,9 +3,11 @@
 // A checkpoint is a directory <output_dir>/checkpoints/study_<batch>/ holding
 //   study.h5     rank 0: format, batch, server ranks, elapsed time, the experiment as given,
 //                the member table (parameters and their names, role, status, attempts), the
-//                sampler's position, the next simulation id, which server rank each member
-//                streams to, and the training and validation curves in results.h5's layout
-//                (training/, validation/: what `surge view` shows of a study that crashed)
+//                samplers' positions (format 3: validation draws apart, an adaptive
+//                sampler's state), the next simulation id, which server rank each member
+//                streams to, the per-member training losses (format 3), and the training and
+//                validation curves in results.h5's layout (training/, validation/: what
+//                `surge view` shows of a study that crashed)
 //   trainer.pt   rank 0: model, optimiser, schedule, normalisers, RNG, batch, curves
 //   rank<k>.h5   every server rank: its buffer (contents, seen counts, RNG, statistics) and
 //                its reception record (steps made into samples, ends seen, counters)
@@ -22,13 +24,14 @@
 #include <vector>
 
 #include "online/feeder.hpp"
+#include "study/member_table.hpp"
 #include "surge/experiments/launcher.hpp"
 #include "surge/reservoir/buffer.hpp"
 #include "surge/surrogates/trainer.hpp"
 
 namespace surge::experiments {
 
-inline constexpr std::int64_t kStudyCheckpointFormat = 2;
+inline constexpr std::int64_t kStudyCheckpointFormat = 3;
 inline constexpr const char* kValidationFile = "validation.h5";
 
 // Rank 0's part of a checkpoint besides the trainer.
@@ -41,9 +44,10 @@ struct StudyRecord {
   std::vector<MemberRecord> members;
   std::vector<std::string> parameter_names;  // of the members' parameters (empty: format 1)
   std::vector<std::string> fields;           // the model's channels, naming the curves
-  std::int64_t sampler_draws = 0;
-  std::uint64_t next_simulation_id = 0;
+  TablePosition table;  // the samplers' positions (an adaptive one's state), the next id
   std::map<std::uint64_t, int> assignment;  // simulation -> server rank
+  // The per-member training losses, reduced over the server ranks (format 3 on).
+  surrogates::MemberLosses member_losses;
   std::vector<reservoir::Sample> validation;
 };
 

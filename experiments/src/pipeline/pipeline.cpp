@@ -124,6 +124,7 @@ class StudyDriver {
     const auto reason =
         s_.trainer.train(s_.buffer, s_.validation, [&](const surrogates::TrainingRecord& r) {
           (void)agree();
+          s_.source.after_batch(r);
           progress.update(r.batch, s_.source.progress(r));
           publish(r);
         });
@@ -269,7 +270,10 @@ class StudyDriver {
         stop_reason = "interrupted";
       }
     }
+    // Collective, before summarise(), which may throw on rank 0.
+    surrogates::MemberLosses losses = reduce_member_losses(s_.trainer.member_losses());
     RunSummary summary = s_.source.summarise(elapsed(), stop_reason);
+    summary.member_losses = std::move(losses);
     if (core::comm_rank(MPI_COMM_WORLD) != 0) return code;
     const StudyOutputs outputs =
         write_outputs(s_.out_dir, summary, s_.trainer, s_.validation, s_.io);

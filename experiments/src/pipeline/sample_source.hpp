@@ -52,6 +52,8 @@ class SampleSource {
   // for sources without members. Rank 0, from the page's own thread twice a second until
   // shutdown(), so thread-safe.
   [[nodiscard]] virtual LiveMembers describe_live() const { return {}; }
+  // After every batch (collective): an adaptive sampler gets the members' losses.
+  virtual void after_batch(const surrogates::TrainingRecord& /*record*/) {}
   // The progress line's text after the batch count.
   [[nodiscard]] virtual std::string progress(const surrogates::TrainingRecord& r) const = 0;
   // A study checkpoint at the trainer's batch (collective; `elapsed_s` since the study began,

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
+#include <map>
 
 #include "surge/core/error.hpp"
 #include "surge/core/hdf5.hpp"
@@ -30,14 +32,22 @@ std::vector<T> column(const std::vector<surrogates::TrainingRecord>& records, F 
 
 void write_members(hid_t file, const RunSummary& s) {
   h5::Group g = h5::create_group(file, "members");
-  std::vector<std::int64_t> ids, attempts, samples;
+  std::vector<std::int64_t> ids, attempts, samples, trained;
   std::vector<std::string> roles, statuses, errors;
-  std::vector<double> params;
+  std::vector<double> params, loss, fresh;
   for (const auto& m : s.members) {
     ids.push_back(static_cast<std::int64_t>(m.simulation_id));
     attempts.push_back(m.attempts);
     const auto it = s.samples.find(m.simulation_id);
     samples.push_back(it == s.samples.end() ? 0 : it->second);
+    const surrogates::MemberLoss* l =
+        s.member_losses.find(static_cast<std::int64_t>(m.simulation_id));
+    trained.push_back(l != nullptr ? l->samples : 0);
+    loss.push_back(l != nullptr ? l->loss_sum / static_cast<double>(l->samples)
+                                : std::numeric_limits<double>::quiet_NaN());
+    fresh.push_back(l != nullptr && l->fresh_samples > 0
+                        ? l->fresh_ratio_sum / static_cast<double>(l->fresh_samples)
+                        : std::numeric_limits<double>::quiet_NaN());
     roles.emplace_back(to_string(m.role));
     statuses.emplace_back(to_string(m.status));
     errors.push_back(m.last_error);
@@ -46,6 +56,18 @@ void write_members(hid_t file, const RunSummary& s) {
   h5::write_dataset(g, "simulation_id", ids);
   h5::write_dataset(g, "attempts", attempts);
   h5::write_dataset(g, "samples", samples);
+  h5::write_dataset(g, "trained_samples", trained);
+  h5::write_dataset(g, "training_loss", loss);
+  h5::write_dataset(g, "fresh_loss_ratio", fresh);
+  h5::write_attribute(g, "fresh_loss_ratio_definition",
+                      "mean over the member's first items in a batch (8 per server rank, about "
+                      "its samples' first times) of their training loss divided by their "
+                      "batch's mean loss: the breed sampler's statistic; NaN where never "
+                      "trained on");
+  h5::write_attribute(g, "training_loss_definition",
+                      "mean over the times the member's samples (next_step: windows starting "
+                      "in it) were in a batch of their training loss, in the units of "
+                      "training/loss; NaN where never trained on (validation members)");
   h5::write_dataset(
       g, "parameters", params,
       {static_cast<hsize_t>(s.members.size()), static_cast<hsize_t>(s.parameter_names.size())});
@@ -55,6 +77,27 @@ void write_members(hid_t file, const RunSummary& s) {
   h5::write_attribute(g, "last_error", errors);
   h5::write_attribute(g, "parameter_names", s.parameter_names);
   if (!s.member_sources.empty()) h5::write_attribute(g, "source", s.member_sources);
+}
+
+// final_validation/relative_l2_per_member [validation members, channels] (the mean over
+// each member's samples, as relative_l2 is over all of them) and the members' ids, in id
+// order: worst-case errors compare between studies judged on the same members.
+void write_per_member(hid_t group, const surrogates::Trainer& trainer,
+                      const surrogates::ValidationSet& validation, std::size_t channels) {
+  std::map<std::int64_t, surrogates::ValidationSet> by_member;
+  for (const auto& sample : validation.samples)
+    by_member[sample.simulation_id].samples.push_back(sample);
+  std::vector<std::int64_t> ids;
+  std::vector<double> rel;
+  for (const auto& [id, set] : by_member) {
+    const surrogates::ValidationRecord r = trainer.validate(set);
+    ids.push_back(id);
+    for (std::size_t k = 0; k < channels; ++k)
+      rel.push_back(k < r.fields.size() ? r.fields[k].relative_l2 : 0.0);
+  }
+  h5::write_dataset(group, "relative_l2_per_member", rel,
+                    {static_cast<hsize_t>(ids.size()), static_cast<hsize_t>(channels)});
+  h5::write_dataset(group, "simulation_id", ids);
 }
 
 void write_training(hid_t file, const surrogates::History& history) {
@@ -233,6 +276,7 @@ surrogates::ValidationRecord write_results(const std::string& path, const RunSum
       h5::write_dataset(g, "nrmse", nrmse);
       h5::write_dataset(g, "vrmse", vrmse);
       h5::write_attribute(g, "field_names", io.fields);
+      write_per_member(g, trainer, validation, io.fields.size());
     }
     {
       h5::Group g = h5::create_group(file, "reservoir");

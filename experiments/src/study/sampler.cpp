@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "study/breed_sampler.hpp"
 #include "surge/core/error.hpp"
 
 namespace surge::experiments {
@@ -102,17 +103,19 @@ class HaltonSampler final : public Sampler {
 
 }  // namespace
 
-std::vector<std::string> sampler_types() { return {"halton", "lhs", "uniform"}; }
+std::vector<std::string> sampler_types() { return {"breed", "halton", "lhs", "uniform"}; }
 
 std::unique_ptr<Sampler> make_sampler(const core::Pluggable& part, const core::IntervalMap& ranges,
                                       std::uint64_t seed, std::size_t planned) {
+  if (part.type == "breed") return make_breed_sampler(part.parameters, ranges, seed);
   SURGE_REQUIRE(
       !part.parameters.IsDefined() || part.parameters.IsNull() || part.parameters.size() == 0,
       ConfigError, "the " << part.type << " sampler takes no parameters");
   if (part.type == "uniform") return std::make_unique<UniformSampler>(ranges, seed);
   if (part.type == "lhs") return std::make_unique<LatinHypercubeSampler>(ranges, seed, planned);
   if (part.type == "halton") return std::make_unique<HaltonSampler>(ranges, seed);
-  SURGE_THROW(ConfigError, "unknown sampler '" << part.type << "' (known: halton, lhs, uniform)");
+  SURGE_THROW(ConfigError,
+              "unknown sampler '" << part.type << "' (known: breed, halton, lhs, uniform)");
 }
 
 }  // namespace surge::experiments

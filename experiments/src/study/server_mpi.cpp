@@ -87,6 +87,31 @@ std::vector<reservoir::Sample> allgather_samples(const std::vector<reservoir::Sa
   return all;
 }
 
+surrogates::MemberLosses reduce_member_losses(const surrogates::MemberLosses& mine) {
+  Packer p;
+  mine.for_each([&](std::int64_t id, const surrogates::MemberLoss& l) {
+    p.put(id);
+    p.put(l.samples);
+    p.put(l.loss_sum);
+    p.put(l.fresh_samples);
+    p.put(l.fresh_ratio_sum);
+  });
+  surrogates::MemberLosses all;
+  for (const auto& bytes : gather_bytes(p.bytes, 0)) {
+    Unpacker u{bytes};
+    while (!u.done()) {
+      const auto id = u.get<std::int64_t>();
+      surrogates::MemberLoss l;
+      l.samples = u.get<std::int64_t>();
+      l.loss_sum = u.get<double>();
+      l.fresh_samples = u.get<std::int64_t>();
+      l.fresh_ratio_sum = u.get<double>();
+      all.add(id, l);
+    }
+  }
+  return all;
+}
+
 ServerTotals reduce_to_rank0(const std::map<std::uint64_t, std::int64_t>& samples,
                              std::int64_t received, const reservoir::Statistics& s) {
   Packer p;

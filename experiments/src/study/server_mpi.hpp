@@ -1,7 +1,8 @@
 #pragma once
 // MPI between the server ranks of `surge run` (main threads only: MPI is initialised
 // FUNNELED): broadcasts and gathers that wait without spinning a core, a flat byte packing,
-// the validation set gathered on every rank, and the per-rank counts summed on rank 0.
+// the validation set gathered on every rank, the per-rank counts and per-member losses summed
+// on rank 0.
 
 #include <mpi.h>
 
@@ -14,6 +15,7 @@
 #include "surge/experiments/results_writer.hpp"
 #include "surge/reservoir/sample.hpp"
 #include "surge/reservoir/statistics.hpp"
+#include "surge/surrogates/trainer.hpp"
 
 namespace surge::experiments {
 
@@ -65,6 +67,10 @@ struct Unpacker {
 
 // Every rank's validation samples, on every rank (the same set, in rank order).
 std::vector<reservoir::Sample> allgather_samples(const std::vector<reservoir::Sample>& mine);
+
+// Every rank's per-member training losses, summed by simulation on rank 0 (other ranks get
+// an empty table). Collective.
+surrogates::MemberLosses reduce_member_losses(const surrogates::MemberLosses& mine);
 
 // What each server rank received and its buffer did, summed (or listed) on rank 0.
 struct ServerTotals {

@@ -59,7 +59,10 @@ struct EnsembleConfig {
     v("ranges", ranges,
       "solver parameters to vary: a range [min, max] or a fixed value each; a parameter not "
       "listed keeps the solver's default (recorded in results.h5 as a fixed value)");
-    v("sampler", sampler, "how parameter sets are drawn: uniform, lhs (Latin hypercube), halton");
+    v("sampler", sampler,
+      "how training parameter sets are drawn: uniform, lhs (Latin hypercube), halton, breed "
+      "(adaptive, from the members' training losses; its parameters in surge run --help); "
+      "validation members are always drawn uniformly, from their own stream of study.seed");
     v("train_members", train_members, "members whose fields train the surrogate",
       core::in_range(1, 1000000));
     v("validation_members", validation_members,
@@ -69,7 +72,7 @@ struct EnsembleConfig {
       "true = training members never run out: once the first train_members are launched, the "
       "sampler's next points are drawn whenever a member slot is free, until training stops "
       "on its budget (which ends the members running then); needs a sampler that goes on "
-      "(halton, uniform) and a training.max_batches or max_seconds budget");
+      "(halton, uniform, breed) and a training.max_batches or max_seconds budget");
   }
 };
 

@@ -54,22 +54,30 @@ class Launcher {
   // Whether every member of `role` has finished (done or failed).
   [[nodiscard]] virtual bool role_finished(MemberRole role) const = 0;
 
-  // A fresh member (its id, role and parameters drawn), called under the launcher's lock.
-  using More = std::function<MemberRecord()>;
-  // Makes the member list open-ended (parameters.continuous): whenever there is room and no
-  // member is pending, `more` draws the next one, appended to the list; the launcher then
-  // finishes only when stopped or when it gives up. Call before start().
-  void keep_drawing(More more) { more_ = std::move(more); }
+  // A fresh member (its id, role and parameters drawn), or none for now; called under the
+  // launcher's lock, `idle` when no member is pending or running.
+  using More = std::function<std::optional<MemberRecord>(bool idle)>;
+  // Whether `more` will never draw again.
+  using Closed = std::function<bool()>;
+  // Makes the member list grow as the study goes (parameters.continuous, or an adaptive
+  // sampler): whenever there is room and no member is pending, `more` draws the next one,
+  // appended to the list. The launcher finishes only once `closed` says there are no more
+  // (without `closed`, never: then when stopped or when it gives up). Call before start().
+  void keep_drawing(More more, Closed closed = {}) {
+    more_ = std::move(more);
+    closed_ = std::move(closed);
+  }
 
  protected:
   // The index of the first pending member of `members`, else of one drawn from keep_drawing's
   // `more` (appended), else none. Called by the launcher thread under its lock.
   [[nodiscard]] std::optional<std::size_t> next_pending(std::vector<MemberRecord>& members) const;
-  // Whether keep_drawing() made the list open-ended.
-  [[nodiscard]] bool open_ended() const noexcept { return static_cast<bool>(more_); }
+  // Whether keep_drawing() made the list open-ended and `more` may still draw.
+  [[nodiscard]] bool open_ended() const { return more_ && !(closed_ && closed_()); }
 
  private:
   More more_;
+  Closed closed_;
 };
 
 // Saves this process's environment; call first thing in main, before MPI_Init, so members

@@ -37,7 +37,9 @@ struct RunSummary {
   // empty for streamed members. Written as the members/ attribute source.
   std::vector<std::string> member_sources;
   std::map<std::uint64_t, std::int64_t> samples;  // received, by simulation (all ranks)
-  std::vector<ServerRankCounts> server_ranks;     // by MPI rank of the server
+  // Training loss by simulation, summed over the server ranks: members/training_loss.
+  surrogates::MemberLosses member_losses;
+  std::vector<ServerRankCounts> server_ranks;  // by MPI rank of the server
   std::string reservoir_policy;
   // Summed over the server ranks' buffers; the occupancy series is server rank 0's.
   reservoir::Statistics reservoir;
@@ -52,7 +54,8 @@ struct RunSummary {
 
 // Writes `path` (as path.partial, synced, checked and renamed when complete: see
 // core::h5::AtomicFile) and returns the final validation metrics of the trainer on
-// `validation` (one-step metrics for next_step models). Up to `predicted_members` validation
+// `validation` (one-step metrics for next_step models), also per validation member
+// (final_validation/relative_l2_per_member). Up to `predicted_members` validation
 // members get their frames predicted and stored beside the truth; for next_step models the
 // predictions are the rollouts of `rollout`, which also fills the `rollout/` group (error
 // against horizon). Throws core::IoError "cannot write '<path>': <OS error>"; a file already

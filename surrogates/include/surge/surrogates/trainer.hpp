@@ -18,6 +18,7 @@
 #include "surge/reservoir/sample.hpp"
 #include "surge/surrogates/config.hpp"
 #include "surge/surrogates/description.hpp"
+#include "surge/surrogates/member_losses.hpp"
 #include "surge/surrogates/metrics.hpp"
 
 namespace surge::surrogates {
@@ -150,6 +151,11 @@ class Trainer {
   [[nodiscard]] std::vector<float> predict(const std::vector<float>& x, std::int64_t n) const;
 
   [[nodiscard]] const History& history() const noexcept;
+  // This rank's per-simulation training losses, kept from the per-sample losses of each batch
+  // (no extra forward pass). Local: a study reduces them over its ranks.
+  [[nodiscard]] const MemberLosses& member_losses() const noexcept;
+  // Replaces them (a resumed study restores the reduced table on one rank).
+  void set_member_losses(MemberLosses losses);
   [[nodiscard]] std::int64_t batches() const noexcept;
   [[nodiscard]] const TrainerTiming& timing() const noexcept;
   [[nodiscard]] const ThreadChoice& threads() const noexcept;

@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""Halton against breed on heat2d_alpha.yaml: the same member count, batch budget and
+validation members (drawn uniformly over the whole box from their own stream of the seed),
+three seeds each.
+
+usage: experiments/adaptive_sampling/compare.py [--surge build/bin/surge] [--out DIR]
+                                                [--seeds 1 2 3] [--breed YAML-MAP]
+
+For each run, from results.h5 final_validation/relative_l2_per_member: the mean validation
+relative L2 error over the validation members, and the worst-decile error (the mean over the
+worst tenth of them, at least one); then the means over the seeds of each sampler and the
+ratios breed / halton. Prints a markdown table; each run's plots (member_loss.png: the
+training members over (ic, alpha) coloured by their training loss and by their fresh-loss
+ratio, the breed statistic) stay in DIR/<run>/plots.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+BREED = "{type: breed, parameters: {generation: 4, ramp: 8, exploration: 0.25, sigma: 0.1}}"
+
+
+def run(surge, out, name, sampler, seed):
+    d = os.path.join(out, f"{name}_seed{seed}")
+    cmd = [surge, "run", os.path.join(HERE, "heat2d_alpha.yaml"), f"study.output_dir={d}",
+           f"study.seed={seed}", f"parameters.sampler={sampler}", "--overwrite"]
+    t0 = time.time()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.time() - t0
+    with h5py.File(os.path.join(d, "results.h5"), "r") as f:
+        per = f["final_validation/relative_l2_per_member"][:, 0]
+        ids = f["final_validation/simulation_id"][:]
+        names = [n.decode() if isinstance(n, bytes) else n for n in f["members"].attrs["parameter_names"]]
+        role = [r.decode() if isinstance(r, bytes) else r for r in f["members"].attrs["role"]]
+        params = f["members/parameters"][:]
+        alpha = params[:, names.index("alpha")]
+        train_alpha = alpha[[r == "train" for r in role]]
+        validation = params[[r == "validation" for r in role]]
+        batches = int(f.attrs["batches"])
+    worst = np.sort(per)[::-1][:max(1, len(per) // 10)]
+    return {"dir": d, "mean": float(per.mean()), "worst": float(worst.mean()), "wall": wall,
+            "batches": batches, "members": len(train_alpha), "ids": ids.tolist(),
+            "validation": validation.tolist(), "low_alpha": float(np.mean(train_alpha < 0.1))}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--surge", default=os.path.join(ROOT, "build", "bin", "surge"))
+    p.add_argument("--out", default="/tmp/adaptive_sampling")
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--breed", default=BREED)
+    a = p.parse_args()
+    rows = {}
+    for name, sampler in [("halton", "{type: halton}"), ("breed", a.breed)]:
+        rows[name] = []
+        for seed in a.seeds:
+            r = run(a.surge, a.out, name, sampler, seed)
+            rows[name].append(r)
+            print(f"{name} seed {seed}: mean {100 * r['mean']:.2f} %, worst decile "
+                  f"{100 * r['worst']:.2f} %, {r['batches']} batches, {r['members']} training "
+                  f"members ({100 * r['low_alpha']:.0f} % with alpha < 0.1), {r['wall']:.0f} s",
+                  file=sys.stderr)
+    for h, b in zip(rows["halton"], rows["breed"]):
+        if h["validation"] != b["validation"]:
+            sys.exit(f"FAIL: {h['dir']} and {b['dir']} were judged on different validation members")
+    print("| sampler | seed | training members with alpha < 0.1 | batches | mean rel. L2 | "
+          "worst-decile rel. L2 | wall |")
+    print("|---|---|---|---|---|---|---|")
+    for name, runs in rows.items():
+        for seed, r in zip(a.seeds, runs):
+            print(f"| {name} | {seed} | {100 * r['low_alpha']:.0f} % of {r['members']} | "
+                  f"{r['batches']} | {100 * r['mean']:.2f} % | {100 * r['worst']:.2f} % | "
+                  f"{r['wall']:.0f} s |")
+    mean = {n: np.mean([r["mean"] for r in rs]) for n, rs in rows.items()}
+    worst = {n: np.mean([r["worst"] for r in rs]) for n, rs in rows.items()}
+    for n in rows:
+        print(f"| **{n}, mean of seeds** | | | | {100 * mean[n]:.2f} % | {100 * worst[n]:.2f} % | |")
+    print(f"\nbreed / halton: mean {mean['breed'] / mean['halton']:.2f}x, worst decile "
+          f"{worst['breed'] / worst['halton']:.2f}x (target: worst decile <= 0.7x, mean <= 1x)")
+
+
+if __name__ == "__main__":
+    main()
