@@ -153,9 +153,12 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
     std::vector<double> sums;  // the targets' statistics, taken while they are copied
     m.batch_simulations.resize(static_cast<std::size_t>(n));  // of each item
     if (n > 0) {
+      // A next-step buffer with samples.stride > 1 keys each window by simulation x stride +
+      // phase (the feeder's stride_key); the losses are booked by simulation.
+      const std::int64_t key_stride = m.io.is_operator() && m.io.stride > 1 ? m.io.stride : 1;
       for (std::int64_t i = 0; i < n; ++i)
         m.batch_simulations[static_cast<std::size_t>(i)] =
-            (*batch)[static_cast<std::size_t>(i * batch->window)].simulation_id;
+            (*batch)[static_cast<std::size_t>(i * batch->window)].simulation_id / key_stride;
       SURGE_REQUIRE(!m.io.is_operator() || batch->window == c.rollout_steps + 1, ConfigError,
                     "training.rollout_steps = "
                         << c.rollout_steps << " needs windows of " << c.rollout_steps + 1

@@ -6,7 +6,7 @@ sample trained on, the model and plots exist.
 usage: check_results.py <output_dir> <frames per member> [ranks=P] [simulation_id:attempts ...]
                         [error:simulation_id=REGEX ...] [refused=N] [max_relative_l2=X]
                         [streaming:NAME=N ...] [redrawn:simulation_id ...]
-                        [parameter_order=a,b,...]
+                        [parameter_order=a,b,...] [stride=K]
 
 With P server ranks (trainer replicas), the per-rank counts must add up to the members'
 samples and every rank must have received samples and trained on them. A next_step model
@@ -112,9 +112,12 @@ def main():
     streaming = {}
     redrawn = set()
     order = None
+    stride = 1  # samples.stride of a next_step model: its rollout horizons are 1..(steps-1)//K
     for a in sys.argv[3:]:
         if a.startswith("ranks="):
             ranks = int(a[len("ranks="):])
+        elif a.startswith("stride="):
+            stride = int(a[len("stride="):])
         elif a.startswith("error:"):
             sim, _, text = a[len("error:"):].partition("=")
             expected_errors[int(sim)] = text
@@ -167,12 +170,13 @@ def main():
                 if name not in f:
                     fail(f"results.h5 has no {name}")
             horizon = f["rollout/horizon"][:]
-            if list(horizon) != list(range(1, steps)):
-                fail(f"rollout horizons {list(horizon)}, expected 1..{steps - 1}")
+            horizons = (steps - 1) // stride
+            if list(horizon) != list(range(1, horizons + 1)):
+                fail(f"rollout horizons {list(horizon)}, expected 1..{horizons}")
             rel = f["rollout/relative_l2"][:]
-            if rel.shape != (steps - 1, len(channels)) or not np.all(np.isfinite(rel)):
+            if rel.shape != (horizons, len(channels)) or not np.all(np.isfinite(rel)):
                 fail(f"rollout/relative_l2 has shape {rel.shape} or non-finite values")
-            if f["predictions/prediction"].shape[1:3] != (steps, len(channels)):
+            if f["predictions/prediction"].shape[1:3] != (horizons + 1, len(channels)):
                 fail(f"rollout predictions of shape {f['predictions/prediction'].shape}")
         m = f["members"]
         status = [s.decode() if isinstance(s, bytes) else s for s in m.attrs["status"]]
