@@ -5,8 +5,11 @@
 // the same cores, measured in the same run: the same simulations computed in process (no
 // stream, no file) by as many copies of this program as there are workers, at once, each
 // taking its share (on a machine that others share, what two processes really get). Also
-// printed: the single-process rate and the CPU time per sample of the ensemble (server and
-// members) against the solver's alone, which other load does not change.
+// printed: the single-process rate; the CPU time per sample of the ensemble, split into the
+// server (this process) and the members (the workers' mpirun and ranks), against the solver's
+// alone, which other load changes far less than a rate; the start-up (the launcher's start to
+// the first sample: mpirun, MPI and Kokkos initialisation of the workers, paid once each) and
+// the rate after it, which a longer ensemble approaches (the RESULT line includes the start-up).
 //   usage: bench_ensemble [simulations (default 120)] [workers (default 2)]
 //                         [simulations per member (default: all; 1 = a process each)]
 //   SURGE_BENCH_KEEP=1 keeps the output directory (the workers' logs) and prints where it is.
@@ -176,7 +179,10 @@ double concurrent_in_process_rate(int simulations, int copies) {
 
 struct EnsembleRun {
   double rate = 0;
-  double cpu_per_sample = 0;  // server and members, CPU seconds
+  double cpu_per_sample = 0;     // server and members, CPU seconds
+  double server_per_sample = 0;  // the server's share (this process)
+  double first_sample = 0;       // seconds from the launcher's start to the first sample
+  double steady_rate = 0;        // samples/s after the first sample
   std::int64_t samples = 0;
   int workers_started = 0, done = 0;
 };
@@ -244,20 +250,29 @@ EnsembleRun ensemble_rate(const ex::Study& study, std::vector<ex::MemberRecord> 
     }
   });
   const double t0 = now_seconds();
-  const double cpu0 = cpu_seconds(RUSAGE_SELF) + cpu_seconds(RUSAGE_CHILDREN);
+  const double self0 = cpu_seconds(RUSAGE_SELF), children0 = cpu_seconds(RUSAGE_CHILDREN);
   launcher->start();
-  launcher->wait();
-  while (!feeder.over()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Start-up: until the first sample is in the buffer (the workers' mpirun, MPI and Kokkos
+  // initialisation, the first handshake and the first frame).
+  double first_sample = -1;
+  while (!launcher->finished() || !feeder.over()) {
+    if (first_sample < 0 && feeder.received() > 0) first_sample = now_seconds() - t0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   const double seconds = now_seconds() - t0;
   stop = true;
   drain.join();
   // Every worker has exited and been reaped (with its ranks) once the launcher finished.
-  const double cpu = cpu_seconds(RUSAGE_SELF) + cpu_seconds(RUSAGE_CHILDREN) - cpu0;
+  const double server_cpu = cpu_seconds(RUSAGE_SELF) - self0;
+  const double cpu = server_cpu + cpu_seconds(RUSAGE_CHILDREN) - children0;
   control.stop();
   EnsembleRun r;
   r.samples = feeder.received();
   r.rate = static_cast<double>(r.samples) / seconds;
   r.cpu_per_sample = cpu / static_cast<double>(r.samples);
+  r.server_per_sample = server_cpu / static_cast<double>(r.samples);
+  r.first_sample = first_sample;
+  r.steady_rate = static_cast<double>(r.samples) / (seconds - first_sample);
   r.workers_started = dynamic_cast<ex::LocalLauncher&>(*launcher).workers_started();
   if (r.workers_started == 0) r.workers_started = static_cast<int>(n);  // a process each
   r.done = launcher->counts().done;
@@ -266,8 +281,10 @@ EnsembleRun ensemble_rate(const ex::Study& study, std::vector<ex::MemberRecord> 
                 IoError,
                 "bench_ensemble: " << r.done << " of " << n << " simulations done, " << r.samples
                                    << " samples (" << launcher->gave_up() << ")");
-  std::printf("ensemble: %zu simulations in %d processes, %lld samples in %.2f s\n", n,
-              r.workers_started, static_cast<long long>(r.samples), seconds);
+  std::printf(
+      "ensemble: %zu simulations in %d processes, %lld samples in %.2f s, the first after %.2f "
+      "s (start-up)\n",
+      n, r.workers_started, static_cast<long long>(r.samples), seconds, first_sample);
   return r;
 }
 
@@ -300,9 +317,15 @@ int main(int argc, char** argv) {
   // What the ensemble costs beyond the solver's work, whatever else runs on the machine: CPU
   // per sample of the server and its members (MPI start-up, streaming, receiving, building
   // samples) against the solver's alone.
-  std::printf("CPU per sample: ensemble %.1f us (server + members), in process %.1f us: %.2f\n",
-              1e6 * ensemble.cpu_per_sample, 1e6 * in_process_cpu,
-              in_process_cpu / ensemble.cpu_per_sample);
+  std::printf(
+      "CPU per sample: ensemble %.1f us (server %.1f + members %.1f), in process %.1f us: %.2f\n",
+      1e6 * ensemble.cpu_per_sample, 1e6 * ensemble.server_per_sample,
+      1e6 * (ensemble.cpu_per_sample - ensemble.server_per_sample), 1e6 * in_process_cpu,
+      in_process_cpu / ensemble.cpu_per_sample);
+  // The rate once every worker runs, which a longer ensemble approaches: the start-up is
+  // paid once per worker (the RESULT line includes it).
+  std::printf("after start-up: %.0f samples/s, %.2f of the bound\n", ensemble.steady_rate,
+              ensemble.steady_rate / bound);
   if (std::getenv("SURGE_BENCH_KEEP")) {
     std::printf("logs: %s\n", (out / "logs").c_str());
   } else {

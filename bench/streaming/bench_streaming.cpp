@@ -5,7 +5,12 @@
 // receiver, ZeroMQ's I/O threads), which other work on a shared machine disturbs far less
 // than the wall-clock rate, and a second peer: raw ZeroMQ whose receiver reads every byte
 // once (XXH3 of each message), the least a receiver that verifies its data must do; raw
-// ZeroMQ never reads what it receives.
+// ZeroMQ never reads what it receives. Each case runs 5 interleaved rounds (raw, surge, then
+// surge, raw, ...: the order swapped every round, so that drift in other load on the machine
+// hits both) and keeps the fastest run of each, wall and CPU time apart: on a shared machine
+// the best run is the one least disturbed, for the bound as for surge. The line of each case
+// also prints the CPU time per message of both and the spread of the five rounds' ratios.
+//   usage: bench_streaming [16KiB|256KiB|4MiB [members: 1|4]]   (default: every case)
 //   RESULT streaming_ingest_<size>_<members>m measured=<GB/s> unit=GB/s bound=<raw GB/s>
 //   RESULT streaming_cpu_<size>_<members>m measured=<GB/cpu-s> unit=GB/cpu-s bound=<raw>
 //   RESULT streaming_vs_read_<size>_<members>m measured=<GB/s> unit=GB/s bound=<raw + read>
@@ -14,7 +19,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 #include <zmq.hpp>
@@ -31,6 +38,7 @@ using surge::bench::now_seconds;
 
 namespace {
 constexpr int kHwm = 64;
+constexpr int kRounds = 5;   // interleaved rounds per case
 double zero_copy_share = 0;  // of the last surge run
 
 // CPU seconds (user + system) of every thread of this process so far.
@@ -152,8 +160,10 @@ Cost surge_ingest(std::size_t bytes, int members, int per_member) {
 }
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   try {
+    const std::string only_size = argc > 1 ? argv[1] : "";
+    const int only_members = argc > 2 ? std::atoi(argv[2]) : 0;
     // The checksum alone, for scale.
     std::vector<unsigned char> buf(4 << 20, 7);
     std::uint64_t sink = 0;
@@ -174,26 +184,39 @@ int main() {
     };
     std::vector<Result> results;
     for (const Case& c : cases) {
+      if (!only_size.empty() && only_size != c.name) continue;
       for (int members : {1, 4}) {
+        if (only_members && members != only_members) continue;
         const int per = c.messages / members;
         const double bytes = double(c.bytes) * per * members;
-        // Alternate the two so that noise from other work on the machine hits both; keep the
-        // fastest of three runs of each.
+        // Interleaved rounds, the order swapped every round, so that other work on the
+        // machine hits both; the fastest run of each (wall and CPU apart). The spread of the
+        // per-round ratios says how much that work disturbed this case.
         Cost raw{1e300, 1e300}, surge{1e300, 1e300};
-        double read = 1e300;
-        for (int r = 0; r < 3; ++r) {
-          const Cost a = raw_zmq(c.bytes, members, per, false);
-          const Cost b = surge_ingest(c.bytes, members, per);
+        double read = 1e300, low = 1e300, high = 0;
+        for (int r = 0; r < kRounds; ++r) {
+          Cost a{}, b{};
+          if (r % 2 == 0) {
+            a = raw_zmq(c.bytes, members, per, false);
+            b = surge_ingest(c.bytes, members, per);
+          } else {
+            b = surge_ingest(c.bytes, members, per);
+            a = raw_zmq(c.bytes, members, per, false);
+          }
           read = std::min(read, raw_zmq(c.bytes, members, per, true).wall);
           raw = {std::min(raw.wall, a.wall), std::min(raw.cpu, a.cpu)};
           surge = {std::min(surge.wall, b.wall), std::min(surge.cpu, b.cpu)};
+          low = std::min(low, a.wall / b.wall);
+          high = std::max(high, a.wall / b.wall);
         }
         const double gbs = bytes / surge.wall / 1e9, raw_gbs = bytes / raw.wall / 1e9;
         std::printf(
             "%-7s %d member(s): surge %8.0f fields/s %6.2f GB/s | raw zmq %8.0f msg/s %6.2f GB/s"
-            " | %3.0f%% handed on uncopied | per CPU second: surge %.2f GB, raw %.2f GB\n",
+            " | %3.0f%% handed on uncopied | per CPU second: surge %.2f GB, raw %.2f GB"
+            " | CPU per message: surge %.1f us, raw %.1f us | round ratios %.2f-%.2f\n",
             c.name, members, per * members / surge.wall, gbs, per * members / raw.wall, raw_gbs,
-            100 * zero_copy_share, bytes / surge.cpu / 1e9, bytes / raw.cpu / 1e9);
+            100 * zero_copy_share, bytes / surge.cpu / 1e9, bytes / raw.cpu / 1e9,
+            1e6 * surge.cpu / (per * members), 1e6 * raw.cpu / (per * members), low, high);
         std::fflush(stdout);
         results.push_back({std::string(c.name) + "_" + std::to_string(members) + "m", gbs, raw_gbs,
                            bytes / surge.cpu / 1e9, bytes / raw.cpu / 1e9, bytes / read / 1e9});
