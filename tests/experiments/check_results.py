@@ -88,10 +88,16 @@ def check_member_losses(f, steps):
             np.isfinite(fresh[~booked])):
         fail(f"members/fresh_loss_ratio {list(fresh)} for trained_samples {list(trained)}")
     gets = int(f["server_ranks/reservoir_gets"][:].sum())
-    if f.attrs["model_kind"] != "next_step" and int(trained.sum()) != gets:
-        fail(f"members/trained_samples sums to {int(trained.sum())}, the buffers served {gets}")
-    if f.attrs["model_kind"] == "next_step" and int(trained.sum()) == 0:
-        fail("no member has a training loss")
+    # A next_step item is a window of rollout_steps + 1 samples, all served by the buffer.
+    window = 1
+    if f.attrs["model_kind"] == "next_step":
+        training = yaml.safe_load(f.attrs["surge_config"]).get("training", {})
+        if "rollout_steps" not in training:
+            fail("surge_config has no training.rollout_steps")
+        window = int(training["rollout_steps"]) + 1
+    if int(trained.sum()) * window != gets:
+        fail(f"members/trained_samples sums to {int(trained.sum())} items of {window} samples, "
+             f"the buffers served {gets} samples")
     fv = f["final_validation"]
     per = fv["relative_l2_per_member"][:]
     channels = len(fv["relative_l2"][:])
