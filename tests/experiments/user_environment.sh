@@ -4,7 +4,8 @@
 #   1. `surge run` of a study whose command is [python3, "{experiment_dir}/faulty_member.py"],
 #      with the user's own `python3` first on PATH (a wrapper, as a venv's or conda's is): every
 #      member runs that python3 (not /usr/bin's, which Open MPI's --prefix would put first),
-#      sees surge run's PATH first, and the study completes with exact counts;
+#      sees surge run's PATH first, may run on every core surge run may (each member is its own
+#      mpirun, which would bind them all to core 0), and the study completes with exact counts;
 #   2. `--dry-run` of the study with a relative program (tools/python3, next to the experiment
 #      file): found from the experiment file's directory, made absolute in the resolved
 #      configuration;
@@ -26,6 +27,7 @@ ln -s "$src/tests/experiments/faulty_member.py" "$tmp/study/faulty_member.py"
 cat >"$tmp/bin/python3" <<'WRAPPER'
 #!/bin/sh
 echo "$PATH" >"$SURGE_TEST_TMP/user_python_$SURGE_SIMULATION_ID"
+awk '/^Cpus_allowed_list/ {print $2}' /proc/$$/status >"$SURGE_TEST_TMP/user_cpus_$SURGE_SIMULATION_ID"
 exec /usr/bin/python3 "$@"
 WRAPPER
 chmod +x "$tmp/bin/python3"
@@ -38,6 +40,7 @@ grep -q 'command: \[python3, "{experiment_dir}/faulty_member.py"' "$tmp/study/st
 unset SURGE_TEST_FAULTS
 cd "$tmp/elsewhere"
 export PATH=$tmp/bin:$PATH
+cpus=$(awk '/^Cpus_allowed_list/ {print $2}' /proc/$$/status)
 "$surge" run ../study/study.yaml study.output_dir="$tmp/out" </dev/null
 /usr/bin/python3 "$src/tests/experiments/check_results.py" "$tmp/out" 10 0:1 1:1 2:1 3:1 4:1 5:1 \
   6:1 7:1 8:1 parameter_order=vx,kappa
@@ -46,8 +49,10 @@ for id in 0 1 2 3 4 5 6 7 8; do
   [[ -f $marker ]] || fail "member $id did not run the user's python3 ($tmp/bin/python3)"
   [[ $(cut -d: -f1 <"$marker") == "$tmp/bin" ]] ||
     fail "member $id's PATH does not start with surge run's ($tmp/bin): $(cat "$marker")"
+  [[ $(cat "$SURGE_TEST_TMP/user_cpus_$id") == "$cpus" ]] ||
+    fail "member $id may run on cores $(cat "$SURGE_TEST_TMP/user_cpus_$id"), surge run on $cpus"
 done
-echo "ok: 9 members ran $tmp/bin/python3 with surge run's PATH first"
+echo "ok: 9 members ran $tmp/bin/python3 with surge run's PATH first, on cores $cpus"
 
 sed -i 's|command: \[python3,|command: [tools/python3,|' "$tmp/study/study.yaml"
 resolved=$("$surge" run ../study/study.yaml study.output_dir="$tmp/out2" --dry-run </dev/null)

@@ -46,6 +46,19 @@ std::vector<std::string> ranks_command(const Study& study, int ranks, int cpus_p
   // Open MPI refuses to start as root unless told; CI containers and clusters' admins do.
   if (geteuid() == 0) c.push_back("--allow-run-as-root");
   for (const auto& a : launcher.mpirun_args) c.push_back(a);
+  // Every member is its own mpirun, and Open MPI binds each one's ranks to the node's first
+  // cores, unaware of the others: two one-rank members shared core 0 while core 1 idled
+  // (bench_ensemble 0.32 of its bound). Unless the study binds them itself, leave the
+  // placement to the kernel.
+  const bool binds = std::any_of(
+      launcher.mpirun_args.begin(), launcher.mpirun_args.end(), [](const std::string& a) {
+        for (const char* option :
+             {"--bind-to", "-bind-to", "--cpu-set", "--cpu-list", "--rankfile", "-rf"}) {
+          if (a.rfind(option, 0) == 0) return true;
+        }
+        return false;
+      });
+  if (!binds) c.insert(c.end(), {"--bind-to", "none"});
   c.insert(c.end(), {"-np", std::to_string(ranks)});
   return c;
 }

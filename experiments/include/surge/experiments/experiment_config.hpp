@@ -214,7 +214,10 @@ struct LauncherConfig {
     v("mpirun", mpirun,
       "the MPI launcher members start with (looked up on PATH); as root, surge adds "
       "--allow-run-as-root");
-    v("mpirun_args", mpirun_args, "extra arguments for the launcher, before -np");
+    v("mpirun_args", mpirun_args,
+      "extra arguments for the launcher, before -np; unless they bind ranks themselves "
+      "(--bind-to, --cpu-set, --cpu-list, --rankfile), surge adds --bind-to none: every member is "
+      "its own mpirun, and Open MPI would bind each one's ranks to the node's first cores");
     v("simulations_per_member", simulations_per_member,
       "simulations one member process (one MPI job, a persistent worker) runs one after the "
       "other, handed out by the server, so that MPI and Kokkos start once per worker: 1 = a "
