@@ -11,6 +11,7 @@
 #include <memory>
 #include <thread>
 
+#include "launch/cpu_sets.hpp"
 #include "surge/experiments/launcher.hpp"
 
 namespace ex = surge::experiments;
@@ -491,4 +492,57 @@ TEST(Launcher, PersistentWorkersOfAnOpenEndedListTakeFreshSimulations) {
   // simulations, and more than the two a closed list of 2 would need.
   EXPECT_GT(launcher.workers_started(), 2);
   EXPECT_LT(launcher.workers_started(), static_cast<int>(launcher.members().size()));
+}
+
+TEST(CpuSets, ListsCoresAsTasksetDoes) {
+  EXPECT_EQ(ex::cpu_list_text({0, 1, 2, 3, 6}), "0-3,6");
+  EXPECT_EQ(ex::cpu_list_text({1, 3}), "1,3");
+  EXPECT_EQ(ex::cpu_list_text({5}), "5");
+  EXPECT_EQ(ex::cpu_list_text({}), "");
+}
+
+TEST(CpuSets, MembersTakeTheFirstCoresAndLeaveTheTrainerTheRest) {
+  const ex::CoreShare s = ex::share_cores({2, 3, 5, 7}, 1);
+  EXPECT_EQ(s.members, (std::vector<int>{2}));
+  EXPECT_EQ(s.server, (std::vector<int>{3, 5, 7}));
+  EXPECT_TRUE(s.why_shared.empty());
+  const ex::CoreShare none = ex::share_cores({0, 1}, 0);
+  EXPECT_TRUE(none.members.empty() && none.server.empty() && none.why_shared.empty());
+  // Nothing left for the trainer: all share, and the user is told.
+  const ex::CoreShare all = ex::share_cores({0, 1}, 2);
+  EXPECT_TRUE(all.members.empty() && all.server.empty());
+  EXPECT_EQ(all.why_shared,
+            "launcher.parameters.member_cores 2 leaves no core for the trainer: surge run may use "
+            "2 cores (0-1); members and trainer share them");
+}
+
+// Members run on the launcher's cores (Hooks::cpus), whatever the server's thread may use.
+TEST(Launcher, MembersRunOnTheCoresTheyAreGiven) {
+  const std::vector<int> mine = ex::thread_cpus();
+  ASSERT_FALSE(mine.empty());
+  ex::LauncherConfig config;
+  const std::string dir = log_dir("cpus");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ex::LocalLauncher::Hooks hooks;
+  hooks.cpus = {mine.back()};
+  ex::LocalLauncher launcher(
+      config, members(2),
+      [&](const ex::MemberRecord& m, int) {
+        return std::vector<std::string>{
+            "/bin/sh", "-c",
+            "awk '/^Cpus_allowed_list/ {print $2}' /proc/self/status > " + dir + "/cpus_" +
+                std::to_string(m.simulation_id)};
+      },
+      kNeverSilent, redraw_from(100), dir, hooks);
+  launcher.start();
+  launcher.wait();
+  EXPECT_EQ(launcher.counts().done, 2);
+  for (int id : {0, 1}) {
+    std::ifstream in(dir + "/cpus_" + std::to_string(id));
+    std::string cpus;
+    std::getline(in, cpus);
+    EXPECT_EQ(cpus, std::to_string(mine.back())) << "member " << id;
+  }
+  EXPECT_EQ(ex::thread_cpus(), mine);  // the caller's own cores are untouched
 }

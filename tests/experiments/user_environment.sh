@@ -9,6 +9,7 @@
 #   2. `--dry-run` of the study with a relative program (tools/python3, next to the experiment
 #      file): found from the experiment file's directory, made absolute in the resolved
 #      configuration;
+#   1b. the same with launcher.parameters.member_cores=1: every member on surge run's first core;
 #   3. a relative program that is not there: exit 2 (a configuration error), the message
 #      names the directory searched.
 # usage: user_environment.sh <surge> <source dir>
@@ -53,6 +54,24 @@ for id in 0 1 2 3 4 5 6 7 8; do
     fail "member $id may run on cores $(cat "$SURGE_TEST_TMP/user_cpus_$id"), surge run on $cpus"
 done
 echo "ok: 9 members ran $tmp/bin/python3 with surge run's PATH first, on cores $cpus"
+
+# launcher.parameters.member_cores=1: the members on surge run's first core, and surge run
+# says so (on a one-core machine: a warning, and all share it).
+rm -f "$SURGE_TEST_TMP"/user_cpus_*
+"$surge" run ../study/study.yaml study.output_dir="$tmp/out1" launcher.parameters.member_cores=1 \
+  </dev/null >"$tmp/cores.log" 2>&1 || fail "member_cores=1: $(tail -5 "$tmp/cores.log")"
+first=$(cut -d, -f1 <<<"$cpus" | cut -d- -f1)
+want=$first
+[[ $cpus == "$first" ]] && want=$cpus
+for id in 0 1 2 3 4 5 6 7 8; do
+  [[ $(cat "$SURGE_TEST_TMP/user_cpus_$id") == "$want" ]] ||
+    fail "member_cores=1: member $id may run on cores $(cat "$SURGE_TEST_TMP/user_cpus_$id"), expected $want"
+done
+if [[ $want != "$cpus" ]]; then
+  grep -q "members on cores $first; the trainer's threads" "$tmp/cores.log" ||
+    fail "member_cores=1: surge run did not say where members run: $(grep -m3 'r0 run' "$tmp/cores.log")"
+fi
+echo "ok: member_cores=1 ran the 9 members on core $want of $cpus"
 
 sed -i 's|command: \[python3,|command: [tools/python3,|' "$tmp/study/study.yaml"
 resolved=$("$surge" run ../study/study.yaml study.output_dir="$tmp/out2" --dry-run </dev/null)

@@ -171,6 +171,11 @@ void check_member_start(Study& s, StudyHost host) {
                 "built-in solvers as local processes or job steps (Slurm mode allocation); "
                     << (batch_jobs ? "a batch job (Slurm mode jobs)" : "solver type external")
                     << " runs one simulation per member process (set it to 1)");
+  // Slurm places job steps and jobs itself (--cpus-per-task, --exact).
+  SURGE_REQUIRE(
+      !s.slurm || s.launcher.member_cores == 0, ConfigError,
+      "launcher.parameters.member_cores: cores are shared out by a local launcher; "
+      "under Slurm, members get theirs from launcher.parameters.cpus_per_task (set it to 0)");
   s.mpirun = find_on_path(s.launcher.mpirun);
   SURGE_REQUIRE(!s.mpirun.empty() || (s.slurm && s.slurm->mpi_launcher == "srun"), ConfigError,
                 "launcher.parameters.mpirun: '" << s.launcher.mpirun

@@ -7,6 +7,7 @@
 
 #include "commands/load_study.hpp"
 #include "commands/study_options.hpp"
+#include "launch/cpu_sets.hpp"
 #include "members/slurm_scripts.hpp"
 #include "online/streamed_source.hpp"
 #include "online/study_checkpoint.hpp"
@@ -79,9 +80,29 @@ void print_help() {
 // checkpoint when resumed), the ensemble as the source, the pipeline.
 int run_streamed_study(const Study& study, std::optional<ResumePoint> resume, bool plots,
                        const ServeOptions& serve) {
+  // Rank 0's local members get their cores (launcher.parameters.member_cores), and its
+  // trainer's automatic thread counts (training.threads 0) the cores they leave. The server's
+  // threads stay free to run anywhere: its receivers fill the members' cores while a member
+  // waits, and the trainer has the rest to itself.
+  CoreShare share;
+  surrogates::TrainingConfig training = study.training;
+  if (core::comm_rank(MPI_COMM_WORLD) == 0 && !study.slurm) {
+    core::Logger log("run");
+    share = share_cores(thread_cpus(), study.launcher.member_cores);
+    if (!share.why_shared.empty()) log.warn(share.why_shared);
+    if (!share.members.empty()) {
+      const surrogates::ThreadChoice c =
+          surrogates::choose_threads(training.threads, static_cast<int>(share.server.size()));
+      training.threads.intra_op = c.intra_op;
+      training.threads.blas = c.blas;
+      log.info("members on cores " + cpu_list_text(share.members) + "; the trainer's threads (" +
+               std::to_string(c.intra_op) + " intra-op x " + std::to_string(c.blas) +
+               " OpenBLAS) for the other " + cpu_list_text(share.server) +
+               " (launcher.parameters.member_cores)");
+    }
+  }
   auto buffer = make_buffer(study);
-  surrogates::Trainer trainer(study.cfg.model, study.training, study.io, MPI_COMM_WORLD,
-                              study.source);
+  surrogates::Trainer trainer(study.cfg.model, training, study.io, MPI_COMM_WORLD, study.source);
   if (resume) {
     trainer.load_checkpoint((resume->checkpoint / "trainer.pt").string());
     // The losses every rank had booked, reduced: kept on rank 0, summed again at the end.
@@ -89,7 +110,7 @@ int run_streamed_study(const Study& study, std::optional<ResumePoint> resume, bo
       trainer.set_member_losses(resume->record.member_losses);
   }
   const double earlier_seconds = resume ? resume->record.elapsed_seconds : 0.0;
-  StreamedSource source(study, std::move(resume), *buffer, trainer);
+  StreamedSource source(study, std::move(resume), *buffer, trainer, share.members);
   StudyState state{source, *buffer, trainer, study.io, study.out_dir, earlier_seconds};
   PipelineOptions options;
   options.component = "run";

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "launch/cpu_sets.hpp"
 #include "launch/launcher_detail.hpp"
 #include "surge/core/error.hpp"
 
@@ -241,6 +242,12 @@ void LocalLauncher::run() {
   sigemptyset(&pipe);
   sigaddset(&pipe, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+  // The members' cores (launcher.parameters.member_cores): every process spawned from this
+  // thread inherits them, mpirun and its ranks (--bind-to none) too.
+  if (!hooks_.cpus.empty() && !set_thread_cpus(hooks_.cpus)) {
+    log_.warn("could not confine the members to cores " + cpu_list_text(hooks_.cpus) +
+              ": they share every core with the server");
+  }
   // Never lets an exception out (std::terminate would leave every member running): the study
   // sees a launcher that gave up, with the reason.
   try {

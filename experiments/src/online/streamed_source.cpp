@@ -88,13 +88,14 @@ void raise_file_limit(const core::Logger& log) {
 
 StreamedSource::StreamedSource(const Study& study, std::optional<ResumePoint> resume,
                                reservoir::Buffer<reservoir::Sample>& buffer,
-                               const surrogates::Trainer& trainer)
+                               const surrogates::Trainer& trainer, std::vector<int> member_cpus)
     : study_(study),
       resume_(std::move(resume)),
       buffer_(buffer),
       trainer_(trainer),
       rank_(core::comm_rank(MPI_COMM_WORLD)),
-      size_(core::comm_size(MPI_COMM_WORLD)) {
+      size_(core::comm_size(MPI_COMM_WORLD)),
+      member_cpus_(std::move(member_cpus)) {
   bind_stream();
   ReceptionState restored;
   if (resume_) restored = read_rank_state(resume_->checkpoint, rank_, buffer_);
@@ -210,6 +211,7 @@ void StreamedSource::make_launcher(const std::vector<MemberRecord>& first,
     return member_environment(study_, front_endpoint, m,
                               issue_member_ticket(*front_, m.simulation_id));
   };
+  hooks.cpus = member_cpus_;
   launcher_ = experiments::make_launcher(study_, std::move(members), front_endpoint, silence,
                                          redraw, std::move(hooks));
   if (study_.cfg.parameters.continuous || table_->adaptive()) {

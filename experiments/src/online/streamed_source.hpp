@@ -26,9 +26,11 @@ class StreamedSource final : public SampleSource {
  public:
   // Binds the stream on every rank (collective over MPI_COMM_WORLD): receiver, control channel,
   // front (rank 0), feeder (started), and on rank 0 the launcher (not started). With `resume`,
-  // this rank's buffer and reception continue from the checkpoint. Throws core::Error.
+  // this rank's buffer and reception continue from the checkpoint. `member_cpus`: the cores
+  // rank 0's local members run on (empty: its own). Throws core::Error.
   StreamedSource(const Study& study, std::optional<ResumePoint> resume,
-                 reservoir::Buffer<reservoir::Sample>& buffer, const surrogates::Trainer& trainer);
+                 reservoir::Buffer<reservoir::Sample>& buffer, const surrogates::Trainer& trainer,
+                 std::vector<int> member_cpus = {});
   ~StreamedSource() override;
   StreamedSource(const StreamedSource&) = delete;
   StreamedSource& operator=(const StreamedSource&) = delete;
@@ -65,6 +67,7 @@ class StreamedSource final : public SampleSource {
   reservoir::Buffer<reservoir::Sample>& buffer_;
   const surrogates::Trainer& trainer_;
   const int rank_, size_;
+  const std::vector<int> member_cpus_;
   std::unique_ptr<streaming::Receiver> receiver_;
   std::unique_ptr<ServerControl> control_;
   std::vector<std::string> data_endpoints_, control_endpoints_;

@@ -193,6 +193,7 @@ struct LauncherConfig {
   int fail_once_simulation = -1;
   int fail_once_at_output = 1;
   int simulations_per_member = 1;
+  int member_cores = 0;
 
   template <class V>
   void visit(V& v) {
@@ -225,6 +226,14 @@ struct LauncherConfig {
       "simulations, each with its own stream (handshake, end of stream), retries and "
       "timeouts (built-in solvers; local processes or Slurm mode allocation job steps)",
       core::in_range(1, 1000000));
+    v("member_cores", member_cores,
+      "local members run on the first N cores surge run may use, and training.threads' "
+      "automatic choice (0) counts the others, so that members and trainer do not slow each "
+      "other: 0 = all share every core; max_concurrent members may share N cores (a member "
+      "waiting for its handshake or its next simulation leaves its core to the other); the "
+      "server's streaming threads run where there is room. Local launcher only; a value that "
+      "leaves the trainer no core is a warning, and all share",
+      core::in_range(0, 1 << 16));
     v("fail_once_simulation", fail_once_simulation,
       "testing aid: the first attempt of this simulation id crashes (-1: none; built-in "
       "solvers only)",

@@ -131,6 +131,9 @@ class LocalLauncher final : public Launcher {
     DeliveryOf delivery;
     std::function<std::vector<std::string>()> worker_command;
     ArgumentsFor simulation_arguments;
+    // The cores every member runs on (launcher.parameters.member_cores); empty: those the
+    // launcher's creator may use.
+    std::vector<int> cpus;
   };
 
   LocalLauncher(const LauncherConfig& config, std::vector<MemberRecord> members, CommandFor command,
