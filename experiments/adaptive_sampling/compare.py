@@ -5,6 +5,10 @@ three seeds each.
 
 usage: experiments/adaptive_sampling/compare.py [--surge build/bin/surge] [--out DIR]
                                                 [--seeds 1 2 3] [--breed YAML-MAP]
+                                                [KEY=VALUE ...]
+
+KEY=VALUE: overrides of heat2d_alpha.yaml given to both samplers' runs (a larger ensemble,
+say: parameters.train_members=256).
 
 For each run, from results.h5 final_validation/relative_l2_per_member: the mean validation
 relative L2 error over the validation members, and the worst-decile error (the mean over the
@@ -27,10 +31,10 @@ ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 BREED = "{type: breed, parameters: {generation: 4, ramp: 8, exploration: 0.25, sigma: 0.1}}"
 
 
-def run(surge, out, name, sampler, seed):
+def run(surge, out, name, sampler, seed, overrides):
     d = os.path.join(out, f"{name}_seed{seed}")
     cmd = [surge, "run", os.path.join(HERE, "heat2d_alpha.yaml"), f"study.output_dir={d}",
-           f"study.seed={seed}", f"parameters.sampler={sampler}", "--overwrite"]
+           f"study.seed={seed}", f"parameters.sampler={sampler}", *overrides, "--overwrite"]
     t0 = time.time()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.time() - t0
@@ -56,12 +60,13 @@ def main():
     p.add_argument("--out", default="/tmp/adaptive_sampling")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--breed", default=BREED)
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     a = p.parse_args()
     rows = {}
     for name, sampler in [("halton", "{type: halton}"), ("breed", a.breed)]:
         rows[name] = []
         for seed in a.seeds:
-            r = run(a.surge, a.out, name, sampler, seed)
+            r = run(a.surge, a.out, name, sampler, seed, a.overrides)
             rows[name].append(r)
             print(f"{name} seed {seed}: mean {100 * r['mean']:.2f} %, worst decile "
                   f"{100 * r['worst']:.2f} %, {r['batches']} batches, {r['members']} training "

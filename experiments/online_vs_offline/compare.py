@@ -90,12 +90,23 @@ def timed(cmd, log):
 
 
 def du(*paths):
-    total = 0
+    """Bytes in the files under `paths`, each file once (a persistent worker's simulations'
+    logs are hard links to one file)."""
+    seen, total = set(), 0
+
+    def add(f):
+        nonlocal total
+        st = os.stat(f)
+        if (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+
     for path in paths:
         if os.path.isfile(path):
-            total += os.path.getsize(path)
+            add(path)
         for root, _, files in os.walk(path):
-            total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
+            for f in files:
+                add(os.path.join(root, f))
     return total
 
 

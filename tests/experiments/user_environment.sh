@@ -68,7 +68,7 @@ for id in 0 1 2 3 4 5 6 7 8; do
     fail "member_cores=1: member $id may run on cores $(cat "$SURGE_TEST_TMP/user_cpus_$id"), expected $want"
 done
 if [[ $want != "$cpus" ]]; then
-  grep -q "members on cores $first; the trainer's threads" "$tmp/cores.log" ||
+  grep -q "members on cores $first, the trainer (" "$tmp/cores.log" ||
     fail "member_cores=1: surge run did not say where members run: $(grep -m3 'r0 run' "$tmp/cores.log")"
 fi
 echo "ok: member_cores=1 ran the 9 members on core $want of $cpus"

@@ -81,9 +81,9 @@ void print_help() {
 int run_streamed_study(const Study& study, std::optional<ResumePoint> resume, bool plots,
                        const ServeOptions& serve) {
   // Rank 0's local members get their cores (launcher.parameters.member_cores), and its
-  // trainer's automatic thread counts (training.threads 0) the cores they leave. The server's
-  // threads stay free to run anywhere: its receivers fill the members' cores while a member
-  // waits, and the trainer has the rest to itself.
+  // trainer the cores they leave (its automatic thread counts, training.threads 0, too). The
+  // stream's threads stay free to run anywhere: they fill the members' cores while a member
+  // waits.
   CoreShare share;
   surrogates::TrainingConfig training = study.training;
   if (core::comm_rank(MPI_COMM_WORLD) == 0 && !study.slurm) {
@@ -95,9 +95,9 @@ int run_streamed_study(const Study& study, std::optional<ResumePoint> resume, bo
           surrogates::choose_threads(training.threads, static_cast<int>(share.server.size()));
       training.threads.intra_op = c.intra_op;
       training.threads.blas = c.blas;
-      log.info("members on cores " + cpu_list_text(share.members) + "; the trainer's threads (" +
+      log.info("members on cores " + cpu_list_text(share.members) + ", the trainer (" +
                std::to_string(c.intra_op) + " intra-op x " + std::to_string(c.blas) +
-               " OpenBLAS) for the other " + cpu_list_text(share.server) +
+               " OpenBLAS) on " + cpu_list_text(share.server) +
                " (launcher.parameters.member_cores)");
     }
   }
@@ -119,6 +119,12 @@ int run_streamed_study(const Study& study, std::optional<ResumePoint> resume, bo
   options.plots = plots;
   options.study_name = study.cfg.study.name;
   apply_serve_options(serve, study.cfg.study.serve, study.cfg.study.serve_linger_s, options);
+  // The trainer (this thread) keeps to the cores the members leave; the stream's threads,
+  // started by now, run wherever there is room.
+  if (!share.server.empty() && !set_thread_cpus(share.server)) {
+    core::Logger("run").warn("could not keep the trainer to cores " + cpu_list_text(share.server) +
+                             ": it shares them with the members");
+  }
   return run_pipeline(state, options);
 }
 

@@ -227,12 +227,12 @@ struct LauncherConfig {
       "timeouts (built-in solvers; local processes or Slurm mode allocation job steps)",
       core::in_range(1, 1000000));
     v("member_cores", member_cores,
-      "local members run on the first N cores surge run may use, and training.threads' "
-      "automatic choice (0) counts the others, so that members and trainer do not slow each "
-      "other: 0 = all share every core; max_concurrent members may share N cores (a member "
-      "waiting for its handshake or its next simulation leaves its core to the other); the "
-      "server's streaming threads run where there is room. Local launcher only; a value that "
-      "leaves the trainer no core is a warning, and all share",
+      "local members run on the first N cores surge run may use, the trainer on the others "
+      "(training.threads' automatic choice, 0, counts them), so that members and trainer do "
+      "not slow each other: 0 = all share every core; max_concurrent members may share N cores "
+      "(a member waiting for its handshake or its next simulation leaves its core to the "
+      "other); the server's streaming threads run where there is room. Local launcher only; a "
+      "value that leaves the trainer no core is a warning, and all share",
       core::in_range(0, 1 << 16));
     v("fail_once_simulation", fail_once_simulation,
       "testing aid: the first attempt of this simulation id crashes (-1: none; built-in "
