@@ -2,6 +2,7 @@
 // listed in order and summed exactly, and an id far out of range costs no more than a node.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -52,4 +53,17 @@ TEST(MemberLosses, BooksDenseAndOutlyingIdsExactly) {
   EXPECT_TRUE(t.empty());
   EXPECT_EQ(t.find(3), nullptr);
   EXPECT_EQ(copy.find(3)->samples, 3);
+}
+
+TEST(MemberLosses, MeansAreNaNUntilSomethingIsBooked) {
+  MemberLoss l;
+  EXPECT_TRUE(std::isnan(l.mean_loss()));
+  EXPECT_TRUE(std::isnan(l.fresh_ratio()));
+  MemberLosses losses;
+  losses.book(7, 3.0, 2.0);
+  losses.book(7, 1.0, 2.0);
+  const MemberLoss* m = losses.find(7);
+  ASSERT_NE(m, nullptr);
+  EXPECT_DOUBLE_EQ(m->mean_loss(), 2.0);    // (3 + 1) / 2
+  EXPECT_DOUBLE_EQ(m->fresh_ratio(), 1.0);  // (3/2 + 1/2) / 2
 }

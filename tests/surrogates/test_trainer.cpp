@@ -90,9 +90,11 @@ TEST(Trainer, PerMemberLossesAreTheLossesTrainedOn) {
     ASSERT_NE(l, nullptr) << k;
     ASSERT_EQ(l->samples, 8) << k;
     EXPECT_NEAR(l->loss_sum / 8, batch_loss, 1e-6 * batch_loss) << k;
+    EXPECT_NEAR(l->mean_loss(), batch_loss, 1e-6 * batch_loss) << k;
     // All 8 items fresh, in one batch: their losses over its mean average 1.
     ASSERT_EQ(l->fresh_samples, MemberLosses::kFreshItems) << k;
     EXPECT_NEAR(l->fresh_ratio_sum / 8, 1.0, 1e-6) << k;
+    EXPECT_NEAR(l->fresh_ratio(), 1.0, 1e-6) << k;
   }
 
   for (std::size_t i = 0; i < samples.size(); ++i)

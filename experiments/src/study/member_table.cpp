@@ -129,8 +129,7 @@ void MemberTable::observe(const surrogates::MemberLosses& losses) {
   losses.for_each([&](std::int64_t id, const surrogates::MemberLoss& loss) {
     const auto i = static_cast<std::size_t>(id);
     if (id < 0 || i >= train_.size() || train_[i] == 0 || loss.fresh_samples == 0) return;
-    scored_.add(&points_[i * scored_.dims],
-                loss.fresh_ratio_sum / static_cast<double>(loss.fresh_samples));
+    scored_.add(&points_[i * scored_.dims], loss.fresh_ratio());
   });
   sampler_->observe(scored_);
 }

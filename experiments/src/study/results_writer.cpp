@@ -43,11 +43,8 @@ void write_members(hid_t file, const RunSummary& s) {
     const surrogates::MemberLoss* l =
         s.member_losses.find(static_cast<std::int64_t>(m.simulation_id));
     trained.push_back(l != nullptr ? l->samples : 0);
-    loss.push_back(l != nullptr ? l->loss_sum / static_cast<double>(l->samples)
-                                : std::numeric_limits<double>::quiet_NaN());
-    fresh.push_back(l != nullptr && l->fresh_samples > 0
-                        ? l->fresh_ratio_sum / static_cast<double>(l->fresh_samples)
-                        : std::numeric_limits<double>::quiet_NaN());
+    loss.push_back(l != nullptr ? l->mean_loss() : std::numeric_limits<double>::quiet_NaN());
+    fresh.push_back(l != nullptr ? l->fresh_ratio() : std::numeric_limits<double>::quiet_NaN());
     roles.emplace_back(to_string(m.role));
     statuses.emplace_back(to_string(m.status));
     errors.push_back(m.last_error);

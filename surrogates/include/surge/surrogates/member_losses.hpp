@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <vector>
 
@@ -25,6 +26,17 @@ struct MemberLoss {
   double loss_sum = 0.0;
   std::int64_t fresh_samples = 0;
   double fresh_ratio_sum = 0.0;
+
+  // loss_sum / samples; NaN if none of its samples was trained on.
+  [[nodiscard]] double mean_loss() const noexcept {
+    return samples > 0 ? loss_sum / static_cast<double>(samples)
+                       : std::numeric_limits<double>::quiet_NaN();
+  }
+  // fresh_ratio_sum / fresh_samples (the fresh-loss ratio); NaN before its first item.
+  [[nodiscard]] double fresh_ratio() const noexcept {
+    return fresh_samples > 0 ? fresh_ratio_sum / static_cast<double>(fresh_samples)
+                             : std::numeric_limits<double>::quiet_NaN();
+  }
 };
 
 class MemberLosses {
