@@ -56,10 +56,11 @@ done
 echo "ok: 9 members ran $tmp/bin/python3 with surge run's PATH first, on cores $cpus"
 
 # launcher.parameters.member_cores=1: the members on surge run's first core, and surge run
-# says so (on a one-core machine: a warning, and all share it).
+# says so (on a one-core machine: a warning, and all share it); training.threads 2 x 1 is
+# more than the trainer's one core left, which surge run warns of.
 rm -f "$SURGE_TEST_TMP"/user_cpus_*
 "$surge" run ../study/study.yaml study.output_dir="$tmp/out1" launcher.parameters.member_cores=1 \
-  </dev/null >"$tmp/cores.log" 2>&1 || fail "member_cores=1: $(tail -5 "$tmp/cores.log")"
+  "training.threads={intra_op: 2, blas: 1}" </dev/null >"$tmp/cores.log" 2>&1 || fail "member_cores=1: $(tail -5 "$tmp/cores.log")"
 first=$(cut -d, -f1 <<<"$cpus" | cut -d- -f1)
 want=$first
 [[ $cpus == "$first" ]] && want=$cpus
@@ -70,6 +71,8 @@ done
 if [[ $want != "$cpus" ]]; then
   grep -q "members on cores $first, the trainer (" "$tmp/cores.log" ||
     fail "member_cores=1: surge run did not say where members run: $(grep -m3 'r0 run' "$tmp/cores.log")"
+  [[ $(nproc) -ne 2 ]] || grep -q "training.threads 2 intra-op x 1 OpenBLAS exceeds the trainer's 1 core(s) beside the members" "$tmp/cores.log" ||
+    fail "member_cores=1 on 2 cores: no warning that 2 x 1 trainer threads exceed its core: $(grep -m3 'r0 run' "$tmp/cores.log")"
 fi
 echo "ok: member_cores=1 ran the 9 members on core $want of $cpus"
 

@@ -99,6 +99,12 @@ int run_streamed_study(const Study& study, std::optional<ResumePoint> resume, bo
                std::to_string(c.intra_op) + " intra-op x " + std::to_string(c.blas) +
                " OpenBLAS) on " + cpu_list_text(share.server) +
                " (launcher.parameters.member_cores)");
+      if (c.oversubscribed) {
+        log.warn("training.threads " + std::to_string(c.intra_op) + " intra-op x " +
+                 std::to_string(c.blas) + " OpenBLAS exceeds the trainer's " +
+                 std::to_string(share.server.size()) +
+                 " core(s) beside the members: expect a slowdown (set training.threads to 0)");
+      }
     }
   }
   auto buffer = make_buffer(study);
