@@ -83,7 +83,7 @@ bool set_blas_threads(int n) {
 }  // namespace
 
 Trainer::Trainer(const ModelConfig& model, const TrainingConfig& training, const IoDescription& io,
-                 MPI_Comm comm, const core::ConfigSource& source)
+                 MPI_Comm comm, const core::ConfigSource& source, int cores)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.comm = comm;
@@ -95,7 +95,7 @@ Trainer::Trainer(const ModelConfig& model, const TrainingConfig& training, const
   m.io = io;
   m.model_config = detail::resolve_model_config(model, source, "model");
 
-  m.threads = choose_threads(training.threads, cores_per_rank(comm));
+  m.threads = choose_threads(training.threads, cores > 0 ? cores : cores_per_rank(comm));
   torch::set_num_threads(m.threads.intra_op);
   const bool blas = set_blas_threads(m.threads.blas);
   SURGE_LOG(m.log, info,

@@ -85,30 +85,18 @@ int run_streamed_study(const Study& study, std::optional<ResumePoint> resume, bo
   // stream's threads stay free to run anywhere: they fill the members' cores while a member
   // waits.
   CoreShare share;
-  surrogates::TrainingConfig training = study.training;
   if (core::comm_rank(MPI_COMM_WORLD) == 0 && !study.slurm) {
     core::Logger log("run");
     share = share_cores(thread_cpus(), study.launcher.member_cores);
     if (!share.why_shared.empty()) log.warn(share.why_shared);
     if (!share.members.empty()) {
-      const surrogates::ThreadChoice c =
-          surrogates::choose_threads(training.threads, static_cast<int>(share.server.size()));
-      training.threads.intra_op = c.intra_op;
-      training.threads.blas = c.blas;
-      log.info("members on cores " + cpu_list_text(share.members) + ", the trainer (" +
-               std::to_string(c.intra_op) + " intra-op x " + std::to_string(c.blas) +
-               " OpenBLAS) on " + cpu_list_text(share.server) +
-               " (launcher.parameters.member_cores)");
-      if (c.oversubscribed) {
-        log.warn("training.threads " + std::to_string(c.intra_op) + " intra-op x " +
-                 std::to_string(c.blas) + " OpenBLAS exceeds the trainer's " +
-                 std::to_string(share.server.size()) +
-                 " core(s) beside the members: expect a slowdown (set training.threads to 0)");
-      }
+      log.info("members on cores " + cpu_list_text(share.members) + ", the trainer on " +
+               cpu_list_text(share.server) + " (launcher.parameters.member_cores)");
     }
   }
   auto buffer = make_buffer(study);
-  surrogates::Trainer trainer(study.cfg.model, training, study.io, MPI_COMM_WORLD, study.source);
+  surrogates::Trainer trainer(study.cfg.model, study.training, study.io, MPI_COMM_WORLD,
+                              study.source, static_cast<int>(share.server.size()));
   if (resume) {
     trainer.load_checkpoint((resume->checkpoint / "trainer.pt").string());
     // The losses every rank had booked, reduced: kept on rank 0, summed again at the end.

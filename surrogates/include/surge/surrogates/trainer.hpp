@@ -122,9 +122,11 @@ class Trainer {
 
   // MPI must be initialised. Builds the model (seeded from training.seed), the optimizer and the
   // normalisers, and sets the thread counts (logged). Collective over `comm` (every rank must pass
-  // the same configuration). Throws core::ConfigError for an invalid config or description.
+  // the same configuration). `cores`: the cores this rank's trainer may use, which automatic
+  // thread counts (training.threads 0) fill and explicit ones are checked against; 0 =
+  // cores_per_rank(comm). Throws core::ConfigError for an invalid config or description.
   Trainer(const ModelConfig& model, const TrainingConfig& training, const IoDescription& io,
-          MPI_Comm comm = MPI_COMM_SELF, const core::ConfigSource& source = {});
+          MPI_Comm comm = MPI_COMM_SELF, const core::ConfigSource& source = {}, int cores = 0);
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
