@@ -107,6 +107,7 @@ Client::Client(const ClientConfig& config, MemberIdentity identity)
   const std::uint64_t ticket = r.u64();
   data_endpoint_ = r.string(kMaxNameBytes * 4);
   steps_ = static_cast<std::int64_t>(std::min<std::uint64_t>(r.u64(), INT64_MAX));
+  const std::uint64_t server_max_message = r.u64();
   SURGE_REQUIRE(!r.failed() && !data_endpoint_.empty(), ProtocolError,
                 "malformed WELCOME from " << config_.front_endpoint);
   // DATA and END are checksummed with a key only this rank and the server know.
@@ -137,12 +138,19 @@ Client::Client(const ClientConfig& config, MemberIdentity identity)
   data.connect(data_endpoint_);
   send_control(MessageKind::declare, 0);
 
+  if (config_.batch_bytes > 0) {
+    batch_limit_ = static_cast<std::size_t>(
+        std::min<std::uint64_t>(static_cast<std::uint64_t>(config_.batch_bytes),
+                                std::min<std::uint64_t>(server_max_message, SIZE_MAX / 2)));
+  }
   if (config_.heartbeat_interval_ms > 0) {
     zmq::socket_t& hb = zmq_->heartbeat;
     hb.set(zmq::sockopt::sndhwm, 2);
     hb.set(zmq::sockopt::linger, 0);
     if (config_.curve.on()) detail::make_curve_client(hb, config_.curve);
     hb.connect(data_endpoint_);
+  }
+  if (config_.heartbeat_interval_ms > 0 || batch_limit_ > 0) {
     heartbeat_thread_ = std::thread([this] { heartbeat_loop(); });
   }
 }
@@ -162,9 +170,33 @@ void Client::heartbeat_loop() {
   h.member_rank = identity_.member_rank;
   const std::vector<std::byte> msg = encode_message(
       h, {}, Bytes(zmq_->declaration.data(), zmq_->declaration.size()), kChecksumSeed);
+  using std::chrono::milliseconds;
+  const bool beats = config_.heartbeat_interval_ms > 0;
+  const auto beat_every = milliseconds(config_.heartbeat_interval_ms);
+  // Wakes for the next heartbeat, or every batch_ms while blocks are gathered.
+  const auto period = batch_limit_ == 0 ? beat_every
+                      : beats           ? std::min(beat_every, milliseconds(config_.batch_ms))
+                                        : milliseconds(config_.batch_ms);
+  auto next_beat = std::chrono::steady_clock::now() + beat_every;
   std::unique_lock<std::mutex> lock(heartbeat_mutex_);
-  while (!heartbeat_cv_.wait_for(lock, std::chrono::milliseconds(config_.heartbeat_interval_ms),
-                                 [&] { return heartbeat_stop_; })) {
+  while (!heartbeat_cv_.wait_for(lock, period, [&] { return heartbeat_stop_; })) {
+    const auto now = std::chrono::steady_clock::now();
+    if (batch_limit_ > 0) {
+      // Never wait for the sender: if it holds the socket, it sends the batch itself.
+      std::unique_lock<std::mutex> data(data_mutex_, std::try_to_lock);
+      if (data.owns_lock() && batch_size_ > 0 &&
+          now - batch_since_ >= milliseconds(config_.batch_ms)) {
+        try {
+          (void)flush_batch(false);
+        } catch (const std::exception& e) {
+          // Not expected: the socket said it takes a message. The batch is lost then, and
+          // the sender's next call meets the same error (a lost server) and fails with it.
+          core::Logger("streaming").error(std::string("client: ") + e.what());
+        }
+      }
+    }
+    if (!beats || now < next_beat) continue;
+    next_beat = now + beat_every;
     // Never block: under back-pressure the data traffic already shows the member is alive.
     if (zmq_->heartbeat.send(zmq::buffer(msg), zmq::send_flags::dontwait)) ++heartbeats_sent_;
   }
@@ -183,6 +215,8 @@ void Client::send_control(MessageKind kind, std::int64_t step) {
   const std::vector<std::byte> bytes =
       encode_message(h, {}, payload, keyed_kind(kind) ? seed_ : kChecksumSeed);
   zmq::message_t msg(bytes.data(), bytes.size());
+  std::lock_guard<std::mutex> lock(data_mutex_);
+  (void)flush_batch(true);  // END after every block
   SURGE_REQUIRE(send_frame(msg, false), ProtocolError,
                 "streaming client: could not send to " << data_endpoint_ << " within "
                                                        << config_.send_timeout_ms << " ms");
@@ -279,14 +313,15 @@ Header Client::block_header(std::string_view field, std::int64_t step, double ti
   return h;
 }
 
-void Client::send_copy(const Header& h, Bytes payload) {
-  const std::size_t param_bytes = identity_.parameters.size() * sizeof(double);
-  zmq::message_t msg(kHeaderBytes + param_bytes + payload.size());
-  auto* p = static_cast<std::byte*>(msg.data());
+namespace {
+// Writes one frame (header, parameters, payload) at `p`, checksummed with `seed`: the one
+// copy of the payload, fused with the checksum, each chunk hashed while still in cache.
+void write_frame(std::byte* p, const Header& h, Span<const double> parameters, Bytes payload,
+                 std::uint64_t seed) {
+  const std::size_t param_bytes = parameters.size() * sizeof(double);
   write_header(h, p);
-  if (param_bytes) std::memcpy(p + kHeaderBytes, identity_.parameters.data(), param_bytes);
-  // The one copy, fused with the checksum: each chunk is hashed while it is still in cache.
-  Xxh3 hash(seed_);
+  if (param_bytes) std::memcpy(p + kHeaderBytes, parameters.data(), param_bytes);
+  Xxh3 hash(seed);
   hash.update(p, kChecksumOffset);
   hash.update(p + kHeaderBytes, param_bytes);
   constexpr std::size_t kChunk = 32 << 10;
@@ -297,9 +332,50 @@ void Client::send_copy(const Header& h, Bytes payload) {
     hash.update(dst + at, n);
   }
   store_checksum(p, hash.digest());
+}
+}  // namespace
+
+bool Client::flush_batch(bool wait) {
+  if (batch_size_ == 0) return true;
+  // Without waiting only when the socket takes a message now (nothing else sends on it: the
+  // caller holds data_mutex_), so that the batch is never handed over and then dropped.
+  if (!wait && !(zmq_->data.get(zmq::sockopt::events) & ZMQ_POLLOUT)) return false;
+  // ZeroMQ sends the gathered bytes without copying them and frees them once written.
+  zmq::message_t msg(
+      batch_.release(), batch_size_,
+      [](void* data, void*) { delete[] static_cast<std::byte*>(data); }, nullptr);
+  batch_size_ = 0;
+  if (!wait && zmq_->data.send(msg, zmq::send_flags::dontwait)) return true;
   SURGE_REQUIRE(send_frame(msg, false), ProtocolError,
                 "streaming client: could not send to " << data_endpoint_ << " within "
                                                        << config_.send_timeout_ms << " ms");
+  return true;
+}
+
+void Client::send_copy(const Header& h, Bytes payload) {
+  const Span<const double> parameters(identity_.parameters.data(), identity_.parameters.size());
+  const std::size_t bytes = kHeaderBytes + parameters.size() * sizeof(double) + payload.size();
+  std::lock_guard<std::mutex> lock(data_mutex_);
+  check_server();                  // a gathered block fails as a sent one would, the server gone
+  if (bytes * 2 > batch_limit_) {  // batches off, or a block too large to share a message
+    (void)flush_batch(true);
+    zmq::message_t msg(bytes);
+    write_frame(static_cast<std::byte*>(msg.data()), h, parameters, payload, seed_);
+    SURGE_REQUIRE(send_frame(msg, false), ProtocolError,
+                  "streaming client: could not send to " << data_endpoint_ << " within "
+                                                         << config_.send_timeout_ms << " ms");
+  } else {
+    if (batch_size_ + bytes > batch_limit_) (void)flush_batch(true);
+    if (!batch_) batch_.reset(new std::byte[batch_limit_]);  // not zeroed: written before sent
+    if (batch_size_ == 0) batch_since_ = std::chrono::steady_clock::now();
+    write_frame(batch_.get() + batch_size_, h, parameters, payload, seed_);
+    batch_size_ += bytes;
+    // Sent once the next block of this size would not fit, or the first has waited batch_ms.
+    if (batch_size_ + bytes > batch_limit_ || std::chrono::steady_clock::now() - batch_since_ >=
+                                                  std::chrono::milliseconds(config_.batch_ms)) {
+      (void)flush_batch(true);
+    }
+  }
   ++blocks_sent_;
   last_step_ = std::max(last_step_, h.step);
 }
@@ -339,6 +415,8 @@ void Client::send_vector(std::string_view field, std::int64_t step, double time,
                         Bytes(static_cast<const std::byte*>(payload.data()), bytes), seed_));
   // ZeroMQ checks the high-water mark at the first frame only, so once it is queued the
   // second frame always follows.
+  std::lock_guard<std::mutex> lock(data_mutex_);
+  (void)flush_batch(true);
   SURGE_REQUIRE(send_frame(head, true), ProtocolError,
                 "streaming client: could not send to " << data_endpoint_ << " within "
                                                        << config_.send_timeout_ms << " ms");

@@ -290,6 +290,7 @@ std::vector<std::byte> Front::answer(Bytes hello) {
   w.u64(admission_ticket(admission_key_, rank, decoded->announcement_bytes));
   w.string(data_endpoints_[rank]);
   w.u64(static_cast<std::uint64_t>(config_.expected ? config_.expected->steps : 0));
+  w.u64(static_cast<std::uint64_t>(config_.max_message_bytes));  // the largest batch it takes
   SURGE_LOG(logger(), debug,
             "accepted simulation " << a->simulation << " rank " << a->member_rank
                                    << " -> server rank " << rank);

@@ -216,6 +216,20 @@ DecodeResult frame_layout(Bytes head, Bytes body, std::uint64_t max_message_byte
   return r;
 }
 
+std::size_t leading_frame_bytes(Bytes message) noexcept {
+  if (message.size() < kHeaderBytes || std::memcmp(message.data(), kMagic.data(), 4) != 0 ||
+      get<std::uint16_t>(message.data(), 4) != kProtocolVersion) {
+    return message.size();
+  }
+  const std::uint64_t param_bytes = std::uint64_t{get<std::uint32_t>(message.data(), 44)} * 8;
+  std::uint64_t size = kHeaderBytes + param_bytes;
+  if (__builtin_add_overflow(size, get<std::uint64_t>(message.data(), 112), &size) ||
+      size > message.size()) {
+    return message.size();
+  }
+  return static_cast<std::size_t>(size);
+}
+
 DecodeResult verify_frame(const FrameView& f, std::uint64_t seed) noexcept {
   DecodeResult r;
   auto reject = [&](Rejection why) {

@@ -13,6 +13,23 @@ const core::Logger& logger() {
   return log;
 }
 std::atomic<std::uint64_t> control_counter{0};
+
+// Whether a frame rejected for `why` passed its checksum, so that its header's size can be
+// trusted to place the next frame of a batch.
+bool frame_was_authentic(Rejection why) {
+  switch (why) {
+    case Rejection::outside_shape:
+    case Rejection::duplicate:
+    case Rejection::too_many_pending:
+    case Rejection::pending_bytes:
+    case Rejection::bad_step:
+    case Rejection::conflicting_declaration:
+    case Rejection::bad_ticket:
+      return true;
+    default:
+      return false;
+  }
+}
 }  // namespace
 
 AssemblerLimits assembler_limits(const ReceiverConfig& config) {
@@ -177,6 +194,17 @@ void Receiver::log_rejection(Rejection why, const std::string& detail) {
   unlogged_[k] = 0;
 }
 
+bool Receiver::ingest_and_deliver(const RawMessage& m) {
+  IngestResult r;
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    r = assembler_.ingest(m, Clock::now());
+  }
+  if (r.rejection) log_rejection(*r.rejection, r.detail);
+  if (r.delivery) deliver(std::move(*r.delivery));
+  return !r.rejection || frame_was_authentic(*r.rejection);
+}
+
 void Receiver::run() {
   zmq::socket_t& data = zmq_->data;
   zmq::pollitem_t items[] = {{data.handle(), 0, ZMQ_POLLIN, 0},
@@ -192,6 +220,7 @@ void Receiver::run() {
       for (int n = 0; n < 256 && !stopping_; ++n) {
         auto head = std::make_shared<zmq::message_t>();
         if (!data.recv(*head, zmq::recv_flags::dontwait)) break;
+        wire_messages_.fetch_add(1, std::memory_order_relaxed);
         std::shared_ptr<zmq::message_t> body;
         bool extra_frames = false;
         if (head->more()) {
@@ -205,28 +234,42 @@ void Receiver::run() {
             } while (rest.more());
           }
         }
+        // A zero-length second frame would read as a single-frame message: malformed too.
+        if (extra_frames || (body && body->size() == 0)) {
+          {
+            std::lock_guard<std::mutex> lock(state_mutex_);
+            assembler_.count_rejection(Rejection::malformed);
+          }
+          log_rejection(Rejection::malformed, "not one or two non-empty ZeroMQ frames");
+          continue;
+        }
         RawMessage m;
-        m.head = Bytes(static_cast<const std::byte*>(head->data()), head->size());
         m.head_owner = head;
         if (body) {
+          m.head = Bytes(static_cast<const std::byte*>(head->data()), head->size());
           m.body = Bytes(static_cast<const std::byte*>(body->data()), body->size());
           m.body_owner = body;
-          // A zero-length second frame would read as a single-frame message; count it as
-          // malformed instead.
-          if (body->size() == 0) extra_frames = true;
+          (void)ingest_and_deliver(m);
+          continue;
         }
-        IngestResult r;
-        {
-          std::lock_guard<std::mutex> lock(state_mutex_);
-          if (extra_frames) {
-            assembler_.count_rejection(Rejection::malformed);
-            r.rejection = Rejection::malformed;
-          } else {
-            r = assembler_.ingest(m, Clock::now());
+        // A single-frame message is a batch of one or more frames back to back; one larger
+        // than max_message_bytes is rejected whole (oversized).
+        Bytes rest(static_cast<const std::byte*>(head->data()), head->size());
+        const bool whole = head->size() > static_cast<std::size_t>(config_.max_message_bytes);
+        do {
+          m.head = rest.subspan(0, whole ? rest.size() : leading_frame_bytes(rest));
+          rest = rest.subspan(m.head.size(), rest.size() - m.head.size());
+          if (!ingest_and_deliver(m) && !rest.empty()) {
+            // The rejected frame's header placed the next one: nothing after it is trusted.
+            {
+              std::lock_guard<std::mutex> lock(state_mutex_);
+              assembler_.count_rejection(Rejection::malformed);
+            }
+            log_rejection(Rejection::malformed,
+                          std::to_string(rest.size()) + " bytes after a rejected frame of a batch");
+            break;
           }
-        }
-        if (r.rejection) log_rejection(*r.rejection, r.detail);
-        if (r.delivery) deliver(std::move(*r.delivery));
+        } while (!rest.empty());
       }
     }
   } catch (const std::exception& e) {

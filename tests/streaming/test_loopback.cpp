@@ -167,3 +167,67 @@ TEST(StreamingLoopback, ServerRanksGetWholeSimulationsRoundRobin) {
     EXPECT_EQ(receivers[r]->stats().rejected_total(), 0u);
   }
 }
+
+// Issue 24: small blocks travel as batches (one ZeroMQ message, one wake-up of the member's
+// and the server's threads for many blocks), never larger than the server takes, and every
+// block arrives once.
+TEST(StreamingLoopback, SmallBlocksTravelInBatchesNoLargerThanTheServerTakes) {
+  Collector got;
+  ReceiverConfig config = server_config();
+  config.max_message_bytes = 16 << 10;
+  const std::uint64_t key = make_admission_key();
+  Receiver receiver(config, key, 0, got.handler());
+  Front front(config, key, {receiver.endpoint()});
+  ClientConfig c = client_config(front.endpoint());
+  c.batch_bytes = 1 << 20;  // more than the server takes: the WELCOME's limit wins
+  constexpr int kSteps = 200;
+  std::uint64_t frame_bytes = 0;
+  {
+    Client client(c, identity(31, 0, 1, 8, 16));  // 1 KiB per field
+    for (int step = 0; step < kSteps; ++step) {
+      for (const char* name : {"u", "v"}) {
+        auto v = test::global_field(31, step, name[0] == 'u' ? 0 : 1, 8, 16);
+        client.send(name, step, 0.5 * step, Span<const double>(v));
+        frame_bytes = kHeaderBytes + 2 * sizeof(double) + v.size() * sizeof(double);
+      }
+    }
+    EXPECT_EQ(client.blocks_sent(), 2u * kSteps);
+  }
+  ASSERT_TRUE(got.wait_for_ends(1));
+  std::lock_guard<std::mutex> lock(got.mutex);
+  EXPECT_EQ(got.fields.size(), 2u * kSteps);
+  EXPECT_EQ(got.duplicates, 0u);
+  for (const auto& [k, f] : got.fields) {
+    EXPECT_TRUE(
+        test::bit_equal(f.data, test::global_field(31, std::get<2>(k), std::get<1>(k), 8, 16)));
+  }
+  const IngestStats s = receiver.stats();
+  EXPECT_EQ(s.rejected_total(), 0u);
+  // DECLARE and END travel alone; the 400 blocks in batches of at most 16 KiB (12 blocks).
+  const std::uint64_t per_batch = (16u << 10) / frame_bytes;
+  const std::uint64_t batches = receiver.wire_messages() - 2;
+  EXPECT_GE(batches, (2u * kSteps + per_batch - 1) / per_batch);
+  EXPECT_LE(batches, 2u * kSteps / 4);  // not one message per block
+}
+
+// A gathered block does not wait for the next send: the client's own thread sends the batch
+// once its first block has waited batch_ms.
+TEST(StreamingLoopback, AGatheredBlockLeavesWithinBatchMsWithoutAnotherSend) {
+  Collector got;
+  const std::uint64_t key = make_admission_key();
+  Receiver receiver(server_config(), key, 0, got.handler());
+  Front front(server_config(), key, {receiver.endpoint()});
+  ClientConfig c = client_config(front.endpoint());
+  c.batch_ms = 20;
+  Client client(c, identity(32, 0, 1, 4, 4));
+  auto v = test::global_field(32, 0, 0, 4, 4);
+  client.send("u", 0, 0.0, Span<const double>(v));
+  EXPECT_TRUE(eventually(
+      [&] {
+        std::lock_guard<std::mutex> lock(got.mutex);
+        return got.fields.size() == 1;
+      },
+      std::chrono::seconds(10)));
+  client.finish();
+  EXPECT_TRUE(got.wait_for_ends(1));
+}

@@ -75,7 +75,9 @@ TEST(StreamingLoopback, HandshakeRefusalsNameTheirReason) {
   EXPECT_EQ(ask(hello), RefusalReason::wrong_version);
   hello[4] = std::byte{4};  // version 4: an announcement without parameter names
   EXPECT_EQ(ask(hello), RefusalReason::wrong_version);
-  EXPECT_EQ(last_text, "server speaks protocol version 5");
+  hello[4] = std::byte{5};  // version 5: a client that cannot read the batch limit in WELCOME
+  EXPECT_EQ(ask(hello), RefusalReason::wrong_version);
+  EXPECT_EQ(last_text, "server speaks protocol version 6");
   EXPECT_EQ(ask(std::vector<std::byte>(200, std::byte{0x53})), RefusalReason::malformed);
 
   const FrontStats s = front.stats();
@@ -83,7 +85,7 @@ TEST(StreamingLoopback, HandshakeRefusalsNameTheirReason) {
   EXPECT_EQ(s.refused_of(RefusalReason::wrong_experiment), 1u);
   EXPECT_EQ(s.refused_of(RefusalReason::unknown_field), 1u);
   EXPECT_EQ(s.refused_of(RefusalReason::too_large), 1u);
-  EXPECT_EQ(s.refused_of(RefusalReason::wrong_version), 4u);
+  EXPECT_EQ(s.refused_of(RefusalReason::wrong_version), 5u);
   EXPECT_EQ(s.refused_of(RefusalReason::malformed), 1u);
 }
 
@@ -294,4 +296,45 @@ TEST(StreamingLoopback, BadFramesOnTheWireAreCountedByKindAndHarmless) {
   std::lock_guard<std::mutex> lock(got.mutex);
   ASSERT_EQ(got.fields.size(), 1u);
   EXPECT_TRUE(test::bit_equal(got.fields.begin()->second.data, test::global_field(8, 0, 0, 4, 4)));
+}
+
+// Issue 24: a batch (frames back to back in one message) is read frame by frame. A frame
+// rejected after its checksum verified (a duplicate) does not stop the batch; one whose
+// checksum fails does, as its header placed the next frame: the rest is one malformed
+// rejection, and what came before it stays accepted.
+TEST(StreamingLoopback, ABatchIsReadUntilAFrameThatCannotBeTrusted) {
+  Collector got;
+  const std::uint64_t key = make_admission_key();
+  Receiver receiver(server_config(), key, 0, got.handler());
+  const std::vector<double> params = {9.0, 0.5};
+  const Announcement member{"loopback", 9, 0, 1, DType::float64, 2, {{"u", {4, 4}}, {"v", {4, 4}}},
+                            {}};
+  const std::uint64_t seed = test::seed_of(key, 0, member);
+  std::vector<std::byte> batch;
+  auto append = [&batch](const std::vector<std::byte>& frame) {
+    batch.insert(batch.end(), frame.begin(), frame.end());
+  };
+  append(test::declaration(key, 0, member));
+  append(test::data_message(9, 0, 0, 0, 0, 4, 4, params, seed));
+  append(test::data_message(9, 0, 0, 0, 0, 4, 4, params, seed));  // duplicate: read on
+  append(test::data_message(9, 0, 1, 0, 0, 4, 4, params, seed));
+  auto corrupted = test::data_message(9, 0, 0, 1, 0, 4, 4, params, seed);
+  corrupted[kHeaderBytes + 20] ^= std::byte{4};
+  append(corrupted);                                              // unauthenticated: stop
+  append(test::data_message(9, 0, 1, 1, 0, 4, 4, params, seed));  // never read
+  zmq::context_t ctx;
+  zmq::socket_t push(ctx, zmq::socket_type::push);
+  push.connect(receiver.endpoint());
+  push.send(zmq::buffer(batch));
+  ASSERT_TRUE(eventually([&] { return receiver.stats().messages == 6; }));
+  const IngestStats s = receiver.stats();
+  EXPECT_EQ(s.accepted, 3u);  // the declaration and two blocks
+  EXPECT_EQ(s.rejected_of(Rejection::duplicate), 1u);
+  EXPECT_EQ(s.rejected_of(Rejection::unauthenticated), 1u);
+  EXPECT_EQ(s.rejected_of(Rejection::malformed), 1u);
+  EXPECT_EQ(receiver.wire_messages(), 1u);
+  std::lock_guard<std::mutex> lock(got.mutex);
+  EXPECT_EQ(got.fields.size(), 2u);
+  EXPECT_EQ(got.fields.count({9, 0, 0}), 1u);
+  EXPECT_EQ(got.fields.count({9, 1, 0}), 1u);
 }

@@ -95,8 +95,8 @@ TEST(StreamingChecksum, FrameChecksumIsXxh3OfHeaderParametersAndPayload) {
   const std::uint64_t seed = member_seed(0xFEEDULL);
   const std::vector<std::byte> m =
       encode_message(h, Span<const double>(params), as_bytes(Span<const double>(payload)), seed);
-  EXPECT_EQ(kProtocolVersion, 5);
-  EXPECT_EQ(static_cast<int>(m[4]), 5);
+  EXPECT_EQ(kProtocolVersion, 6);
+  EXPECT_EQ(static_cast<int>(m[4]), 6);
   EXPECT_EQ(static_cast<int>(m[5]), 0);
   std::vector<std::byte> hashed(m.begin(), m.begin() + kChecksumOffset);
   hashed.insert(hashed.end(), m.begin() + kHeaderBytes, m.end());

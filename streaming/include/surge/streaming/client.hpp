@@ -102,6 +102,9 @@ class Client {
   Header block_header(std::string_view field, std::int64_t step, double time, DType dtype,
                       std::size_t elements, const Block& block) const;
   void send_copy(const Header& h, Bytes payload);
+  // Sends the gathered blocks as one message; the caller holds data_mutex_. Throws as
+  // send(). With `wait` false it never blocks and returns false if the socket is full.
+  bool flush_batch(bool wait);
   template <class T>
   void send_vector(std::string_view field, std::int64_t step, double time, std::vector<T>&& data,
                    const Block& block);
@@ -131,6 +134,15 @@ class Client {
   bool connected_ = false;
   std::chrono::steady_clock::time_point disconnected_since_ = std::chrono::steady_clock::now();
   std::atomic<std::uint64_t> blocks_sent_{0}, heartbeats_sent_{0};
+
+  // Blocks gathered for one message (ClientConfig::batch_bytes), and when the first came.
+  // data_mutex_ guards them and the data socket: the heartbeat thread sends a batch that has
+  // waited batch_ms.
+  std::mutex data_mutex_;
+  std::unique_ptr<std::byte[]> batch_;
+  std::size_t batch_size_ = 0;
+  std::size_t batch_limit_ = 0;  // min(batch_bytes, the server's max_message_bytes)
+  std::chrono::steady_clock::time_point batch_since_;
 
   std::mutex heartbeat_mutex_;
   std::condition_variable heartbeat_cv_;

@@ -145,6 +145,8 @@ struct ClientConfig {
   int linger_ms = -1;
   int server_timeout_ms = -1;
   std::int64_t zero_copy_bytes = std::int64_t{1} << 16;
+  std::int64_t batch_bytes = std::int64_t{256} << 10;
+  int batch_ms = 50;
   CurveConfig curve;
   // Not a key: the member ticket `surge run` gave this member (SURGE_MEMBER_TICKET), sent in
   // HELLO; "" for a server that does not ask for one.
@@ -171,6 +173,16 @@ struct ClientConfig {
     v("zero_copy_bytes", zero_copy_bytes,
       "send_owned() payloads at least this large go out without any copy",
       core::at_least(std::int64_t{0}));
+    v("batch_bytes", batch_bytes,
+      "send() gathers blocks (copied, not send_owned() ones of zero_copy_bytes or more) into "
+      "one message of at most this many bytes, or the server's max_message_bytes if smaller: "
+      "one message per block costs the member and the server a wake-up each; a block larger "
+      "than half of it goes alone; 0 = one message per block",
+      core::at_least(std::int64_t{0}));
+    v("batch_ms", batch_ms,
+      "a gathered block waits at most about this long (the next send(), or the heartbeat "
+      "thread, sends the batch; finish() always does)",
+      core::at_least(1));
     v.section("curve", curve,
               "CURVE: the server's public key file and the client key pair (see PROTOCOL.md)");
   }

@@ -15,7 +15,7 @@
 
 namespace surge::streaming {
 
-inline constexpr std::uint16_t kProtocolVersion = 5;
+inline constexpr std::uint16_t kProtocolVersion = 6;
 inline constexpr std::array<unsigned char, 4> kMagic = {'S', 'R', 'G', 'E'};
 inline constexpr std::size_t kHeaderBytes = 128;
 inline constexpr std::size_t kChecksumOffset = 120;
@@ -197,6 +197,12 @@ struct DecodeResult {
 // 2. verify_frame: the checksum with `seed` (bad_checksum), then the header's own
 //    consistency (kind, dtype, ndim, payload size against the extents: malformed).
 [[nodiscard]] DecodeResult verify_frame(const FrameView& f, std::uint64_t seed) noexcept;
+// The size of the first frame of a single-frame ZeroMQ message that may hold several frames
+// back to back (a batch, PROTOCOL.md "Batches"): the size its header announces, when the
+// message is long enough to hold a header of this version whose announced size fits in
+// `message`; otherwise message.size(), so that decoding the whole rest rejects it with the
+// right kind. Reads the header only; never throws.
+[[nodiscard]] std::size_t leading_frame_bytes(Bytes message) noexcept;
 // Both stages: validates one message given as its first frame `head` and optional second
 // frame `body` (empty for single-frame messages). Touches no state; never throws.
 [[nodiscard]] DecodeResult decode_frame(Bytes head, Bytes body, std::uint64_t max_message_bytes,

@@ -57,6 +57,9 @@ class Receiver {
   [[nodiscard]] IngestStats stats() const;
   // Failed ZeroMQ handshakes seen on the data socket (e.g. clients without the CURVE key).
   [[nodiscard]] std::uint64_t handshake_failures() const noexcept { return handshake_failures_; }
+  // ZeroMQ messages read from the data socket: a batch of frames counts once (stats() counts
+  // each frame).
+  [[nodiscard]] std::uint64_t wire_messages() const noexcept { return wire_messages_; }
   // CURVE clients refused because their public key is not the admitted client key (ZAP).
   [[nodiscard]] std::uint64_t curve_refused() const noexcept;
   // Liveness of every member rank declared here.
@@ -78,6 +81,9 @@ class Receiver {
   // Logs a dropped message (at most one line per kind per reject_log_interval_ms), with its
   // detail when the kind has one.
   void log_rejection(Rejection why, const std::string& detail = {});
+  // Ingests one frame and hands on what it completes; false when the frame was rejected
+  // before its checksum verified (its size cannot place the next frame of a batch).
+  bool ingest_and_deliver(const RawMessage& m);
 
   struct Zmq;  // sockets and context, kept out of this header
   ReceiverConfig config_;
@@ -95,6 +101,7 @@ class Receiver {
 
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> handshake_failures_{0};
+  std::atomic<std::uint64_t> wire_messages_{0};
   std::array<Clock::time_point, kRejectionKinds> last_logged_{};
   std::array<std::uint64_t, kRejectionKinds> unlogged_{};
   std::thread thread_;
