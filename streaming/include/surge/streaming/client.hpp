@@ -115,6 +115,8 @@ class Client {
   bool send_frame(zmq::message_t& message, bool more);
   // Reads the data socket's connection events; throws ProtocolError if the server is lost.
   void check_server();
+  // check_server(), at most every 10 ms.
+  void check_server_now_and_then();
   void heartbeat_loop();
 
   struct Zmq;
@@ -133,6 +135,7 @@ class Client {
   // Data socket connection, from its monitor: whether connected, and since when not.
   bool connected_ = false;
   std::chrono::steady_clock::time_point disconnected_since_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_server_check_{};
   std::atomic<std::uint64_t> blocks_sent_{0}, heartbeats_sent_{0};
 
   // Blocks gathered for one message (ClientConfig::batch_bytes), and when the first came.
