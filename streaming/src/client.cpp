@@ -248,9 +248,10 @@ void Client::check_server() {
 
 void Client::check_server_now_and_then() {
   // Reading the monitor costs a poll() and a getpid() in ZeroMQ (about 20 us a send in a
-  // VM, measured), so a flowing stream looks at it every 10 ms at most.
+  // VM, measured), so a flowing stream looks at it every 10 ms at most; a connection seen
+  // down is looked at every time.
   const auto now = std::chrono::steady_clock::now();
-  if (now - last_server_check_ < std::chrono::milliseconds(10)) return;
+  if (connected_ && now - last_server_check_ < std::chrono::milliseconds(10)) return;
   last_server_check_ = now;
   check_server();
 }
