@@ -45,12 +45,17 @@ def run(surge, out, name, sampler, seed, overrides):
         role = [r.decode() if isinstance(r, bytes) else r for r in f["members"].attrs["role"]]
         params = f["members/parameters"][:]
         alpha = params[:, names.index("alpha")]
-        train_alpha = alpha[[r == "train" for r in role]]
+        # The members that ran: a member still pending when training stopped is in the table
+        # (Halton's are all drawn up front) but delivered nothing.
+        ran = np.array([r == "train" for r in role]) & (f["members/samples"][:] > 0)
+        train_alpha = alpha[ran]
         validation = params[[r == "validation" for r in role]]
         batches = int(f.attrs["batches"])
+        train_wall = f["training/wall_time_s"][-1]
     worst = np.sort(per)[::-1][:max(1, len(per) // 10)]
     return {"dir": d, "mean": float(per.mean()), "worst": float(worst.mean()), "wall": wall,
-            "batches": batches, "members": len(train_alpha), "ids": ids.tolist(),
+            "train_wall": float(train_wall), "batches": batches, "members": len(train_alpha),
+            "ids": ids.tolist(),
             "validation": validation.tolist(), "low_alpha": float(np.mean(train_alpha < 0.1))}
 
 
@@ -70,12 +75,13 @@ def main():
             rows[name].append(r)
             print(f"{name} seed {seed}: mean {100 * r['mean']:.2f} %, worst decile "
                   f"{100 * r['worst']:.2f} %, {r['batches']} batches, {r['members']} training "
-                  f"members ({100 * r['low_alpha']:.0f} % with alpha < 0.1), {r['wall']:.0f} s",
+                  f"members ran ({100 * r['low_alpha']:.0f} % with alpha < 0.1), {r['wall']:.0f} s "
+                  f"({r['train_wall']:.1f} s training)",
                   file=sys.stderr)
     for h, b in zip(rows["halton"], rows["breed"]):
         if h["validation"] != b["validation"]:
             sys.exit(f"FAIL: {h['dir']} and {b['dir']} were judged on different validation members")
-    print("| sampler | seed | training members with alpha < 0.1 | batches | mean rel. L2 | "
+    print("| sampler | seed | training members run: share with alpha < 0.1 | batches | mean rel. L2 | "
           "worst-decile rel. L2 | wall |")
     print("|---|---|---|---|---|---|---|")
     for name, runs in rows.items():

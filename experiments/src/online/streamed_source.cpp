@@ -219,8 +219,8 @@ void StreamedSource::make_launcher(const std::vector<MemberRecord>& first,
     // (continuous), or until the study's count is drawn (an adaptive sampler's later
     // generations).
     launcher_->keep_drawing(
-        [this](bool idle) -> std::optional<MemberRecord> {
-          std::optional<MemberRecord> m = table_->draw_planned(idle);
+        [this](bool) -> std::optional<MemberRecord> {
+          std::optional<MemberRecord> m = table_->draw_planned();
           if (m) control_->announce_role(m->simulation_id, m->role);
           return m;
         },

@@ -33,10 +33,10 @@ struct BreedParameters {
       "at once)",
       core::at_least<std::int64_t>(0));
     v("generation", generation,
-      "draws per generation: the losses observed during a generation are used from the next "
-      "one on; the first generation is drawn before the study starts, each next one once "
-      "the losses of at least half the training members drawn so far are known, as member "
-      "slots free up",
+      "draws per generation: each generation breeds from the losses observed when it starts "
+      "(those observed during it are used from the next one on); the first generation is "
+      "drawn before the study starts, the next ones as member slots free up, never waiting "
+      "for losses",
       core::at_least<std::int64_t>(1));
   }
 };

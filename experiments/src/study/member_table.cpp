@@ -95,14 +95,12 @@ MemberRecord MemberTable::draw(MemberRole role) {
   return m;
 }
 
-std::optional<MemberRecord> MemberTable::draw_planned(bool idle) {
+std::optional<MemberRecord> MemberTable::draw_planned() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!study_.cfg.parameters.continuous && planned_drawn_ >= n_train_) return std::nullopt;
-    // AMIS: a generation is bred from the losses of the earlier ones.
-    const std::size_t g = sampler_->generation();
-    if (g > 0 && !idle && planned_drawn_ % g == 0 && 2 * scored_.size() < planned_drawn_)
-      return std::nullopt;
+    // Never waits for losses: a slot left empty is a member fewer in the same batches, and
+    // an adaptive sampler's generation is bred from what is known when it starts.
     ++planned_drawn_;
   }
   return draw(MemberRole::train);

@@ -38,11 +38,9 @@ class MemberTable {
   // A new member of `role`: the next id and parameter set. Thread-safe.
   [[nodiscard]] MemberRecord draw(MemberRole role);
   // The next training member of the study's own count (train_members; never exhausted for a
-  // continuous study), or none: all drawn (planned_exhausted()), or an adaptive sampler's next
-  // generation waits for the losses of at least half the training members drawn so far,
-  // unless the ensemble is `idle` (nothing running: the trainer may be waiting for more data
-  // before its first batch). Thread-safe.
-  [[nodiscard]] std::optional<MemberRecord> draw_planned(bool idle = false);
+  // continuous study), or none once all are drawn (planned_exhausted()). It never waits for
+  // losses: an adaptive sampler breeds from those observed so far. Thread-safe.
+  [[nodiscard]] std::optional<MemberRecord> draw_planned();
   // Whether every training member of the study's own count has been drawn (never for a
   // continuous study). Thread-safe.
   [[nodiscard]] bool planned_exhausted() const;
@@ -79,8 +77,7 @@ class MemberTable {
   // member, and its draw (sampler order, scored_.dims values).
   std::vector<char> train_;
   std::vector<double> points_;
-  // observe(): the points handed to the sampler (the training members with a statistic: their
-  // count gates the next generation).
+  // observe(): the points handed to the sampler (the training members with a statistic).
   ScoredPoints scored_;
 };
 

@@ -55,8 +55,8 @@ class Sampler {
   // core::IoError if it does not parse.
   virtual void restore(const std::string& /*state*/) {}
   // Draws per generation of an adaptive sampler (0: no generations, every set drawn before
-  // the study starts). A study draws the first generation before it starts and each next one
-  // once the losses of at least half the training members drawn so far are known.
+  // the study starts). A study draws the first generation before it starts and the next ones
+  // as member slots free up; each generation is drawn from the losses observed when it starts.
   [[nodiscard]] virtual std::size_t generation() const noexcept { return 0; }
 };
 
