@@ -283,8 +283,11 @@ EnsembleRun ensemble_rate(const ex::Study& study, std::vector<ex::MemberRecord> 
                                    << " samples (" << launcher->gave_up() << ")");
   std::printf(
       "ensemble: %zu simulations in %d processes, %lld samples in %.2f s, the first after %.2f "
-      "s (start-up)\n",
-      n, r.workers_started, static_cast<long long>(r.samples), seconds, first_sample);
+      "s (start-up); %llu ZeroMQ messages (%.1f samples a message: the clients' batches)\n",
+      n, r.workers_started, static_cast<long long>(r.samples), seconds, first_sample,
+      static_cast<unsigned long long>(receiver.wire_messages()),
+      static_cast<double>(r.samples) /
+          static_cast<double>(std::max<std::uint64_t>(1, receiver.wire_messages())));
   return r;
 }
 
