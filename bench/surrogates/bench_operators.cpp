@@ -153,8 +153,13 @@ double plain_graphnet_rate(const Case& c, int warm, int batches) {
 
 }  // namespace
 
+#ifndef SURGE_BENCH_ALLOCATOR
+#define SURGE_BENCH_ALLOCATOR "the C library's malloc (the surge server links jemalloc)"
+#endif
+
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
+  std::printf("allocator: %s\n", SURGE_BENCH_ALLOCATOR);
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   const int cores = surrogates::cores_per_rank(MPI_COMM_WORLD);
   const int warm = 3, batches = quick ? 6 : 20;

@@ -114,8 +114,13 @@ void set_threads(int intra, int blas) {
 
 }  // namespace
 
+#ifndef SURGE_BENCH_ALLOCATOR
+#define SURGE_BENCH_ALLOCATOR "the C library's malloc (the surge server links jemalloc)"
+#endif
+
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
+  std::printf("allocator: %s\n", SURGE_BENCH_ALLOCATOR);
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   const auto pool = make_pool();
   const int cores = surrogates::cores_per_rank(MPI_COMM_WORLD);
