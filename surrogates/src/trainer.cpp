@@ -194,7 +194,7 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
       } else {
         const torch::Tensor sq = (m.model->forward(x) - y).square();
         per_item = sq.mean(1);
-        relative = m.relative_squared_errors(sq, y);
+        relative = m.relative_l2_errors(sq, y);
       }
       torch::Tensor loss = per_item.mean();
       loss.backward();

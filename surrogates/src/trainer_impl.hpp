@@ -41,7 +41,7 @@ struct Trainer::Impl {
   History history;
   MemberLosses member_losses;
   // The batch's simulation of each item, and host copies of its per-item losses and relative
-  // squared errors where they are not CPU floats: kept from batch to batch so that the
+  // L2 errors where they are not CPU floats: kept from batch to batch so that the
   // bookkeeping allocates nothing.
   std::vector<std::int64_t> batch_simulations;
   torch::Tensor loss_host, relative_host;
@@ -184,9 +184,9 @@ struct Trainer::Impl {
       norm.delta.merge({sums.begin() + static_cast<std::ptrdiff_t>(one), sums.end()});
   }
 
-  // Adds each item's loss (per_item [items]) and relative squared error (relative [items]) to
-  // the table, under the simulation of the item's first sample (batch_simulations); the fresh
-  // ratios divide by the batch's mean relative squared error. Allocates nothing once the table
+  // Adds each item's loss (per_item [items]) and relative L2 error (relative [items]) to the
+  // table, under the simulation of the item's first sample (batch_simulations); the fresh
+  // ratios divide by the batch's mean relative L2 error. Allocates nothing once the table
   // holds the ids: CPU floats are read in place, anything else through buffers kept from batch
   // to batch.
   void book_member_losses(const torch::Tensor& per_item, const torch::Tensor& relative) {
@@ -211,27 +211,29 @@ struct Trainer::Impl {
     return host.data_ptr<float>();
   }
 
-  // field_from_parameters: each item's relative squared error (MemberLoss), the mean over the
-  // fields of sum (prediction - y)^2 / sum y^2 in physical units, from the squared errors sq
-  // and the targets y [items, fields * nodes] in normalised units: y = (u - mean) / std per
-  // field, so u / std = y + mean / std and the std cancels. [items], no gradient.
-  [[nodiscard]] torch::Tensor relative_squared_errors(const torch::Tensor& sq,
-                                                      const torch::Tensor& y) const {
+  // field_from_parameters: each item's relative L2 error (MemberLoss), the mean over the
+  // fields of ||prediction - u|| / ||u|| in physical units, from the squared errors sq and the
+  // targets y [items, fields * nodes] in normalised units: y = (u - mean) / std per field, so
+  // u / std = y + mean / std and the std cancels. [items], no gradient.
+  [[nodiscard]] torch::Tensor relative_l2_errors(const torch::Tensor& sq,
+                                                 const torch::Tensor& y) const {
     torch::NoGradGuard no_grad;
     const std::int64_t items = y.size(0), c = static_cast<std::int64_t>(io.fields.size());
     const torch::Tensor shift = norm.state.out_mean() * norm.state.out_inv_std();
     const torch::Tensor energy = (y + shift).square().view({items, c, -1}).mean(2);
-    return (sq.detach().view({items, c, -1}).mean(2) / energy.clamp_min(kTinyEnergy)).mean(1);
+    return (sq.detach().view({items, c, -1}).mean(2) / energy.clamp_min(kTinyEnergy))
+        .sqrt()
+        .mean(1);
   }
-  // A floor on a field's mean square (in units of its std^2): a field that is
-  // zero everywhere makes the error relative to 1e-12 and not a division by zero.
+  // A floor on a field's mean square (in units of its std^2): a field that is zero everywhere
+  // makes the error relative to 1e-12 and not a division by zero.
   static constexpr double kTinyEnergy = 1e-12;
 
   // next_step: x [items * k, P] and y [items * k, C * nodes] hold windows of k consecutive
   // states. The model starts from the first state of each window (with training noise) and
   // is unrolled over the k - 1 others; each item's loss is the mean over the steps of the MSE
   // in the target's normalised units (operator_error). Returns the per-item losses [items],
-  // and their relative squared errors of the state (MemberLoss), the same mean over the steps,
+  // and their relative L2 errors of the state (MemberLoss), the same mean over the steps,
   // in `relative` [items] (no gradient).
   [[nodiscard]] torch::Tensor unrolled_loss(const torch::Tensor& x, const torch::Tensor& y,
                                             std::int64_t items, torch::Tensor& relative) {
@@ -253,10 +255,10 @@ struct Trainer::Impl {
       const torch::Tensor l = e.square().reshape({items, -1}).mean(1);
       loss = j == 1 ? l : loss + l;
       torch::NoGradGuard no_grad;
-      // In the state's std units, as relative_squared_errors: the std cancels.
+      // In the state's std units, as relative_l2_errors: the std cancels.
       const torch::Tensor se = ((h.detach() - truth) * inv_sd).square().view({items, c, -1});
       const torch::Tensor energy = (truth * inv_sd).square().view({items, c, -1}).mean(2);
-      const torch::Tensor r = (se.mean(2) / energy.clamp_min(kTinyEnergy)).mean(1);
+      const torch::Tensor r = (se.mean(2) / energy.clamp_min(kTinyEnergy)).sqrt().mean(1);
       relative = j == 1 ? r : relative + r;
     }
     relative = relative / static_cast<double>(k - 1);

@@ -35,7 +35,7 @@ TEST(MemberLosses, BooksDenseAndOutlyingIdsExactly) {
     EXPECT_GT(l.samples, 0);
   });
   EXPECT_EQ(order, (std::vector<std::int64_t>{0, 3, -2, far}));
-  // Booked item by item: the first kFreshItems add their relative squared error over their
+  // Booked item by item: the first kFreshItems add their relative L2 error over their
   // batch's mean (0.5 here), not their loss over anything.
   for (std::int64_t i = 0; i < MemberLosses::kFreshItems + 3; ++i) t.book(9, 2.0, 0.25, 0.5);
   ASSERT_NE(t.find(9), nullptr);

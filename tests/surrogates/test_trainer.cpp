@@ -121,12 +121,12 @@ TEST(Trainer, PerMemberLossesAreTheLossesTrainedOn) {
   EXPECT_TRUE(again.member_losses().empty());
 }
 
-// The fresh ratio is the item's relative squared error, sum (prediction - y)^2 / sum y^2 in
-// physical units, over its batch's mean: one batch of 8 simulations whose fields differ in
-// size by a factor of 8, each item booked with its trained loss (an MSE in units of the
-// field's std). An item's relative squared error is then its loss times std^2 over the mean
-// of its y^2, computed here from the samples themselves; the loss over the batch's loss
-// (the statistic before) differs from it by the same factors, up to 64.
+// The fresh ratio is the item's relative L2 error, ||prediction - y|| / ||y|| in physical
+// units, over its batch's mean: one batch of 8 simulations whose fields differ in size by a
+// factor of 8, each item booked with its trained loss (an MSE in units of the field's std).
+// An item's relative L2 error is then the square root of its loss times std^2 over the mean
+// of its y^2, computed here from the samples themselves; the loss over the batch's loss (the
+// statistic before) differs from it by factors up to 64.
 TEST(Trainer, FreshRatiosAreRelativeSquaredErrorsOverTheBatchMean) {
   const HeatMap map(6);
   auto samples = heat_samples(map, 8, 5, false);
@@ -154,7 +154,7 @@ TEST(Trainer, FreshRatiosAreRelativeSquaredErrorsOverTheBatchMean) {
     ASSERT_NE(l, nullptr) << k;
     ASSERT_EQ(l->samples, 1) << k;
     ASSERT_EQ(l->fresh_samples, 1) << k;
-    relative.push_back(l->loss_sum * sd * sd / energy[static_cast<std::size_t>(k)]);
+    relative.push_back(std::sqrt(l->loss_sum * sd * sd / energy[static_cast<std::size_t>(k)]));
     mean += relative.back() / 8;
     batch += l->loss_sum / 8;
   }
