@@ -127,7 +127,7 @@ TEST(Trainer, PerMemberLossesAreTheLossesTrainedOn) {
 // An item's relative L2 error is then the square root of its loss times std^2 over the mean
 // of its y^2, computed here from the samples themselves; the loss over the batch's loss (the
 // statistic before) differs from it by factors up to 64.
-TEST(Trainer, FreshRatiosAreRelativeSquaredErrorsOverTheBatchMean) {
+TEST(Trainer, FreshRatiosAreRelativeL2ErrorsOverTheBatchMean) {
   const HeatMap map(6);
   auto samples = heat_samples(map, 8, 5, false);
   std::vector<double> energy;  // mean of y^2, physical units
