@@ -19,12 +19,12 @@ MemberLoss& MemberLosses::slot(std::int64_t id) {
   return dense_[i];
 }
 
-void MemberLosses::book(std::int64_t id, double loss, double batch_loss) {
+void MemberLosses::book(std::int64_t id, double loss, double relative, double batch_relative) {
   MemberLoss& m = slot(id);
   if (m.samples == 0) ++booked_;
-  if (m.samples < kFreshItems && batch_loss > 0) {
+  if (m.samples < kFreshItems && batch_relative > 0) {
     m.fresh_samples += 1;
-    m.fresh_ratio_sum += loss / batch_loss;
+    m.fresh_ratio_sum += relative / batch_relative;
   }
   m.samples += 1;
   m.loss_sum += loss;

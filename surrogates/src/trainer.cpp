@@ -188,13 +188,18 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
     if (n > 0) {
       // Per-item losses (reduction none, then the mean): the bookkeeping by simulation reuses
       // them, so it costs no forward pass of its own.
-      const torch::Tensor per_item = m.io.is_operator()
-                                         ? m.unrolled_loss(x, y, n)
-                                         : (m.model->forward(x) - y).square().mean(1);
+      torch::Tensor per_item, relative;
+      if (m.io.is_operator()) {
+        per_item = m.unrolled_loss(x, y, n, relative);
+      } else {
+        const torch::Tensor sq = (m.model->forward(x) - y).square();
+        per_item = sq.mean(1);
+        relative = m.relative_l2_errors(sq, y);
+      }
       torch::Tensor loss = per_item.mean();
       loss.backward();
       loss_value = loss.item<double>();
-      m.book_member_losses(per_item, loss_value);
+      m.book_member_losses(per_item, relative);
     }
     std::int64_t total = n;
     if (m.size > 1) {

@@ -40,10 +40,11 @@ struct Trainer::Impl {
   std::int64_t step = 0;
   History history;
   MemberLosses member_losses;
-  // The batch's simulation of each item, and a host copy of its per-item losses where they
-  // are not CPU floats: kept from batch to batch so that the bookkeeping allocates nothing.
+  // The batch's simulation of each item, and host copies of its per-item losses and relative
+  // L2 errors where they are not CPU floats: kept from batch to batch so that the
+  // bookkeeping allocates nothing.
   std::vector<std::int64_t> batch_simulations;
-  torch::Tensor loss_host;
+  torch::Tensor loss_host, relative_host;
   TrainerTiming timing;
   ThreadChoice threads;
   double elapsed_before = 0.0;  // wall seconds of earlier runs (from a checkpoint)
@@ -183,31 +184,59 @@ struct Trainer::Impl {
       norm.delta.merge({sums.begin() + static_cast<std::ptrdiff_t>(one), sums.end()});
   }
 
-  // Adds each item's loss (per_item [items]; batch_loss their mean) to the table, under the
-  // simulation of the item's first sample (batch_simulations). Allocates nothing once the table
-  // holds the ids: a CPU float loss is read in place, any other through a buffer kept from batch to
-  // batch.
-  void book_member_losses(const torch::Tensor& per_item, double batch_loss) {
-    const torch::Tensor* losses = &per_item;
-    if (!per_item.is_cpu() || per_item.scalar_type() != torch::kFloat ||
-        !per_item.is_contiguous()) {
-      torch::NoGradGuard no_grad;
-      if (loss_host.numel() != per_item.numel())
-        loss_host = torch::empty({per_item.numel()}, torch::kFloat);
-      loss_host.copy_(per_item.reshape({-1}));
-      losses = &loss_host;
-    }
-    const float* v = losses->data_ptr<float>();
-    for (std::size_t i = 0; i < batch_simulations.size(); ++i)
-      member_losses.book(batch_simulations[i], static_cast<double>(v[i]), batch_loss);
+  // Adds each item's loss (per_item [items]) and relative L2 error (relative [items]) to the
+  // table, under the simulation of the item's first sample (batch_simulations); the fresh
+  // ratios divide by the batch's mean relative L2 error. Allocates nothing once the table
+  // holds the ids: CPU floats are read in place, anything else through buffers kept from batch
+  // to batch.
+  void book_member_losses(const torch::Tensor& per_item, const torch::Tensor& relative) {
+    const float* v = host_floats(per_item, loss_host);
+    const float* r = host_floats(relative, relative_host);
+    const std::size_t n = batch_simulations.size();
+    double batch_relative = 0.0;
+    for (std::size_t i = 0; i < n; ++i) batch_relative += static_cast<double>(r[i]);
+    batch_relative /= static_cast<double>(std::max<std::size_t>(n, 1));
+    for (std::size_t i = 0; i < n; ++i)
+      member_losses.book(batch_simulations[i], static_cast<double>(v[i]), static_cast<double>(r[i]),
+                         batch_relative);
   }
+  // The values of t [items], as CPU floats: t's own where it is a contiguous CPU float tensor,
+  // otherwise a copy in `host` (resized only when the batch size changes).
+  [[nodiscard]] static const float* host_floats(const torch::Tensor& t, torch::Tensor& host) {
+    if (t.is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous())
+      return t.data_ptr<float>();
+    torch::NoGradGuard no_grad;
+    if (host.numel() != t.numel()) host = torch::empty({t.numel()}, torch::kFloat);
+    host.copy_(t.reshape({-1}));
+    return host.data_ptr<float>();
+  }
+
+  // field_from_parameters: each item's relative L2 error (MemberLoss), the mean over the
+  // fields of ||prediction - u|| / ||u|| in physical units, from the squared errors sq and the
+  // targets y [items, fields * nodes] in normalised units: y = (u - mean) / std per field, so
+  // u / std = y + mean / std and the std cancels. [items], no gradient.
+  [[nodiscard]] torch::Tensor relative_l2_errors(const torch::Tensor& sq,
+                                                 const torch::Tensor& y) const {
+    torch::NoGradGuard no_grad;
+    const std::int64_t items = y.size(0), c = static_cast<std::int64_t>(io.fields.size());
+    const torch::Tensor shift = norm.state.out_mean() * norm.state.out_inv_std();
+    const torch::Tensor energy = (y + shift).square().view({items, c, -1}).mean(2);
+    return (sq.detach().view({items, c, -1}).mean(2) / energy.clamp_min(kTinyEnergy))
+        .sqrt()
+        .mean(1);
+  }
+  // A floor on a field's mean square (in units of its std^2): a field that is zero everywhere
+  // makes the error relative to 1e-12 and not a division by zero.
+  static constexpr double kTinyEnergy = 1e-12;
 
   // next_step: x [items * k, P] and y [items * k, C * nodes] hold windows of k consecutive
   // states. The model starts from the first state of each window (with training noise) and
   // is unrolled over the k - 1 others; each item's loss is the mean over the steps of the MSE
-  // in the target's normalised units (operator_error). Returns the per-item losses [items].
+  // in the target's normalised units (operator_error). Returns the per-item losses [items],
+  // and their relative L2 errors of the state (MemberLoss), the same mean over the steps,
+  // in `relative` [items] (no gradient).
   [[nodiscard]] torch::Tensor unrolled_loss(const torch::Tensor& x, const torch::Tensor& y,
-                                            std::int64_t items) {
+                                            std::int64_t items, torch::Tensor& relative) {
     const std::int64_t k = y.size(0) / items;
     const auto c = static_cast<std::int64_t>(io.fields.size());
     const torch::Tensor states = y.view({items, k, c, io.grid[0], io.grid[1]});
@@ -217,13 +246,22 @@ struct Trainer::Impl {
       const torch::Tensor sd = norm.state.out_std().view({1, c, io.grid[0], io.grid[1]});
       h = h + torch::randn_like(h) * sd * config.input_noise;
     }
+    const torch::Tensor inv_sd = norm.state.out_inv_std().view({1, c, io.grid[0], io.grid[1]});
     torch::Tensor loss;
     for (std::int64_t j = 1; j < k; ++j) {
       h = detail::operator_step(*model, io, norm, h, parameters);
-      const torch::Tensor e = detail::operator_error(io, norm, h, states.select(1, j));
+      const torch::Tensor truth = states.select(1, j);
+      const torch::Tensor e = detail::operator_error(io, norm, h, truth);
       const torch::Tensor l = e.square().reshape({items, -1}).mean(1);
       loss = j == 1 ? l : loss + l;
+      torch::NoGradGuard no_grad;
+      // In the state's std units, as relative_l2_errors: the std cancels.
+      const torch::Tensor se = ((h.detach() - truth) * inv_sd).square().view({items, c, -1});
+      const torch::Tensor energy = (truth * inv_sd).square().view({items, c, -1}).mean(2);
+      const torch::Tensor r = (se.mean(2) / energy.clamp_min(kTinyEnergy)).sqrt().mean(1);
+      relative = j == 1 ? r : relative + r;
     }
+    relative = relative / static_cast<double>(k - 1);
     return loss / static_cast<double>(k - 1);
   }
 

@@ -35,8 +35,9 @@ TEST(MemberLosses, BooksDenseAndOutlyingIdsExactly) {
     EXPECT_GT(l.samples, 0);
   });
   EXPECT_EQ(order, (std::vector<std::int64_t>{0, 3, -2, far}));
-  // Booked item by item: the first kFreshItems add their loss over their batch's mean.
-  for (std::int64_t i = 0; i < MemberLosses::kFreshItems + 3; ++i) t.book(9, 2.0, 4.0);
+  // Booked item by item: the first kFreshItems add their relative L2 error over their
+  // batch's mean (0.5 here), not their loss over anything.
+  for (std::int64_t i = 0; i < MemberLosses::kFreshItems + 3; ++i) t.book(9, 2.0, 0.25, 0.5);
   ASSERT_NE(t.find(9), nullptr);
   EXPECT_EQ(t.find(9)->samples, MemberLosses::kFreshItems + 3);
   EXPECT_EQ(t.find(9)->loss_sum, 2.0 * static_cast<double>(MemberLosses::kFreshItems + 3));
@@ -60,10 +61,13 @@ TEST(MemberLosses, MeansAreNaNUntilSomethingIsBooked) {
   EXPECT_TRUE(std::isnan(l.mean_loss()));
   EXPECT_TRUE(std::isnan(l.fresh_ratio()));
   MemberLosses losses;
-  losses.book(7, 3.0, 2.0);
-  losses.book(7, 1.0, 2.0);
+  losses.book(7, 3.0, 0.6, 0.2);
+  losses.book(7, 1.0, 0.2, 0.2);
+  losses.book(8, 1.0, 0.5, 0.0);  // a batch with no error: no ratio
   const MemberLoss* m = losses.find(7);
   ASSERT_NE(m, nullptr);
   EXPECT_DOUBLE_EQ(m->mean_loss(), 2.0);    // (3 + 1) / 2
-  EXPECT_DOUBLE_EQ(m->fresh_ratio(), 1.0);  // (3/2 + 1/2) / 2
+  EXPECT_DOUBLE_EQ(m->fresh_ratio(), 2.0);  // (0.6/0.2 + 0.2/0.2) / 2
+  EXPECT_EQ(losses.find(8)->fresh_samples, 0);
+  EXPECT_TRUE(std::isnan(losses.find(8)->fresh_ratio()));
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -118,6 +119,56 @@ TEST(Trainer, PerMemberLossesAreTheLossesTrainedOn) {
   EXPECT_NEAR(booked, trained, 1e-6 * trained);
   again.set_member_losses({});
   EXPECT_TRUE(again.member_losses().empty());
+}
+
+// The fresh ratio is the item's relative L2 error, ||prediction - y|| / ||y|| in physical
+// units, over its batch's mean: one batch of 8 simulations whose fields differ in size by a
+// factor of 8, each item booked with its trained loss (an MSE in units of the field's std).
+// An item's relative L2 error is then the square root of its loss times std^2 over the mean
+// of its y^2, computed here from the samples themselves; the loss over the batch's loss (the
+// statistic before) differs from it by factors up to 64.
+TEST(Trainer, FreshRatiosAreRelativeL2ErrorsOverTheBatchMean) {
+  const HeatMap map(6);
+  auto samples = heat_samples(map, 8, 5, false);
+  std::vector<double> energy;  // mean of y^2, physical units
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    samples[i].simulation_id = static_cast<std::int64_t>(i);
+    const float scale = 0.2f * static_cast<float>(i + 1);
+    double e = 0;
+    for (float& v : samples[i].y) {
+      v *= scale;
+      e += static_cast<double>(v) * static_cast<double>(v);
+    }
+    energy.push_back(e / static_cast<double>(samples[i].y.size()));
+  }
+  Trainer trainer(mlp({8}), quick_training(1), heat_description(6, false));
+  auto buffer = filled_buffer(samples, 8);
+  (void)trainer.train(*buffer, {});
+  const double sd = trainer.output_std().at(0);
+  const MemberLosses& losses = trainer.member_losses();
+  ASSERT_EQ(losses.size(), 8u);
+  std::vector<double> relative;
+  double mean = 0, ratios = 0, apart = 0, batch = 0;
+  for (std::int64_t k = 0; k < 8; ++k) {
+    const MemberLoss* l = losses.find(k);
+    ASSERT_NE(l, nullptr) << k;
+    ASSERT_EQ(l->samples, 1) << k;
+    ASSERT_EQ(l->fresh_samples, 1) << k;
+    relative.push_back(std::sqrt(l->loss_sum * sd * sd / energy[static_cast<std::size_t>(k)]));
+    mean += relative.back() / 8;
+    batch += l->loss_sum / 8;
+  }
+  for (std::int64_t k = 0; k < 8; ++k) {
+    const MemberLoss* l = losses.find(k);
+    const double expected = relative[static_cast<std::size_t>(k)] / mean;
+    EXPECT_NEAR(l->fresh_ratio(), expected, 1e-5 * expected) << k;
+    ratios += l->fresh_ratio();
+    // Not the loss over the batch's loss (the assertion below can fail).
+    apart = std::max(apart, std::abs(l->fresh_ratio() - l->loss_sum / batch) / expected);
+  }
+  EXPECT_NEAR(ratios, 8.0, 1e-5);
+  EXPECT_GT(apart, 0.5);
+  EXPECT_NEAR(trainer.history().training.at(0).loss, batch, 1e-6 * batch);
 }
 
 TEST(Trainer, SchedulesGiveTheDocumentedRates) {

@@ -51,8 +51,9 @@ class MemberTable {
   [[nodiscard]] bool adaptive() const noexcept { return sampler_->adaptive(); }
   // Hands the training members' statistics to the sampler, from the cumulative table reduced
   // over the server ranks: each member's fresh-loss ratio (surrogates::MemberLoss: its first
-  // items' losses over their batches' mean loss, how badly the network did on its samples
-  // before training on them). Members not trained on yet are left out. Thread-safe.
+  // items' relative L2 errors over their batches' mean, how badly the network did on its
+  // samples, as the relative L2 error sees it, before training on them). Members not trained
+  // on yet are left out. Thread-safe.
   void observe(const surrogates::MemberLosses& losses);
 
   [[nodiscard]] TablePosition position() const;

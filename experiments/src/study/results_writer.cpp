@@ -58,9 +58,10 @@ void write_members(hid_t file, const RunSummary& s) {
   h5::write_dataset(g, "fresh_loss_ratio", fresh);
   h5::write_attribute(g, "fresh_loss_ratio_definition",
                       "mean over the member's first items in a batch (8 per server rank, about "
-                      "its samples' first times) of their training loss divided by their "
-                      "batch's mean loss: the breed sampler's statistic; NaN where never "
-                      "trained on");
+                      "its samples' first times) of their relative L2 error (||prediction - "
+                      "target|| / ||target|| in physical units, mean over the fields) divided by "
+                      "their batch's mean relative L2 error: the breed sampler's statistic; NaN "
+                      "where never trained on");
   h5::write_attribute(g, "training_loss_definition",
                       "mean over the times the member's samples (next_step: windows starting "
                       "in it) were in a batch of their training loss, in the units of "

@@ -17,10 +17,14 @@ namespace surge::surrogates {
 // The training loss of one simulation's samples, summed over every time one of them was in a
 // batch (next_step models: windows starting in it). loss_sum / samples is the mean per-sample
 // loss, in the units of TrainingRecord::loss. The first MemberLosses::kFreshItems items
-// booked for it (on each rank) also add their loss divided by their batch's mean loss to
-// fresh_ratio_sum: fresh_ratio_sum / fresh_samples is how much worse than the samples trained
-// on at the time the network did on the simulation's samples before it had trained on them
-// (a statistic of generalisation, scale-free along the training: the breed sampler's).
+// booked for it (on each rank) also add their relative L2 error divided by their batch's mean
+// relative L2 error to fresh_ratio_sum: fresh_ratio_sum / fresh_samples is how much worse than
+// the samples trained on at the time the network did on the simulation's samples before it had
+// trained on them (a statistic of generalisation, scale-free along the training: the breed
+// sampler's). An item's relative L2 error is ||prediction - target|| / ||target|| in physical
+// units, the error a study is judged on (metrics.hpp), averaged over the fields: a member whose
+// fields are small is as hard for it as for the metric, where the loss, a squared error in
+// normalised units, ranks it easy.
 struct MemberLoss {
   std::int64_t samples = 0;
   double loss_sum = 0.0;
@@ -52,8 +56,9 @@ class MemberLosses {
 
   MemberLosses();
 
-  // Books one item of simulation `id` with loss `loss`, in a batch of mean loss `batch_loss`.
-  void book(std::int64_t id, double loss, double batch_loss);
+  // Books one item of simulation `id` with loss `loss` and relative L2 error `relative`, in a
+  // batch whose items' relative L2 errors have the mean `batch_relative`.
+  void book(std::int64_t id, double loss, double relative, double batch_relative);
   // Adds the sums `l` (another rank's, a checkpoint's) to simulation `id`'s.
   void add(std::int64_t id, const MemberLoss& l);
   // The entry of `id`, or nullptr where none was booked (samples == 0).
