@@ -75,9 +75,8 @@ class Latch {
 // How many fields of `bytes` a surge client gathers into one message (ClientConfig's
 // batch_bytes rule): raw ZeroMQ sends the same messages, so that it stays a bound.
 int fields_per_message(std::size_t bytes) {
-  const ClientConfig defaults;
-  const auto frame = static_cast<std::int64_t>(kHeaderBytes + 2 * sizeof(double) + bytes);
-  return frame * 2 > defaults.batch_bytes ? 1 : static_cast<int>(defaults.batch_bytes / frame);
+  return static_cast<int>(messages_per_batch(kHeaderBytes + 2 * sizeof(double) + bytes,
+                                             static_cast<std::size_t>(ClientConfig{}.batch_bytes)));
 }
 
 // Seconds for `members` PUSH threads to move `per_member` fields of `bytes` each, gathered

@@ -217,9 +217,7 @@ void Client::send_control(MessageKind kind, std::int64_t step) {
   zmq::message_t msg(bytes.data(), bytes.size());
   std::lock_guard<std::mutex> lock(data_mutex_);
   (void)flush_batch(true);  // END after every block
-  SURGE_REQUIRE(send_frame(msg, false), ProtocolError,
-                "streaming client: could not send to " << data_endpoint_ << " within "
-                                                       << config_.send_timeout_ms << " ms");
+  send_frame(msg, false);
 }
 
 void Client::check_server() {
@@ -256,15 +254,18 @@ void Client::check_server_now_and_then() {
   check_server();
 }
 
-bool Client::send_frame(zmq::message_t& message, bool more) {
+void Client::send_frame(zmq::message_t& message, bool more) {
   const auto flags = more ? zmq::send_flags::sndmore : zmq::send_flags::none;
   const auto begin = std::chrono::steady_clock::now();
   check_server_now_and_then();
   while (true) {
-    if (zmq_->data.send(message, flags | zmq::send_flags::dontwait)) return true;
-    if (config_.send_timeout_ms >= 0 && std::chrono::steady_clock::now() - begin >=
-                                            std::chrono::milliseconds(config_.send_timeout_ms))
-      return false;
+    if (zmq_->data.send(message, flags | zmq::send_flags::dontwait)) return;
+    SURGE_REQUIRE(
+        config_.send_timeout_ms < 0 || std::chrono::steady_clock::now() - begin <
+                                           std::chrono::milliseconds(config_.send_timeout_ms),
+        ProtocolError,
+        "streaming client: could not send to " << data_endpoint_ << " within "
+                                               << config_.send_timeout_ms << " ms");
     // Back-pressure: wait until the socket takes a message, looking at the connection now and
     // then.
     zmq::pollitem_t item{zmq_->data.handle(), 0, ZMQ_POLLOUT, 0};
@@ -357,9 +358,7 @@ bool Client::flush_batch(bool wait) {
       [](void* data, void*) { delete[] static_cast<std::byte*>(data); }, nullptr);
   batch_size_ = 0;
   if (!wait && zmq_->data.send(msg, zmq::send_flags::dontwait)) return true;
-  SURGE_REQUIRE(send_frame(msg, false), ProtocolError,
-                "streaming client: could not send to " << data_endpoint_ << " within "
-                                                       << config_.send_timeout_ms << " ms");
+  send_frame(msg, false);
   return true;
 }
 
@@ -367,14 +366,12 @@ void Client::send_copy(const Header& h, Bytes payload) {
   const Span<const double> parameters(identity_.parameters.data(), identity_.parameters.size());
   const std::size_t bytes = kHeaderBytes + parameters.size() * sizeof(double) + payload.size();
   std::lock_guard<std::mutex> lock(data_mutex_);
-  check_server_now_and_then();     // a gathered block fails as a sent one would, the server gone
-  if (bytes * 2 > batch_limit_) {  // batches off, or a block too large to share a message
+  check_server_now_and_then();  // a gathered block fails as a sent one would, the server gone
+  if (messages_per_batch(bytes, batch_limit_) == 1) {  // batches off, or too large to share one
     (void)flush_batch(true);
     zmq::message_t msg(bytes);
     write_frame(static_cast<std::byte*>(msg.data()), h, parameters, payload, seed_);
-    SURGE_REQUIRE(send_frame(msg, false), ProtocolError,
-                  "streaming client: could not send to " << data_endpoint_ << " within "
-                                                         << config_.send_timeout_ms << " ms");
+    send_frame(msg, false);
   } else {
     if (batch_size_ + bytes > batch_limit_) (void)flush_batch(true);
     if (!batch_) batch_.reset(new std::byte[batch_limit_]);  // not zeroed: written before sent
@@ -428,9 +425,7 @@ void Client::send_vector(std::string_view field, std::int64_t step, double time,
   // second frame always follows.
   std::lock_guard<std::mutex> lock(data_mutex_);
   (void)flush_batch(true);
-  SURGE_REQUIRE(send_frame(head, true), ProtocolError,
-                "streaming client: could not send to " << data_endpoint_ << " within "
-                                                       << config_.send_timeout_ms << " ms");
+  send_frame(head, true);
   (void)zmq_->data.send(payload, zmq::send_flags::none);
   ++blocks_sent_;
   last_step_ = std::max(last_step_, h.step);

@@ -194,6 +194,14 @@ void Receiver::log_rejection(Rejection why, const std::string& detail) {
   unlogged_[k] = 0;
 }
 
+void Receiver::reject_malformed(const std::string& detail) {
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    assembler_.count_rejection(Rejection::malformed);
+  }
+  log_rejection(Rejection::malformed, detail);
+}
+
 bool Receiver::ingest_and_deliver(const RawMessage& m) {
   IngestResult r;
   {
@@ -236,11 +244,7 @@ void Receiver::run() {
         }
         // A zero-length second frame would read as a single-frame message: malformed too.
         if (extra_frames || (body && body->size() == 0)) {
-          {
-            std::lock_guard<std::mutex> lock(state_mutex_);
-            assembler_.count_rejection(Rejection::malformed);
-          }
-          log_rejection(Rejection::malformed, "not one or two non-empty ZeroMQ frames");
+          reject_malformed("not one or two non-empty ZeroMQ frames");
           continue;
         }
         RawMessage m;
@@ -261,12 +265,8 @@ void Receiver::run() {
           rest = rest.subspan(m.head.size(), rest.size() - m.head.size());
           if (!ingest_and_deliver(m) && !rest.empty()) {
             // The rejected frame's header placed the next one: nothing after it is trusted.
-            {
-              std::lock_guard<std::mutex> lock(state_mutex_);
-              assembler_.count_rejection(Rejection::malformed);
-            }
-            log_rejection(Rejection::malformed,
-                          std::to_string(rest.size()) + " bytes after a rejected frame of a batch");
+            reject_malformed(std::to_string(rest.size()) +
+                             " bytes after a rejected frame of a batch");
             break;
           }
         } while (!rest.empty());

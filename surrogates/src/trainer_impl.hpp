@@ -218,12 +218,17 @@ struct Trainer::Impl {
   [[nodiscard]] torch::Tensor relative_l2_errors(const torch::Tensor& sq,
                                                  const torch::Tensor& y) const {
     torch::NoGradGuard no_grad;
-    const std::int64_t items = y.size(0), c = static_cast<std::int64_t>(io.fields.size());
     const torch::Tensor shift = norm.state.out_mean() * norm.state.out_inv_std();
-    const torch::Tensor energy = (y + shift).square().view({items, c, -1}).mean(2);
-    return (sq.detach().view({items, c, -1}).mean(2) / energy.clamp_min(kTinyEnergy))
-        .sqrt()
-        .mean(1);
+    return relative_errors(sq.detach(), y + shift);
+  }
+  // Each item's relative L2 error, the mean over its fields of ||error|| / ||target||, from
+  // the squared errors `se` and the targets `u` [items, fields * nodes] or [items, fields, nx,
+  // ny], both in one unit per field (the std cancels). [items].
+  [[nodiscard]] torch::Tensor relative_errors(const torch::Tensor& se,
+                                              const torch::Tensor& u) const {
+    const std::int64_t items = u.size(0), c = static_cast<std::int64_t>(io.fields.size());
+    const torch::Tensor energy = u.square().reshape({items, c, -1}).mean(2);
+    return (se.reshape({items, c, -1}).mean(2) / energy.clamp_min(kTinyEnergy)).sqrt().mean(1);
   }
   // A floor on a field's mean square (in units of its std^2): a field that is zero everywhere
   // makes the error relative to 1e-12 and not a division by zero.
@@ -256,9 +261,8 @@ struct Trainer::Impl {
       loss = j == 1 ? l : loss + l;
       torch::NoGradGuard no_grad;
       // In the state's std units, as relative_l2_errors: the std cancels.
-      const torch::Tensor se = ((h.detach() - truth) * inv_sd).square().view({items, c, -1});
-      const torch::Tensor energy = (truth * inv_sd).square().view({items, c, -1}).mean(2);
-      const torch::Tensor r = (se.mean(2) / energy.clamp_min(kTinyEnergy)).sqrt().mean(1);
+      const torch::Tensor r =
+          relative_errors(((h.detach() - truth) * inv_sd).square(), truth * inv_sd);
       relative = j == 1 ? r : relative + r;
     }
     relative = relative / static_cast<double>(k - 1);

@@ -110,9 +110,9 @@ class Client {
                    const Block& block);
   void send_control(MessageKind kind, std::int64_t step);
   // Sends one frame on the data socket: blocks on back-pressure up to send_timeout_ms (-1:
-  // forever), but throws ProtocolError once the connection to the server has been down for
-  // server_timeout_ms. Returns false on a send timeout.
-  bool send_frame(zmq::message_t& message, bool more);
+  // forever), then throws ProtocolError ("could not send ... within"); also throws once the
+  // connection to the server has been down for server_timeout_ms.
+  void send_frame(zmq::message_t& message, bool more);
   // Reads the data socket's connection events; throws ProtocolError if the server is lost.
   void check_server();
   // check_server(), at most every 10 ms.

@@ -3,6 +3,7 @@
 // section of an experiment) and the client side (a solver member). Every key is listed once
 // in visit(), which reads, validates, documents and dumps it.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -136,6 +137,13 @@ struct ReceiverConfig {
 };
 
 // The solver side.
+// How many messages of `message_bytes` a client batch of at most `batch_limit` bytes holds
+// (ClientConfig::batch_bytes): 1 for a message larger than half the limit, which goes alone.
+[[nodiscard]] constexpr std::size_t messages_per_batch(std::size_t message_bytes,
+                                                       std::size_t batch_limit) noexcept {
+  return message_bytes == 0 || batch_limit < 2 * message_bytes ? 1 : batch_limit / message_bytes;
+}
+
 struct ClientConfig {
   std::string front_endpoint;  // the server's handshake endpoint, e.g. tcp://127.0.0.1:5555
   int hwm = 64;

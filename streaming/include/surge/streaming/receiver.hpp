@@ -81,6 +81,8 @@ class Receiver {
   // Logs a dropped message (at most one line per kind per reject_log_interval_ms), with its
   // detail when the kind has one.
   void log_rejection(Rejection why, const std::string& detail = {});
+  // Counts and logs a message dropped as malformed before it reached the assembler.
+  void reject_malformed(const std::string& detail);
   // Ingests one frame and hands on what it completes; false when the frame was rejected
   // before its checksum verified (its size cannot place the next frame of a batch).
   bool ingest_and_deliver(const RawMessage& m);
