@@ -19,6 +19,7 @@
 #include "bench_result.hpp"
 #include "model.hpp"
 #include "plain_graphnet.hpp"
+#include "surge/core/allocator.hpp"
 #include "surge/reservoir/registry.hpp"
 #include "surge/surrogates/trainer.hpp"
 
@@ -114,6 +115,7 @@ double trainer_rate(const Case& cs, const std::vector<reservoir::Sample>& pool, 
 // Samples/s of Adam steps of `model` on pre-built normalised tensors.
 template <class M>
 double loop_rate(const Case& c, M& model, int warm, int batches) {
+  const core::TrainingArena arena;  // as the trainer allocates
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-3));
   const auto io = description(c);
   const std::int64_t in = surrogates::detail::operator_input_channels(io);

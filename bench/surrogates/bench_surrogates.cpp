@@ -12,6 +12,7 @@
 #include <random>
 
 #include "bench_result.hpp"
+#include "surge/core/allocator.hpp"
 #include "surge/reservoir/registry.hpp"
 #include "surge/surrogates/trainer.hpp"
 
@@ -78,6 +79,7 @@ std::pair<double, double> trainer_rate(const std::vector<reservoir::Sample>& poo
 
 // The same MLP and optimizer in a plain LibTorch loop over pre-built tensors.
 double bare_rate(const std::vector<reservoir::Sample>& pool, int batch, int warm, int batches) {
+  const core::TrainingArena arena;  // as the trainer allocates
   torch::manual_seed(1234);
   torch::nn::Sequential net(torch::nn::Linear(kInputs, 256), torch::nn::ReLU(),
                             torch::nn::Linear(256, 256), torch::nn::ReLU(),

@@ -13,6 +13,7 @@
 #include <regex>
 #include <sstream>
 
+#include "surge/core/allocator.hpp"
 #include "surge/core/error.hpp"
 #include "surge/core/log.hpp"
 #include "surge/core/mpi.hpp"
@@ -129,6 +130,9 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
                           const ValidationSet& validation, const Callback& callback) {
   Impl& m = *impl_;
   const TrainingConfig& c = m.config;
+  // The steps' large temporaries come back from an arena that keeps them (core/allocator.hpp).
+  const core::TrainingArena arena;
+  SURGE_LOG(m.log, debug, arena.description());
   const auto begin = Clock::now();
   std::int64_t local_samples = 0;
   bool stop_vote = false;
