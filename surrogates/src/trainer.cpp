@@ -190,17 +190,19 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
     m.flat_grad.zero_();
     double loss_value = 0.0;
     if (n > 0) {
-      // Per-item losses (reduction none, then the mean): the bookkeeping by simulation reuses
-      // them, so it costs no forward pass of its own.
-      torch::Tensor per_item, relative;
+      // Per-item losses for the bookkeeping by simulation, from the training step's own
+      // forward pass.
+      torch::Tensor loss, per_item, relative;
       if (m.io.is_operator()) {
         per_item = m.unrolled_loss(x, y, n, relative);
+        loss = per_item.mean();
       } else {
-        const torch::Tensor sq = (m.model->forward(x) - y).square();
-        per_item = sq.mean(1);
-        relative = m.relative_l2_errors(sq, y);
+        // The fused MSE for the gradient (the mean of the per-item MSEs: every item has the
+        // same outputs), the per-item errors from the same outputs outside autograd.
+        const torch::Tensor out = m.model->forward(x);
+        loss = torch::mse_loss(out, y);
+        std::tie(per_item, relative) = m.item_errors(out, y);
       }
-      torch::Tensor loss = per_item.mean();
       loss.backward();
       loss_value = loss.item<double>();
       m.book_member_losses(per_item, relative);

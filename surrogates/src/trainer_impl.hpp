@@ -211,15 +211,28 @@ struct Trainer::Impl {
     return host.data_ptr<float>();
   }
 
-  // field_from_parameters: each item's relative L2 error (MemberLoss), the mean over the
-  // fields of ||prediction - u|| / ||u|| in physical units, from the squared errors sq and the
-  // targets y [items, fields * nodes] in normalised units: y = (u - mean) / std per field, so
-  // u / std = y + mean / std and the std cancels. [items], no gradient.
-  [[nodiscard]] torch::Tensor relative_l2_errors(const torch::Tensor& sq,
-                                                 const torch::Tensor& y) const {
+  // field_from_parameters: each item's MSE in normalised units ([items], the loss it adds to
+  // the batch's mean) and its relative L2 error (MemberLoss: the mean over the fields of
+  // ||prediction - u|| / ||u|| in physical units), from the outputs and the targets y [items,
+  // fields * nodes] in normalised units: y = (u - mean) / std per field, so u / std = y + s with
+  // s = mean / std and the std cancels. Four passes over the batch, no gradient: a field's
+  // sum((y + s)^2) is sum(y^2) + 2 s sum(y) + nodes s^2.
+  [[nodiscard]] std::pair<torch::Tensor, torch::Tensor> item_errors(const torch::Tensor& out,
+                                                                    const torch::Tensor& y) const {
     torch::NoGradGuard no_grad;
-    const torch::Tensor shift = norm.state.out_mean() * norm.state.out_inv_std();
-    return relative_errors(sq.detach(), y + shift);
+    const std::int64_t items = y.size(0), c = static_cast<std::int64_t>(io.fields.size());
+    const torch::Tensor yf = y.reshape({items, c, -1});
+    const double nodes = static_cast<double>(yf.size(2));
+    const torch::Tensor se =
+        torch::linalg_vector_norm((out.detach() - y).reshape({items, c, -1}), 2, {2}).square_();
+    const torch::Tensor s =
+        (norm.state.out_mean() * norm.state.out_inv_std()).reshape({c, -1}).select(1, 0);
+    const torch::Tensor energy = torch::linalg_vector_norm(yf, 2, {2})
+                                     .square_()
+                                     .add_(yf.sum(2).mul_(s * 2))
+                                     .add_(s.square() * nodes);
+    return {se.sum(1).div_(static_cast<double>(c) * nodes),
+            (se / energy.clamp_min(kTinyEnergy * nodes)).sqrt_().mean(1)};
   }
   // Each item's relative L2 error, the mean over its fields of ||error|| / ||target||, from
   // the squared errors `se` and the targets `u` [items, fields * nodes] or [items, fields, nx,
