@@ -301,6 +301,7 @@ int main(int argc, char** argv) {
   if (argc == 5 && std::string(argv[1]) == "--compute") {
     return compute_copy(std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]));
   }
+  std::printf("allocator: %s\n", SURGE_BENCH_ALLOCATOR);
   const int simulations = argc > 1 ? std::atoi(argv[1]) : 120;
   const int workers = argc > 2 ? std::atoi(argv[2]) : 2;
   const int per_member = argc > 3 ? std::atoi(argv[3]) : simulations;

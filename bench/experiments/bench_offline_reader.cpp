@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: bench_offline_reader [members >= 1] [prefetch_frames >= 1]\n");
     return 2;
   }
+  std::printf("allocator: %s\n", SURGE_BENCH_ALLOCATOR);
   const auto dir =
       std::filesystem::temp_directory_path() / ("bench_offline_reader_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);

@@ -174,6 +174,7 @@ Cost surge_ingest(std::size_t bytes, int members, int per_member) {
 
 int main(int argc, char** argv) {
   try {
+    std::printf("allocator: %s\n", SURGE_BENCH_ALLOCATOR);
     const std::string only_size = argc > 1 ? argv[1] : "";
     const int only_members = argc > 2 ? std::atoi(argv[2]) : 0;
     // The checksum alone, for scale.

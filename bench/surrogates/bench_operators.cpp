@@ -155,10 +155,6 @@ double plain_graphnet_rate(const Case& c, int warm, int batches) {
 
 }  // namespace
 
-#ifndef SURGE_BENCH_ALLOCATOR
-#define SURGE_BENCH_ALLOCATOR "the C library's malloc (the surge server links jemalloc)"
-#endif
-
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   std::printf("allocator: %s\n", SURGE_BENCH_ALLOCATOR);

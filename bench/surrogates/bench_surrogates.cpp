@@ -116,10 +116,6 @@ void set_threads(int intra, int blas) {
 
 }  // namespace
 
-#ifndef SURGE_BENCH_ALLOCATOR
-#define SURGE_BENCH_ALLOCATOR "the C library's malloc (the surge server links jemalloc)"
-#endif
-
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   std::printf("allocator: %s\n", SURGE_BENCH_ALLOCATOR);
