@@ -11,8 +11,9 @@
 // The bound is bus_bandwidth / bytes and ratio = measured / bound: 1 is the memory roofline.
 // Grids that stay in the last-level cache may exceed it. The triad runs right before and right
 // after each case and the bound takes the better of the two: on a shared virtual machine the
-// bandwidth one core gets drifts between minutes (one triad at the start gave 1.1 GB/s less
-// than the solvers later drew, and ratios of 1.05-1.19 on grids far larger than the cache).
+// bandwidth one core gets drifts between minutes (one triad at the start measured 26.8 GB/s
+// of bus traffic, those beside the cases 34-42 two minutes later, and it put grids far larger
+// than the cache at 1.05-1.54 of their "bound").
 #include <mpi.h>
 
 #include <algorithm>

@@ -212,36 +212,43 @@ struct Trainer::Impl {
   }
 
   // field_from_parameters: each item's MSE in normalised units ([items], the loss it adds to
-  // the batch's mean) and its relative L2 error (MemberLoss: the mean over the fields of
-  // ||prediction - u|| / ||u|| in physical units), from the outputs and the targets y [items,
-  // fields * nodes] in normalised units: y = (u - mean) / std per field, so u / std = y + s with
-  // s = mean / std and the std cancels. Four passes over the batch, no gradient: a field's
-  // sum((y + s)^2) is sum(y^2) + 2 s sum(y) + nodes s^2.
+  // the batch's mean) and its relative L2 error (relative_from_sums), from the outputs and the
+  // targets y [items, fields * nodes] in normalised units: y = (u - mean) / std per field, so
+  // u / std = y + s with s = mean / std and the std cancels. Four passes over the batch, no
+  // gradient: a field's sum((y + s)^2) is sum(y^2) + 2 s sum(y) + nodes s^2.
   [[nodiscard]] std::pair<torch::Tensor, torch::Tensor> item_errors(const torch::Tensor& out,
                                                                     const torch::Tensor& y) const {
     torch::NoGradGuard no_grad;
     const std::int64_t items = y.size(0), c = static_cast<std::int64_t>(io.fields.size());
     const torch::Tensor yf = y.reshape({items, c, -1});
     const double nodes = static_cast<double>(yf.size(2));
-    const torch::Tensor se =
-        torch::linalg_vector_norm((out.detach() - y).reshape({items, c, -1}), 2, {2}).square_();
+    const torch::Tensor se = field_square_sums(out.detach() - y);
     const torch::Tensor s =
         (norm.state.out_mean() * norm.state.out_inv_std()).reshape({c, -1}).select(1, 0);
-    const torch::Tensor energy = torch::linalg_vector_norm(yf, 2, {2})
-                                     .square_()
-                                     .add_(yf.sum(2).mul_(s * 2))
-                                     .add_(s.square() * nodes);
-    return {se.sum(1).div_(static_cast<double>(c) * nodes),
-            (se / energy.clamp_min(kTinyEnergy * nodes)).sqrt_().mean(1)};
+    const torch::Tensor energy =
+        field_square_sums(yf).add_(yf.sum(2).mul_(s * 2)).add_(s.square() * nodes);
+    return {se.sum(1).div_(static_cast<double>(c) * nodes), relative_from_sums(se, energy, nodes)};
   }
-  // Each item's relative L2 error, the mean over its fields of ||error|| / ||target||, from
-  // the squared errors `se` and the targets `u` [items, fields * nodes] or [items, fields, nx,
-  // ny], both in one unit per field (the std cancels). [items].
-  [[nodiscard]] torch::Tensor relative_errors(const torch::Tensor& se,
-                                              const torch::Tensor& u) const {
-    const std::int64_t items = u.size(0), c = static_cast<std::int64_t>(io.fields.size());
-    const torch::Tensor energy = u.square().reshape({items, c, -1}).mean(2);
-    return (se.reshape({items, c, -1}).mean(2) / energy.clamp_min(kTinyEnergy)).sqrt().mean(1);
+  // Each item's relative L2 error, the mean over its fields of ||error|| / ||target||, from the
+  // error and the target [items, fields * nodes] or [items, fields, nx, ny], both in one unit
+  // per field (the std cancels). [items].
+  [[nodiscard]] torch::Tensor relative_errors(const torch::Tensor& error,
+                                              const torch::Tensor& target) const {
+    const torch::Tensor energy = field_square_sums(target);
+    const double nodes = static_cast<double>(target.numel()) / static_cast<double>(energy.numel());
+    return relative_from_sums(field_square_sums(error), energy, nodes);
+  }
+  // Per item and field, the sum of the squares of t [items, fields * nodes] or [items, fields,
+  // nx, ny]: [items, fields].
+  [[nodiscard]] torch::Tensor field_square_sums(const torch::Tensor& t) const {
+    const auto c = static_cast<std::int64_t>(io.fields.size());
+    return torch::linalg_vector_norm(t.reshape({t.size(0), c, -1}), 2, {2}).square_();
+  }
+  // The mean over the fields of sqrt(sum error^2 / sum target^2), from those sums [items,
+  // fields] over `nodes` values each. [items].
+  [[nodiscard]] static torch::Tensor relative_from_sums(const torch::Tensor& se,
+                                                        const torch::Tensor& energy, double nodes) {
+    return (se / energy.clamp_min(kTinyEnergy * nodes)).sqrt().mean(1);
   }
   // A floor on a field's mean square (in units of its std^2): a field that is zero everywhere
   // makes the error relative to 1e-12 and not a division by zero.
@@ -273,9 +280,8 @@ struct Trainer::Impl {
       const torch::Tensor l = e.square().reshape({items, -1}).mean(1);
       loss = j == 1 ? l : loss + l;
       torch::NoGradGuard no_grad;
-      // In the state's std units, as relative_l2_errors: the std cancels.
-      const torch::Tensor r =
-          relative_errors(((h.detach() - truth) * inv_sd).square(), truth * inv_sd);
+      // In the state's std units, as item_errors: the std cancels.
+      const torch::Tensor r = relative_errors((h.detach() - truth) * inv_sd, truth * inv_sd);
       relative = j == 1 ? r : relative + r;
     }
     relative = relative / static_cast<double>(k - 1);
