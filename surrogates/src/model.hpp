@@ -83,13 +83,16 @@ class Normaliser {
   // {n, sum(y - mean_f) per field, sum((y - mean_f)^2) per field} (what ranks allreduce).
   [[nodiscard]] std::vector<double> batch_sums(const torch::Tensor& y) const;
   // The same sums built row by row while the batch is stacked: empty_sums(n) holds the count
-  // of n rows and zero sums; add_row_sums adds one row of output_size floats (and copies it
-  // to `copy` in the same pass, unless null).
+  // of n rows and zero sums; add_row_sums adds one row of output_size floats to sums[1, 1 + 2
+  // fields) (and copies it to `copy` in the same pass, unless null).
   [[nodiscard]] std::vector<double> empty_sums(std::int64_t rows) const;
-  void add_row_sums(const float* row, float* copy, std::vector<double>& sums) const;
+  void add_row_sums(const float* row, float* copy, double* sums) const;
   // y = (y - mean) / std in place, y a contiguous [n, output_size] float tensor; the same
-  // values as outputs(y).
-  void normalise_outputs_in_place(torch::Tensor& y) const;
+  // values as outputs(y). The second form only rows [first, last).
+  void normalise_outputs_in_place(torch::Tensor& y) const {
+    normalise_output_rows(y, 0, y.size(0));
+  }
+  void normalise_output_rows(torch::Tensor& y, std::int64_t first, std::int64_t last) const;
   // Merges sums from batch_sums (possibly summed over ranks) into the running statistics.
   void merge(const std::vector<double>& sums);
 

@@ -126,7 +126,7 @@ std::vector<double> Normaliser::batch_sums(const torch::Tensor& y) const {
   const float* data = yc.data_ptr<float>();
   std::vector<double> sums = empty_sums(n);
   for (std::int64_t r = 0; r < n; ++r)
-    add_row_sums(data + r * fields_ * field_size_, nullptr, sums);
+    add_row_sums(data + r * fields_ * field_size_, nullptr, sums.data());
   return sums;
 }
 
@@ -136,23 +136,22 @@ std::vector<double> Normaliser::empty_sums(std::int64_t rows) const {
   return sums;
 }
 
-void Normaliser::add_row_sums(const float* row, float* copy, std::vector<double>& sums) const {
+void Normaliser::add_row_sums(const float* row, float* copy, double* sums) const {
   for (std::int64_t f = 0; f < fields_; ++f) {
     const std::int64_t at = f * field_size_;
     add_shifted_sums(row + at, copy ? copy + at : nullptr, field_size_,
-                     mean_[static_cast<std::size_t>(f)], &sums[static_cast<std::size_t>(1 + f)],
-                     &sums[static_cast<std::size_t>(1 + fields_ + f)]);
+                     mean_[static_cast<std::size_t>(f)], &sums[1 + f], &sums[1 + fields_ + f]);
   }
 }
 
-void Normaliser::normalise_outputs_in_place(torch::Tensor& y) const {
-  const std::int64_t n = y.size(0);
+void Normaliser::normalise_output_rows(torch::Tensor& y, std::int64_t first,
+                                       std::int64_t last) const {
   float* data = y.data_ptr<float>();
   const std::vector<double> sd = std();
   for (std::int64_t f = 0; f < fields_; ++f) {
     const auto mean = static_cast<float>(mean_[static_cast<std::size_t>(f)]);
     const auto inv = static_cast<float>(1.0 / sd[static_cast<std::size_t>(f)]);
-    for (std::int64_t r = 0; r < n; ++r) {
+    for (std::int64_t r = first; r < last; ++r) {
       float* row = data + (r * fields_ + f) * field_size_;
       for (std::int64_t i = 0; i < field_size_; ++i) row[i] = (row[i] - mean) * inv;
     }

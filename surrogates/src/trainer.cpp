@@ -182,7 +182,7 @@ StopReason Trainer::train(reservoir::Buffer<reservoir::Sample>& buffer,
     if (n > 0 && !m.io.is_operator()) {
       torch::NoGradGuard no_grad;
       x.sub_(m.norm.state.in_center()).mul_(m.norm.state.in_scale());
-      m.norm.state.normalise_outputs_in_place(y);
+      m.normalise_targets(y);
     }
     const auto t2 = Clock::now();
     m.timing.assembly_seconds += seconds(t1, t2);

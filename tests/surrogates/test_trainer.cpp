@@ -421,3 +421,32 @@ TEST(Surrogate, LoadErrorsNameTheProblem) {
   EXPECT_NE(message(garbled.string()).find("config error"), std::string::npos)
       << message(garbled.string());
 }
+
+// A batch of at least 2^18 target values is gathered and normalised by two threads when the
+// trainer has two cores (core::SplitWorker): each row's statistics are summed apart and added
+// in row order, so the statistics, and so the losses, are the doubles of one thread, bit for
+// bit. The same trainer on one core is the reference; the split count shows which path ran.
+TEST(Trainer, LargeBatchesAssembledByTwoThreadsTrainAsOnOne) {
+  const int n = 32;  // 1024 values a sample: batch 256 holds 2^18
+  const HeatMap map(n);
+  const auto train = heat_samples(map, 512, 3, false);
+  const TrainingConfig c = quick_training(6);
+  auto run = [&](int cores) {
+    Trainer trainer(mlp({16}), c, heat_description(n, false), MPI_COMM_SELF, {}, cores);
+    auto buffer = filled_buffer(train, 256, "reservoir", 10.0);
+    EXPECT_EQ(trainer.train(*buffer, {}), StopReason::kBatchBudget);
+    std::vector<double> losses;
+    for (const auto& r : trainer.history().training) losses.push_back(r.loss);
+    return std::make_tuple(trainer.output_mean(), trainer.output_std(), losses,
+                           trainer.timing().split_batches);
+  };
+  const auto [mean1, std1, losses1, split1] = run(1);
+  const auto [mean2, std2, losses2, split2] = run(2);
+  EXPECT_EQ(split1, 0);
+  EXPECT_EQ(split2, 6);
+  ASSERT_EQ(losses1.size(), 6u);
+  EXPECT_EQ(mean1, mean2);
+  EXPECT_EQ(std1, std2);
+  EXPECT_EQ(losses1, losses2);
+  EXPECT_NE(losses1.front(), losses1.back());  // it trained
+}

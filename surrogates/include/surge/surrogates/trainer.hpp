@@ -113,6 +113,7 @@ struct TrainerTiming {
   double assembly_seconds = 0.0;  // copying a batch into tensors and normalising it
   double step_seconds = 0.0;      // forward, backward, allreduce, optimizer
   std::int64_t batches = 0;
+  std::int64_t split_batches = 0;  // assembled by two threads (large batches, >= 2 cores)
 };
 
 class Trainer {
