@@ -117,15 +117,25 @@ void DataReader::run() {
       const std::uint64_t key = t.simulation + static_cast<std::uint64_t>(epoch) * keys;
       for (std::int64_t first = 0; first < layout.frames; first += prefetch_) {
         const std::int64_t count = std::min(prefetch_, layout.frames - first);
-        for (const auto& field : reader->read(t.index, first, count, key)) {
+        // The frames as views of what HDF5 read: the sample builder's copy is the only one.
+        std::int64_t put = 0;
+        auto book = [&] {  // once a chunk, not once a sample
+          if (put == 0) return;
+          std::lock_guard<std::mutex> lock(mutex_);
+          samples_[t.simulation] += put;
+          read_ += put;
+        };
+        for (const auto& field : reader->read_views(t.index, first, count, key)) {
           std::optional<reservoir::Sample> sample = builder.add(field);
           if (!sample) continue;
           if (next_step_) stride_key(*sample, stride_);
-          if (!buffer_.put(std::move(*sample))) return;  // closed: training is over
-          std::lock_guard<std::mutex> lock(mutex_);
-          ++samples_[t.simulation];
-          ++read_;
+          if (!buffer_.put(std::move(*sample))) {  // closed: training is over
+            book();
+            return;
+          }
+          ++put;
         }
+        book();
       }
       (void)builder.forget(key);
     }

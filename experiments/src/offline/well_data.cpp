@@ -253,11 +253,23 @@ WellReader::~WellReader() = default;
 
 std::vector<streaming::Field> WellReader::read(std::int64_t trajectory, std::int64_t first,
                                                std::int64_t count, std::uint64_t simulation) const {
+  return read_frames(trajectory, first, count, simulation, false);
+}
+
+std::vector<streaming::Field> WellReader::read_views(std::int64_t trajectory, std::int64_t first,
+                                                     std::int64_t count,
+                                                     std::uint64_t simulation) const {
+  return read_frames(trajectory, first, count, simulation, true);
+}
+
+std::vector<streaming::Field> WellReader::read_frames(std::int64_t trajectory, std::int64_t first,
+                                                      std::int64_t count, std::uint64_t simulation,
+                                                      bool views) const {
   const WellLayout& layout = impl_->layout;
   const auto nx = static_cast<std::uint64_t>(layout.grid[0]);
   const auto ny = static_cast<std::uint64_t>(layout.grid[1]);
   // Not zeroed: H5Dread fills every element (or throws).
-  std::vector<std::unique_ptr<float[]>> blocks(layout.fields.size());
+  std::vector<std::shared_ptr<float[]>> blocks(layout.fields.size());
   for (std::size_t k = 0; k < layout.fields.size(); ++k) {
     const auto c = static_cast<hsize_t>(layout.fields[k].components);
     const bool vector = layout.datasets[k].rfind("t1_fields/", 0) == 0;
@@ -299,9 +311,14 @@ std::vector<streaming::Field> WellReader::read(std::int64_t trajectory, std::int
       field.shape = {nx, ny};
       if (layout.datasets[k].rfind("t1_fields/", 0) == 0) field.shape.push_back(c);
       field.parameters = parameters;
-      field.data = streaming::FieldBuffer::allocate(n * sizeof(float));
-      std::memcpy(field.data.writable(), blocks[k].get() + static_cast<std::size_t>(f) * n,
-                  n * sizeof(float));
+      const float* frame = blocks[k].get() + static_cast<std::size_t>(f) * n;
+      if (views) {
+        field.data = streaming::FieldBuffer::adopt(reinterpret_cast<const std::byte*>(frame),
+                                                   n * sizeof(float), blocks[k]);
+      } else {
+        field.data = streaming::FieldBuffer::allocate_for_overwrite(n * sizeof(float));
+        std::memcpy(field.data.writable(), frame, n * sizeof(float));
+      }
       out.push_back(std::move(field));
     }
   }

@@ -74,8 +74,18 @@ class WellReader {
   [[nodiscard]] std::vector<streaming::Field> read(std::int64_t trajectory, std::int64_t first,
                                                    std::int64_t count,
                                                    std::uint64_t simulation) const;
+  // The same fields as views: each field's frames share one buffer (what H5Dread filled),
+  // which lives as long as any of them. No allocation or copy per frame, for a caller that
+  // copies each frame on at once (the reader of `surge train` builds samples from them).
+  [[nodiscard]] std::vector<streaming::Field> read_views(std::int64_t trajectory,
+                                                         std::int64_t first, std::int64_t count,
+                                                         std::uint64_t simulation) const;
 
  private:
+  [[nodiscard]] std::vector<streaming::Field> read_frames(std::int64_t trajectory,
+                                                          std::int64_t first, std::int64_t count,
+                                                          std::uint64_t simulation,
+                                                          bool views) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
