@@ -7,17 +7,18 @@
 // receiver, ZeroMQ's I/O threads), which other work on a shared machine disturbs far less
 // than the wall-clock rate, and a second peer: raw ZeroMQ whose receiver reads every byte
 // once (XXH3 of each message), the least a receiver that verifies its data must do; raw
-// ZeroMQ never reads what it receives. Each case runs 5 interleaved rounds (raw, surge, then
+// ZeroMQ never reads what it receives. Each case runs 7 interleaved rounds (raw, surge, then
 // surge, raw, ...: the order swapped every round, so that drift in other load on the machine
 // hits both) and keeps the fastest run of each, wall and CPU time apart: on a shared machine
 // the best run is the one least disturbed, for the bound as for surge. The line of each case
-// also prints the CPU time per message of both and the spread of the five rounds' ratios.
+// also prints the CPU time per message of both and the spread and the median of the rounds' ratios.
 //   usage: bench_streaming [16KiB|256KiB|4MiB [members: 1|4]]   (default: every case)
 //   RESULT streaming_ingest_<size>_<members>m measured=<GB/s> unit=GB/s bound=<raw GB/s>
 //   RESULT streaming_cpu_<size>_<members>m measured=<GB/cpu-s> unit=GB/cpu-s bound=<raw>
 //   RESULT streaming_vs_read_<size>_<members>m measured=<GB/s> unit=GB/s bound=<raw + read>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -40,7 +41,7 @@ using surge::bench::now_seconds;
 
 namespace {
 constexpr int kHwm = 64;
-constexpr int kRounds = 5;   // interleaved rounds per case
+constexpr int kRounds = 7;   // interleaved rounds per case
 double zero_copy_share = 0;  // of the last surge run
 
 // CPU seconds (user + system) of every thread of this process so far.
@@ -207,6 +208,7 @@ int main(int argc, char** argv) {
         // per-round ratios says how much that work disturbed this case.
         Cost raw{1e300, 1e300}, surge{1e300, 1e300};
         double read = 1e300, low = 1e300, high = 0;
+        std::vector<double> round_ratios;
         for (int r = 0; r < kRounds; ++r) {
           Cost a{}, b{};
           if (r % 2 == 0) {
@@ -221,17 +223,21 @@ int main(int argc, char** argv) {
           surge = {std::min(surge.wall, b.wall), std::min(surge.cpu, b.cpu)};
           low = std::min(low, a.wall / b.wall);
           high = std::max(high, a.wall / b.wall);
+          round_ratios.push_back(a.wall / b.wall);
         }
+        std::sort(round_ratios.begin(), round_ratios.end());
+        const double median = round_ratios[round_ratios.size() / 2];
         const double gbs = bytes / surge.wall / 1e9, raw_gbs = bytes / raw.wall / 1e9;
         std::printf(
             "%-7s %d member(s): surge %8.0f fields/s %6.2f GB/s | raw zmq %8.0f fields/s %6.2f "
             "GB/s (%d a message, as surge's batches)"
             " | %3.0f%% handed on uncopied | per CPU second: surge %.2f GB, raw %.2f GB"
-            " | CPU per field: surge %.1f us, raw %.1f us | round ratios %.2f-%.2f\n",
+            " | CPU per field: surge %.1f us, raw %.1f us | round ratios %.2f-%.2f, median "
+            "%.2f\n",
             c.name, members, per * members / surge.wall, gbs, per * members / raw.wall, raw_gbs,
             fields_per_message(c.bytes), 100 * zero_copy_share, bytes / surge.cpu / 1e9,
             bytes / raw.cpu / 1e9, 1e6 * surge.cpu / (per * members),
-            1e6 * raw.cpu / (per * members), low, high);
+            1e6 * raw.cpu / (per * members), low, high, median);
         std::fflush(stdout);
         results.push_back({std::string(c.name) + "_" + std::to_string(members) + "m", gbs, raw_gbs,
                            bytes / surge.cpu / 1e9, bytes / raw.cpu / 1e9, bytes / read / 1e9});
