@@ -10,7 +10,8 @@
 // (read_views: no per-frame copy) as the bound. All run on warm files (page cache): the figure
 // is the reader's own cost, not the disk's.
 //
-// usage: bench_offline_reader [members (16)] [prefetch_frames (64)]
+// usage: bench_offline_reader [members (64: with 16, a round moved 1 616 frames in ~10 ms, too
+//                              short on a shared machine)] [prefetch_frames (64)]
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
   surge::core::MpiSession mpi(&argc, &argv);
   surge::solvers::KokkosSession kokkos;
   surge::core::Logger::set_level(surge::core::parse_log_level("warn"));
-  const int members = argc > 1 ? std::atoi(argv[1]) : 16;
+  const int members = argc > 1 ? std::atoi(argv[1]) : 64;
   const int prefetch = argc > 2 ? std::atoi(argv[2]) : 64;
   if (members < 1 || prefetch < 1) {
     std::fprintf(stderr, "usage: bench_offline_reader [members >= 1] [prefetch_frames >= 1]\n");
