@@ -75,23 +75,24 @@ int main(int argc, char** argv) {
       static_cast<std::int64_t>(data.train_trajectories.size()) * data.layout.frames;
 
   // The bound: every frame of every file through WellReader, prefetch frames per read (as
-  // fields of their own, or as views of the HDF5 reads).
-  std::int64_t read_frames = 0;
+  // fields of their own, or as views of the HDF5 reads); returns the frames read.
   auto read_all = [&](bool views) {
-    read_frames = 0;
+    std::int64_t read = 0;
     for (const auto& t : data.train_trajectories) {
       ex::WellReader reader(data.train[t.file], data.layout);
       for (std::int64_t first = 0; first < data.layout.frames; first += prefetch) {
         const std::int64_t count = std::min<std::int64_t>(prefetch, data.layout.frames - first);
-        read_frames += static_cast<std::int64_t>(  // one field per frame
+        read += static_cast<std::int64_t>(  // one field per frame
             (views ? reader.read_views(t.index, first, count, t.simulation)
                    : reader.read(t.index, first, count, t.simulation))
                 .size());
       }
     }
+    return read;
   };
-  auto read_only = [&] { read_all(false); };
-  auto read_views = [&] { read_all(true); };
+  std::int64_t read_frames = 0, view_frames = 0;
+  auto read_only = [&] { read_frames = read_all(false); };
+  auto read_views = [&] { view_frames = read_all(true); };
   // Measured: the reader thread into a fifo buffer, drained by this thread in batches of 32.
   const surge::core::ConfigSource source;
   std::int64_t served = 0;
@@ -111,18 +112,18 @@ int main(int argc, char** argv) {
   };
   // Alternated, best of each: both see the same machine, however loaded it is meanwhile.
   double read_time = 1e300, reader_time = 1e300, views_time = 1e300;
-  std::int64_t view_frames = 0;
   for (int r = 0; r < 7; ++r) {
     views_time = std::min(views_time, best_time(1, read_views));
-    view_frames = read_frames;
     read_time = std::min(read_time, best_time(1, read_only));
     reader_time = std::min(reader_time, best_time(1, through_buffer));
   }
   std::filesystem::remove_all(dir);
   if (read_frames != frames || view_frames != frames || served != frames) {
-    std::fprintf(stderr, "bench_offline_reader: %lld frames, %lld read, %lld samples served\n",
+    std::fprintf(stderr,
+                 "bench_offline_reader: %lld frames, %lld read, %lld read as views, %lld samples "
+                 "served\n",
                  static_cast<long long>(frames), static_cast<long long>(read_frames),
-                 static_cast<long long>(served));
+                 static_cast<long long>(view_frames), static_cast<long long>(served));
     return 1;
   }
   const double bytes_per_frame =

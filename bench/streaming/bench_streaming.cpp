@@ -207,7 +207,7 @@ int main(int argc, char** argv) {
         // machine hits both; the fastest run of each (wall and CPU apart). The spread of the
         // per-round ratios says how much that work disturbed this case.
         Cost raw{1e300, 1e300}, surge{1e300, 1e300};
-        double read = 1e300, low = 1e300, high = 0;
+        double read = 1e300;
         std::vector<double> round_ratios;
         for (int r = 0; r < kRounds; ++r) {
           Cost a{}, b{};
@@ -221,8 +221,6 @@ int main(int argc, char** argv) {
           read = std::min(read, raw_zmq(c.bytes, members, per, true).wall);
           raw = {std::min(raw.wall, a.wall), std::min(raw.cpu, a.cpu)};
           surge = {std::min(surge.wall, b.wall), std::min(surge.cpu, b.cpu)};
-          low = std::min(low, a.wall / b.wall);
-          high = std::max(high, a.wall / b.wall);
           round_ratios.push_back(a.wall / b.wall);
         }
         std::sort(round_ratios.begin(), round_ratios.end());
@@ -237,7 +235,7 @@ int main(int argc, char** argv) {
             c.name, members, per * members / surge.wall, gbs, per * members / raw.wall, raw_gbs,
             fields_per_message(c.bytes), 100 * zero_copy_share, bytes / surge.cpu / 1e9,
             bytes / raw.cpu / 1e9, 1e6 * surge.cpu / (per * members),
-            1e6 * raw.cpu / (per * members), low, high, median);
+            1e6 * raw.cpu / (per * members), round_ratios.front(), round_ratios.back(), median);
         std::fflush(stdout);
         results.push_back({std::string(c.name) + "_" + std::to_string(members) + "m", gbs, raw_gbs,
                            bytes / surge.cpu / 1e9, bytes / raw.cpu / 1e9, bytes / read / 1e9});

@@ -191,7 +191,9 @@ struct Trainer::Impl {
     return true;
   }
   // 1 MiB of targets: at batch 256 of 64^2 fields (4 MiB) the gather took 1.23 ms on one
-  // thread and ~0.6 ms on two; at batch 32 (0.5 MiB, ~0.1 ms) waking a thread would not pay.
+  // thread, and two brought the assembly from 7.3-7.5 % to 6.3-6.8 % of a step
+  // (bench_surrogates --quick, 2026-12-07); at batch 32 (0.5 MiB, ~0.1 ms) waking a thread
+  // would not pay.
   static constexpr std::int64_t kSplitFloats = std::int64_t{1} << 18;
 
   // Sums for the running statistics of one batch (zeros when it is empty): the targets'
