@@ -8,6 +8,7 @@
 #include "live/live_server.hpp"
 #include "live/live_state.hpp"
 #include "surge/core/error.hpp"
+#include "surge/surrogates/trainer.hpp"
 
 namespace surge::experiments {
 namespace {
@@ -31,6 +32,43 @@ TEST(LiveBoard, HistoryStaysBoundedAndKeepsItsPairsAndItsLastPoint) {
   }
   // 100 batches each second of wall time.
   EXPECT_NEAR(s.batches_per_s, 100.0, 1e-6);
+}
+
+// A finished study's page draws results.h5's loss rows: past History::kTrainingRows each row
+// is a mean over several batches, and the last batch's own loss (drawn during the run) is not
+// the last row's. The page's last point must be the row results.h5 ends with.
+TEST(LiveBoard, AFinishedStudysLossIsTheHistorysRows) {
+  LiveBoard board(2000);
+  surrogates::History history;
+  const std::int64_t batches =
+      2 * static_cast<std::int64_t>(surrogates::History::kTrainingRows) + 7;
+  for (std::int64_t b = 1; b <= batches; ++b) {
+    surrogates::TrainingRecord r;
+    r.batch = b;
+    r.samples = 32;
+    r.loss = 1.0 / static_cast<double>(b);
+    history.add(r);
+    board.record_batch(b, r.loss, 50.0, 0.01 * static_cast<double>(b));
+  }
+  const surrogates::TrainingRecord& last = history.training.back();
+  ASSERT_EQ(last.batch, batches);
+  ASSERT_NE(board.snapshot().loss.back(), last.loss);  // the run's point: one batch's loss
+  std::vector<double> batch, loss;
+  for (const auto& r : history.training) {
+    batch.push_back(static_cast<double>(r.batch));
+    loss.push_back(r.loss);
+  }
+  board.replace_loss(batch, loss);
+  const LiveState s = board.snapshot();
+  ASSERT_EQ(s.loss.size(), s.loss_batch.size());
+  EXPECT_LE(s.loss.size(), 2000u);
+  EXPECT_EQ(s.loss_batch.back(), static_cast<double>(batches));
+  EXPECT_EQ(s.loss.back(), last.loss);
+  EXPECT_EQ(s.loss.front(), history.training.front().loss);
+  EXPECT_THROW(board.replace_loss({1.0, 2.0}, {1.0}), core::ConfigError);
+  LiveBoard tiny(1);  // thinning keeps the first and the last point: it must still end
+  tiny.replace_loss({1.0, 2.0, 3.0, 4.0}, {4.0, 3.0, 2.0, 1.0});
+  EXPECT_EQ(tiny.snapshot().loss, (std::vector<double>{4.0, 1.0}));
 }
 
 TEST(LiveBoard, ValidationPointsPerChannel) {

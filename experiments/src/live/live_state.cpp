@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <sstream>
 #include <type_traits>
+#include <utility>
+
+#include "surge/core/error.hpp"
 
 namespace surge::experiments {
 
@@ -268,6 +271,15 @@ void LiveBoard::record_batch(std::int64_t batch, double loss, double samples_per
       rate_wall_ = wall_s;
     }
   }
+}
+
+void LiveBoard::replace_loss(std::vector<double> batch, std::vector<double> loss) {
+  SURGE_REQUIRE(batch.size() == loss.size(), ConfigError,
+                "replace_loss: " << batch.size() << " batches for " << loss.size() << " losses");
+  std::lock_guard<std::mutex> lock(mutex_);
+  state_.loss_batch = std::move(batch);
+  state_.loss = std::move(loss);
+  while (state_.loss.size() > max_points_ && state_.loss.size() >= 3) thin();  // thin keeps 2
 }
 
 void LiveBoard::record_validation(std::int64_t batch, const std::vector<std::string>& channels,

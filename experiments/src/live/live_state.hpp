@@ -89,6 +89,9 @@ class LiveBoard {
   // One optimizer step: the loss history grows by a point (halved, every other point kept,
   // when it reaches max_points), batches/s is taken over the last few seconds.
   void record_batch(std::int64_t batch, double loss, double samples_per_s, double wall_s);
+  // The whole loss history at once (a finished study's: results.h5's rows, which past
+  // History::kTrainingRows stand for several batches each), thinned as record_batch thins.
+  void replace_loss(std::vector<double> batch, std::vector<double> loss);
   // A validation point: relative L2 error per channel (channels named on the first call).
   void record_validation(std::int64_t batch, const std::vector<std::string>& channels,
                          const std::vector<double>& rel_l2);

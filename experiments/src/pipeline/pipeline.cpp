@@ -296,6 +296,14 @@ class StudyDriver {
     } catch (const std::exception& e) {
       SURGE_LOG(log_, warn, "the live page keeps its last image: " << e.what());
     }
+    // The loss curve as results.h5 holds it: past History::kTrainingRows its rows are means
+    // over several batches, which the last point drawn during the run (one batch's) is not.
+    std::vector<double> batch, loss;
+    for (const auto& r : s_.trainer.history().training) {
+      batch.push_back(static_cast<double>(r.batch));
+      loss.push_back(r.loss);
+    }
+    if (!batch.empty()) board_.replace_loss(std::move(batch), std::move(loss));
     board_.update([&](LiveState& l) {
       if (image.simulation_id >= 0) l.image = std::move(image);
       l.finished = true;
