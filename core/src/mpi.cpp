@@ -1,11 +1,45 @@
 #include "surge/core/mpi.hpp"
 
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 #include "surge/core/error.hpp"
 #include "surge/core/log.hpp"
 
+extern char** environ;
+
 namespace surge::core {
+
+bool mpi_fabric_present(const std::string& sys_class, const std::string& dev) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const char* cls : {"infiniband", "cxi"}) {
+    const fs::path dir = fs::path(sys_class) / cls;
+    if (fs::is_directory(dir, ec) && !fs::is_empty(dir, ec) && !ec) return true;
+  }
+  fs::directory_iterator it(dev, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("hfi1", 0) == 0 || name.rfind("ipath", 0) == 0) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> mpi_start_environment(bool fabric_present,
+                                               const std::vector<std::string>& environment) {
+#ifdef OPEN_MPI
+  if (fabric_present) return {};
+  for (const std::string& e : environment) {
+    if (e.rfind("OMPI_MCA_pml=", 0) == 0 || e.rfind("OMPI_MCA_mtl=", 0) == 0) return {};
+  }
+  return {"OMPI_MCA_pml=ob1"};
+#else
+  (void)fabric_present;
+  (void)environment;
+  return {};
+#endif
+}
 
 MpiSession::MpiSession(int* argc, char*** argv) {
   int initialised = 0;
@@ -18,6 +52,12 @@ MpiSession::MpiSession(int* argc, char*** argv) {
     // writes them correctly. Prefer ROMIO unless the user chose an io component.
     setenv("OMPI_MCA_io", "^ompio", /*overwrite=*/0);
 #endif
+    std::vector<std::string> environment;
+    for (char** e = environ; e && *e; ++e) environment.emplace_back(*e);
+    for (const std::string& e : mpi_start_environment(mpi_fabric_present(), environment)) {
+      const auto eq = e.find('=');
+      setenv(e.substr(0, eq).c_str(), e.substr(eq + 1).c_str(), /*overwrite=*/0);
+    }
     int provided = 0;
     SURGE_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
     owns_ = true;

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "launch/cpu_sets.hpp"
+#include "surge/core/mpi.hpp"
 #include "surge/experiments/launcher.hpp"
 
 namespace ex = surge::experiments;
@@ -194,6 +195,47 @@ TEST(Launcher, GivesEachAttemptItsVariables) {
     std::getline(in, line);
     EXPECT_EQ(line, std::to_string(id) + "/1 mine");
   }
+}
+
+// Open MPI's transport on a node without a fabric device: the member gets ob1 (and skips the
+// PSM/OFI libraries' search for hardware) unless the user chose a PML or an MTL.
+TEST(Launcher, MembersGetOpenMpisPlainTransportUnlessTheUserChoseOne) {
+  const std::string dir = log_dir("transport");
+  auto pml_of_a_member = [&](const char* users_pml) {
+    unsetenv("OMPI_MCA_mtl");
+    if (users_pml) {
+      setenv("OMPI_MCA_pml", users_pml, 1);
+    } else {
+      unsetenv("OMPI_MCA_pml");
+    }
+    ex::capture_launch_environment();
+    std::filesystem::remove_all(dir);
+    ex::LocalLauncher launcher(
+        ex::LauncherConfig{}, members(1),
+        [&](const ex::MemberRecord&, int) {
+          return std::vector<std::string>{"/bin/sh", "-c",
+                                          "echo \"pml=${OMPI_MCA_pml:-unset}\" > " + dir + "/0"};
+        },
+        kNeverSilent, redraw_from(100), dir);
+    launcher.start();
+    launcher.wait();
+    std::ifstream in(dir + "/0");
+    std::string line;
+    std::getline(in, line);
+    return line;
+  };
+  const char* before = std::getenv("OMPI_MCA_pml");
+  const std::string saved = before ? before : "";
+  const bool plain = !surge::core::mpi_fabric_present() &&
+                     !surge::core::mpi_start_environment(false, {}).empty();  // Open MPI
+  EXPECT_EQ(pml_of_a_member(nullptr), plain ? "pml=ob1" : "pml=unset");
+  EXPECT_EQ(pml_of_a_member("ucx"), "pml=ucx");
+  if (before) {
+    setenv("OMPI_MCA_pml", saved.c_str(), 1);
+  } else {
+    unsetenv("OMPI_MCA_pml");
+  }
+  ex::capture_launch_environment();
 }
 
 TEST(Launcher, AMemberThatExitsZeroIsDoneOnlyOnceItsDataArrived) {
