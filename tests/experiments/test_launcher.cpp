@@ -197,9 +197,10 @@ TEST(Launcher, GivesEachAttemptItsVariables) {
   }
 }
 
-// Open MPI's transport on a node without a fabric device: the member gets ob1 (and skips the
-// PSM/OFI libraries' search for hardware) unless the user chose a PML or an MTL.
-TEST(Launcher, MembersGetOpenMpisPlainTransportUnlessTheUserChoseOne) {
+// Open MPI's transport on a node without a fabric device: a local member (make_launcher gives
+// its attempts with_local_mpi_environment) gets ob1, and skips the PSM/OFI libraries' search
+// for hardware, unless the user chose a PML or an MTL.
+TEST(Launcher, LocalMembersGetOpenMpisPlainTransportUnlessTheUserChoseOne) {
   const std::string dir = log_dir("transport");
   auto pml_of_a_member = [&](const char* users_pml) {
     unsetenv("OMPI_MCA_mtl");
@@ -210,13 +211,18 @@ TEST(Launcher, MembersGetOpenMpisPlainTransportUnlessTheUserChoseOne) {
     }
     ex::capture_launch_environment();
     std::filesystem::remove_all(dir);
+    ex::LocalLauncher::Hooks hooks;
+    hooks.environment = [](const ex::MemberRecord&, int) {
+      return ex::with_local_mpi_environment({"SURGE_TEST_OTHER=kept"});
+    };
     ex::LocalLauncher launcher(
         ex::LauncherConfig{}, members(1),
         [&](const ex::MemberRecord&, int) {
-          return std::vector<std::string>{"/bin/sh", "-c",
-                                          "echo \"pml=${OMPI_MCA_pml:-unset}\" > " + dir + "/0"};
+          return std::vector<std::string>{
+              "/bin/sh", "-c",
+              "echo \"pml=${OMPI_MCA_pml:-unset} ${SURGE_TEST_OTHER}\" > " + dir + "/0"};
         },
-        kNeverSilent, redraw_from(100), dir);
+        kNeverSilent, redraw_from(100), dir, hooks);
     launcher.start();
     launcher.wait();
     std::ifstream in(dir + "/0");
@@ -228,8 +234,8 @@ TEST(Launcher, MembersGetOpenMpisPlainTransportUnlessTheUserChoseOne) {
   const std::string saved = before ? before : "";
   const bool plain = !surge::core::mpi_fabric_present() &&
                      !surge::core::mpi_start_environment(false, {}).empty();  // Open MPI
-  EXPECT_EQ(pml_of_a_member(nullptr), plain ? "pml=ob1" : "pml=unset");
-  EXPECT_EQ(pml_of_a_member("ucx"), "pml=ucx");
+  EXPECT_EQ(pml_of_a_member(nullptr), plain ? "pml=ob1 kept" : "pml=unset kept");
+  EXPECT_EQ(pml_of_a_member("ucx"), "pml=ucx kept");
   if (before) {
     setenv("OMPI_MCA_pml", saved.c_str(), 1);
   } else {

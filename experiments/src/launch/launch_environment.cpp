@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "surge/core/mpi.hpp"
 #include "surge/experiments/launcher.hpp"
 
 extern char** environ;
@@ -68,6 +69,13 @@ std::vector<std::string> launch_environment(const std::vector<std::string>& extr
     out.push_back(e);
   }
   return out;
+}
+
+std::vector<std::string> with_local_mpi_environment(std::vector<std::string> extra) {
+  static const bool fabric = core::mpi_fabric_present();
+  for (auto& e : core::mpi_start_environment(fabric, launch_environment(extra)))
+    extra.push_back(std::move(e));
+  return extra;
 }
 
 std::string find_on_path(const std::string& program) {

@@ -16,7 +16,6 @@
 #include "launch/cpu_sets.hpp"
 #include "launch/launcher_detail.hpp"
 #include "surge/core/error.hpp"
-#include "surge/core/mpi.hpp"
 
 namespace surge::experiments {
 
@@ -207,12 +206,8 @@ void LocalLauncher::launch(std::size_t index) {
   MemberRecord& m = members_[index];
   ++m.attempts;
   const std::vector<std::string> args = command_(m, m.attempts);
-  std::vector<std::string> env = launch_environment(
+  const std::vector<std::string> env = launch_environment(
       hooks_.environment ? hooks_.environment(m, m.attempts) : std::vector<std::string>());
-  // A member of this node that calls MPI_Init itself (an external solver) starts as surge's
-  // own programs do (core::mpi_start_environment: no fabric device, no transport search).
-  static const bool fabric = core::mpi_fabric_present();
-  for (auto& e : core::mpi_start_environment(fabric, env)) env.push_back(std::move(e));
   int error = 0;
   const pid_t pid = spawn_member(args, env, -1, attempt_log(log_dir_, m), error);
   if (pid < 0) {

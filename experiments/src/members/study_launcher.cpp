@@ -32,7 +32,14 @@ std::unique_ptr<Launcher> make_launcher(const Study& study, std::vector<MemberRe
                                               std::move(redraw), log_dir,
                                               (study.out_dir / "slurm").string(), hooks.delivery);
   }
-  // Local members, or job steps of the allocation this server runs in (srun --exact).
+  // Local members, or job steps of the allocation this server runs in (srun --exact). Local
+  // members that call MPI_Init themselves start as surge's programs do; job steps may land on
+  // nodes with a fabric this one lacks, and decide there.
+  if (!study.slurm) {
+    hooks.environment = [inner = std::move(hooks.environment)](const MemberRecord& m, int attempt) {
+      return with_local_mpi_environment(inner ? inner(m, attempt) : std::vector<std::string>{});
+    };
+  }
   auto command = [&study, surge_exe, front_endpoint](const MemberRecord& m, int attempt) {
     return member_command(study, surge_exe, front_endpoint, m, attempt);
   };

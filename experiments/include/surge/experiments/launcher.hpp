@@ -88,6 +88,11 @@ void capture_launch_environment();
 // each "NAME=value" of `extra` replaces the entry of that name.
 [[nodiscard]] std::vector<std::string> launch_environment(
     const std::vector<std::string>& extra = {});
+// `extra` and the Open MPI variables a member started on this node should get on top of
+// launch_environment(extra) (core::mpi_start_environment: OMPI_MCA_pml=ob1 on a node without a
+// fabric device, unless the user chose a PML or an MTL), for members that call MPI_Init
+// themselves (external solvers). Not for job steps on other nodes, which decide on their own.
+[[nodiscard]] std::vector<std::string> with_local_mpi_environment(std::vector<std::string> extra);
 // The full path of `program` on PATH, or "" if there is none.
 [[nodiscard]] std::string find_on_path(const std::string& program);
 
