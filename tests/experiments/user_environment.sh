@@ -9,6 +9,8 @@
 #   2. `--dry-run` of the study with a relative program (tools/python3, next to the experiment
 #      file): found from the experiment file's directory, made absolute in the resolved
 #      configuration;
+#      and, on a node without a fabric device under Open MPI, gets OMPI_MCA_pml=ob1 (an external
+#      solver's MPI_Init skips the PSM/OFI libraries' hardware search) unless the user set one;
 #   1b. the same with launcher.parameters.member_cores=1: every member on surge run's first core;
 #   3. a relative program that is not there: exit 2 (a configuration error), the message
 #      names the directory searched.
@@ -29,6 +31,7 @@ cat >"$tmp/bin/python3" <<'WRAPPER'
 #!/bin/sh
 echo "$PATH" >"$SURGE_TEST_TMP/user_python_$SURGE_SIMULATION_ID"
 awk '/^Cpus_allowed_list/ {print $2}' /proc/$$/status >"$SURGE_TEST_TMP/user_cpus_$SURGE_SIMULATION_ID"
+echo "${OMPI_MCA_pml:-unset}" >"$SURGE_TEST_TMP/user_pml_$SURGE_SIMULATION_ID"
 exec /usr/bin/python3 "$@"
 WRAPPER
 chmod +x "$tmp/bin/python3"
@@ -42,6 +45,13 @@ unset SURGE_TEST_FAULTS
 cd "$tmp/elsewhere"
 export PATH=$tmp/bin:$PATH
 cpus=$(awk '/^Cpus_allowed_list/ {print $2}' /proc/$$/status)
+# What a member's OMPI_MCA_pml should be (core::mpi_start_environment), judged here on its own.
+pml=${OMPI_MCA_pml:-unset}
+fabric=$(ls -d /sys/class/infiniband/* /sys/class/cxi/* /dev/hfi1* /dev/ipath* 2>/dev/null || true)
+if [[ -z ${OMPI_MCA_pml:-} && -z ${OMPI_MCA_mtl:-} && -z $fabric ]] &&
+  mpirun --version 2>&1 | grep -q "Open MPI"; then
+  pml=ob1
+fi
 "$surge" run ../study/study.yaml study.output_dir="$tmp/out" </dev/null
 /usr/bin/python3 "$src/tests/experiments/check_results.py" "$tmp/out" 10 0:1 1:1 2:1 3:1 4:1 5:1 \
   6:1 7:1 8:1 parameter_order=vx,kappa
@@ -52,8 +62,10 @@ for id in 0 1 2 3 4 5 6 7 8; do
     fail "member $id's PATH does not start with surge run's ($tmp/bin): $(cat "$marker")"
   [[ $(cat "$SURGE_TEST_TMP/user_cpus_$id") == "$cpus" ]] ||
     fail "member $id may run on cores $(cat "$SURGE_TEST_TMP/user_cpus_$id"), surge run on $cpus"
+  [[ $(cat "$SURGE_TEST_TMP/user_pml_$id") == "$pml" ]] ||
+    fail "member $id has OMPI_MCA_pml=$(cat "$SURGE_TEST_TMP/user_pml_$id"), expected $pml"
 done
-echo "ok: 9 members ran $tmp/bin/python3 with surge run's PATH first, on cores $cpus"
+echo "ok: 9 members ran $tmp/bin/python3 with surge run's PATH first, on cores $cpus, OMPI_MCA_pml $pml"
 
 # launcher.parameters.member_cores=1: the members on surge run's first core, and surge run
 # says so (on a one-core machine: a warning, and all share it); training.threads 2 x 1 is
