@@ -28,7 +28,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-BREED = "{type: breed, parameters: {generation: 32, ramp: 64, exploration: 0.6, sigma: 0.05}}"
+BREED = "{type: breed, parameters: {generation: 32, ramp: 64, exploration: 0.7, sigma: 0.05}}"
 
 
 def run(surge, out, name, sampler, seed, overrides):
