@@ -12,7 +12,9 @@
 // hits both) and keeps the fastest run of each, wall and CPU time apart: on a shared machine
 // the best run is the one least disturbed, for the bound as for surge. The line of each case
 // also prints the CPU time per message of both and the spread and the median of the rounds' ratios.
-//   usage: bench_streaming [16KiB|256KiB|4MiB [members: 1|4]]   (default: every case)
+//   usage: bench_streaming [16KiB|256KiB|4MiB [members: 1|4 [surge|raw]]]   (default: every case)
+// With a third argument only that peer runs (its rounds and its CPU per field, no RESULT
+// lines): for profiling one peer at a time, e.g. `perf record -s` to split its CPU by thread.
 //   RESULT streaming_ingest_<size>_<members>m measured=<GB/s> unit=GB/s bound=<raw GB/s>
 //   RESULT streaming_cpu_<size>_<members>m measured=<GB/cpu-s> unit=GB/cpu-s bound=<raw>
 //   RESULT streaming_vs_read_<size>_<members>m measured=<GB/s> unit=GB/s bound=<raw + read>
@@ -178,6 +180,12 @@ int main(int argc, char** argv) {
     std::printf("allocator: %s\n", SURGE_BENCH_ALLOCATOR);
     const std::string only_size = argc > 1 ? argv[1] : "";
     const int only_members = argc > 2 ? std::atoi(argv[2]) : 0;
+    const std::string only_peer = argc > 3 ? argv[3] : "";
+    if (!only_peer.empty() && only_peer != "surge" && only_peer != "raw") {
+      std::fprintf(stderr, "bench_streaming: the third argument is surge or raw, not '%s'\n",
+                   only_peer.c_str());
+      return 2;
+    }
     // The checksum alone, for scale.
     std::vector<unsigned char> buf(4 << 20, 7);
     std::uint64_t sink = 0;
@@ -203,6 +211,18 @@ int main(int argc, char** argv) {
         if (only_members && members != only_members) continue;
         const int per = c.messages / members;
         const double bytes = double(c.bytes) * per * members;
+        if (!only_peer.empty()) {  // one peer, for profiling
+          Cost best{1e300, 1e300};
+          for (int r = 0; r < kRounds; ++r) {
+            const Cost k = only_peer == "raw" ? raw_zmq(c.bytes, members, per, false)
+                                              : surge_ingest(c.bytes, members, per);
+            best = {std::min(best.wall, k.wall), std::min(best.cpu, k.cpu)};
+          }
+          std::printf("%-7s %d member(s), %s alone: %.2f GB/s, CPU per field %.1f us\n", c.name,
+                      members, only_peer.c_str(), bytes / best.wall / 1e9,
+                      1e6 * best.cpu / (per * members));
+          continue;
+        }
         // Interleaved rounds, the order swapped every round, so that other work on the
         // machine hits both; the fastest run of each (wall and CPU apart). The spread of the
         // per-round ratios says how much that work disturbed this case.
