@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 FIXTURE = """cmake_minimum_required(VERSION 3.16)
 project(pass_regex_fixture NONE)
@@ -26,10 +27,28 @@ set_tests_properties(plain PROPERTIES FAIL_REGULAR_EXPRESSION "FAIL")
 """
 
 
+def listing_tree(build_dir, into):
+    """Copies build_dir's CTestTestfile.cmake files, in their folders, into `into`.
+
+    ctest writes Testing/Temporary/LastTest.log in the tree it lists, even with --show-only:
+    run on the build tree while the suite runs, it replaced the suite's own log, and the output
+    of the suite's failed tests was lost. The copies still include the discovered GoogleTest
+    lists from the build tree by their absolute paths (read only).
+    """
+    for root, dirs, files in os.walk(build_dir):
+        dirs[:] = [d for d in dirs if d not in ("CMakeFiles", "Testing")]
+        if "CTestTestfile.cmake" in files:
+            target = os.path.join(into, os.path.relpath(root, build_dir))
+            os.makedirs(target, exist_ok=True)
+            shutil.copy(os.path.join(root, "CTestTestfile.cmake"), target)
+
+
 def offenders(ctest, build_dir):
     """(number of tests, names of those with PASS_REGULAR_EXPRESSION)."""
-    proc = subprocess.run([ctest, "--test-dir", build_dir, "--show-only=json-v1"],
-                          capture_output=True, text=True)
+    with tempfile.TemporaryDirectory() as listing:
+        listing_tree(build_dir, listing)
+        proc = subprocess.run([ctest, "--test-dir", listing, "--show-only=json-v1"],
+                              capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"ctest --show-only failed ({proc.returncode}): {proc.stderr.strip()}")
     tests = json.loads(proc.stdout)["tests"]
