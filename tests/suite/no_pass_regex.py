@@ -33,7 +33,9 @@ def listing_tree(build_dir, into):
     ctest writes Testing/Temporary/LastTest.log in the tree it lists, even with --show-only:
     run on the build tree while the suite runs, it replaced the suite's own log, and the output
     of the suite's failed tests was lost. The copies still include the discovered GoogleTest
-    lists from the build tree by their absolute paths (read only).
+    lists from the build tree by their absolute paths (read only). ctest runs in the copy, where
+    it then writes its Testing/ folder (without a CMakeCache.txt beside the tests it writes it
+    in its working directory).
     """
     for root, dirs, files in os.walk(build_dir):
         dirs[:] = [d for d in dirs if d not in ("CMakeFiles", "Testing")]
@@ -48,7 +50,7 @@ def offenders(ctest, build_dir):
     with tempfile.TemporaryDirectory() as listing:
         listing_tree(build_dir, listing)
         proc = subprocess.run([ctest, "--test-dir", listing, "--show-only=json-v1"],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, cwd=listing)
     if proc.returncode != 0:
         raise RuntimeError(f"ctest --show-only failed ({proc.returncode}): {proc.stderr.strip()}")
     tests = json.loads(proc.stdout)["tests"]
