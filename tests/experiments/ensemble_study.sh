@@ -42,9 +42,10 @@ case $case in
     /usr/bin/python3 "$here/check_results.py" "$tmp/out" "$steps" $attempts \
       "error:5=worker.[0-9]+.exited.with.code.3" | tail -1 | grep "^ok: " || fail "check_results.py"
     workers=$(ls "$tmp/out/logs"/worker_*.log | wc -l)
-    # 10 simulations, 4 per worker, plus the retry's: 4 or 5 workers (a worker whose next
-    # simulation is not there yet when it is free is ended).
-    [[ $workers -ge 4 && $workers -lt 10 ]] || fail "$workers workers for 10 simulations"
+    # 10 simulations and the retry, at most 4 a worker: 3 workers at least (usually 4 or 5: a
+    # worker that finds nothing pending when it is free is ended, and one whose last
+    # simulation runs late leaves the rest to the others: 0 2 4 6 / 1 3 5-crash / 5 7 8 9).
+    [[ $workers -ge 3 && $workers -lt 10 ]] || fail "$workers workers for 10 simulations"
     for f in "$tmp/out/logs"/member_*_attempt*.log; do
       [[ $(readlink "$f") == worker_*.log ]] || fail "$f is not a link to its worker's log"
     done
