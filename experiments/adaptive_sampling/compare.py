@@ -7,6 +7,9 @@ usage: experiments/adaptive_sampling/compare.py [--surge build/bin/surge] [--out
                                                 [--seeds 1 2 3] [--breed YAML-MAP]
                                                 [KEY=VALUE ...]
 
+Then the mean validation error in each (alpha, ic) cell over the seeds, with the training
+members run there per seed: where each sampler leaves its error.
+
 KEY=VALUE: overrides of heat2d_alpha.yaml given to both samplers' runs (a larger ensemble,
 say: parameters.train_members=256).
 
@@ -45,18 +48,26 @@ def run(surge, out, name, sampler, seed, overrides):
         role = [r.decode() if isinstance(r, bytes) else r for r in f["members"].attrs["role"]]
         params = f["members/parameters"][:]
         alpha = params[:, names.index("alpha")]
+        ic = params[:, names.index("ic")]
         # The members that ran: a member still pending when training stopped is in the table
         # (Halton's are all drawn up front) but delivered nothing.
         ran = np.array([r == "train" for r in role]) & (f["members/samples"][:] > 0)
         train_alpha = alpha[ran]
-        validation = params[[r == "validation" for r in role]]
+        is_validation = np.array([r == "validation" for r in role])
+        validation = params[is_validation]
+        # final_validation's rows follow its simulation ids: the members' (alpha, ic) by id.
+        by_id = {int(i): k for k, i in enumerate(f["members/simulation_id"][:])}
+        rows_of = [by_id[int(i)] for i in ids]
+        judged = (alpha[rows_of], ic[rows_of])
+        trained = (alpha[ran], ic[ran])
         batches = int(f.attrs["batches"])
         train_wall = f["training/wall_time_s"][-1]
     worst = np.sort(per)[::-1][:max(1, len(per) // 10)]
     return {"dir": d, "mean": float(per.mean()), "worst": float(worst.mean()), "wall": wall,
             "train_wall": float(train_wall), "batches": batches, "members": len(train_alpha),
             "ids": ids.tolist(),
-            "validation": validation.tolist(), "low_alpha": float(np.mean(train_alpha < 0.1))}
+            "validation": validation.tolist(), "low_alpha": float(np.mean(train_alpha < 0.1)),
+            "per": per, "judged": judged, "trained": trained}
 
 
 def main():
@@ -95,6 +106,39 @@ def main():
         print(f"| **{n}, mean of seeds** | | | | {100 * mean[n]:.2f} % | {100 * worst[n]:.2f} % | |")
     print(f"\nbreed / halton: mean {mean['breed'] / mean['halton']:.2f}x, worst decile "
           f"{worst['breed'] / worst['halton']:.2f}x (target: worst decile <= 0.7x, mean <= 1x)")
+    print_cells(rows)
+
+
+ALPHA_BANDS = [0.01, 0.02, 0.05, 0.1, 0.3, 1.0]
+IC_BANDS = [100, 200, 300, 500]
+
+
+def print_cells(rows):
+    """Where the error is: the mean validation error in each (alpha, ic) cell over all seeds,
+    and the training members run there per seed (in brackets), halton then breed."""
+    def in_cell(a, c, i, j):  # half-open bands, the last one closed
+        last_a, last_c = i + 2 == len(ALPHA_BANDS), j + 2 == len(IC_BANDS)
+        return ((a >= ALPHA_BANDS[i]) & ((a < ALPHA_BANDS[i + 1]) | (last_a & (a == ALPHA_BANDS[-1])))
+                & (c >= IC_BANDS[j]) & ((c < IC_BANDS[j + 1]) | (last_c & (c == IC_BANDS[-1]))))
+    names = list(rows)
+    head = " | ".join(f"ic {IC_BANDS[j]}-{IC_BANDS[j + 1]}: {n}"
+                      for j in range(len(IC_BANDS) - 1) for n in names)
+    print(f"\nmean validation rel. L2 by cell (training members per seed)\n\n| alpha | {head} |")
+    print("|---|" + "---|" * ((len(IC_BANDS) - 1) * len(names)))
+    for i in range(len(ALPHA_BANDS) - 1):
+        out = []
+        for j in range(len(IC_BANDS) - 1):
+            for n in names:
+                err, count, members = 0.0, 0, 0
+                for r in rows[n]:
+                    m = in_cell(*r["judged"], i, j)
+                    err += float(r["per"][m].sum())
+                    count += int(m.sum())
+                    members += int(in_cell(*r["trained"], i, j).sum())
+                per_seed = members / len(rows[n])
+                out.append(f"{100 * err / count:.2f} % ({per_seed:.0f})" if count else
+                           f"- ({per_seed:.0f})")
+        print(f"| {ALPHA_BANDS[i]}-{ALPHA_BANDS[i + 1]} | " + " | ".join(out) + " |")
 
 
 if __name__ == "__main__":
