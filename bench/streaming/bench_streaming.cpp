@@ -5,9 +5,11 @@
 // fields' bytes a message). Fields of 16 KiB, 256 KiB and 4 MiB from 1 and 4 members.
 // Also the bytes moved per second of CPU time of the whole process (every thread: senders,
 // receiver, ZeroMQ's I/O threads), which other work on a shared machine disturbs far less
-// than the wall-clock rate, and a second peer: raw ZeroMQ whose receiver reads every byte
-// once (XXH3 of each message), the least a receiver that verifies its data must do; raw
-// ZeroMQ never reads what it receives. Each case runs 7 interleaved rounds (raw, surge, then
+// than the wall-clock rate, and two more peers: raw ZeroMQ whose receiver reads every byte
+// once (XXH3 of each message), the least a receiver that verifies its data must do, and raw
+// ZeroMQ whose sender also hashes each message before it sends it, the least a protocol with
+// a checksum at both ends does (surge's: the client's hash, the receiver's check); raw ZeroMQ
+// never reads what it receives. Each case runs 7 interleaved rounds (raw, surge, then
 // surge, raw, ...: the order swapped every round, so that drift in other load on the machine
 // hits both) and keeps the fastest run of each, wall and CPU time apart: on a shared machine
 // the best run is the one least disturbed, for the bound as for surge. The line of each case
@@ -18,6 +20,7 @@
 //   RESULT streaming_ingest_<size>_<members>m measured=<GB/s> unit=GB/s bound=<raw GB/s>
 //   RESULT streaming_cpu_<size>_<members>m measured=<GB/cpu-s> unit=GB/cpu-s bound=<raw>
 //   RESULT streaming_vs_read_<size>_<members>m measured=<GB/s> unit=GB/s bound=<raw + read>
+//   RESULT streaming_vs_verified_<size>_<members>m measured=<GB/s> unit=GB/s bound=<raw + 2 reads>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -82,10 +85,15 @@ int fields_per_message(std::size_t bytes) {
                                              static_cast<std::size_t>(ClientConfig{}.batch_bytes)));
 }
 
+// What raw ZeroMQ does with each message besides moving it.
+enum class Reads { none, receiver, both_ends };
+
 // Seconds for `members` PUSH threads to move `per_member` fields of `bytes` each, gathered
 // as surge gathers them (fields_per_message), to one PULL socket that receives them and does
-// nothing with them, or (`read`) hashes each message once.
-Cost raw_zmq(std::size_t bytes, int members, int per_member, bool read) {
+// nothing with them, or hashes each message once on receipt (Reads::receiver), and before it
+// is sent too (Reads::both_ends).
+Cost raw_zmq(std::size_t bytes, int members, int per_member, Reads reads) {
+  const bool read = reads != Reads::none;
   const int gather = fields_per_message(bytes);
   const int messages = (per_member + gather - 1) / gather;
   zmq::context_t ctx(1);
@@ -103,8 +111,13 @@ Cost raw_zmq(std::size_t bytes, int members, int per_member, bool read) {
       push.set(zmq::sockopt::linger, -1);
       push.connect(endpoint);
       std::vector<double> field(gather * bytes / sizeof(double), 1.0);
+      std::uint64_t sent = 0;
       ready.arrive_and_wait();
-      for (int i = 0; i < messages; ++i) push.send(zmq::buffer(field));  // one copy
+      for (int i = 0; i < messages; ++i) {
+        if (reads == Reads::both_ends) sent += xxh3(field.data(), field.size() * sizeof(double), 1);
+        push.send(zmq::buffer(field));  // one copy
+      }
+      if (sent == 1) std::printf(" ");  // keeps the hashes
     });
   }
   ready.arrive_and_wait();
@@ -202,7 +215,7 @@ int main(int argc, char** argv) {
         {"16KiB", 16 << 10, 16384}, {"256KiB", 256 << 10, 2048}, {"4MiB", 4 << 20, 160}};
     struct Result {
       std::string name;
-      double gbs, raw_gbs, cpu_gbs, raw_cpu_gbs, read_gbs;
+      double gbs, raw_gbs, cpu_gbs, raw_cpu_gbs, read_gbs, verified_gbs;
     };
     std::vector<Result> results;
     for (const Case& c : cases) {
@@ -214,7 +227,7 @@ int main(int argc, char** argv) {
         if (!only_peer.empty()) {  // one peer, for profiling
           Cost best{1e300, 1e300};
           for (int r = 0; r < kRounds; ++r) {
-            const Cost k = only_peer == "raw" ? raw_zmq(c.bytes, members, per, false)
+            const Cost k = only_peer == "raw" ? raw_zmq(c.bytes, members, per, Reads::none)
                                               : surge_ingest(c.bytes, members, per);
             best = {std::min(best.wall, k.wall), std::min(best.cpu, k.cpu)};
           }
@@ -227,18 +240,19 @@ int main(int argc, char** argv) {
         // machine hits both; the fastest run of each (wall and CPU apart). The spread of the
         // per-round ratios says how much that work disturbed this case.
         Cost raw{1e300, 1e300}, surge{1e300, 1e300};
-        double read = 1e300;
+        double read = 1e300, verified = 1e300;
         std::vector<double> round_ratios;
         for (int r = 0; r < kRounds; ++r) {
           Cost a{}, b{};
           if (r % 2 == 0) {
-            a = raw_zmq(c.bytes, members, per, false);
+            a = raw_zmq(c.bytes, members, per, Reads::none);
             b = surge_ingest(c.bytes, members, per);
           } else {
             b = surge_ingest(c.bytes, members, per);
-            a = raw_zmq(c.bytes, members, per, false);
+            a = raw_zmq(c.bytes, members, per, Reads::none);
           }
-          read = std::min(read, raw_zmq(c.bytes, members, per, true).wall);
+          read = std::min(read, raw_zmq(c.bytes, members, per, Reads::receiver).wall);
+          verified = std::min(verified, raw_zmq(c.bytes, members, per, Reads::both_ends).wall);
           raw = {std::min(raw.wall, a.wall), std::min(raw.cpu, a.cpu)};
           surge = {std::min(surge.wall, b.wall), std::min(surge.cpu, b.cpu)};
           round_ratios.push_back(a.wall / b.wall);
@@ -258,7 +272,8 @@ int main(int argc, char** argv) {
             1e6 * raw.cpu / (per * members), round_ratios.front(), round_ratios.back(), median);
         std::fflush(stdout);
         results.push_back({std::string(c.name) + "_" + std::to_string(members) + "m", gbs, raw_gbs,
-                           bytes / surge.cpu / 1e9, bytes / raw.cpu / 1e9, bytes / read / 1e9});
+                           bytes / surge.cpu / 1e9, bytes / raw.cpu / 1e9, bytes / read / 1e9,
+                           bytes / verified / 1e9});
       }
     }
     for (const Result& r : results)
@@ -267,6 +282,8 @@ int main(int argc, char** argv) {
       surge::bench::print_result("streaming_cpu_" + r.name, r.cpu_gbs, "GB/cpu-s", r.raw_cpu_gbs);
     for (const Result& r : results)
       surge::bench::print_result("streaming_vs_read_" + r.name, r.gbs, "GB/s", r.read_gbs);
+    for (const Result& r : results)
+      surge::bench::print_result("streaming_vs_verified_" + r.name, r.gbs, "GB/s", r.verified_gbs);
   } catch (const surge::core::Error& e) {
     std::fprintf(stderr, "bench_streaming: %s\n", surge::core::describe(e).c_str());
     return 1;
