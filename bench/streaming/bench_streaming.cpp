@@ -61,6 +61,12 @@ double cpu_seconds() {
 struct Cost {
   double wall, cpu;
 };
+constexpr Cost kNoRun{1e300, 1e300};
+
+// The better of two runs, wall and CPU time apart.
+Cost best_of(const Cost& a, const Cost& b) {
+  return {std::min(a.wall, b.wall), std::min(a.cpu, b.cpu)};
+}
 
 // Blocks until `count` threads have arrived.
 class Latch {
@@ -186,6 +192,73 @@ Cost surge_ingest(std::size_t bytes, int members, int per_member) {
   zero_copy_share = double(stats.zero_copy_fields) / double(stats.fields);
   return cost;
 }
+// One peer alone ("surge" or "raw"), for profiling: its best of kRounds runs and its CPU
+// per field, no bound.
+void report_one_peer(const std::string& peer, const char* name, std::size_t bytes, int members,
+                     int per_member) {
+  Cost best = kNoRun;
+  for (int r = 0; r < kRounds; ++r) {
+    best = best_of(best, peer == "raw" ? raw_zmq(bytes, members, per_member, Reads::none)
+                                       : surge_ingest(bytes, members, per_member));
+  }
+  const double fields = double(per_member) * members;
+  std::printf("%-7s %d member(s), %s alone: %.2f GB/s, CPU per field %.1f us\n", name, members,
+              peer.c_str(), fields * double(bytes) / best.wall / 1e9, 1e6 * best.cpu / fields);
+}
+
+// One case of the sweep, its RESULT figures (GB/s, or GB per CPU second).
+struct Result {
+  std::string name;
+  double gbs, raw_gbs, cpu_gbs, raw_cpu_gbs, read_gbs, verified_gbs;
+};
+
+// `members` members streaming `per_member` fields of `bytes` each, surge against raw ZeroMQ in
+// interleaved rounds, the order swapped every round, so that other work on the machine hits
+// both; the fastest run of each (wall and CPU apart), and the peers that hash on receipt and at
+// both ends. The spread of the per-round ratios says how much that work disturbed this case.
+Result measure_case(const char* name, std::size_t field_bytes, int members, int per_member) {
+  const double fields = double(per_member) * members;
+  const double bytes = double(field_bytes) * fields;
+  Cost raw = kNoRun, surge = kNoRun;
+  double read = 1e300, verified = 1e300;
+  std::vector<double> round_ratios;
+  for (int r = 0; r < kRounds; ++r) {
+    Cost a{}, b{};
+    if (r % 2 == 0) {
+      a = raw_zmq(field_bytes, members, per_member, Reads::none);
+      b = surge_ingest(field_bytes, members, per_member);
+    } else {
+      b = surge_ingest(field_bytes, members, per_member);
+      a = raw_zmq(field_bytes, members, per_member, Reads::none);
+    }
+    read = std::min(read, raw_zmq(field_bytes, members, per_member, Reads::receiver).wall);
+    verified = std::min(verified, raw_zmq(field_bytes, members, per_member, Reads::both_ends).wall);
+    raw = best_of(raw, a);
+    surge = best_of(surge, b);
+    round_ratios.push_back(a.wall / b.wall);
+  }
+  std::sort(round_ratios.begin(), round_ratios.end());
+  const double median = round_ratios[round_ratios.size() / 2];
+  const double gbs = bytes / surge.wall / 1e9, raw_gbs = bytes / raw.wall / 1e9;
+  std::printf(
+      "%-7s %d member(s): surge %8.0f fields/s %6.2f GB/s | raw zmq %8.0f fields/s %6.2f "
+      "GB/s (%d a message, as surge's batches)"
+      " | %3.0f%% handed on uncopied | per CPU second: surge %.2f GB, raw %.2f GB"
+      " | CPU per field: surge %.1f us, raw %.1f us | round ratios %.2f-%.2f, median "
+      "%.2f\n",
+      name, members, fields / surge.wall, gbs, fields / raw.wall, raw_gbs,
+      fields_per_message(field_bytes), 100 * zero_copy_share, bytes / surge.cpu / 1e9,
+      bytes / raw.cpu / 1e9, 1e6 * surge.cpu / fields, 1e6 * raw.cpu / fields, round_ratios.front(),
+      round_ratios.back(), median);
+  std::fflush(stdout);
+  return {std::string(name) + "_" + std::to_string(members) + "m",
+          gbs,
+          raw_gbs,
+          bytes / surge.cpu / 1e9,
+          bytes / raw.cpu / 1e9,
+          bytes / read / 1e9,
+          bytes / verified / 1e9};
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -213,67 +286,17 @@ int main(int argc, char** argv) {
     };
     const Case cases[] = {
         {"16KiB", 16 << 10, 16384}, {"256KiB", 256 << 10, 2048}, {"4MiB", 4 << 20, 160}};
-    struct Result {
-      std::string name;
-      double gbs, raw_gbs, cpu_gbs, raw_cpu_gbs, read_gbs, verified_gbs;
-    };
     std::vector<Result> results;
     for (const Case& c : cases) {
       if (!only_size.empty() && only_size != c.name) continue;
       for (int members : {1, 4}) {
         if (only_members && members != only_members) continue;
         const int per = c.messages / members;
-        const double bytes = double(c.bytes) * per * members;
-        if (!only_peer.empty()) {  // one peer, for profiling
-          Cost best{1e300, 1e300};
-          for (int r = 0; r < kRounds; ++r) {
-            const Cost k = only_peer == "raw" ? raw_zmq(c.bytes, members, per, Reads::none)
-                                              : surge_ingest(c.bytes, members, per);
-            best = {std::min(best.wall, k.wall), std::min(best.cpu, k.cpu)};
-          }
-          std::printf("%-7s %d member(s), %s alone: %.2f GB/s, CPU per field %.1f us\n", c.name,
-                      members, only_peer.c_str(), bytes / best.wall / 1e9,
-                      1e6 * best.cpu / (per * members));
-          continue;
+        if (only_peer.empty()) {
+          results.push_back(measure_case(c.name, c.bytes, members, per));
+        } else {
+          report_one_peer(only_peer, c.name, c.bytes, members, per);
         }
-        // Interleaved rounds, the order swapped every round, so that other work on the
-        // machine hits both; the fastest run of each (wall and CPU apart). The spread of the
-        // per-round ratios says how much that work disturbed this case.
-        Cost raw{1e300, 1e300}, surge{1e300, 1e300};
-        double read = 1e300, verified = 1e300;
-        std::vector<double> round_ratios;
-        for (int r = 0; r < kRounds; ++r) {
-          Cost a{}, b{};
-          if (r % 2 == 0) {
-            a = raw_zmq(c.bytes, members, per, Reads::none);
-            b = surge_ingest(c.bytes, members, per);
-          } else {
-            b = surge_ingest(c.bytes, members, per);
-            a = raw_zmq(c.bytes, members, per, Reads::none);
-          }
-          read = std::min(read, raw_zmq(c.bytes, members, per, Reads::receiver).wall);
-          verified = std::min(verified, raw_zmq(c.bytes, members, per, Reads::both_ends).wall);
-          raw = {std::min(raw.wall, a.wall), std::min(raw.cpu, a.cpu)};
-          surge = {std::min(surge.wall, b.wall), std::min(surge.cpu, b.cpu)};
-          round_ratios.push_back(a.wall / b.wall);
-        }
-        std::sort(round_ratios.begin(), round_ratios.end());
-        const double median = round_ratios[round_ratios.size() / 2];
-        const double gbs = bytes / surge.wall / 1e9, raw_gbs = bytes / raw.wall / 1e9;
-        std::printf(
-            "%-7s %d member(s): surge %8.0f fields/s %6.2f GB/s | raw zmq %8.0f fields/s %6.2f "
-            "GB/s (%d a message, as surge's batches)"
-            " | %3.0f%% handed on uncopied | per CPU second: surge %.2f GB, raw %.2f GB"
-            " | CPU per field: surge %.1f us, raw %.1f us | round ratios %.2f-%.2f, median "
-            "%.2f\n",
-            c.name, members, per * members / surge.wall, gbs, per * members / raw.wall, raw_gbs,
-            fields_per_message(c.bytes), 100 * zero_copy_share, bytes / surge.cpu / 1e9,
-            bytes / raw.cpu / 1e9, 1e6 * surge.cpu / (per * members),
-            1e6 * raw.cpu / (per * members), round_ratios.front(), round_ratios.back(), median);
-        std::fflush(stdout);
-        results.push_back({std::string(c.name) + "_" + std::to_string(members) + "m", gbs, raw_gbs,
-                           bytes / surge.cpu / 1e9, bytes / raw.cpu / 1e9, bytes / read / 1e9,
-                           bytes / verified / 1e9});
       }
     }
     for (const Result& r : results)
