@@ -53,8 +53,7 @@ def run(surge, out, name, sampler, seed, overrides):
         # (Halton's are all drawn up front) but delivered nothing.
         ran = np.array([r == "train" for r in role]) & (f["members/samples"][:] > 0)
         train_alpha = alpha[ran]
-        is_validation = np.array([r == "validation" for r in role])
-        validation = params[is_validation]
+        validation = params[[r == "validation" for r in role]]
         # final_validation's rows follow its simulation ids: the members' (alpha, ic) by id.
         by_id = {int(i): k for k, i in enumerate(f["members/simulation_id"][:])}
         rows_of = [by_id[int(i)] for i in ids]
@@ -113,33 +112,35 @@ ALPHA_BANDS = [0.01, 0.02, 0.05, 0.1, 0.3, 1.0]
 IC_BANDS = [100, 200, 300, 500]
 
 
+def band(values, edges):
+    """Each value's band among edges[k] <= v < edges[k + 1], the top edge in the last band."""
+    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+
+
 def print_cells(rows):
     """Where the error is: the mean validation error in each (alpha, ic) cell over all seeds,
     and the training members run there per seed (in brackets), halton then breed."""
-    def in_cell(a, c, i, j):  # half-open bands, the last one closed
-        last_a, last_c = i + 2 == len(ALPHA_BANDS), j + 2 == len(IC_BANDS)
-        return ((a >= ALPHA_BANDS[i]) & ((a < ALPHA_BANDS[i + 1]) | (last_a & (a == ALPHA_BANDS[-1])))
-                & (c >= IC_BANDS[j]) & ((c < IC_BANDS[j + 1]) | (last_c & (c == IC_BANDS[-1]))))
+    shape = (len(ALPHA_BANDS) - 1, len(IC_BANDS) - 1)
+
+    def cells(alpha, ic):  # each member's cell as one index
+        return np.ravel_multi_index((band(alpha, ALPHA_BANDS), band(ic, IC_BANDS)), shape)
+
+    size = shape[0] * shape[1]
+    table = {}
+    for n, runs in rows.items():
+        err = sum(np.bincount(cells(*r["judged"]), weights=r["per"], minlength=size) for r in runs)
+        judged = sum(np.bincount(cells(*r["judged"]), minlength=size) for r in runs)
+        trained = sum(np.bincount(cells(*r["trained"]), minlength=size) for r in runs) / len(runs)
+        table[n] = [f"{100 * e / k:.2f} % ({t:.0f})" if k else f"- ({t:.0f})"
+                    for e, k, t in zip(err, judged, trained)]
     names = list(rows)
     head = " | ".join(f"ic {IC_BANDS[j]}-{IC_BANDS[j + 1]}: {n}"
-                      for j in range(len(IC_BANDS) - 1) for n in names)
+                      for j in range(shape[1]) for n in names)
     print(f"\nmean validation rel. L2 by cell (training members per seed)\n\n| alpha | {head} |")
-    print("|---|" + "---|" * ((len(IC_BANDS) - 1) * len(names)))
-    for i in range(len(ALPHA_BANDS) - 1):
-        out = []
-        for j in range(len(IC_BANDS) - 1):
-            for n in names:
-                err, count, members = 0.0, 0, 0
-                for r in rows[n]:
-                    m = in_cell(*r["judged"], i, j)
-                    err += float(r["per"][m].sum())
-                    count += int(m.sum())
-                    members += int(in_cell(*r["trained"], i, j).sum())
-                per_seed = members / len(rows[n])
-                out.append(f"{100 * err / count:.2f} % ({per_seed:.0f})" if count else
-                           f"- ({per_seed:.0f})")
+    print("|---|" + "---|" * (shape[1] * len(names)))
+    for i in range(shape[0]):
+        out = [table[n][i * shape[1] + j] for j in range(shape[1]) for n in names]
         print(f"| {ALPHA_BANDS[i]}-{ALPHA_BANDS[i + 1]} | " + " | ".join(out) + " |")
-
 
 if __name__ == "__main__":
     main()
