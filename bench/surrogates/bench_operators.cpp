@@ -22,6 +22,7 @@
 #include "surge/core/allocator.hpp"
 #include "surge/reservoir/registry.hpp"
 #include "surge/surrogates/trainer.hpp"
+#include "timed_training.hpp"
 
 using namespace surge;
 
@@ -102,14 +103,9 @@ double trainer_rate(const Case& cs, const std::vector<reservoir::Sample>& pool, 
   c.threads.intra_op = intra;
   c.threads.blas = blas;
   surrogates::Trainer trainer(model_config(cs), c, description(cs));
-  double t_warm = 0, t_end = 0;
-  (void)trainer.train(*buffer, {}, [&](const surrogates::TrainingRecord& r) {
-    if (r.batch == warm) t_warm = bench::now_seconds();
-    t_end = bench::now_seconds();
-  });
-  const auto& t = trainer.timing();
-  *assembly_share = t.assembly_seconds / (t.assembly_seconds + t.step_seconds + t.wait_seconds);
-  return static_cast<double>(batches) * cs.batch / (t_end - t_warm);
+  const auto [rate, share] = bench::timed_training(trainer, *buffer, warm, batches, cs.batch);
+  *assembly_share = share;
+  return rate;
 }
 
 // Samples/s of Adam steps of `model` on pre-built normalised tensors.

@@ -15,6 +15,7 @@
 #include "surge/core/allocator.hpp"
 #include "surge/reservoir/registry.hpp"
 #include "surge/surrogates/trainer.hpp"
+#include "timed_training.hpp"
 
 #include <torch/torch.h>
 
@@ -47,7 +48,7 @@ surrogates::IoDescription description() {
 }
 
 // Trainer samples/s over `batches` batches after `warm` warm-up batches, and the assembly
-// share of the step.
+// share of the step over the same batches.
 std::pair<double, double> trainer_rate(const std::vector<reservoir::Sample>& pool, int batch,
                                        int warm, int batches) {
   core::Pluggable part;
@@ -67,14 +68,7 @@ std::pair<double, double> trainer_rate(const std::vector<reservoir::Sample>& poo
   core::Pluggable model;
   model.type = "mlp";
   surrogates::Trainer trainer(model, c, description());
-  double t_warm = 0, t_end = 0;
-  (void)trainer.train(*buffer, {}, [&](const surrogates::TrainingRecord& r) {
-    if (r.batch == warm) t_warm = bench::now_seconds();
-    t_end = bench::now_seconds();
-  });
-  const auto& t = trainer.timing();
-  const double share = t.assembly_seconds / (t.assembly_seconds + t.step_seconds + t.wait_seconds);
-  return {static_cast<double>(batches) * batch / (t_end - t_warm), share};
+  return bench::timed_training(trainer, *buffer, warm, batches, batch);
 }
 
 // The same MLP and optimizer in a plain LibTorch loop over pre-built tensors.
