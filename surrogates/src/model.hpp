@@ -127,6 +127,9 @@ class Normaliser {
 // is null.
 void add_shifted_sums(const float* v, float* copy, std::int64_t n, double shift, double* s1,
                       double* s2);
+// The same sums of v - shift, and sum((w - v)^2) over the same n values to *se, in one pass.
+void add_error_sums(const float* v, const float* w, std::int64_t n, double shift, double* s1,
+                    double* s2, double* se);
 
 // next_step models: statistics of the states (which normalise the input state, and the target
 // when it is the state) and of the increments s(k + stride) - s(k) (the target otherwise).

@@ -60,18 +60,21 @@ typedef float Float8 __attribute__((vector_size(32)));
 // Blocks of 256 values are summed in float vectors (exact enough: 256 terms), the blocks in
 // double. Compiled twice on x86-64, with AVX2 and without, the loader picking the one the
 // machine runs: about 5 times faster than eight double accumulators with SSE2 alone.
-template <bool kCopy>
+// One pass over v[0, n): sum(v - shift) and sum((v - shift)^2) into *s1 and *s2; with kCopy,
+// v copied to `copy`; with kError, sum((w - v)^2) into *se.
+template <bool kCopy, bool kError>
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-void shifted_block_sums(const float* v, float* copy, std::int64_t n, double shift, double* s1,
-                        double* s2) {
+void block_sums(const float* v, const float* w, float* copy, std::int64_t n, double shift,
+                double* s1, double* s2, double* se) {
   constexpr std::int64_t kBlock = 256;
   const auto fs = static_cast<float>(shift);
-  double t1 = 0.0, t2 = 0.0;
+  double t1 = 0.0, t2 = 0.0, te = 0.0;
   for (std::int64_t at = 0; at < n; at += kBlock) {
     const std::int64_t end = std::min(n, at + kBlock);
     Float8 a0 = {}, b0 = {}, a1 = {}, b1 = {};  // two pairs: independent add chains
+    Float8 e0 = {}, e1 = {};
     std::int64_t i = at;
     for (; i + 16 <= end; i += 16) {
       Float8 f0, f1;
@@ -81,15 +84,24 @@ void shifted_block_sums(const float* v, float* copy, std::int64_t n, double shif
         std::memcpy(copy + i, &f0, sizeof f0);
         std::memcpy(copy + i + 8, &f1, sizeof f1);
       }
+      if (kError) {
+        Float8 g0, g1;
+        std::memcpy(&g0, w + i, sizeof g0);
+        std::memcpy(&g1, w + i + 8, sizeof g1);
+        const Float8 h0 = g0 - f0, h1 = g1 - f1;
+        e0 += h0 * h0;
+        e1 += h1 * h1;
+      }
       const Float8 d0 = f0 - fs, d1 = f1 - fs;
       a0 += d0;
       b0 += d0 * d0;
       a1 += d1;
       b1 += d1 * d1;
     }
-    float sa = 0.0f, sb = 0.0f;
+    float sa = 0.0f, sb = 0.0f, sc = 0.0f;
     for (; i < end; ++i) {
       if (kCopy) copy[i] = v[i];
+      if (kError) sc += (w[i] - v[i]) * (w[i] - v[i]);
       const float d = v[i] - fs;
       sa += d;
       sb += d * d;
@@ -97,15 +109,18 @@ void shifted_block_sums(const float* v, float* copy, std::int64_t n, double shif
     for (int k = 0; k < 8; ++k) {
       sa += a0[k] + a1[k];
       sb += b0[k] + b1[k];
+      if (kError) sc += e0[k] + e1[k];
     }
     t1 += sa;
     t2 += sb;
+    te += sc;
   }
   // The part of the shift a float cannot hold, r: sum(v - shift) = sum(d) - n r and
   // sum((v - shift)^2) = sum(d^2) - 2 r sum(d) + n r^2.
   const double r = shift - static_cast<double>(fs), count = static_cast<double>(n);
   *s1 += t1 - count * r;
   *s2 += t2 - 2.0 * r * t1 + count * r * r;
+  if (kError) *se += te;
 }
 
 }  // namespace
@@ -113,9 +128,14 @@ void shifted_block_sums(const float* v, float* copy, std::int64_t n, double shif
 void add_shifted_sums(const float* v, float* copy, std::int64_t n, double shift, double* s1,
                       double* s2) {
   if (copy)
-    shifted_block_sums<true>(v, copy, n, shift, s1, s2);
+    block_sums<true, false>(v, nullptr, copy, n, shift, s1, s2, nullptr);
   else
-    shifted_block_sums<false>(v, copy, n, shift, s1, s2);
+    block_sums<false, false>(v, nullptr, nullptr, n, shift, s1, s2, nullptr);
+}
+
+void add_error_sums(const float* v, const float* w, std::int64_t n, double shift, double* s1,
+                    double* s2, double* se) {
+  block_sums<false, true>(v, w, nullptr, n, shift, s1, s2, se);
 }
 
 std::vector<double> Normaliser::batch_sums(const torch::Tensor& y) const {

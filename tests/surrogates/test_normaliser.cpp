@@ -1,6 +1,7 @@
 // The running statistics' batch sums: the block-float kernel against sums in long double, on
 // lengths that leave a tail, with a shift a float cannot hold, and with and without the copy
-// made in the same pass; and the Normaliser's batch_sums through it.
+// made in the same pass, or the squared error summed in it; and the Normaliser's batch_sums
+// through it.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -39,6 +40,34 @@ TEST(Normaliser, ShiftedSumsMatchLongDoubleSumsAndCopyExactly) {
             << n << " " << shift;
       }
       EXPECT_EQ(copy, v) << n;
+    }
+  }
+}
+
+// The trainer's per-item errors (Impl::item_errors): sum((w - v)^2) in the same pass as the
+// shifted sums of v, which stay those of add_shifted_sums bit for bit.
+TEST(Normaliser, ErrorSumsMatchLongDoubleSumsAndLeaveTheShiftedSumsAsTheyWere) {
+  std::mt19937_64 rng(12);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (std::int64_t n : {0, 1, 15, 16, 255, 256, 257, 4096, 100003}) {
+    std::vector<float> v(static_cast<std::size_t>(n)), w(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      v[i] = normal(rng);
+      w[i] = v[i] + 0.01f * normal(rng);
+    }
+    for (double shift : {0.0, -6.0 / 7.0}) {
+      long double e = 0;
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const long double d = static_cast<long double>(w[i]) - static_cast<long double>(v[i]);
+        e += d * d;
+      }
+      double s1 = 1.0, s2 = 2.0, se = 3.0, r1 = 1.0, r2 = 2.0;
+      add_error_sums(v.data(), w.data(), n, shift, &s1, &s2, &se);
+      add_shifted_sums(v.data(), nullptr, n, shift, &r1, &r2);
+      EXPECT_EQ(s1, r1) << n;
+      EXPECT_EQ(s2, r2) << n;
+      EXPECT_NEAR(se - 3.0, static_cast<double>(e), 1e-5 * static_cast<double>(e) + 1e-12)
+          << n << " " << shift;
     }
   }
 }
