@@ -138,6 +138,54 @@ void add_error_sums(const float* v, const float* w, std::int64_t n, double shift
   block_sums<false, true>(v, w, nullptr, n, shift, s1, s2, se);
 }
 
+torch::Tensor field_square_sums(const torch::Tensor& t, std::int64_t fields) {
+  return torch::linalg_vector_norm(t.reshape({t.size(0), fields, -1}), 2, {2}).square_();
+}
+
+torch::Tensor relative_from_sums(const torch::Tensor& se, const torch::Tensor& energy,
+                                 double nodes) {
+  return (se / energy.clamp_min(kTinyEnergy * nodes)).sqrt().mean(1);
+}
+
+std::pair<torch::Tensor, torch::Tensor> item_errors(const torch::Tensor& out,
+                                                    const torch::Tensor& y,
+                                                    const std::vector<double>& shift) {
+  torch::NoGradGuard no_grad;
+  const std::int64_t items = y.size(0), c = static_cast<std::int64_t>(shift.size());
+  const std::int64_t nodes = y.size(1) / c;
+  if (out.is_cpu() && y.is_cpu() && out.scalar_type() == torch::kFloat &&
+      y.scalar_type() == torch::kFloat && out.is_contiguous() && y.is_contiguous()) {
+    torch::Tensor per_item = torch::empty({items}, torch::kFloat);
+    torch::Tensor relative = torch::empty({items}, torch::kFloat);
+    const float* o = out.data_ptr<float>();
+    const float* t = y.data_ptr<float>();
+    float* pi = per_item.data_ptr<float>();
+    float* ri = relative.data_ptr<float>();
+    for (std::int64_t i = 0; i < items; ++i) {
+      double se_sum = 0.0, rel_sum = 0.0;
+      for (std::int64_t f = 0; f < c; ++f) {
+        const std::int64_t at = (i * c + f) * nodes;
+        double s1 = 0.0, energy = 0.0, se = 0.0;  // sum(y + s), sum((y + s)^2), sum(err^2)
+        add_error_sums(t + at, o + at, nodes, -shift[static_cast<std::size_t>(f)], &s1, &energy,
+                       &se);
+        se_sum += se;
+        rel_sum += std::sqrt(se / std::max(energy, kTinyEnergy * static_cast<double>(nodes)));
+      }
+      pi[i] = static_cast<float>(se_sum / static_cast<double>(c * nodes));
+      ri[i] = static_cast<float>(rel_sum / static_cast<double>(c));
+    }
+    return {per_item, relative};
+  }
+  const torch::Tensor yf = y.reshape({items, c, -1});
+  const torch::Tensor se = field_square_sums(out - y, c);
+  const torch::Tensor s = torch::tensor(shift, y.options().dtype(torch::kDouble)).to(y.dtype());
+  const torch::Tensor energy = field_square_sums(yf, c)
+                                   .add_(yf.sum(2).mul_(s * 2))
+                                   .add_(s.square() * static_cast<double>(nodes));
+  return {se.sum(1).div_(static_cast<double>(c * nodes)),
+          relative_from_sums(se, energy, static_cast<double>(nodes))};
+}
+
 std::vector<double> Normaliser::batch_sums(const torch::Tensor& y) const {
   // One pass over the floats with double accumulators: no temporary tensors, so that the
   // statistics stay a small share of a step even for large fields.

@@ -253,77 +253,27 @@ struct Trainer::Impl {
   }
 
   // field_from_parameters: each item's MSE in normalised units ([items], the loss it adds to
-  // the batch's mean) and its relative L2 error (relative_from_sums), from the outputs and the
-  // targets y [items, fields * nodes] in normalised units: y = (u - mean) / std per field, so
-  // u / std = y + s with s = mean / std and the std cancels. No gradient. CPU floats go through
-  // one pass per item and field (add_error_sums: sum((out - y)^2) and sum((y + s)^2) at once,
-  // no temporary: 135 us a step at batch 256 of 64^2 fields, 19 us at batch 32, where the
-  // tensor expressions below took 500 us and 130 us, 4.5 % of either step, bench_surrogates
-  // 2026-12-07); other tensors (a GPU's) through those four tensor passes: a field's
-  // sum((y + s)^2) is sum(y^2) + 2 s sum(y) + nodes s^2.
+  // the batch's mean) and its relative L2 error, from the outputs and the targets y [items,
+  // fields * nodes] in normalised units: y = (u - mean) / std per field, so u / std = y + s
+  // with s = mean / std and the std cancels (detail::item_errors). No gradient.
   [[nodiscard]] std::pair<torch::Tensor, torch::Tensor> item_errors(const torch::Tensor& out,
                                                                     const torch::Tensor& y) const {
-    torch::NoGradGuard no_grad;
-    const std::int64_t items = y.size(0), c = static_cast<std::int64_t>(io.fields.size());
-    const std::int64_t nodes = y.size(1) / c;
-    const std::vector<double> mean = norm.state.mean(), sd = norm.state.std();
-    if (out.is_cpu() && y.is_cpu() && out.scalar_type() == torch::kFloat &&
-        y.scalar_type() == torch::kFloat && out.is_contiguous() && y.is_contiguous()) {
-      torch::Tensor per_item = torch::empty({items}, torch::kFloat);
-      torch::Tensor relative = torch::empty({items}, torch::kFloat);
-      const float* o = out.data_ptr<float>();
-      const float* t = y.data_ptr<float>();
-      float* pi = per_item.data_ptr<float>();
-      float* ri = relative.data_ptr<float>();
-      for (std::int64_t i = 0; i < items; ++i) {
-        double se_sum = 0.0, rel_sum = 0.0;
-        for (std::int64_t f = 0; f < c; ++f) {
-          const std::int64_t at = (i * c + f) * nodes;
-          double s1 = 0.0, energy = 0.0, se = 0.0;  // sum(y + s), sum((y + s)^2), sum(err^2)
-          const auto k = static_cast<std::size_t>(f);
-          detail::add_error_sums(t + at, o + at, nodes, -mean[k] / sd[k], &s1, &energy, &se);
-          se_sum += se;
-          rel_sum += std::sqrt(se / std::max(energy, kTinyEnergy * static_cast<double>(nodes)));
-        }
-        pi[i] = static_cast<float>(se_sum / static_cast<double>(c * nodes));
-        ri[i] = static_cast<float>(rel_sum / static_cast<double>(c));
-      }
-      return {per_item, relative};
-    }
-    const torch::Tensor yf = y.reshape({items, c, -1});
-    const torch::Tensor se = field_square_sums(out.detach() - y);
-    const torch::Tensor s =
-        (norm.state.out_mean() * norm.state.out_inv_std()).reshape({c, -1}).select(1, 0);
-    const torch::Tensor energy = field_square_sums(yf)
-                                     .add_(yf.sum(2).mul_(s * 2))
-                                     .add_(s.square() * static_cast<double>(nodes));
-    return {se.sum(1).div_(static_cast<double>(c * nodes)),
-            relative_from_sums(se, energy, static_cast<double>(nodes))};
+    const std::vector<double>& mean = norm.state.mean();
+    const std::vector<double> sd = norm.state.std();
+    std::vector<double> shift(mean.size());
+    for (std::size_t f = 0; f < mean.size(); ++f) shift[f] = mean[f] / sd[f];
+    return detail::item_errors(out.detach(), y, shift);
   }
   // Each item's relative L2 error, the mean over its fields of ||error|| / ||target||, from the
   // error and the target [items, fields * nodes] or [items, fields, nx, ny], both in one unit
   // per field (the std cancels). [items].
   [[nodiscard]] torch::Tensor relative_errors(const torch::Tensor& error,
                                               const torch::Tensor& target) const {
-    const torch::Tensor energy = field_square_sums(target);
-    const double nodes = static_cast<double>(target.numel()) / static_cast<double>(energy.numel());
-    return relative_from_sums(field_square_sums(error), energy, nodes);
-  }
-  // Per item and field, the sum of the squares of t [items, fields * nodes] or [items, fields,
-  // nx, ny]: [items, fields].
-  [[nodiscard]] torch::Tensor field_square_sums(const torch::Tensor& t) const {
     const auto c = static_cast<std::int64_t>(io.fields.size());
-    return torch::linalg_vector_norm(t.reshape({t.size(0), c, -1}), 2, {2}).square_();
+    const torch::Tensor energy = detail::field_square_sums(target, c);
+    const double nodes = static_cast<double>(target.numel()) / static_cast<double>(energy.numel());
+    return detail::relative_from_sums(detail::field_square_sums(error, c), energy, nodes);
   }
-  // The mean over the fields of sqrt(sum error^2 / sum target^2), from those sums [items,
-  // fields] over `nodes` values each. [items].
-  [[nodiscard]] static torch::Tensor relative_from_sums(const torch::Tensor& se,
-                                                        const torch::Tensor& energy, double nodes) {
-    return (se / energy.clamp_min(kTinyEnergy * nodes)).sqrt().mean(1);
-  }
-  // A floor on a field's mean square (in units of its std^2): a field that is zero everywhere
-  // makes the error relative to 1e-12 and not a division by zero.
-  static constexpr double kTinyEnergy = 1e-12;
 
   // next_step: x [items * k, P] and y [items * k, C * nodes] hold windows of k consecutive
   // states. The model starts from the first state of each window (with training noise) and

@@ -72,6 +72,54 @@ TEST(Normaliser, ErrorSumsMatchLongDoubleSumsAndLeaveTheShiftedSumsAsTheyWere) {
   }
 }
 
+// Each item's MSE and relative L2 error (the trainer's per-member losses): the one-pass path
+// of contiguous CPU floats and the tensor path (taken here by non-contiguous views; a GPU's
+// tensors take it in training) against sums in double, and, on the one-pass path, a field
+// whose target is zero in the error's units (the energy's floor).
+TEST(Normaliser, ItemErrorsAgreeOnBothPathsAndWithDoubleSums) {
+  torch::manual_seed(3);
+  const std::int64_t items = 5, fields = 2, nodes = 37;
+  const std::vector<double> shift = {0.3, -1.7};
+  torch::Tensor y = torch::randn({items, fields * nodes});
+  torch::Tensor out = y + 0.05 * torch::randn({items, fields * nodes});
+  y[4].narrow(0, nodes, nodes).fill_(1.7f);  // item 4's second field: y + shift = 0
+  const auto [mse, relative] = item_errors(out, y, shift);
+  const torch::Tensor out_view = torch::cat({out, out}, 1).narrow(1, 0, fields * nodes);
+  const torch::Tensor y_view = torch::cat({y, y}, 1).narrow(1, 0, fields * nodes);
+  ASSERT_FALSE(out_view.is_contiguous());
+  const auto [mse_t, relative_t] = item_errors(out_view, y_view, shift);
+  ASSERT_EQ(mse.sizes(), (std::vector<std::int64_t>{items}));
+  ASSERT_EQ(relative.sizes(), (std::vector<std::int64_t>{items}));
+  const auto o = out.accessor<float, 2>();
+  const auto t = y.accessor<float, 2>();
+  for (std::int64_t i = 0; i < items; ++i) {
+    double se_all = 0.0, rel = 0.0;
+    for (std::int64_t f = 0; f < fields; ++f) {
+      double se = 0.0, energy = 0.0;
+      for (std::int64_t k = f * nodes; k < (f + 1) * nodes; ++k) {
+        const double d = static_cast<double>(o[i][k]) - static_cast<double>(t[i][k]);
+        const double u = static_cast<double>(t[i][k]) + shift[static_cast<std::size_t>(f)];
+        se += d * d;
+        energy += u * u;
+      }
+      se_all += se;
+      rel += std::sqrt(se / std::max(energy, kTinyEnergy * static_cast<double>(nodes)));
+    }
+    const double want_mse = se_all / static_cast<double>(fields * nodes);
+    const double want_rel = rel / static_cast<double>(fields);
+    EXPECT_NEAR(mse[i].item<double>(), want_mse, 1e-5 * want_mse) << i;
+    EXPECT_NEAR(mse_t[i].item<double>(), want_mse, 1e-5 * want_mse) << i;
+    EXPECT_NEAR(relative[i].item<double>(), want_rel, 1e-4 * want_rel) << i;
+    // The tensor path sums y^2 + 2 s y + s^2 term by term: where y + s is zero that cancels
+    // to float noise, so item 4 is the one-pass path's alone.
+    if (i < 4) {
+      EXPECT_NEAR(relative_t[i].item<double>(), want_rel, 1e-4 * want_rel) << i;
+    }
+  }
+  EXPECT_GT(relative[4].item<double>(), 1e3);  // the floor, not a division by zero
+  EXPECT_TRUE(std::isfinite(relative[4].item<double>()));
+}
+
 TEST(Normaliser, BatchSumsArePerFieldAndShiftedByTheMean) {
   IoDescription io;
   io.inputs = {{"a", 0, 1}};
