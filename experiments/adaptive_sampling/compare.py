@@ -128,8 +128,9 @@ def print_cells(rows):
     size = shape[0] * shape[1]
     table = {}
     for n, runs in rows.items():
-        err = sum(np.bincount(cells(*r["judged"]), weights=r["per"], minlength=size) for r in runs)
-        judged = sum(np.bincount(cells(*r["judged"]), minlength=size) for r in runs)
+        at = [cells(*r["judged"]) for r in runs]
+        err = sum(np.bincount(k, weights=r["per"], minlength=size) for k, r in zip(at, runs))
+        judged = sum(np.bincount(k, minlength=size) for k in at)
         trained = sum(np.bincount(cells(*r["trained"]), minlength=size) for r in runs) / len(runs)
         table[n] = [f"{100 * e / k:.2f} % ({t:.0f})" if k else f"- ({t:.0f})"
                     for e, k, t in zip(err, judged, trained)]

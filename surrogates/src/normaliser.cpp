@@ -101,7 +101,10 @@ void block_sums(const float* v, const float* w, float* copy, std::int64_t n, dou
     float sa = 0.0f, sb = 0.0f, sc = 0.0f;
     for (; i < end; ++i) {
       if (kCopy) copy[i] = v[i];
-      if (kError) sc += (w[i] - v[i]) * (w[i] - v[i]);
+      if (kError) {
+        const float h = w[i] - v[i];
+        sc += h * h;
+      }
       const float d = v[i] - fs;
       sa += d;
       sb += d * d;
@@ -178,7 +181,7 @@ std::pair<torch::Tensor, torch::Tensor> item_errors(const torch::Tensor& out,
   }
   const torch::Tensor yf = y.reshape({items, c, -1});
   const torch::Tensor se = field_square_sums(out - y, c);
-  const torch::Tensor s = torch::tensor(shift, y.options().dtype(torch::kDouble)).to(y.dtype());
+  const torch::Tensor s = torch::tensor(shift, torch::kDouble).to(y.device(), y.scalar_type());
   const torch::Tensor energy = field_square_sums(yf, c)
                                    .add_(yf.sum(2).mul_(s * 2))
                                    .add_(s.square() * static_cast<double>(nodes));
