@@ -14,20 +14,30 @@
 // hits both) and keeps the fastest run of each, wall and CPU time apart: on a shared machine
 // the best run is the one least disturbed, for the bound as for surge. The line of each case
 // also prints the CPU time per message of both and the spread and the median of the rounds' ratios.
-//   usage: bench_streaming [16KiB|256KiB|4MiB [members: 1|4 [surge|raw]]]   (default: every case)
-// With a third argument only that peer runs (its rounds and its CPU per field, no RESULT
-// lines): for profiling one peer at a time, e.g. `perf record -s` to split its CPU by thread.
+// Every case runs twice: the members as threads of this process (one allocator, the server's,
+// for senders and receiver), then as processes of their own (bench_streaming_member, beside
+// this executable), as a study's solver ranks are: each with its own allocator (the C
+// library's malloc) and ZeroMQ I/O thread; their CPU time is added to this process's.
+//   usage: bench_streaming [16KiB|256KiB|4MiB [members: 1|4 [surge|raw|both [threads|processes]]]]
+// (default: every case, both peers, both placements). With surge or raw as the third argument
+// only that peer runs (its rounds and its CPU per field, no RESULT lines): for profiling one
+// peer at a time, e.g. `perf record -s` to split its CPU by thread.
 //   RESULT streaming_ingest_<size>_<members>m measured=<GB/s> unit=GB/s bound=<raw GB/s>
 //   RESULT streaming_cpu_<size>_<members>m measured=<GB/cpu-s> unit=GB/cpu-s bound=<raw>
 //   RESULT streaming_vs_read_<size>_<members>m measured=<GB/s> unit=GB/s bound=<raw + read>
 //   RESULT streaming_vs_verified_<size>_<members>m measured=<GB/s> unit=GB/s bound=<raw + 2 reads>
-#include <sys/resource.h>
-
+// and the same four for members in processes of their own: streaming_*_<size>_<members>m_processes.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -35,27 +45,24 @@
 #include <zmq.hpp>
 
 #include "bench_result.hpp"
+#include "senders.hpp"
 #include "surge/core/error.hpp"
 #include "surge/streaming/checksum.hpp"
 #include "surge/streaming/client.hpp"
 #include "surge/streaming/front.hpp"
 #include "surge/streaming/receiver.hpp"
 
+extern char** environ;
+
 using namespace surge::streaming;
+using surge::bench::cpu_seconds;
+using surge::bench::fields_per_message;
 using surge::bench::now_seconds;
 
 namespace {
-constexpr int kHwm = 64;
+constexpr int kHwm = surge::bench::kStreamingHwm;
 constexpr int kRounds = 7;   // interleaved rounds per case
 double zero_copy_share = 0;  // of the last surge run
-
-// CPU seconds (user + system) of every thread of this process so far.
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return double(t.tv_sec) + 1e-6 * double(t.tv_usec); };
-  return s(u.ru_utime) + s(u.ru_stime);
-}
 
 // Wall and CPU seconds of one run.
 struct Cost {
@@ -84,65 +91,198 @@ class Latch {
   int count_;
 };
 
-// How many fields of `bytes` a surge client gathers into one message (ClientConfig's
-// batch_bytes rule): raw ZeroMQ sends the same messages, so that it stays a bound.
-int fields_per_message(std::size_t bytes) {
-  return static_cast<int>(messages_per_batch(kHeaderBytes + 2 * sizeof(double) + bytes,
-                                             static_cast<std::size_t>(ClientConfig{}.batch_bytes)));
-}
-
 // What raw ZeroMQ does with each message besides moving it.
 enum class Reads { none, receiver, both_ends };
 
-// Seconds for `members` PUSH threads to move `per_member` fields of `bytes` each, gathered
+// Where the members' senders run: threads of this process, or processes of their own.
+enum class Placement { threads, processes };
+
+// The path of bench_streaming_member: beside this executable.
+std::string member_executable() {
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  SURGE_REQUIRE(n > 0, IoError, "cannot read /proc/self/exe");
+  std::string path(self, static_cast<std::size_t>(n));
+  return path.substr(0, path.rfind('/') + 1) + "bench_streaming_member";
+}
+
+// Sender processes (bench_streaming_member): started, told to go together, and their CPU time
+// summed. One whose output is not what it should be, or which exits other than with 0, fails
+// the benchmark with what it said.
+class MemberProcesses {
+ public:
+  // Starts one process per argument list and waits until each is ready to send.
+  explicit MemberProcesses(const std::vector<std::vector<std::string>>& arguments) {
+    static const std::string path = member_executable();
+    for (const auto& args : arguments) {
+      int to[2], from[2];
+      SURGE_REQUIRE(pipe2(to, O_CLOEXEC) == 0 && pipe2(from, O_CLOEXEC) == 0, IoError,
+                    "pipe2 failed");
+      posix_spawn_file_actions_t actions;
+      posix_spawn_file_actions_init(&actions);
+      posix_spawn_file_actions_adddup2(&actions, to[0], 0);
+      posix_spawn_file_actions_adddup2(&actions, from[1], 1);
+      std::vector<char*> argv{const_cast<char*>(path.c_str())};
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      Child c;
+      const int rc = posix_spawn(&c.pid, path.c_str(), &actions, nullptr, argv.data(), environ);
+      posix_spawn_file_actions_destroy(&actions);
+      close(to[0]);
+      close(from[1]);
+      c.to = fdopen(to[1], "w");
+      c.from = fdopen(from[0], "r");
+      if (rc != 0) c.pid = -1;
+      children_.push_back(c);
+      SURGE_REQUIRE(rc == 0, IoError,
+                    "cannot start " << path << " (build it beside bench_streaming)");
+    }
+    for (Child& c : children_) expect(c, "ready");
+  }
+  MemberProcesses(const MemberProcesses&) = delete;
+  MemberProcesses& operator=(const MemberProcesses&) = delete;
+
+  // Every process starts sending.
+  void go() {
+    for (Child& c : children_) {
+      std::fputs("go\n", c.to);
+      std::fflush(c.to);
+    }
+  }
+
+  // Waits until every process has sent all and exited; the CPU seconds they spent sending.
+  double finish() {
+    double cpu = 0;
+    for (Child& c : children_) {
+      const std::string line = expect(c, "cpu ");
+      cpu += std::atof(line.c_str() + 4);
+      int status = 0;
+      waitpid(c.pid, &status, 0);
+      c.pid = -1;
+      SURGE_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 0, IoError,
+                    "a member process failed (status " << status << ")");
+    }
+    return cpu;
+  }
+
+  ~MemberProcesses() {
+    for (Child& c : children_) {
+      if (c.to) std::fclose(c.to);
+      if (c.from) std::fclose(c.from);
+      if (c.pid > 0) {
+        kill(c.pid, SIGKILL);
+        waitpid(c.pid, nullptr, 0);
+      }
+    }
+  }
+
+ private:
+  struct Child {
+    pid_t pid = -1;
+    FILE* to = nullptr;
+    FILE* from = nullptr;
+  };
+  // The next line `c` writes, which must start with `word`.
+  static std::string expect(Child& c, const std::string& word) {
+    char line[256] = {};
+    const bool got = c.from && std::fgets(line, sizeof line, c.from);
+    SURGE_REQUIRE(got && std::string(line).rfind(word, 0) == 0, IoError,
+                  "a member process said '" << (got ? line : "nothing") << "' where '" << word
+                                            << "...' was due");
+    return line;
+  }
+  std::vector<Child> children_;
+};
+
+// Starts `members` senders, threads of this process or processes, and waits until each is
+// ready to send; they send once `start` is called; `join` waits for them and returns the CPU
+// seconds the processes spent (threads' CPU is this process's own).
+class Senders {
+ public:
+  // `sender(k, ready)` runs member k's sender in a thread; `arguments(k)` are its
+  // bench_streaming_member arguments.
+  template <class Thread, class Arguments>
+  Senders(Placement placement, int members, Thread&& sender, Arguments&& arguments)
+      : ready_(members + 1), go_(members + 1) {
+    if (placement == Placement::processes) {
+      std::vector<std::vector<std::string>> args;
+      for (int k = 0; k < members; ++k) args.push_back(arguments(k));
+      processes_ = std::make_unique<MemberProcesses>(args);
+      return;
+    }
+    for (int k = 0; k < members; ++k) {
+      threads_.emplace_back([this, k, sender] {
+        sender(k, [this] {
+          ready_.arrive_and_wait();
+          go_.arrive_and_wait();
+        });
+      });
+    }
+    ready_.arrive_and_wait();
+  }
+  // Every sender starts sending.
+  void start() {
+    if (processes_) {
+      processes_->go();
+    } else {
+      go_.arrive_and_wait();
+    }
+  }
+  double join() {
+    for (auto& t : threads_) t.join();
+    return processes_ ? processes_->finish() : 0.0;
+  }
+
+ private:
+  Latch ready_, go_;
+  std::vector<std::thread> threads_;
+  std::unique_ptr<MemberProcesses> processes_;
+};
+
+// Seconds for `members` PUSH senders to move `per_member` fields of `bytes` each, gathered
 // as surge gathers them (fields_per_message), to one PULL socket that receives them and does
 // nothing with them, or hashes each message once on receipt (Reads::receiver), and before it
 // is sent too (Reads::both_ends).
-Cost raw_zmq(std::size_t bytes, int members, int per_member, Reads reads) {
+Cost raw_zmq(std::size_t bytes, int members, int per_member, Reads reads, Placement placement) {
   const bool read = reads != Reads::none;
   const int gather = fields_per_message(bytes);
   const int messages = (per_member + gather - 1) / gather;
+  const bool hash = reads == Reads::both_ends;
   zmq::context_t ctx(1);
   zmq::socket_t pull(ctx, zmq::socket_type::pull);
   pull.set(zmq::sockopt::rcvhwm, kHwm);
   pull.bind("tcp://127.0.0.1:*");
   const std::string endpoint = pull.get(zmq::sockopt::last_endpoint);
-  Latch ready(members + 1);
-  std::vector<std::thread> senders;
-  for (int m = 0; m < members; ++m) {
-    senders.emplace_back([&] {
-      zmq::context_t c(1);
-      zmq::socket_t push(c, zmq::socket_type::push);
-      push.set(zmq::sockopt::sndhwm, kHwm);
-      push.set(zmq::sockopt::linger, -1);
-      push.connect(endpoint);
-      std::vector<double> field(gather * bytes / sizeof(double), 1.0);
-      std::uint64_t sent = 0;
-      ready.arrive_and_wait();
-      for (int i = 0; i < messages; ++i) {
-        if (reads == Reads::both_ends) sent += xxh3(field.data(), field.size() * sizeof(double), 1);
-        push.send(zmq::buffer(field));  // one copy
-      }
-      if (sent == 1) std::printf(" ");  // keeps the hashes
-    });
-  }
-  ready.arrive_and_wait();
+  Senders senders(
+      placement, members,
+      [&](int, auto ready) {
+        surge::bench::raw_sender(endpoint, bytes, messages, gather, hash, ready);
+      },
+      [&](int) {
+        return std::vector<std::string>{"raw",
+                                        endpoint,
+                                        std::to_string(bytes),
+                                        std::to_string(messages),
+                                        std::to_string(gather),
+                                        hash ? "1" : "0"};
+      });
   const double t0 = now_seconds(), c0 = cpu_seconds();
+  senders.start();
   zmq::message_t msg;
   std::uint64_t sum = 0;
   for (long i = 0, n = long(members) * messages; i < n; ++i) {
     (void)pull.recv(msg);
     if (read) sum += xxh3(msg.data(), msg.size(), 1);
   }
-  const Cost cost{now_seconds() - t0, cpu_seconds() - c0};
+  Cost cost{now_seconds() - t0, cpu_seconds() - c0};
   if (sum == 1) std::printf(" ");  // keeps the hashes
-  for (auto& s : senders) s.join();
+  cost.cpu += senders.join();
   return cost;
 }
 
 // Seconds for `members` surge clients (one rank each) to stream `per_member` whole fields
 // of `bytes` each until the receiver has handed all of them on.
-Cost surge_ingest(std::size_t bytes, int members, int per_member) {
+Cost surge_ingest(std::size_t bytes, int members, int per_member, Placement placement) {
   ReceiverConfig config;
   config.experiment = "bench";
   config.hwm = kHwm;
@@ -158,52 +298,47 @@ Cost surge_ingest(std::size_t bytes, int members, int per_member) {
     }
   });
   Front front(config, key, {receiver.endpoint()});
-  const std::uint64_t n = bytes / sizeof(double);
-  Latch ready(members + 1);
-  std::vector<std::thread> senders;
-  for (int k = 0; k < members; ++k) {
-    senders.emplace_back([&, k] {
-      ClientConfig cc;
-      cc.front_endpoint = front.endpoint();
-      cc.hwm = kHwm;
-      cc.heartbeat_interval_ms = 0;
-      MemberIdentity id;
-      id.experiment = "bench";
-      id.simulation = static_cast<std::uint64_t>(k);
-      id.fields = {{"u", {n}}};
-      id.parameters = {1.0, 2.0};
-      Client client(cc, id);
-      std::vector<double> field(n, 1.0);
-      ready.arrive_and_wait();
-      for (int i = 0; i < per_member; ++i) client.send("u", i, 0.0, Span<const double>(field));
-      client.finish();
-    });
-  }
-  ready.arrive_and_wait();
+  Senders senders(
+      placement, members,
+      [&](int k, auto ready) {
+        surge::bench::surge_sender(front.endpoint(), static_cast<std::uint64_t>(k), bytes,
+                                   per_member, ready);
+      },
+      [&](int k) {
+        return std::vector<std::string>{"surge", front.endpoint(), std::to_string(k),
+                                        std::to_string(bytes), std::to_string(per_member)};
+      });
   const double t0 = now_seconds(), c0 = cpu_seconds();
+  senders.start();
   {
     std::unique_lock<std::mutex> lock(m);
     done.wait(lock, [&] { return fields.load() == total; });
   }
-  const Cost cost{now_seconds() - t0, cpu_seconds() - c0};
-  for (auto& s : senders) s.join();
+  Cost cost{now_seconds() - t0, cpu_seconds() - c0};
+  cost.cpu += senders.join();
   const IngestStats stats = receiver.stats();
   SURGE_REQUIRE(stats.rejected_total() == 0, ProtocolError, "rejections in benchmark");
   zero_copy_share = double(stats.zero_copy_fields) / double(stats.fields);
   return cost;
 }
+// The name of a placement, as on the command line.
+const char* placement_name(Placement p) {
+  return p == Placement::threads ? "threads" : "processes";
+}
+
 // One peer alone ("surge" or "raw"), for profiling: its best of kRounds runs and its CPU
 // per field, no bound.
 void report_one_peer(const std::string& peer, const char* name, std::size_t bytes, int members,
-                     int per_member) {
+                     int per_member, Placement placement) {
   Cost best = kNoRun;
   for (int r = 0; r < kRounds; ++r) {
-    best = best_of(best, peer == "raw" ? raw_zmq(bytes, members, per_member, Reads::none)
-                                       : surge_ingest(bytes, members, per_member));
+    best = best_of(best, peer == "raw" ? raw_zmq(bytes, members, per_member, Reads::none, placement)
+                                       : surge_ingest(bytes, members, per_member, placement));
   }
   const double fields = double(per_member) * members;
-  std::printf("%-7s %d member(s), %s alone: %.2f GB/s, CPU per field %.1f us\n", name, members,
-              peer.c_str(), fields * double(bytes) / best.wall / 1e9, 1e6 * best.cpu / fields);
+  std::printf("%-7s %d member(s) in %s, %s alone: %.2f GB/s, CPU per field %.1f us\n", name,
+              members, placement_name(placement), peer.c_str(),
+              fields * double(bytes) / best.wall / 1e9, 1e6 * best.cpu / fields);
 }
 
 // One case of the sweep, its RESULT figures (GB/s, or GB per CPU second).
@@ -216,7 +351,8 @@ struct Result {
 // interleaved rounds, the order swapped every round, so that other work on the machine hits
 // both; the fastest run of each (wall and CPU apart), and the peers that hash on receipt and at
 // both ends. The spread of the per-round ratios says how much that work disturbed this case.
-Result measure_case(const char* name, std::size_t field_bytes, int members, int per_member) {
+Result measure_case(const char* name, std::size_t field_bytes, int members, int per_member,
+                    Placement placement) {
   const double fields = double(per_member) * members;
   const double bytes = double(field_bytes) * fields;
   Cost raw = kNoRun, surge = kNoRun;
@@ -225,14 +361,16 @@ Result measure_case(const char* name, std::size_t field_bytes, int members, int 
   for (int r = 0; r < kRounds; ++r) {
     Cost a{}, b{};
     if (r % 2 == 0) {
-      a = raw_zmq(field_bytes, members, per_member, Reads::none);
-      b = surge_ingest(field_bytes, members, per_member);
+      a = raw_zmq(field_bytes, members, per_member, Reads::none, placement);
+      b = surge_ingest(field_bytes, members, per_member, placement);
     } else {
-      b = surge_ingest(field_bytes, members, per_member);
-      a = raw_zmq(field_bytes, members, per_member, Reads::none);
+      b = surge_ingest(field_bytes, members, per_member, placement);
+      a = raw_zmq(field_bytes, members, per_member, Reads::none, placement);
     }
-    read = std::min(read, raw_zmq(field_bytes, members, per_member, Reads::receiver).wall);
-    verified = std::min(verified, raw_zmq(field_bytes, members, per_member, Reads::both_ends).wall);
+    read =
+        std::min(read, raw_zmq(field_bytes, members, per_member, Reads::receiver, placement).wall);
+    verified = std::min(
+        verified, raw_zmq(field_bytes, members, per_member, Reads::both_ends, placement).wall);
     raw = best_of(raw, a);
     surge = best_of(surge, b);
     round_ratios.push_back(a.wall / b.wall);
@@ -241,17 +379,18 @@ Result measure_case(const char* name, std::size_t field_bytes, int members, int 
   const double median = round_ratios[round_ratios.size() / 2];
   const double gbs = bytes / surge.wall / 1e9, raw_gbs = bytes / raw.wall / 1e9;
   std::printf(
-      "%-7s %d member(s): surge %8.0f fields/s %6.2f GB/s | raw zmq %8.0f fields/s %6.2f "
+      "%-7s %d member(s) in %s: surge %8.0f fields/s %6.2f GB/s | raw zmq %8.0f fields/s %6.2f "
       "GB/s (%d a message, as surge's batches)"
       " | %3.0f%% handed on uncopied | per CPU second: surge %.2f GB, raw %.2f GB"
       " | CPU per field: surge %.1f us, raw %.1f us | round ratios %.2f-%.2f, median "
       "%.2f\n",
-      name, members, fields / surge.wall, gbs, fields / raw.wall, raw_gbs,
-      fields_per_message(field_bytes), 100 * zero_copy_share, bytes / surge.cpu / 1e9,
+      name, members, placement_name(placement), fields / surge.wall, gbs, fields / raw.wall,
+      raw_gbs, fields_per_message(field_bytes), 100 * zero_copy_share, bytes / surge.cpu / 1e9,
       bytes / raw.cpu / 1e9, 1e6 * surge.cpu / fields, 1e6 * raw.cpu / fields, round_ratios.front(),
       round_ratios.back(), median);
   std::fflush(stdout);
-  return {std::string(name) + "_" + std::to_string(members) + "m",
+  return {std::string(name) + "_" + std::to_string(members) + "m" +
+              (placement == Placement::processes ? "_processes" : ""),
           gbs,
           raw_gbs,
           bytes / surge.cpu / 1e9,
@@ -266,10 +405,17 @@ int main(int argc, char** argv) {
     std::printf("allocator: %s\n", SURGE_BENCH_ALLOCATOR);
     const std::string only_size = argc > 1 ? argv[1] : "";
     const int only_members = argc > 2 ? std::atoi(argv[2]) : 0;
-    const std::string only_peer = argc > 3 ? argv[3] : "";
-    if (!only_peer.empty() && only_peer != "surge" && only_peer != "raw") {
-      std::fprintf(stderr, "bench_streaming: the third argument is surge or raw, not '%s'\n",
-                   only_peer.c_str());
+    const std::string peer = argc > 3 ? argv[3] : "both";
+    const std::string only_placement = argc > 4 ? argv[4] : "";
+    if (peer != "surge" && peer != "raw" && peer != "both") {
+      std::fprintf(stderr, "bench_streaming: the third argument is surge, raw or both, not '%s'\n",
+                   peer.c_str());
+      return 2;
+    }
+    if (!only_placement.empty() && only_placement != "threads" && only_placement != "processes") {
+      std::fprintf(stderr,
+                   "bench_streaming: the fourth argument is threads or processes, not '%s'\n",
+                   only_placement.c_str());
       return 2;
     }
     // The checksum alone, for scale.
@@ -287,15 +433,18 @@ int main(int argc, char** argv) {
     const Case cases[] = {
         {"16KiB", 16 << 10, 16384}, {"256KiB", 256 << 10, 2048}, {"4MiB", 4 << 20, 160}};
     std::vector<Result> results;
-    for (const Case& c : cases) {
-      if (!only_size.empty() && only_size != c.name) continue;
-      for (int members : {1, 4}) {
-        if (only_members && members != only_members) continue;
-        const int per = c.messages / members;
-        if (only_peer.empty()) {
-          results.push_back(measure_case(c.name, c.bytes, members, per));
-        } else {
-          report_one_peer(only_peer, c.name, c.bytes, members, per);
+    for (const Placement placement : {Placement::threads, Placement::processes}) {
+      if (!only_placement.empty() && only_placement != placement_name(placement)) continue;
+      for (const Case& c : cases) {
+        if (!only_size.empty() && only_size != c.name) continue;
+        for (int members : {1, 4}) {
+          if (only_members && members != only_members) continue;
+          const int per = c.messages / members;
+          if (peer == "both") {
+            results.push_back(measure_case(c.name, c.bytes, members, per, placement));
+          } else {
+            report_one_peer(peer, c.name, c.bytes, members, per, placement);
+          }
         }
       }
     }
