@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -113,31 +114,13 @@ class MemberProcesses {
  public:
   // Starts one process per argument list and waits until each is ready to send.
   explicit MemberProcesses(const std::vector<std::vector<std::string>>& arguments) {
-    static const std::string path = member_executable();
-    for (const auto& args : arguments) {
-      int to[2], from[2];
-      SURGE_REQUIRE(pipe2(to, O_CLOEXEC) == 0 && pipe2(from, O_CLOEXEC) == 0, IoError,
-                    "pipe2 failed");
-      posix_spawn_file_actions_t actions;
-      posix_spawn_file_actions_init(&actions);
-      posix_spawn_file_actions_adddup2(&actions, to[0], 0);
-      posix_spawn_file_actions_adddup2(&actions, from[1], 1);
-      std::vector<char*> argv{const_cast<char*>(path.c_str())};
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      Child c;
-      const int rc = posix_spawn(&c.pid, path.c_str(), &actions, nullptr, argv.data(), environ);
-      posix_spawn_file_actions_destroy(&actions);
-      close(to[0]);
-      close(from[1]);
-      c.to = fdopen(to[1], "w");
-      c.from = fdopen(from[0], "r");
-      if (rc != 0) c.pid = -1;
-      children_.push_back(c);
-      SURGE_REQUIRE(rc == 0, IoError,
-                    "cannot start " << path << " (build it beside bench_streaming)");
+    try {
+      for (const auto& args : arguments) start(args);
+      for (Child& c : children_) expect(c, "ready");
+    } catch (...) {
+      stop();
+      throw;
     }
-    for (Child& c : children_) expect(c, "ready");
   }
   MemberProcesses(const MemberProcesses&) = delete;
   MemberProcesses& operator=(const MemberProcesses&) = delete;
@@ -165,16 +148,20 @@ class MemberProcesses {
     return cpu;
   }
 
-  ~MemberProcesses() {
-    for (Child& c : children_) {
-      if (c.to) std::fclose(c.to);
-      if (c.from) std::fclose(c.from);
-      if (c.pid > 0) {
-        kill(c.pid, SIGKILL);
-        waitpid(c.pid, nullptr, 0);
-      }
+  // Whether a process has ended other than with 0 (its sends never all arrive then). Looks
+  // without reaping it: finish() does.
+  bool failed() {
+    for (const Child& c : children_) {
+      siginfo_t info{};
+      if (c.pid > 0 &&
+          waitid(P_PID, static_cast<id_t>(c.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+          info.si_pid == c.pid && (info.si_code != CLD_EXITED || info.si_status != 0))
+        return true;
     }
+    return false;
   }
+
+  ~MemberProcesses() { stop(); }
 
  private:
   struct Child {
@@ -182,6 +169,48 @@ class MemberProcesses {
     FILE* to = nullptr;
     FILE* from = nullptr;
   };
+  // Starts bench_streaming_member with `args`, its standard input and output piped here.
+  void start(const std::vector<std::string>& args) {
+    static const std::string path = member_executable();
+    int to[2] = {-1, -1}, from[2] = {-1, -1};
+    if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0) {
+      for (int fd : {to[0], to[1]}) {
+        if (fd >= 0) close(fd);
+      }
+      SURGE_THROW(IoError, "pipe2 failed");
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, to[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, from[1], 1);
+    std::vector<char*> argv{const_cast<char*>(path.c_str())};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    Child c;
+    const int rc = posix_spawn(&c.pid, path.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(to[0]);
+    close(from[1]);
+    c.to = fdopen(to[1], "w");
+    c.from = fdopen(from[0], "r");
+    if (rc != 0) c.pid = -1;
+    children_.push_back(c);
+    SURGE_REQUIRE(rc == 0, IoError,
+                  "cannot start " << path << " (build it beside bench_streaming)");
+  }
+  // Closes the pipes and ends any process still running.
+  void stop() noexcept {
+    for (Child& c : children_) {
+      if (c.to) std::fclose(c.to);
+      if (c.from) std::fclose(c.from);
+      c.to = c.from = nullptr;
+      if (c.pid > 0) {
+        kill(c.pid, SIGKILL);
+        waitpid(c.pid, nullptr, 0);
+        c.pid = -1;
+      }
+    }
+  }
   // The next line `c` writes, which must start with `word`.
   static std::string expect(Child& c, const std::string& word) {
     char line[256] = {};
@@ -232,6 +261,8 @@ class Senders {
     for (auto& t : threads_) t.join();
     return processes_ ? processes_->finish() : 0.0;
   }
+  // Whether a sender process has failed (a sender thread that throws ends the benchmark).
+  bool failed() { return processes_ && processes_->failed(); }
 
  private:
   Latch ready_, go_;
@@ -270,9 +301,14 @@ Cost raw_zmq(std::size_t bytes, int members, int per_member, Reads reads, Placem
   senders.start();
   zmq::message_t msg;
   std::uint64_t sum = 0;
-  for (long i = 0, n = long(members) * messages; i < n; ++i) {
-    (void)pull.recv(msg);
+  pull.set(zmq::sockopt::rcvtimeo, 1000);  // now and then, whether a sender process failed
+  for (long i = 0, n = long(members) * messages; i < n;) {
+    if (!pull.recv(msg)) {
+      SURGE_REQUIRE(!senders.failed(), IoError, "a member process failed (raw ZeroMQ)");
+      continue;
+    }
     if (read) sum += xxh3(msg.data(), msg.size(), 1);
+    ++i;
   }
   Cost cost{now_seconds() - t0, cpu_seconds() - c0};
   if (sum == 1) std::printf(" ");  // keeps the hashes
@@ -312,7 +348,8 @@ Cost surge_ingest(std::size_t bytes, int members, int per_member, Placement plac
   senders.start();
   {
     std::unique_lock<std::mutex> lock(m);
-    done.wait(lock, [&] { return fields.load() == total; });
+    while (!done.wait_for(lock, std::chrono::seconds(1), [&] { return fields.load() == total; }))
+      SURGE_REQUIRE(!senders.failed(), IoError, "a member process failed (surge)");
   }
   Cost cost{now_seconds() - t0, cpu_seconds() - c0};
   cost.cpu += senders.join();
