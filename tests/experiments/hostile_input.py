@@ -134,7 +134,12 @@ def main():
     still_running = proc.poll() is None
     stdout, stderr, attacked_peak = finish(proc, log, peak, sampler, "the attacked study")
     if attack.returncode != 0:
-        fail(f"hostile_peer: {attack.stderr.strip()}")
+        # What the server saw while the attack failed: its log's last lines (the debug level
+        # names every refused handshake and dropped message), and whether it still ran.
+        print("\n".join(stderr.splitlines()[-40:]))
+        fail(f"hostile_peer (after {attack_seconds:.1f} s; the study "
+             f"{'still ran' if still_running else 'had ended'} then): "
+             f"{attack.stderr.strip()}")
     if not still_running:
         fail("the study ended before the attacks did: make it longer")
 

@@ -61,7 +61,8 @@ std::vector<std::byte> hello_message(const Announcement& a, const std::string& t
   return encode_message(h, {}, Bytes(payload.data(), payload.size()), kChecksumSeed);
 }
 
-// The front's answer to `hello`: the refusal reason, 0 for a WELCOME, -1 for no answer.
+// The front's answer to `hello`: the refusal reason, 0 for a WELCOME, -1 for no answer within
+// 10 s, -2 for an answer too short to hold a reason.
 int ask_front(zmq::context_t& ctx, const std::string& front, const std::vector<std::byte>& hello,
               std::string* text = nullptr) {
   zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
@@ -72,7 +73,7 @@ int ask_front(zmq::context_t& ctx, const std::string& front, const std::vector<s
   zmq::poll(&item, 1, std::chrono::milliseconds(10000));
   zmq::message_t answer;
   if (!(item.revents & ZMQ_POLLIN) || !dealer.recv(answer, zmq::recv_flags::dontwait)) return -1;
-  if (answer.size() < kHeaderBytes + 4) return -1;
+  if (answer.size() < kHeaderBytes + 4) return -2;
   const auto* b = static_cast<const unsigned char*>(answer.data());
   if (static_cast<MessageKind>(b[6]) == MessageKind::welcome) return 0;
   ByteReader r(Bytes(static_cast<const std::byte*>(answer.data()) + kHeaderBytes,
@@ -301,8 +302,11 @@ int main(int argc, char** argv) {
     std::string text;
     const int got = ask_front(ctx, front, hello, &text);
     if (got != static_cast<int>(want)) {
-      std::fprintf(stderr, "hostile_peer: %s: answer %d, expected refusal %d\n", what, got,
-                   static_cast<int>(want));
+      std::fprintf(stderr, "hostile_peer: %s: %s %d, expected refusal %d\n", what,
+                   got == -1   ? "no answer within 10 s"
+                   : got == -2 ? "an answer too short to read"
+                               : "answer",
+                   got, static_cast<int>(want));
       ++failures;
     }
     if (text.find(s.experiment) != std::string::npos) {
