@@ -15,7 +15,7 @@
 // the best run is the one least disturbed, for the bound as for surge. The line of each case
 // also prints the CPU time per message of both and the spread and the median of the rounds' ratios.
 // Every case runs twice: the members as threads of this process (one allocator, the server's,
-// for senders and receiver), then as processes of their own (bench_streaming_member, beside
+// for senders and receiver), then as processes of their own (streaming_bench_member, beside
 // this executable), as a study's solver ranks are: each with its own allocator (the C
 // library's malloc) and ZeroMQ I/O thread; their CPU time is added to this process's.
 //   usage: bench_streaming [16KiB|256KiB|4MiB [members: 1|4 [surge|raw|both [threads|processes]]]]
@@ -98,16 +98,16 @@ enum class Reads { none, receiver, both_ends };
 // Where the members' senders run: threads of this process, or processes of their own.
 enum class Placement { threads, processes };
 
-// The path of bench_streaming_member: beside this executable.
+// The path of streaming_bench_member: beside this executable.
 std::string member_executable() {
   char self[4096];
   const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   SURGE_REQUIRE(n > 0, IoError, "cannot read /proc/self/exe");
   std::string path(self, static_cast<std::size_t>(n));
-  return path.substr(0, path.rfind('/') + 1) + "bench_streaming_member";
+  return path.substr(0, path.rfind('/') + 1) + "streaming_bench_member";
 }
 
-// Sender processes (bench_streaming_member): started, told to go together, and their CPU time
+// Sender processes (streaming_bench_member): started, told to go together, and their CPU time
 // summed. One whose output is not what it should be, or which exits other than with 0, fails
 // the benchmark with what it said.
 class MemberProcesses {
@@ -169,7 +169,7 @@ class MemberProcesses {
     FILE* to = nullptr;
     FILE* from = nullptr;
   };
-  // Starts bench_streaming_member with `args`, its standard input and output piped here.
+  // Starts streaming_bench_member with `args`, its standard input and output piped here.
   void start(const std::vector<std::string>& args) {
     static const std::string path = member_executable();
     int to[2] = {-1, -1}, from[2] = {-1, -1};
@@ -229,7 +229,7 @@ class MemberProcesses {
 class Senders {
  public:
   // `sender(k, ready)` runs member k's sender in a thread; `arguments(k)` are its
-  // bench_streaming_member arguments.
+  // streaming_bench_member arguments.
   template <class Thread, class Arguments>
   Senders(Placement placement, int members, Thread&& sender, Arguments&& arguments)
       : ready_(members + 1), go_(members + 1) {

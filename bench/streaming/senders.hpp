@@ -1,6 +1,6 @@
 #pragma once
 // The sending side of bench_streaming's two peers, shared by its sender threads and by
-// bench_streaming_member (one sender in a process of its own, as a solver's rank is).
+// streaming_bench_member (one sender in a process of its own, as a solver's rank is).
 #include <sys/resource.h>
 
 #include <cstdint>

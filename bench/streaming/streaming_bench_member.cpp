@@ -2,8 +2,8 @@
 // allocator (the C library's malloc, as a solver linked to surge's client has; not the
 // server's jemalloc), its own ZeroMQ context and I/O thread. bench_streaming starts it; not
 // meant to be run by hand.
-//   bench_streaming_member raw <endpoint> <field bytes> <messages> <fields a message> <hash 0|1>
-//   bench_streaming_member surge <front endpoint> <simulation> <field bytes> <fields>
+//   streaming_bench_member raw <endpoint> <field bytes> <messages> <fields a message> <hash 0|1>
+//   streaming_bench_member surge <front endpoint> <simulation> <field bytes> <fields>
 // It writes "ready" once connected, waits for a line on standard input, sends, and writes
 // "cpu <seconds>": the CPU time of all its threads from that line until every message left.
 #include <cstdio>
@@ -23,7 +23,7 @@ void ready_then_wait() {
   std::fflush(stdout);
   char line[16];
   if (!std::fgets(line, sizeof line, stdin)) {
-    std::fprintf(stderr, "bench_streaming_member: no word to go on standard input\n");
+    std::fprintf(stderr, "streaming_bench_member: no word to go on standard input\n");
     std::exit(1);
   }
   cpu_at_go = surge::bench::cpu_seconds();
@@ -34,7 +34,7 @@ long long number(const char* s, const char* what) {
   char* end = nullptr;
   const long long v = std::strtoll(s, &end, 10);
   if (end == s || *end || v < 0) {
-    std::fprintf(stderr, "bench_streaming_member: %s '%s' is not a whole number >= 0\n", what, s);
+    std::fprintf(stderr, "streaming_bench_member: %s '%s' is not a whole number >= 0\n", what, s);
     std::exit(2);
   }
   return v;
@@ -54,17 +54,17 @@ int main(int argc, char** argv) {
                                  ready_then_wait);
     } else {
       std::fprintf(stderr,
-                   "usage: bench_streaming_member raw <endpoint> <field bytes> <messages> "
+                   "usage: streaming_bench_member raw <endpoint> <field bytes> <messages> "
                    "<fields a message> <hash 0|1>\n"
-                   "       bench_streaming_member surge <front endpoint> <simulation> "
+                   "       streaming_bench_member surge <front endpoint> <simulation> "
                    "<field bytes> <fields>\n");
       return 2;
     }
   } catch (const surge::core::Error& e) {
-    std::fprintf(stderr, "bench_streaming_member: %s\n", surge::core::describe(e).c_str());
+    std::fprintf(stderr, "streaming_bench_member: %s\n", surge::core::describe(e).c_str());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_streaming_member: %s\n", e.what());
+    std::fprintf(stderr, "streaming_bench_member: %s\n", e.what());
     return 1;
   }
   // Every message has left: the sender's socket lingered until they had.
