@@ -197,6 +197,7 @@ class MemberProcesses {
     children_.push_back(c);
     SURGE_REQUIRE(rc == 0, IoError,
                   "cannot start " << path << " (build it beside bench_streaming)");
+    SURGE_REQUIRE(c.to && c.from, IoError, "fdopen of a member process's pipes failed");
   }
   // Closes the pipes and ends any process still running.
   void stop() noexcept {
@@ -223,25 +224,22 @@ class MemberProcesses {
   std::vector<Child> children_;
 };
 
-// Starts `members` senders, threads of this process or processes, and waits until each is
-// ready to send; they send once `start` is called; `join` waits for them and returns the CPU
-// seconds the processes spent (threads' CPU is this process's own).
+// Starts one sender per argument list (senders.hpp's run_sender), threads of this process or
+// processes, and waits until each is ready to send; they send once `start` is called; `join`
+// waits for them and returns the CPU seconds the processes spent (threads' CPU is this
+// process's own).
 class Senders {
  public:
-  // `sender(k, ready)` runs member k's sender in a thread; `arguments(k)` are its
-  // streaming_bench_member arguments.
-  template <class Thread, class Arguments>
-  Senders(Placement placement, int members, Thread&& sender, Arguments&& arguments)
-      : ready_(members + 1), go_(members + 1) {
+  Senders(Placement placement, const std::vector<std::vector<std::string>>& arguments)
+      : ready_(static_cast<int>(arguments.size()) + 1),
+        go_(static_cast<int>(arguments.size()) + 1) {
     if (placement == Placement::processes) {
-      std::vector<std::vector<std::string>> args;
-      for (int k = 0; k < members; ++k) args.push_back(arguments(k));
-      processes_ = std::make_unique<MemberProcesses>(args);
+      processes_ = std::make_unique<MemberProcesses>(arguments);
       return;
     }
-    for (int k = 0; k < members; ++k) {
-      threads_.emplace_back([this, k, sender] {
-        sender(k, [this] {
+    for (const auto& args : arguments) {
+      threads_.emplace_back([this, args] {
+        surge::bench::run_sender(args, [this] {
           ready_.arrive_and_wait();
           go_.arrive_and_wait();
         });
@@ -284,19 +282,13 @@ Cost raw_zmq(std::size_t bytes, int members, int per_member, Reads reads, Placem
   pull.set(zmq::sockopt::rcvhwm, kHwm);
   pull.bind("tcp://127.0.0.1:*");
   const std::string endpoint = pull.get(zmq::sockopt::last_endpoint);
-  Senders senders(
-      placement, members,
-      [&](int, auto ready) {
-        surge::bench::raw_sender(endpoint, bytes, messages, gather, hash, ready);
-      },
-      [&](int) {
-        return std::vector<std::string>{"raw",
+  const std::vector<std::string> sender{"raw",
                                         endpoint,
                                         std::to_string(bytes),
                                         std::to_string(messages),
                                         std::to_string(gather),
                                         hash ? "1" : "0"};
-      });
+  Senders senders(placement, std::vector<std::vector<std::string>>(members, sender));
   const double t0 = now_seconds(), c0 = cpu_seconds();
   senders.start();
   zmq::message_t msg;
@@ -334,16 +326,12 @@ Cost surge_ingest(std::size_t bytes, int members, int per_member, Placement plac
     }
   });
   Front front(config, key, {receiver.endpoint()});
-  Senders senders(
-      placement, members,
-      [&](int k, auto ready) {
-        surge::bench::surge_sender(front.endpoint(), static_cast<std::uint64_t>(k), bytes,
-                                   per_member, ready);
-      },
-      [&](int k) {
-        return std::vector<std::string>{"surge", front.endpoint(), std::to_string(k),
-                                        std::to_string(bytes), std::to_string(per_member)};
-      });
+  std::vector<std::vector<std::string>> senders_args;
+  for (int k = 0; k < members; ++k) {
+    senders_args.push_back({"surge", front.endpoint(), std::to_string(k), std::to_string(bytes),
+                            std::to_string(per_member)});
+  }
+  Senders senders(placement, senders_args);
   const double t0 = now_seconds(), c0 = cpu_seconds();
   senders.start();
   {

@@ -1,14 +1,17 @@
 #pragma once
 // The sending side of bench_streaming's two peers, shared by its sender threads and by
-// streaming_bench_member (one sender in a process of its own, as a solver's rank is).
+// streaming_bench_member (one sender in a process of its own, as a solver's rank is): both
+// run a sender from the same arguments (run_sender).
 #include <sys/resource.h>
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
 
+#include "surge/core/error.hpp"
 #include "surge/streaming/checksum.hpp"
 #include "surge/streaming/client.hpp"
 
@@ -76,6 +79,36 @@ void surge_sender(const std::string& front_endpoint, std::uint64_t simulation, s
   ready();
   for (int i = 0; i < per_member; ++i) client.send("u", i, 0.0, Span<const double>(field));
   client.finish();
+}
+
+// How a sender is named: its arguments, as streaming_bench_member takes them.
+inline constexpr const char* kSenderUsage =
+    "raw <endpoint> <field bytes> <messages> <fields a message> <hash 0|1> | "
+    "surge <front endpoint> <simulation> <field bytes> <fields>";
+
+// Runs the sender `args` name (kSenderUsage): raw_sender or surge_sender. Throws ConfigError
+// for arguments that name none, naming the one that is wrong.
+template <class Ready>
+void run_sender(const std::vector<std::string>& args, Ready&& ready) {
+  auto number = [&](std::size_t i, const char* what) {
+    char* end = nullptr;
+    const long long v = std::strtoll(args[i].c_str(), &end, 10);
+    SURGE_REQUIRE(end != args[i].c_str() && *end == '\0' && v >= 0, ConfigError,
+                  what << " '" << args[i] << "' is not a whole number >= 0");
+    return v;
+  };
+  const std::string peer = args.empty() ? "" : args[0];
+  if (peer == "raw" && args.size() == 6) {
+    raw_sender(args[1], static_cast<std::size_t>(number(2, "field bytes")),
+               static_cast<int>(number(3, "messages")),
+               static_cast<int>(number(4, "fields a message")), number(5, "hash") != 0, ready);
+  } else if (peer == "surge" && args.size() == 5) {
+    surge_sender(args[1], static_cast<std::uint64_t>(number(2, "simulation")),
+                 static_cast<std::size_t>(number(3, "field bytes")),
+                 static_cast<int>(number(4, "fields")), ready);
+  } else {
+    SURGE_THROW(ConfigError, "a sender's arguments are " << kSenderUsage);
+  }
 }
 
 }  // namespace surge::bench

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "senders.hpp"
 #include "surge/core/error.hpp"
@@ -28,38 +29,15 @@ void ready_then_wait() {
   }
   cpu_at_go = surge::bench::cpu_seconds();
 }
-
-// A whole number from argument `s`, or the process ends saying which argument was wrong.
-long long number(const char* s, const char* what) {
-  char* end = nullptr;
-  const long long v = std::strtoll(s, &end, 10);
-  if (end == s || *end || v < 0) {
-    std::fprintf(stderr, "streaming_bench_member: %s '%s' is not a whole number >= 0\n", what, s);
-    std::exit(2);
-  }
-  return v;
-}
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string peer = argc > 1 ? argv[1] : "";
   try {
-    if (peer == "raw" && argc == 7) {
-      surge::bench::raw_sender(
-          argv[2], number(argv[3], "field bytes"), int(number(argv[4], "messages")),
-          int(number(argv[5], "fields a message")), number(argv[6], "hash") != 0, ready_then_wait);
-    } else if (peer == "surge" && argc == 6) {
-      surge::bench::surge_sender(argv[2], number(argv[3], "simulation"),
-                                 number(argv[4], "field bytes"), int(number(argv[5], "fields")),
-                                 ready_then_wait);
-    } else {
-      std::fprintf(stderr,
-                   "usage: streaming_bench_member raw <endpoint> <field bytes> <messages> "
-                   "<fields a message> <hash 0|1>\n"
-                   "       streaming_bench_member surge <front endpoint> <simulation> "
-                   "<field bytes> <fields>\n");
-      return 2;
-    }
+    surge::bench::run_sender(std::vector<std::string>(argv + 1, argv + argc), ready_then_wait);
+  } catch (const surge::core::ConfigError& e) {
+    std::fprintf(stderr, "streaming_bench_member: %s\nusage: streaming_bench_member %s\n", e.what(),
+                 surge::bench::kSenderUsage);
+    return 2;
   } catch (const surge::core::Error& e) {
     std::fprintf(stderr, "streaming_bench_member: %s\n", surge::core::describe(e).c_str());
     return 1;
